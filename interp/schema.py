@@ -34,6 +34,10 @@ class InputError(ValueError):
     """A request that can never succeed: the message names the problem for the user."""
 
 
+class ModelUnavailable(RuntimeError):
+    """The model cannot be loaded here (not downloaded, offline, broken files); says which and why."""
+
+
 def normalize_text(text: str | None) -> str | None:
     """NFC, and strip only the outer whitespace (inner spacing can change tokens)."""
     if text is None:
