@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -43,20 +44,31 @@ def redis_server() -> str:
     return f"redis://{REDIS_HOST}:{REDIS_PORT}"
 
 
-_next_db = iter(range(8, 16))
+TEST_DBS = range(8, 16)
+LOCK_PREFIX = "interpboard-test-db-lock:"  # in DB 0, so parallel test runs never share a database
 
 
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
-    """A dedicated, emptied Redis database for one test (DBs 8-15 rotate), emptied again after."""
+    """A Redis database of its own for one test (one of DBs 8-15), emptied before and after."""
     import redis
 
-    db = next(_next_db, None)
-    if db is None:  # wrap around: tests run one after another, each DB is flushed before use
-        globals()["_next_db"] = iter(range(9, 16))
-        db = 8
+    locks = redis.Redis.from_url(f"{redis_server}/0")
+    token = f"{os.getpid()}:{time.monotonic_ns()}"
+    deadline = time.monotonic() + 120
+    while True:
+        db = next((d for d in TEST_DBS if locks.set(f"{LOCK_PREFIX}{d}", token, nx=True, ex=1800)), None)
+        if db is not None:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail("no free Redis test database (8-15) within 120 s")
+        time.sleep(0.2)
     url = f"{redis_server}/{db}"
     client = redis.Redis.from_url(url)
     client.flushdb()
-    yield url
-    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        if locks.get(f"{LOCK_PREFIX}{db}") == token.encode():
+            locks.delete(f"{LOCK_PREFIX}{db}")
