@@ -1,0 +1,169 @@
+"""The store interface both backends share: validation, encoding, rejection, listing.
+
+A backend only moves bytes: it writes a value together with its index row atomically, reads
+values back, and yields live index rows newest first. Everything about what a value means lives
+here and in `cache.codec`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any, TypeVar
+
+import numpy as np
+
+from cache import codec
+from cache.codec import Record, RejectedValue
+from cache.rows import index_row, row_filter
+
+log = logging.getLogger(__name__)
+
+PARTIAL_TTL_SECONDS = 3600
+MAX_LIMIT = 10_000
+# Content keys are sha256 hex; allow any short word-like key but no separators, so a key can
+# never reach into another namespace of the store (partials, index).
+_KEY_RE = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+
+T = TypeVar("T")
+
+
+class CacheUnavailable(RuntimeError):
+    """The backend cannot be reached or failed; the message names it (password masked)."""
+
+
+class ResultStore(ABC):
+    """Analyses by content key: JSON meta + named arrays, an index for History, stage-by-stage partials."""
+
+    # Backend exceptions that mean "the store is unavailable" (wrapped in CacheUnavailable).
+    backend_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, *, ttl_seconds: float | None = None) -> None:
+        if ttl_seconds is not None and (
+            isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, (int, float)) or not ttl_seconds > 0
+        ):
+            raise ValueError(f"ttl_seconds must be a positive number of seconds or None, not {ttl_seconds!r}")
+        self.ttl_seconds = ttl_seconds
+
+    # --- public interface --------------------------------------------------------------------
+
+    def put(self, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> int:
+        """Store atomically (value, index row; the partial goes). Returns the stored value's bytes."""
+        _check_key(key)
+        blob = codec.encode(meta, arrays)
+        row = index_row(key, meta, len(blob))
+        with self._backend():
+            self._write(key, blob, row)
+        return len(blob)
+
+    def get(self, key: str) -> Record | None:
+        return self._load(key, self._read, codec.decode)
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        return self._load(key, self._read, codec.decode_meta)
+
+    def contains(self, key: str) -> bool:
+        """A value is stored under key (not decoded: one that would be rejected counts too)."""
+        _check_key(key)
+        with self._backend():
+            return self._contains(key)
+
+    def put_partial(self, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> int:
+        """What a running job has so far; expires after an hour, removed by the final put."""
+        _check_key(key)
+        blob = codec.encode(meta, arrays)
+        with self._backend():
+            self._write_partial(key, blob)
+        return len(blob)
+
+    def get_partial(self, key: str) -> Record | None:
+        return self._load(key, self._read_partial, codec.decode)
+
+    def delete(self, key: str) -> bool:
+        """Remove value, partial and index row; True when there was a value or index row."""
+        _check_key(key)
+        with self._backend():
+            return self._delete(key)
+
+    def index(self, model: str | None = None, task: str | None = None, q: str | None = None,
+              limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Index rows newest first, filtered (model, task exact; q in text or pair, any case)."""
+        for name, value in (("limit", limit), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        limit = min(limit, MAX_LIMIT)
+        with self._backend():
+            return list(islice(filter(row_filter(model, task, q), self._rows()), offset, offset + limit))
+
+    def count(self, model: str | None = None, task: str | None = None, q: str | None = None) -> int:
+        with self._backend():
+            return sum(1 for _ in filter(row_filter(model, task, q), self._rows()))
+
+    @abstractmethod
+    def ping(self) -> bool:
+        """The backend answers (for health checks); never raises."""
+
+    @property
+    @abstractmethod
+    def url_for_logs(self) -> str:
+        """Where the store is, safe to log: any password masked."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections (the store reopens them if used again)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url_for_logs!r})"
+
+    # --- what a backend provides -------------------------------------------------------------
+
+    @abstractmethod
+    def _write(self, key: str, blob: bytes, row: dict[str, Any]) -> None:
+        """Value + index row in one transaction; also drops the partial."""
+
+    @abstractmethod
+    def _read(self, key: str) -> object | None: ...
+
+    @abstractmethod
+    def _contains(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def _write_partial(self, key: str, blob: bytes) -> None: ...
+
+    @abstractmethod
+    def _read_partial(self, key: str) -> object | None: ...
+
+    @abstractmethod
+    def _delete(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def _rows(self) -> Iterator[dict[str, Any]]:
+        """Index rows whose value still exists, newest first (pruning rows whose value is gone)."""
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _load(self, key: str, read: Callable[[str], object | None], decode: Callable[[object], T]) -> T | None:
+        _check_key(key)
+        try:
+            with self._backend():
+                blob = read(key)
+            return None if blob is None else decode(blob)
+        except RejectedValue as exc:
+            log.warning("cache %s: rejected the value under %s (treated as a miss): %s", self.url_for_logs, key, exc)
+            return None
+
+    @contextmanager
+    def _backend(self) -> Iterator[None]:
+        try:
+            yield
+        except self.backend_errors as exc:
+            raise CacheUnavailable(f"result store {self.url_for_logs} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _check_key(key: object) -> None:
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        raise ValueError(f"invalid cache key {key!r}: expected 1-200 characters of letters, digits, '_', '.', '-'")

@@ -1,0 +1,127 @@
+"""The embedded backend: a diskcache directory (SQLite + files), shared by local processes.
+
+Each analysis is one diskcache entry: the value is the codec blob and the entry's *tag* column
+holds its JSON index row. Value and row are therefore written, expired, evicted (size_limit,
+least-recently-stored) and deleted together, in one SQLite transaction, and History lists rows
+with one query instead of loading entries one by one.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import diskcache
+import orjson
+from diskcache.core import DBNAME, MODE_BINARY, MODE_RAW, UNKNOWN
+
+from cache.base import PARTIAL_TTL_SECONDS, ResultStore
+from cache.codec import RejectedValue
+
+SQLITE_TIMEOUT_SECONDS = 10  # diskcache's default of 60 s would hang a web request on a busy writer
+_OVERWRITE_RETRIES = 5
+_PARTIAL_PREFIX = "partial:"  # ':' cannot occur in a key, so partials never collide with values
+
+
+class BytesOnlyDisk(diskcache.Disk):
+    """diskcache serialisation that never pickles and never unpickles, keys or values."""
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) is not str:
+            raise TypeError(f"cache keys must be str, not {type(key).__name__}")
+        return super().put(key)
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            raise RejectedValue("refusing a pickled key")
+        return super().get(key, raw)
+
+    def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[int, int, str | None, Any]:
+        if type(value) is not bytes:
+            raise TypeError(f"the result store keeps bytes only, not {type(value).__name__}")
+        return super().store(value, read, key)
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+        if mode not in (MODE_RAW, MODE_BINARY):
+            raise RejectedValue(f"refusing a value stored in diskcache mode {mode} (pickle or text)")
+        return super().fetch(mode, filename, value, read)
+
+
+class DiskStore(ResultStore):
+    backend_errors = (diskcache.Timeout, sqlite3.Error, OSError)
+
+    def __init__(self, directory: str | os.PathLike[str], *, ttl_seconds: float | None = None,
+                 size_limit_bytes: int | None = None) -> None:
+        self.directory = Path(directory).expanduser()
+        super().__init__(ttl_seconds=ttl_seconds)
+        settings: dict[str, Any] = {"eviction_policy": "least-recently-stored"}
+        if size_limit_bytes is not None:
+            if isinstance(size_limit_bytes, bool) or not isinstance(size_limit_bytes, int) or size_limit_bytes <= 0:
+                raise ValueError(f"size_limit_bytes must be a positive integer, not {size_limit_bytes!r}")
+            settings["size_limit"] = size_limit_bytes
+        with self._backend():
+            self._cache = diskcache.Cache(str(self.directory), timeout=SQLITE_TIMEOUT_SECONDS,
+                                          disk=BytesOnlyDisk, **settings)
+
+    @property
+    def url_for_logs(self) -> str:
+        return str(self.directory)
+
+    def ping(self) -> bool:
+        try:
+            self._cache.volume()
+            return True
+        except self.backend_errors:
+            return False
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def _write(self, key: str, blob: bytes, row: dict[str, Any]) -> None:
+        # One set is one transaction for value and row. Not wrapped in transact() with the
+        # partial's removal: inside an outer transaction diskcache deletes the replaced value's
+        # file before the commit, so readers would miss. A partial beside its result is harmless.
+        self._cache.set(key, blob, expire=self.ttl_seconds, tag=orjson.dumps(row).decode())
+        self._cache.delete(_PARTIAL_PREFIX + key)
+
+    def _read(self, key: str) -> object | None:
+        return self._fetch(key)
+
+    def _contains(self, key: str) -> bool:
+        return key in self._cache
+
+    def _write_partial(self, key: str, blob: bytes) -> None:
+        self._cache.set(_PARTIAL_PREFIX + key, blob, expire=PARTIAL_TTL_SECONDS)
+
+    def _read_partial(self, key: str) -> object | None:
+        return self._fetch(_PARTIAL_PREFIX + key)
+
+    def _fetch(self, name: str) -> object | None:
+        # diskcache answers a miss when an overwrite removes the value's file between its row
+        # lookup and the file read; the entry is still there, so look again.
+        for _ in range(_OVERWRITE_RETRIES):
+            value = self._cache.get(name)
+            if value is not None or name not in self._cache:
+                return value
+        return None
+
+    def _delete(self, key: str) -> bool:
+        with self._cache.transact():
+            self._cache.delete(_PARTIAL_PREFIX + key)
+            return self._cache.delete(key)
+
+    def _rows(self) -> Iterator[dict[str, Any]]:
+        # diskcache has no API over tags, so read its Cache table (schema stable since diskcache 3)
+        # on a connection of our own; expired entries linger there until culled, hence the filter.
+        query = (
+            "SELECT tag FROM Cache WHERE json_valid(tag) AND (expire_time IS NULL OR expire_time > ?)"
+            " ORDER BY json_extract(tag, '$.created_at') DESC"
+        )
+        with closing(sqlite3.connect(self.directory / DBNAME, timeout=SQLITE_TIMEOUT_SECONDS)) as con:
+            tags = con.execute(query, (time.time(),)).fetchall()
+        return (orjson.loads(tag) for (tag,) in tags)
