@@ -1,0 +1,223 @@
+"""Orchestration: one request (`analyze`) or a batch (`analyze_many`) through the stages.
+
+Stages, each reported to `on_progress(stage, fraction, partial)`: "loading model", "forward"
+(predictions, attention, head statistics), "saliency", "sensitivity l/L" per layer, "done".
+A callback that raises stops the work (that is how jobs are cancelled).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from interp import tasks
+from interp.attention import head_stats, request_attention
+from interp.loading import MODELS, LoadedModel
+from interp.registry import Registry, load_registry
+from interp.saliency import METHODS as SALIENCY
+from interp.saliency import Explainer
+from interp.schema import Analysis, AnalysisRequest, InputError
+from interp.sensitivity import attention_sensitivity
+from interp.tokens import Batch, Tokenized, block_diagonal, pad_batch, repeat_batch, tokenize
+
+Progress = Callable[[str, float, Analysis | None], None]
+# analyze_many batches at most this many requests (x their longest length in tokens) per pass.
+MAX_BATCH = 16
+MAX_BATCH_TOKENS = 4096
+
+
+def analyze(request: AnalysisRequest, *, registry: Registry | None = None, on_progress: Progress | None = None) -> Analysis:
+    """Everything request.methods asks for (attention, predictions and head stats always)."""
+    report = on_progress or (lambda *_: None)
+    started = time.perf_counter()
+    lm = _model(registry or load_registry(), request)
+    loading = time.perf_counter() - started
+    report("loading model", 0.05, None)
+    item, target = _prepare(request, lm)
+
+    def partial(stage: str, fraction: float, analyses: list[Analysis] | None) -> None:
+        report(stage, fraction, replace(analyses[0]) if analyses else None)
+
+    with lm.lock:
+        [analysis] = _compute(lm, [request], [item], [target], partial)
+    analysis.timings = {"loading model": loading, **analysis.timings}
+    return analysis
+
+
+def analyze_many(requests: Sequence[AnalysisRequest], *, registry: Registry | None = None,
+                 on_progress: Progress | None = None) -> list[Analysis | InputError]:
+    """Analyses of many requests (batch precompute), in order; a bad request gives its InputError.
+
+    Requests of the same model, task and parameters run as padded batches; the results equal
+    one-by-one `analyze` calls up to float rounding. Progress reports carry no partial analysis.
+    """
+    report = on_progress or (lambda *_: None)
+    registry = registry or load_registry()
+    results: list[Analysis | InputError | None] = [None] * len(requests)
+    groups: dict[tuple, list[_Prepared]] = {}
+    for i, request in enumerate(requests):
+        try:
+            lm = _model(registry, request)
+            prepared = _Prepared(i, request, *_prepare(request, lm))
+        except InputError as exc:
+            results[i] = exc
+            continue
+        groups.setdefault((lm.spec, lm.head, request.methods, request.ig_steps, request.top_k), []).append(prepared)
+    report("loading model", 0.05, None)
+
+    batches = [batch for members in groups.values() for batch in _batches(members)]
+    for number, batch in enumerate(batches):
+        lm = _model(registry, batch[0].request)
+        offset, share = 0.05 + 0.95 * number / len(batches), 0.95 / len(batches)
+
+        def progress(stage: str, fraction: float, _: list[Analysis] | None) -> None:
+            if stage != "done":  # said once, at the very end
+                report(stage, offset + share * fraction, None)
+
+        with lm.lock:
+            analyses = _compute(lm, [m.request for m in batch], [m.item for m in batch], [m.target for m in batch], progress)
+        for member, analysis in zip(batch, analyses):
+            results[member.index] = analysis
+    report("done", 1.0, None)
+    return results  # type: ignore[return-value]
+
+
+@dataclass
+class _Prepared:
+    index: int
+    request: AnalysisRequest
+    item: Tokenized
+    target: dict[str, Any] | None
+
+
+def _model(registry: Registry, request: AnalysisRequest) -> LoadedModel:
+    return MODELS.get(registry.check(request), request.task)
+
+
+def _prepare(request: AnalysisRequest, lm: LoadedModel) -> tuple[Tokenized, dict[str, Any] | None]:
+    """Everything that can reject a request, checked before any computation."""
+    return tokenize(request, lm.tokenizer, lm.max_length), tasks.requested_target(request, lm)
+
+
+def _batches(members: list[_Prepared]) -> list[list[_Prepared]]:
+    """Requests of similar length together, within the batch limits."""
+    size = lambda m: max(m.item.lengths) * len(m.item.lengths)  # noqa: E731 (padded tokens per request)
+    batches: list[list[_Prepared]] = []
+    for member in sorted(members, key=size):
+        if batches and len(batches[-1]) < MAX_BATCH and size(member) * (len(batches[-1]) + 1) <= MAX_BATCH_TOKENS:
+            batches[-1].append(member)
+        else:
+            batches.append([member])
+    return batches
+
+
+Report = Callable[[str, float, list[Analysis] | None], None]
+
+
+def _compute(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Tokenized],
+             targets: list[dict[str, Any] | None], report: Report) -> list[Analysis]:
+    """All stages for a batch of requests that share model, task and methods."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = (now - clock) / len(requests)  # a batch's time, shared by its requests
+        clock = now
+
+    batch = pad_batch(items, lm.device)
+    with torch.no_grad():
+        embeds = lm.embeddings(batch.input_ids)  # [B, S, n, d]; reused for every gradient
+    analyses = _forward(lm, requests, items, targets, batch, embeds)
+    lap("forward")
+    _done(analyses, "forward", timings)
+    report("forward", 0.2, analyses)
+
+    methods = [m for m in requests[0].methods if m in SALIENCY]
+    if methods:
+        _saliency(lm, analyses, items, batch, embeds, methods, lap)
+        timings["saliency"] = sum(timings[f"saliency.{name}"] for name in methods)
+        _done(analyses, "saliency", timings)
+        report("saliency", 0.4, analyses)
+
+    if "attention_sensitivity" in requests[0].methods:
+        _sensitivity(lm, analyses, items, batch, embeds,
+                     lambda layer, layers: report(f"sensitivity {layer}/{layers}", 0.4 + 0.6 * layer / layers, None))
+        lap("sensitivity")
+        _done(analyses, "sensitivity", timings)
+    timings["total"] = sum(v for k, v in timings.items() if not k.startswith("saliency."))
+    for analysis in analyses:
+        analysis.timings = dict(timings)
+    report("done", 1.0, analyses)
+    return analyses
+
+
+def _forward(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Tokenized], targets: list[dict[str, Any] | None],
+             batch: Batch, embeds: torch.Tensor) -> list[Analysis]:
+    """Predictions, attention and head statistics: the analyses' first version."""
+    task = requests[0].task
+    with torch.inference_mode():
+        outputs = tasks.run_model(lm, embeds, batch, attentions=True)
+        preds = tasks.predictions(task, lm, outputs, batch, _read_positions(task, items, lm), requests[0].top_k)
+        attention = [request_attention(outputs.attentions, b, item.lengths) for b, item in enumerate(items)]
+    return [
+        Analysis(
+            request=request, fingerprint=lm.fingerprint, tokens=item.tokens, token_words=item.token_words,
+            words=item.words, token_segments=item.token_segments, special_tokens=item.special_tokens,
+            predictions=p, target=target or tasks.default_target(task, p), mask_position=item.mask_position,
+            truncated=item.truncated, attention=a, head_stats=head_stats(a, item.special_tokens), device=str(lm.device),
+        )
+        for request, item, p, target, a in zip(requests, items, preds, targets, attention)
+    ]
+
+
+def _saliency(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized], batch: Batch, embeds: torch.Tensor,
+              methods: list[str], lap: Callable[[str], None]) -> None:
+    task, B = analyses[0].request.task, len(analyses)
+    read_pos = _read_positions(task, items, lm)
+    target_ids = torch.tensor([a.target["index"] for a in analyses], device=lm.device)
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        times = x.shape[0] // B  # Captum stacks IG steps along the batch
+        repeated = repeat_batch(batch, times)
+        outputs = tasks.run_model(lm, x, repeated)
+        return tasks.target_scores(task, outputs, repeated, read_pos.repeat(times), target_ids.repeat(times))
+
+    explainer = Explainer(score, embeds, batch.lengths, [a.attention for a in analyses],
+                          [tasks.reading_rows(task, item) for item in items], analyses[0].request.ig_steps)
+    for name in methods:
+        # New dicts, not updates in place: partial snapshots already handed out stay as they were.
+        for analysis, (values, info) in zip(analyses, SALIENCY[name](explainer)):
+            analysis.saliency = {**analysis.saliency, name: values}
+            if info:
+                analysis.saliency_info = {**analysis.saliency_info, name: info}
+        lap(f"saliency.{name}")
+
+
+def _sensitivity(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized], batch: Batch, embeds: torch.Tensor,
+                 on_layer: Callable[[int, int], None]) -> None:
+    B, S, n, d = embeds.shape
+
+    def attentions_of(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tasks.run_model(lm, x.reshape(B, S, n, d), batch, attentions=True, head=False).attentions
+
+    # Every sequence of every request at once: they are independent, so one cotangent batch serves all.
+    maps = attention_sensitivity(attentions_of, embeds.reshape(B * S, n, d), batch.attention_mask.reshape(B * S, n), on_layer)
+    maps = maps.reshape(B, S, *maps.shape[1:])
+    for analysis, item, per_sequence in zip(analyses, items, maps):
+        analysis.attention_sensitivity = block_diagonal(per_sequence, item.lengths)
+
+
+def _read_positions(task: str, items: list[Tokenized], lm: LoadedModel) -> torch.Tensor:
+    return torch.tensor([tasks.read_position(task, item) for item in items], device=lm.device)
+
+
+def _done(analyses: list[Analysis], stage: str, timings: dict[str, float]) -> None:
+    for analysis in analyses:
+        analysis.stages_done = [*analysis.stages_done, stage]
+        analysis.timings = dict(timings)

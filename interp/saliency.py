@@ -1,0 +1,92 @@
+"""Saliency methods: one registry, one signature, Captum underneath where it has the method.
+
+Every method explains the target scalar (see interp.tasks) of each request in a batch and returns,
+per request, one score per token (over its sequences, concatenated) and a dict of extra figures.
+Gradients are taken on the input word embeddings; the model adds positions itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from captum.attr import InputXGradient, IntegratedGradients, Saliency
+
+from interp.attention import rollout
+from interp.tokens import unpad
+
+# Rows (requests x IG steps) of one model call are capped to keep activations in memory.
+MAX_ROWS_TOKENS = 2048
+
+
+@dataclass
+class Explainer:
+    """What the methods need for a batch of B requests."""
+
+    score: Callable[[torch.Tensor], torch.Tensor]  # [r*B, S, n, d] word embeddings -> [r*B] target scalars
+    embeds: torch.Tensor  # [B, S, n, d]
+    lengths: list[list[int]]  # real tokens per request and sequence
+    attention: list[np.ndarray]  # per request [L, H, N, N]
+    rows: list[list[list[int]]]  # per request, groups of rows the prediction reads (rollout)
+    ig_steps: int
+
+    def per_request(self, values: torch.Tensor) -> list[np.ndarray]:
+        """[B, S, n] -> per request [N]."""
+        return [unpad(v, lengths) for v, lengths in zip(values, self.lengths)]
+
+
+Result = list[tuple[np.ndarray, dict[str, float]]]
+METHODS: dict[str, Callable[[Explainer], Result]] = {}
+
+
+def method(name: str):
+    def register(fn: Callable[[Explainer], Result]) -> Callable[[Explainer], Result]:
+        METHODS[name] = fn
+        return fn
+
+    return register
+
+
+def _leaf(embeds: torch.Tensor) -> torch.Tensor:
+    return embeds.detach().clone().requires_grad_()
+
+
+@method("grad_norm")
+def grad_norm(ex: Explainer) -> Result:
+    """L2 norm over hidden dimensions of the target scalar's gradient."""
+    grads = Saliency(ex.score).attribute(_leaf(ex.embeds), abs=False)
+    return [(s, {}) for s in ex.per_request(grads.norm(dim=-1))]
+
+
+@method("grad_x_input")
+def grad_x_input(ex: Explainer) -> Result:
+    """Signed sum over hidden dimensions of gradient x embedding."""
+    attributions = InputXGradient(ex.score).attribute(_leaf(ex.embeds))
+    return [(s, {}) for s in ex.per_request(attributions.sum(-1))]
+
+
+@method("integrated_gradients")
+def integrated_gradients(ex: Explainer) -> Result:
+    """Integrated gradients from an all-zero word-embedding baseline, summed over hidden dimensions.
+
+    Completeness: the scores add up to score(x) - score(baseline) up to `delta`.
+    """
+    B, S, n, _ = ex.embeds.shape
+    baseline = torch.zeros_like(ex.embeds)
+    steps_per_call = max(1, min(ex.ig_steps, MAX_ROWS_TOKENS // (B * S * n)))
+    attributions, delta = IntegratedGradients(ex.score).attribute(
+        _leaf(ex.embeds), baselines=baseline, n_steps=ex.ig_steps, internal_batch_size=B * steps_per_call,
+        return_convergence_delta=True,
+    )
+    with torch.no_grad():
+        difference = ex.score(ex.embeds) - ex.score(baseline)
+    return [(s, {"delta": float(d), "score_difference": float(f), "steps": ex.ig_steps})
+            for s, d, f in zip(ex.per_request(attributions.sum(-1)), delta, difference)]
+
+
+@method("attention_rollout")
+def attention_rollout(ex: Explainer) -> Result:
+    """Attention rollout (Abnar & Zuidema), read at the rows the prediction reads."""
+    return [(rollout(attention, rows), {}) for attention, rows in zip(ex.attention, ex.rows)]

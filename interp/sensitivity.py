@@ -1,0 +1,76 @@
+"""Attention sensitivity, BERTGradGraph's "gradient norm map".
+
+For every layer l:  G[l, j, k] = || d(sum_i A_l[i, k]) / d e_j ||_2
+with A_l layer l's attention averaged over heads and e_j token j's input word embedding
+(row j: the token whose embedding moves; column k: the token whose received attention changes).
+
+Each layer's n outputs (one per column k) need n vector-Jacobian products. They run as one
+batched backward per layer (torch.func.vjp under vmap), which only walks the graph of layers <= l.
+Sequences in a batch are independent, so one one-hot cotangent batch serves all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+AttentionsOf = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]  # [M, n, d] embeddings -> L x [M, H, n, n]
+# Cotangents per batched backward are capped so that its largest activation stays near this many floats.
+MAX_BACKWARD_FLOATS = 2**26
+
+
+def received_attention(attention: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
+    """sum_i A[i, k] over real query rows i, heads averaged: [M, H, n, n] -> [M, n]."""
+    return (attention.mean(1) * row_mask[:, :, None]).sum(1)
+
+
+def attention_sensitivity(attentions_of: AttentionsOf, embeds: torch.Tensor, row_mask: torch.Tensor,
+                          on_layer: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """G for M sequences at once: [M, n, d] embeddings, [M, n] mask of real tokens -> [M, L, n, n].
+
+    on_layer(l, L) is called after each layer (1-based), e.g. to report progress.
+    """
+    embeds = embeds.detach()
+    M, n, d = embeds.shape
+    mask = row_mask.to(embeds.dtype)
+    eye = torch.eye(n, dtype=embeds.dtype, device=embeds.device)
+    with torch.no_grad():
+        shape = attentions_of(embeds)
+    layers, heads = len(shape), shape[0].shape[1]
+    chunk = max(1, min(n, MAX_BACKWARD_FLOATS // (M * n * max(4 * d, heads * n))))
+    maps = []
+    with torch.enable_grad():
+        for layer in range(layers):
+            # A function of layer l's attention alone: its backward never walks the layers above l.
+            # torch.func's vmap has batching rules for every backward op here (autograd.grad's
+            # is_grads_batched goes through the older vmap and is slower on layer norm).
+            _, vjp = torch.func.vjp(lambda x: received_attention(attentions_of(x)[layer], mask), embeds)
+            columns = []
+            for start in range(0, n, chunk):
+                cotangents = eye[start:start + chunk, None, :].expand(-1, M, -1)  # one-hot column k, every sequence
+                (grads,) = torch.func.vmap(vjp)(cotangents)  # [K, M, n, d]
+                columns.append(grads.norm(dim=-1).permute(1, 2, 0))  # [M, n(j), K]
+            maps.append(torch.cat(columns, dim=-1))
+            if on_layer is not None:
+                on_layer(layer + 1, layers)
+    return torch.stack(maps, dim=1)
+
+
+def naive_attention_sensitivity(attentions_of: AttentionsOf, embeds: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
+    """The reference: one backward pass per (layer, column k). Same inputs and output as above.
+
+    Slow on purpose; tests check the batched computation against it and the benchmark times both.
+    """
+    embeds = embeds.detach().requires_grad_()
+    M, n, _ = embeds.shape
+    with torch.enable_grad():
+        attentions = attentions_of(embeds)
+        out = embeds.new_zeros(M, len(attentions), n, n)
+        for layer, attention in enumerate(attentions):
+            received = received_attention(attention, row_mask.to(attention.dtype))
+            for k in range(n):
+                # Summing over independent sequences still gives each sequence its own gradient.
+                (grad,) = torch.autograd.grad(received[:, k].sum(), embeds, retain_graph=True)
+                out[:, layer, :, k] = grad.norm(dim=-1)
+    return out.detach()
