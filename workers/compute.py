@@ -1,0 +1,144 @@
+"""The body of a job: the same in a Celery worker process and in the embedded executor's threads.
+
+Runs the engine, reports its stages to the job record, stores partial results as they appear and
+the whole analysis at the end. Every failure ends up as a message in the job record, never as a
+stored result and never as an exception out of here (a worker must survive any request).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from billiard.exceptions import SoftTimeLimitExceeded
+
+from cache import ResultStore
+from interp.schema import Analysis, AnalysisRequest, InputError, ModelUnavailable
+from workers.jobs import CANCELLED, DONE, ERROR, JobRecords, JobStatus
+from workers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Stages after which the engine hands over a partial analysis worth showing early.
+PARTIAL_STAGES = ("forward", "saliency")
+# The engine's last stage; the job's own "done" comes after storing the result.
+ENGINE_DONE = "done"
+
+
+class JobCancelled(Exception):
+    """Raised from the progress callback to stop the engine when the user cancelled."""
+
+
+@dataclass
+class JobContext:
+    records: JobRecords
+    store: ResultStore
+    settings: Settings
+    worker: str  # hostname:pid
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_jobs(job_ids: list[str], ctx: JobContext) -> None:
+    """Run one job, or a batch of jobs for the same model and task (precompute)."""
+    started = [status for status in (_start(job_id, ctx) for job_id in job_ids) if status is not None]
+    if len(started) == 1:
+        _run_one(started[0], ctx)
+    elif started:
+        _run_batch(started, ctx)
+
+
+def _start(job_id: str, ctx: JobContext) -> JobStatus | None:
+    status = ctx.records.start(job_id, ctx.worker)
+    if status is None:  # cancelled while queued, or already finished
+        return None
+    if status.deliveries > ctx.settings.max_retries + 1:
+        ctx.records.finish(job_id, ERROR, f"gave up: the worker running this job was lost {status.deliveries - 1} times", "lost")
+        return None
+    return status
+
+
+def _run_one(status: JobStatus, ctx: JobContext) -> None:
+    clock = time.monotonic()
+
+    def on_progress(stage: str, fraction: float, partial: Analysis | None) -> None:
+        if ctx.records.is_cancel_requested(status.job_id):
+            raise JobCancelled
+        # The partial first: whoever sees the stage can read what it produced.
+        if partial is not None and stage in PARTIAL_STAGES:
+            meta, arrays = partial.to_record()
+            ctx.store.put_partial(status.key, {**meta, **_job_meta(status, ctx)}, arrays)
+        if stage != ENGINE_DONE:
+            ctx.records.progress(status.job_id, stage, fraction)
+
+    try:
+        from interp.engine import analyze  # imports torch: only ever in the process that computes
+
+        outcome: Analysis | Exception = analyze(AnalysisRequest.from_dict(status.request), on_progress=on_progress)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a job status
+        outcome = exc
+    _conclude(status, outcome, time.monotonic() - clock, ctx)
+
+
+def _run_batch(statuses: list[JobStatus], ctx: JobContext) -> None:
+    clock = time.monotonic()
+
+    def on_progress(stage: str, fraction: float, _partial: None) -> None:
+        wanted = [s for s in statuses if not ctx.records.is_cancel_requested(s.job_id)]
+        if not wanted:
+            raise JobCancelled
+        if stage == ENGINE_DONE:
+            return
+        for status in wanted:
+            ctx.records.progress(status.job_id, f"{stage} (batch of {len(statuses)})", fraction)
+
+    try:
+        from interp.engine import analyze_many
+
+        requests = [AnalysisRequest.from_dict(s.request) for s in statuses]
+        outcomes: list[Analysis | Exception] = analyze_many(requests, on_progress=on_progress)
+    except Exception as exc:  # noqa: BLE001
+        outcomes = [exc] * len(statuses)
+    seconds = (time.monotonic() - clock) / len(statuses)
+    for status, outcome in zip(statuses, outcomes, strict=True):
+        _conclude(status, outcome, seconds, ctx)
+
+
+def _conclude(status: JobStatus, outcome: Analysis | Exception, seconds: float, ctx: JobContext) -> None:
+    """Store a result, or record why there is none."""
+    try:
+        if isinstance(outcome, Exception):
+            raise outcome
+        if ctx.records.is_cancel_requested(status.job_id):
+            raise JobCancelled
+        ctx.records.progress(status.job_id, "storing", 0.99)
+        meta, arrays = outcome.to_record()
+        meta.update(_job_meta(status, ctx), created_at=time.time(), compute_seconds=round(seconds, 4))
+        ctx.store.put(status.key, meta, arrays)
+        ctx.records.finish(status.job_id, DONE)
+    except JobCancelled:
+        ctx.records.finish(status.job_id, CANCELLED)
+    except Exception as exc:  # noqa: BLE001
+        ctx.records.finish(status.job_id, ERROR, *_describe_failure(exc, status, ctx))
+
+
+def _job_meta(status: JobStatus, ctx: JobContext) -> dict[str, Any]:
+    return {"key": status.key, "worker": ctx.worker, "queue": status.queue, "job_id": status.job_id}
+
+
+def _describe_failure(exc: Exception, status: JobStatus, ctx: JobContext) -> tuple[str, str]:
+    """The user-facing message and its kind."""
+    if isinstance(exc, InputError):
+        return str(exc), "input"
+    if isinstance(exc, ModelUnavailable):
+        return str(exc), "unavailable"
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"the job ran longer than its time limit of {ctx.settings.job_time_limit} s", "timeout"
+    log.error("job %s (key %s) failed", status.job_id, status.key, exc_info=exc)
+    return f"internal error: {type(exc).__name__}: {exc}", "internal"

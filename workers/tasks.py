@@ -1,0 +1,57 @@
+"""Celery task bodies. Everything heavy (torch, models, connections) is made lazily in the worker child."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+from billiard.exceptions import TimeLimitExceeded
+from celery import Task, shared_task
+
+from workers.compute import JobContext, run_jobs, worker_name
+from workers.executor import RUN_JOBS_TASK, open_result_store, redis_records
+from workers.jobs import ERROR, JobRecords
+from workers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _settings() -> Settings:
+    return Settings()
+
+
+@cache
+def _records() -> JobRecords:
+    return redis_records(_settings())
+
+
+@cache
+def _context() -> JobContext:
+    """Per worker process, created at its first job (after the fork), kept for the next ones."""
+    return JobContext(_records(), open_result_store(_settings()), _settings(), worker_name())
+
+
+class JobTask(Task):
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        # The job body records its own end, except when it never got the chance: the hard time
+        # limit killed the child (Celery calls this in the worker's main process then).
+        if isinstance(exc, TimeLimitExceeded):
+            message, kind = f"the job ran longer than its time limit of {_settings().job_time_limit} s and was stopped", "timeout"
+        else:
+            message, kind = f"internal error: {type(exc).__name__}: {exc}", "internal"
+        for job_id in _job_ids(args[0] if args else None):
+            _records().finish(job_id, ERROR, message, kind)
+
+
+def _job_ids(value: Any) -> list[str]:
+    if isinstance(value, list) and all(isinstance(j, str) for j in value):
+        return value
+    log.error("ignoring a malformed %s message: %r", RUN_JOBS_TASK, value)
+    return []
+
+
+@shared_task(name=RUN_JOBS_TASK, base=JobTask)
+def run_jobs_task(job_ids: list[str]) -> None:
+    run_jobs(_job_ids(job_ids), _context())
