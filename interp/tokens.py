@@ -102,6 +102,9 @@ def tokenize(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, max_l
         token_words += w
         segments += s
         specials += sp
+    if request.task == "mlm":
+        # Word labels keep the user's own mask marker, so models with different mask tokens agree.
+        all_words[: len(_WORD.findall(text))] = _WORD.findall(request.text)
     if any(len(s) == 0 for s in sequences):
         raise InputError("the text has no tokens this model can read")
 

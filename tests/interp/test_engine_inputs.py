@@ -130,3 +130,10 @@ def test_mask_index_masks_that_token(run):
     a = run("tiny-bert-mlm", "mlm", "the cat sat on the mat", mask_index=2, methods=FAST)
     assert a.mask_position == 2 and a.tokens[2] == "[MASK]"
     assert a.words[a.token_words[2]] == "cat"
+
+
+def test_words_keep_the_users_mask_marker_whatever_the_tokenizer_calls_it(run):
+    roberta = run("tiny-roberta-mlm", "mlm", "the [MASK] sat.", methods=FAST)
+    bert = run("tiny-bert-mlm", "mlm", "the <mask> sat.", methods=FAST)
+    assert roberta.tokens[roberta.mask_position] == "<mask>" and roberta.words == ["the", "[MASK]", "sat."]
+    assert bert.tokens[bert.mask_position] == "[MASK]" and bert.words == ["the", "<mask>", "sat."]
