@@ -114,6 +114,12 @@ class Executor(ABC):
     def status(self, job_id: str) -> JobStatus | None:
         return self.records.get(job_id)
 
+    def job_for(self, key: str) -> JobStatus | None:
+        """The queued or running job computing `key`, if any."""
+        holder = self.records.holder(key)
+        status = None if holder is None else self.records.get(holder)
+        return None if status is None or status.finished else status
+
     def cancel(self, job_id: str) -> bool:
         """True when the job was queued or running (it ends as cancelled); False when it had already ended."""
         return self.records.cancel(job_id) is not None

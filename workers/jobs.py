@@ -89,6 +89,10 @@ class JobRecords(ABC):
         """Drop the in-flight marker of `key` if `job_id` still holds it."""
 
     @abstractmethod
+    def holder(self, key: str) -> str | None:
+        """The id of the job computing `key`, if any."""
+
+    @abstractmethod
     def _enqueue(self, queue: str, job_id: str, at: float) -> None: ...
 
     @abstractmethod
@@ -219,6 +223,10 @@ class MemoryJobRecords(JobRecords):
             if self._inflight.get(key) == job_id:
                 del self._inflight[key]
 
+    def holder(self, key: str) -> str | None:
+        with self._lock:
+            return self._inflight.get(key)
+
     def _enqueue(self, queue: str, job_id: str, at: float) -> None:
         with self._lock:
             self._queues.setdefault(queue, {})[job_id] = at
@@ -313,6 +321,10 @@ class RedisJobRecords(JobRecords):
                 pipe.delete(name)
 
         self.client.transaction(transaction, name)
+
+    def holder(self, key: str) -> str | None:
+        value = self.client.get(self._inflight_key(key))
+        return None if value is None else value.decode()
 
     def _enqueue(self, queue: str, job_id: str, at: float) -> None:
         self.client.zadd(self._queue_key(queue), {job_id: at})

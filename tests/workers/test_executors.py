@@ -82,6 +82,13 @@ def test_invalid_request_is_refused_before_queueing(request_, embedded_env):
     executor.close()
 
 
+def test_job_for_finds_the_job_computing_a_key(executor):
+    sub = executor.submit(SLOW)
+    assert executor.job_for(sub.key).job_id == sub.job_id
+    assert executor.wait(sub.job_id, timeout=TIMEOUT).state == "done"
+    assert executor.job_for(sub.key) is None
+
+
 def test_cancel_running_job_stores_nothing(executor):
     sub = executor.submit(SLOW)
     wait_for(executor, sub.job_id, lambda s: s.state == "running")

@@ -30,7 +30,9 @@ def test_claim_lets_one_job_hold_a_key(records):
     assert records.claim("k", "b") == "a"
     records.release("k", "b")  # not the holder: no effect
     assert records.claim("k", "c") == "a"
+    assert records.holder("k") == "a"
     records.release("k", "a")
+    assert records.holder("k") is None
     assert records.claim("k", "c") is None
 
 
