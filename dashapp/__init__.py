@@ -1,0 +1,1 @@
+"""The Dash dashboard: pages, figures and callbacks over the job layer (never imports torch)."""

@@ -1,0 +1,49 @@
+"""Word-level views of an analysis, so models with different tokenizers line up.
+
+`Analysis.words` are whitespace words of the input, the same for every tokenizer;
+`token_words` maps each token to its word (None for special tokens).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from interp.schema import Analysis
+
+
+def _membership(analysis: Analysis) -> np.ndarray:
+    """[n_words, n_tokens] 0/1: which tokens make up each word."""
+    member = np.zeros((len(analysis.words), analysis.n_tokens), dtype=np.float32)
+    for t, w in enumerate(analysis.token_words):
+        if w is not None and 0 <= w < len(analysis.words):
+            member[w, t] = 1.0
+    return member
+
+
+def word_saliency(analysis: Analysis, method: str) -> np.ndarray | None:
+    """Each word's share of the saliency mass: sum of |token values|, normalised to sum 1."""
+    if method not in analysis.saliency:
+        return None
+    totals = _membership(analysis) @ np.abs(np.asarray(analysis.saliency[method], dtype=np.float32))
+    return totals / max(float(totals.sum()), 1e-12)
+
+
+def word_attention(analysis: Analysis, layer: int) -> np.ndarray | None:
+    """Head-averaged attention between words: summed over a word's key tokens, averaged over its queries."""
+    if analysis.attention is None:
+        return None
+    member = _membership(analysis)
+    matrix = analysis.attention[min(layer, analysis.num_layers - 1)].mean(axis=0)
+    counts = np.maximum(member.sum(axis=1, keepdims=True), 1.0)
+    return (member @ matrix @ member.T) / counts
+
+
+def probabilities(analysis: Analysis) -> dict[str, float]:
+    return {str(p["label"]): float(p["score"]) for p in analysis.predictions}
+
+
+def probability_difference(a: Analysis, b: Analysis) -> dict[str, float]:
+    """P_a − P_b per label over the union of labels (a label one model did not list counts as 0)."""
+    pa, pb = probabilities(a), probabilities(b)
+    labels = list(dict.fromkeys([*pa, *pb]))
+    return {label: pa.get(label, 0.0) - pb.get(label, 0.0) for label in labels}

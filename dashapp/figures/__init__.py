@@ -1,0 +1,1 @@
+"""Pure figure builders: an Analysis (+ the current selection) in, a plotly Figure out."""

@@ -1,0 +1,88 @@
+"""BERTGradGraph-style bipartite attention graph: queries on the left, keys on the right.
+
+Only the strongest edges are drawn (top-k per query token, above a threshold), so long inputs
+stay readable and the browser gets a few kilobytes instead of the whole matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, head_matrix, head_name
+from interp.schema import Analysis
+
+WIDTH_BINS = 5  # plotly draws one width per trace: edges are grouped into this many strengths
+MAX_LABELLED = 80  # above this many tokens the labels would overlap: hover shows them instead
+INCOMING = "#d62728"
+
+
+@dataclass(frozen=True)
+class Edges:
+    source: np.ndarray  # query token index
+    target: np.ndarray  # key token index
+    weight: np.ndarray
+
+
+def prune_edges(matrix: np.ndarray, top_k: int, threshold: float = 0.0) -> Edges:
+    """The top_k strongest edges of each row that also reach `threshold`."""
+    n = matrix.shape[0]
+    k = max(1, min(int(top_k), matrix.shape[1]))
+    cols = np.argpartition(-matrix, k - 1, axis=1)[:, :k]
+    rows = np.repeat(np.arange(n), k)
+    cols = cols.reshape(-1)
+    weights = matrix[rows, cols]
+    keep = weights >= threshold
+    return Edges(rows[keep], cols[keep], weights[keep].astype(np.float32))
+
+
+def _segments(edges: Edges, mask: np.ndarray, n: int) -> tuple[list, list]:
+    """Line segments from (0, -i) to (1, -j), separated by None (one trace holds many edges)."""
+    xs: list = []
+    ys: list = []
+    for i, j in zip(edges.source[mask].tolist(), edges.target[mask].tolist()):
+        xs += [0, 1, None]
+        ys += [-i, -j, None]
+    return xs, ys
+
+
+def attention_graph_figure(analysis: Analysis, layer: int, head: int | None, token: int | None = None,
+                           top_k: int = 3, threshold: float = 0.0, theme: str | None = None) -> go.Figure:
+    if analysis.attention is None:
+        return empty_figure("attention not computed yet", theme)
+    n = analysis.n_tokens
+    edges = prune_edges(head_matrix(analysis, layer, head), top_k, threshold)
+    selected = token if token is not None and 0 <= token < n else None
+    outgoing = edges.source == selected
+    incoming = (edges.target == selected) & ~outgoing
+    plain = ~(outgoing | incoming)
+    fig = go.Figure()
+    top = float(edges.weight.max()) if edges.weight.size else 1.0
+    strength = np.minimum(WIDTH_BINS - 1, (edges.weight / max(top, 1e-9) * WIDTH_BINS).astype(int))
+    for level in range(WIDTH_BINS):
+        xs, ys = _segments(edges, plain & (strength == level), n)
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+                                     line=dict(color=ACCENT, width=0.5 + 1.5 * level),
+                                     opacity=0.15 + 0.85 * (level + 1) / WIDTH_BINS if selected is None else 0.12))
+    for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
+        xs, ys = _segments(edges, mask, n)
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", name=f"selected {name}",
+                                     line=dict(color=color, width=3)))
+    labels = [escape(t) for t in analysis.tokens]
+    colors = [HIGHLIGHT if i == selected else ACCENT for i in range(n)]
+    for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
+        fig.add_trace(go.Scatter(
+            x=[x] * n, y=[-i for i in range(n)], mode="markers+text" if n <= MAX_LABELLED else "markers",
+            text=labels, textposition=position,
+            marker=dict(size=9, color=colors), customdata=list(range(n)), showlegend=False,
+            hovertemplate=f"{side} %{{text}} (#%{{customdata}})<extra></extra>",
+        ))
+    fig.update_xaxes(visible=False, range=[-0.6, 1.6])
+    fig.update_yaxes(visible=False, range=[-n + 0.5, 0.5])
+    return apply_theme(fig, theme, f"Attention graph · layer {layer} · {head_name(head)} · top {top_k} per token",
+                       height=min(1600, 120 + 22 * n), legend=dict(orientation="h", y=-0.02), clickmode="event")
+

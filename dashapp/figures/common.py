@@ -1,0 +1,75 @@
+"""Shared pieces of every figure: themes, escaped token labels, the modebar export config."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from interp.schema import Analysis
+
+IMAGE_FORMATS = ("png", "svg")
+TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
+HIGHLIGHT = "#ff7f0e"
+ACCENT = "#1f77b4"
+MARGIN = dict(l=10, r=10, t=40, b=10)
+
+
+def graph_config(name: str, image_format: str = "png") -> dict[str, Any]:
+    """dcc.Graph config: the modebar's camera button downloads PNG or SVG, named after the view."""
+    fmt = image_format if image_format in IMAGE_FORMATS else "png"
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": fmt, "filename": f"interpboard-{name}", "scale": 2},
+    }
+
+
+def escape(text: str) -> str:
+    """Plotly renders a subset of HTML tags in labels; escaping shows user text as typed."""
+    return html.escape(str(text), quote=False)
+
+
+def token_labels(tokens: Sequence[str]) -> list[str]:
+    """Unique, escaped category labels ("3 the"): plotly merges repeated category names."""
+    return [f"{i} {escape(t)}" for i, t in enumerate(tokens)]
+
+
+def label_index(label: Any) -> int | None:
+    """The token index encoded in a category label by `token_labels` (or a numeric coordinate)."""
+    try:
+        return int(str(label).split(" ", 1)[0])
+    except ValueError:
+        return None
+
+
+def apply_theme(fig: go.Figure, theme: str | None, title: str | None = None, **layout: Any) -> go.Figure:
+    # A vertical modebar stays clear of the title.
+    fig.update_layout(template=TEMPLATES.get(theme or "light", "plotly_white"), margin=MARGIN, modebar={"orientation": "v"},
+                      title={"text": title, "font": {"size": 14}} if title else None, **layout)
+    return fig
+
+
+def empty_figure(message: str, theme: str | None = None) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=escape(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return apply_theme(fig, theme, height=200)
+
+
+def head_matrix(analysis: Analysis, layer: int, head: int | None) -> np.ndarray:
+    """One layer's attention [n, n] for one head, or averaged over heads when head is None."""
+    assert analysis.attention is not None
+    layer_att = analysis.attention[layer]
+    return layer_att.mean(axis=0) if head is None else layer_att[head]
+
+
+def head_name(head: int | None) -> str:
+    return "head average" if head is None else f"head {head}"
+
+
+def rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """Fewer bytes to the browser: float32, rounded (plotly sends numpy arrays as binary)."""
+    return np.round(np.asarray(values, dtype=np.float32), digits)

@@ -1,0 +1,79 @@
+"""Model overview (BertViz "model view"): a layers × heads grid of small attention maps.
+
+The grid is one heatmap mosaic of downsampled thumbnails, so a 12 × 12 model at 512 tokens
+costs the browser a few hundred kilobytes. An invisible marker at each cell's centre carries
+the head statistics on hover and the (layer, head) a click selects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, rounded
+from interp.schema import Analysis
+
+GRID_CELLS = 200  # thumbnails share about this many cells across the longer side of the grid
+MIN_THUMB = 8
+STAT_NAMES = {"entropy": "entropy", "special_share": "special share", "mean_distance": "mean distance"}
+
+
+def downsample(matrix: np.ndarray, size: int) -> np.ndarray:
+    """Block means over a size × size grid of (nearly) equal blocks."""
+    n = matrix.shape[0]
+    if n <= size:
+        return matrix
+    starts = np.linspace(0, n, size, endpoint=False).astype(int)
+    counts = np.diff(np.append(starts, n))
+    sums = np.add.reduceat(np.add.reduceat(matrix, starts, axis=0), starts, axis=1)
+    return sums / np.outer(counts, counts)
+
+
+def mosaic(attention: np.ndarray, size: int) -> np.ndarray:
+    """[L, H, n, n] -> one 2-D image of L × H thumbnails separated by one NaN gap."""
+    L, H = attention.shape[:2]
+    step = size + 1
+    image = np.full((L * step - 1, H * step - 1), np.nan, dtype=np.float32)
+    for layer in range(L):
+        for head in range(H):
+            thumb = downsample(attention[layer, head], size)
+            image[layer * step: layer * step + size, head * step: head * step + size] = thumb / max(thumb.max(), 1e-9)
+    return image
+
+
+def thumb_size(n_tokens: int, layers: int, heads: int) -> int:
+    return min(n_tokens, max(MIN_THUMB, GRID_CELLS // max(layers, heads)))
+
+
+def model_grid_figure(analysis: Analysis, layer: int | None = None, head: int | None = None,
+                      theme: str | None = None) -> go.Figure:
+    if analysis.attention is None:
+        return empty_figure("attention not computed yet", theme)
+    L, H = analysis.num_layers, analysis.num_heads
+    size = thumb_size(analysis.n_tokens, L, H)
+    step = size + 1
+    fig = go.Figure(go.Heatmap(z=rounded(mosaic(analysis.attention, size), 3), colorscale="Blues",
+                               showscale=False, hoverinfo="skip"))
+    centers = [(l, h) for l in range(L) for h in range(H)]
+    hover = []
+    for l, h in centers:
+        stats = "".join(f"<br>{label}: {float(analysis.head_stats[name][l, h]):.3f}"
+                        for name, label in STAT_NAMES.items() if name in analysis.head_stats)
+        hover.append(f"layer {l} · head {h}{stats}")
+    fig.add_trace(go.Scatter(
+        x=[h * step + (size - 1) / 2 for _, h in centers], y=[l * step + (size - 1) / 2 for l, _ in centers],
+        mode="markers", marker=dict(size=max(6, 200 // max(L, H)), opacity=0), customdata=centers,
+        hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
+    ))
+    if layer is not None:
+        heads = range(H) if head is None else [head]
+        for h in heads:
+            fig.add_shape(type="rect", x0=h * step - 0.5, x1=h * step + size - 0.5, y0=layer * step - 0.5,
+                          y1=layer * step + size - 0.5, line=dict(color=HIGHLIGHT, width=2))
+    fig.update_xaxes(tickvals=[h * step + (size - 1) / 2 for h in range(H)], ticktext=[f"h{h}" for h in range(H)],
+                     showgrid=False, zeroline=False, side="top")
+    fig.update_yaxes(tickvals=[l * step + (size - 1) / 2 for l in range(L)], ticktext=[f"L{l}" for l in range(L)],
+                     showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x")
+    # Square thumbnails in a card about 400 px wide: the height follows the grid's shape.
+    return apply_theme(fig, theme, "Model overview · layers × heads (click a cell)", height=min(900, 120 + 400 * L // H),
+                       hovermode="closest", hoverdistance=-1)

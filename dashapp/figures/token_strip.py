@@ -1,0 +1,35 @@
+"""Token strip: the tokens as buttons, shaded by a saliency method; a click selects (or masks) one.
+
+Plain Dash components, so user text is escaped by React and never parsed as HTML.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from dash import html
+
+from dashapp import ids
+from interp.schema import Analysis
+
+
+def _shade(value: float) -> str:
+    """Orange for positive, blue for negative evidence; alpha by magnitude (values in [-1, 1])."""
+    rgb = "255,127,14" if value >= 0 else "31,119,180"
+    return f"rgba({rgb},{min(1.0, abs(value)) * 0.85:.2f})"
+
+
+def token_strip(analysis: Analysis, method: str | None, token: int | None = None) -> html.Div:
+    values = analysis.saliency.get(method) if method else None
+    if values is not None:
+        scale = float(np.max(np.abs(values))) or 1.0
+        values = np.asarray(values, dtype=np.float64) / scale
+    buttons = []
+    for i, text in enumerate(analysis.tokens):
+        value = float(values[i]) if values is not None else 0.0
+        selected = i == token
+        buttons.append(html.Button(
+            text, id=ids.token_button(i), n_clicks=0, title=f"#{i} {method or ''} {value:+.3f}".strip(),
+            className="token" + (" token-selected" if selected else "") + (" token-special" if analysis.special_tokens[i] else ""),
+            style={"backgroundColor": _shade(value)},
+        ))
+    return html.Div(buttons, className="token-strip")

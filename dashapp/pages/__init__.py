@@ -1,0 +1,1 @@
+"""One module per page; `components` holds the pieces they share."""

@@ -1,0 +1,192 @@
+"""Compare page: one input through 2–4 models side by side, aligned at word level, and their difference."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+
+from dashapp import ids
+from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config
+from dashapp.figures.difference import difference_figure
+from dashapp.figures.predictions import predictions_figure
+from dashapp.figures.saliency import METHOD_NAMES
+from dashapp.figures.words import word_attention_figure, word_saliency_figure
+from dashapp.pages import components as ui
+from dashapp.selection import DEFAULT_METHOD, last
+from dashapp.services import Services
+from interp.schema import PAIR_TASKS, SALIENCY_METHODS, TASKS, AnalysisRequest, InputError, ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+MIN_MODELS, MAX_MODELS = 2, 4
+FINISHED = ("done", "error", "cancelled")
+
+
+def layout(task: str | None = None, models: str | None = None, text: str | None = None, pair: str | None = None,
+           **_query: Any) -> html.Div:
+    """The page; a link may pre-fill it: /compare?task=mlm&models=a,b&text=…"""
+    task, models, text, pair = map(last, (task, models, text, pair))
+    return html.Div([
+        dcc.Store(id=ids.CMP_JOBS),
+        dcc.Interval(id=ids.CMP_POLL, interval=ui.POLL_MS, disabled=True),
+        dbc.Row([
+            dbc.Col([dbc.Label("Task"), dcc.Dropdown(id=ids.CMP_TASK, options=ui.task_options(TASKS), value=task if task in TASKS else "mlm",
+                                                     clearable=False)], md=3),
+            dbc.Col([dbc.Label(f"Models ({MIN_MODELS}–{MAX_MODELS})"),
+                     dcc.Dropdown(id=ids.CMP_MODELS, multi=True, value=models.split(",") if models else None)], md=9),
+        ]),
+        dbc.Label("Text", className="mt-2"),
+        dbc.Textarea(id=ids.CMP_TEXT, value="The cat sat on the [MASK] ." if text is None else text, rows=2),
+        html.Div([dbc.Label("Second text", className="mt-2"), dbc.Textarea(id=ids.CMP_PAIR, value=pair, rows=2)],
+                 id=ids.CMP_PAIR_GROUP, style={"display": "none"}),
+        dbc.Button("Compare", id=ids.CMP_RUN, color="primary", className="mt-2"),
+        html.Div(id=ids.CMP_ALERT),
+        html.Div(id=ids.CMP_STATUS, className="small text-muted mt-1"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Layer (clipped to each model's depth)"),
+                     dcc.Slider(id=ids.CMP_LAYER, min=0, max=11, step=1, value=0)], md=4),
+            dbc.Col([dbc.Label("Saliency method"), dcc.Dropdown(
+                id=ids.CMP_METHOD, options=[{"label": METHOD_NAMES[m], "value": m} for m in SALIENCY_METHODS],
+                value=DEFAULT_METHOD, clearable=False)], md=3),
+            dbc.Col([dbc.Label("Images"), dbc.RadioItems(
+                id=ids.CMP_IMAGE_FORMAT, options=[{"label": f.upper(), "value": f} for f in IMAGE_FORMATS],
+                value="png", inline=True)], md=2),
+        ], className="mt-3"),
+        dbc.Row(id=ids.CMP_COLUMNS, className="mt-2"),
+        ui.card("Difference", [
+            dbc.Row([dbc.Col(dcc.Dropdown(id=ids.CMP_DIFF_A, placeholder="model A"), md=3),
+                     dbc.Col(dcc.Dropdown(id=ids.CMP_DIFF_B, placeholder="model B"), md=3)], className="mb-2"),
+            dcc.Graph(id=ids.CMP_DIFF, figure=empty_figure("compare two models first"), config=graph_config("difference")),
+        ]),
+    ])
+
+
+def task_changed(task: str | None, chosen: list[str] | None) -> tuple[list, list, dict]:
+    """Models serving the task; keeps chosen ones that still fit, else the first two available."""
+    options = ui.model_options(task)
+    usable = [o["value"] for o in options if not o["disabled"]]
+    kept = [m for m in (chosen or []) if m in usable]
+    return options, kept if len(kept) >= MIN_MODELS else usable[:MIN_MODELS], ui.pair_style(task)
+
+
+def run_compare(services: Services, task: str | None, models: list[str] | None, text: str | None,
+                pair: str | None) -> dict[str, Any]:
+    """Submit one request per model; a model whose request fails gets its error in its column."""
+    models = list(dict.fromkeys(models or []))
+    if not MIN_MODELS <= len(models) <= MAX_MODELS:
+        return {"alert": ui.alert(f"pick {MIN_MODELS} to {MAX_MODELS} models")}
+    try:  # the input's problems are the same for every model: one message
+        requests = [AnalysisRequest(model=model, task=task, text=text or "", pair=(pair or None) if task in PAIR_TASKS else None)
+                    for model in models]
+    except InputError as exc:
+        return {"alert": ui.alert(str(exc))}
+    jobs = []
+    for request in requests:
+        try:
+            sub = services.executor.submit(request)
+        except (InputError, ModelUnavailable) as exc:  # this model cannot take it: shown in its column
+            jobs.append({"model": request.model, "key": None, "job_id": None, "state": "error", "error": str(exc)})
+            continue
+        except Exception as exc:  # the job layer failed: a readable message, never a traceback
+            log.exception("compare submit failed")
+            return {"alert": ui.alert(f"could not start the comparison: {type(exc).__name__}: {exc}")}
+        jobs.append({"model": request.model, "key": sub.key, "job_id": sub.job_id, "stage": None,
+                     "state": "done" if sub.cached else "queued", "error": None})
+    return {"jobs": jobs, "poll_disabled": all(j["state"] in FINISHED for j in jobs), "alert": None}
+
+
+def poll_compare(services: Services, jobs: list[dict] | None) -> dict[str, Any]:
+    """Advance each column's job; the jobs store changes only when a state or stage does."""
+    if not jobs:
+        return {"poll_disabled": True}
+    updated, lines = [], []
+    for job in jobs:
+        job = dict(job)
+        if job["state"] not in FINISHED and job.get("job_id"):
+            status = services.executor.status(job["job_id"])
+            if status is None:
+                job.update(state="error", error="the job's record is gone: run it again")
+            else:
+                job.update(state=status.state, stage=ui.stage_kind(status.stage), error=status.error)
+                if not status.finished:
+                    lines.append(f"{job['model']}: {status.state} {status.stage} ({round(100 * status.progress)} %)")
+        updated.append(job)
+    changed = updated != jobs
+    return {"jobs": updated if changed else no_update, "poll_disabled": all(j["state"] in FINISHED for j in updated),
+            "status": " · ".join(lines)}
+
+
+def column(services: Services, job: dict[str, Any], layer: int, method: str, theme: str | None, fmt: str) -> dbc.Col:
+    model = job["model"]
+    analysis = services.analysis(job.get("key")) if job["state"] != "error" else None
+    body: list[Any]
+    if job["state"] in ("error", "cancelled"):
+        body = [ui.alert(job.get("error") or f"the job was {job['state']}")]
+    elif analysis is None:
+        body = [html.Div(f"{job['state']}: {job.get('stage') or 'waiting'}…", className="text-muted")]
+    else:
+        body = [dcc.Graph(figure=figure, config=graph_config(f"{model}-{name}", fmt))
+                for name, figure in (("predictions", predictions_figure(analysis, theme)),
+                                     ("saliency", word_saliency_figure(analysis, method, theme)),
+                                     ("attention", word_attention_figure(analysis, layer, theme)))]
+    return dbc.Col(ui.card(model, body), className="compare-column")
+
+
+def render_columns(services: Services, jobs: list[dict] | None, layer: int | None, method: str | None,
+                   theme: str | None, fmt: str | None) -> list:
+    return [column(services, job, int(layer or 0), method or DEFAULT_METHOD, theme, fmt or "png") for job in jobs or []]
+
+
+def diff_choices(jobs: list[dict] | None) -> tuple[list, str | None, list, str | None]:
+    """Options and defaults of the two difference pickers: the first two models."""
+    models = [j["model"] for j in jobs or []]
+    return models, models[0] if models else None, models, models[1] if len(models) > 1 else None
+
+
+def render_difference(services: Services, jobs: list[dict] | None, a: str | None, b: str | None,
+                      method: str | None, theme: str | None):
+    keys = {j["model"]: j.get("key") for j in jobs or []}
+    if not a or not b or a == b:
+        return empty_figure("choose two different models", theme)
+    first, second = services.analysis(keys.get(a)), services.analysis(keys.get(b))
+    if first is None or second is None:
+        return empty_figure("waiting for both models…", theme)
+    return difference_figure(first, second, method or DEFAULT_METHOD, theme)
+
+
+def register(app: dash.Dash, services: Services) -> None:
+    dash.register_page(__name__, path="/compare", name="Compare", title="interpboard · compare", layout=layout, order=1)
+
+    app.callback(Output(ids.CMP_MODELS, "options"), Output(ids.CMP_MODELS, "value"), Output(ids.CMP_PAIR_GROUP, "style"),
+                 Input(ids.CMP_TASK, "value"), State(ids.CMP_MODELS, "value"))(task_changed)
+
+    @app.callback(Output(ids.CMP_JOBS, "data"), Output(ids.CMP_POLL, "disabled"), Output(ids.CMP_ALERT, "children"),
+                  Input(ids.CMP_RUN, "n_clicks"), State(ids.CMP_TASK, "value"), State(ids.CMP_MODELS, "value"),
+                  State(ids.CMP_TEXT, "value"), State(ids.CMP_PAIR, "value"), prevent_initial_call=True)
+    def _run(_n, task, models, text, pair):
+        result = run_compare(services, task, models, text, pair)
+        return result.get("jobs", no_update), result.get("poll_disabled", no_update), result.get("alert")
+
+    @app.callback(Output(ids.CMP_JOBS, "data", allow_duplicate=True), Output(ids.CMP_POLL, "disabled", allow_duplicate=True),
+                  Output(ids.CMP_STATUS, "children"), Input(ids.CMP_POLL, "n_intervals"), State(ids.CMP_JOBS, "data"),
+                  prevent_initial_call=True)
+    def _poll(_n, jobs):
+        result = poll_compare(services, jobs)
+        return result.get("jobs", no_update), result["poll_disabled"], result.get("status", "")
+
+    app.callback(Output(ids.CMP_COLUMNS, "children"), Input(ids.CMP_JOBS, "data"), Input(ids.CMP_LAYER, "value"),
+                 Input(ids.CMP_METHOD, "value"), Input(ids.THEME, "data"), Input(ids.CMP_IMAGE_FORMAT, "value"))(
+        lambda jobs, layer, method, theme, fmt: render_columns(services, jobs, layer, method, theme, fmt))
+    app.callback(Output(ids.CMP_DIFF, "config"), Input(ids.CMP_IMAGE_FORMAT, "value"))(
+        lambda fmt: graph_config("difference", fmt))
+    app.callback(Output(ids.CMP_DIFF_A, "options"), Output(ids.CMP_DIFF_A, "value"), Output(ids.CMP_DIFF_B, "options"),
+                 Output(ids.CMP_DIFF_B, "value"), Input(ids.CMP_JOBS, "data"), prevent_initial_call=True)(
+        diff_choices)
+    app.callback(Output(ids.CMP_DIFF, "figure"), Input(ids.CMP_JOBS, "data"), Input(ids.CMP_DIFF_A, "value"),
+                 Input(ids.CMP_DIFF_B, "value"), Input(ids.CMP_METHOD, "value"), Input(ids.THEME, "data"),
+                 prevent_initial_call=True)(
+        lambda jobs, a, b, method, theme: render_difference(services, jobs, a, b, method, theme))

@@ -1,0 +1,111 @@
+"""Layout pieces shared by the pages: navbar, model picker, badge, progress, alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dashapp import ids
+from interp.registry import Registry, load_registry
+from interp.schema import PAIR_TASKS, TASKS
+
+TASK_NAMES = {
+    "mlm": "masked word",
+    "sst": "sentiment (SST-2)",
+    "mnli": "entailment (MNLI)",
+    "causal-lm": "next token",
+    "similarity": "sentence similarity",
+}
+PAIR_LABELS = {"mnli": "Hypothesis", "similarity": "Second sentence"}
+POLL_MS = 400
+
+
+def stage_kind(stage: str | None) -> str | None:
+    """"sensitivity 3/12" -> "sensitivity": views re-render once per kind of stage, not per step."""
+    return stage.split(" ", 1)[0] if stage else None
+
+
+def navbar() -> dbc.Navbar:
+    links = [dbc.NavItem(dbc.NavLink(name, href=href, active="exact"))
+             for name, href in (("Analyze", "/"), ("Compare", "/compare"), ("History", "/history"))]
+    return dbc.Navbar(dbc.Container([
+        dbc.NavbarBrand("interpboard", href="/"),
+        dbc.Nav(links, navbar=True, className="me-auto"),
+        dbc.Switch(id=ids.THEME_SWITCH, label="dark", value=False, className="mb-0", label_class_name="text-light"),
+    ], fluid=True), id=ids.NAVBAR, color="primary", dark=True, className="mb-3")
+
+
+def registry_or_none() -> tuple[Registry | None, str | None]:
+    """The model registry, or the reason it cannot be read (shown instead of a crash)."""
+    try:
+        return load_registry(), None
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read the model registry: {exc}"
+
+
+def model_options(task: str | None = None) -> list[dict[str, Any]]:
+    """Dropdown options: every registry model (serving `task`, if given), task shown, unavailable ones marked."""
+    registry, _error = registry_or_none()
+    if registry is None:
+        return []
+    options = []
+    for spec in registry.models.values():
+        if task is not None and task not in spec.tasks:
+            continue
+        available = spec.availability()
+        label = f"{spec.id} — {', '.join(spec.tasks)}"
+        if not available.ok:
+            label += f" (unavailable: {available.detail})"
+        options.append({"label": label, "value": spec.id, "disabled": not available.ok, "title": spec.description})
+    return options
+
+
+def task_options(tasks: tuple[str, ...] | list[str] = TASKS) -> list[dict[str, str]]:
+    return [{"label": f"{TASK_NAMES.get(t, t)} ({t})", "value": t} for t in tasks]
+
+
+def pair_style(task: str | None) -> dict[str, str]:
+    return {} if task in PAIR_TASKS else {"display": "none"}
+
+
+def alert(message: str, color: str = "danger") -> dbc.Alert:
+    """A readable message; plain text children, so Dash escapes whatever it says."""
+    return dbc.Alert(message, color=color, dismissable=True, className="mt-2")
+
+
+def when(moment: float | str | None) -> str:
+    """Epoch seconds (or an ISO string) as a short UTC time."""
+    if not moment:
+        return "unknown time"
+    if isinstance(moment, str):
+        return moment
+    return dt.datetime.fromtimestamp(float(moment), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Div:
+    """cached · computed at · took N s · by worker, and the permalink."""
+    meta = meta or {}
+    parts = ["cached" if cached else "computed now", when(meta.get("created_at"))]
+    if meta.get("compute_seconds") is not None:
+        parts.append(f"took {float(meta['compute_seconds']):.2f} s")
+    if meta.get("worker"):
+        parts.append(f"by {meta['worker']}")
+    return html.Div([
+        dbc.Badge(" · ".join(parts), color="success" if cached else "info", className="me-2 text-wrap text-start"),
+        dcc.Link("permalink", href=f"/analysis/{key}", className="badge-line"),
+    ], className="badge-line")
+
+
+def progress_block() -> html.Div:
+    return html.Div([
+        dbc.Progress(id=ids.PROGRESS, value=0, label="", striped=True, animated=True, className="mb-1"),
+        html.Div([html.Span(id=ids.PROGRESS_TEXT, className="me-3"),
+                  dbc.Button("Cancel", id=ids.CANCEL, size="sm", color="secondary", outline=True)]),
+    ], id=ids.PROGRESS_GROUP, style={"display": "none"}, className="mb-2")
+
+
+def card(title: str, body: Any) -> dbc.Card:
+    return dbc.Card([dbc.CardHeader(title), dbc.CardBody(body)], className="view-card")

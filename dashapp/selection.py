@@ -1,0 +1,81 @@
+"""The linked selection (layer, head, token, saliency method) and its place in the URL.
+
+The selection lives in a dcc.Store as a small dict; every view reads it. The Analyze page's
+query string carries the request and the selection, so a copied link reproduces the view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from interp.schema import SALIENCY_METHODS, Analysis
+
+REQUEST_FIELDS = ("model", "task", "text", "pair", "target")
+SELECTION_FIELDS = ("layer", "head", "token", "method")
+HEAD_AVERAGE = "avg"  # the head selector's value for "average over heads"
+DEFAULT_METHOD = "integrated_gradients"
+
+
+def last(value: Any) -> Any:
+    """A repeated query parameter arrives as a list: the last one wins, as in a browser's form."""
+    return value[-1] if isinstance(value, list) else value
+
+
+def default_selection() -> dict[str, Any]:
+    return {"layer": 0, "head": None, "token": None, "method": DEFAULT_METHOD}
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def parse_selection(query: dict[str, Any]) -> dict[str, Any]:
+    """A selection from URL query parameters; junk falls back to the defaults."""
+    query = {name: last(value) for name, value in query.items()}
+    selection = default_selection()
+    if (layer := _int_or_none(query.get("layer"))) is not None:
+        selection["layer"] = layer
+    selection["head"] = _int_or_none(query.get("head"))
+    selection["token"] = _int_or_none(query.get("token"))
+    if query.get("method") in SALIENCY_METHODS:
+        selection["method"] = query["method"]
+    return selection
+
+
+def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[str, Any]:
+    """The selection made valid for this analysis (a link may name layer 11 of a 3-layer model)."""
+    out = {**default_selection(), **(selection or {})}
+    if analysis is None or analysis.attention is None:
+        return out
+    out["layer"] = min(max(0, out["layer"] or 0), analysis.num_layers - 1)
+    if out["head"] is not None and not 0 <= out["head"] < analysis.num_heads:
+        out["head"] = None
+    if out["token"] is not None and not 0 <= out["token"] < analysis.n_tokens:
+        out["token"] = None
+    return out
+
+
+def query_string(request: dict[str, Any] | None, selection: dict[str, Any] | None) -> str:
+    """`?model=…&text=…&layer=…` for the current view (empty fields left out)."""
+    params: dict[str, Any] = {}
+    for name in REQUEST_FIELDS:
+        if request and request.get(name) not in (None, ""):
+            params[name] = request[name]
+    for name in SELECTION_FIELDS:
+        if selection and selection.get(name) is not None:
+            params[name] = selection[name]
+    return "?" + urlencode(params) if params else ""
+
+
+def head_value(head: int | None) -> str | int:
+    """The head selector's value for a selection's head."""
+    return HEAD_AVERAGE if head is None else head
+
+
+def head_from_value(value: Any) -> int | None:
+    return None if value in (None, HEAD_AVERAGE) else _int_or_none(value)

@@ -1,0 +1,191 @@
+"""End to end in headless Chromium: the real app, the embedded executor, tiny real models."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs, quote, urlparse
+
+import numpy as np
+import pytest
+from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from interp.schema import AnalysisRequest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WAIT = 180  # seconds: a cold tiny model computes everything in a few, but CI machines are shared
+SENTENCE = "the cat sat on the [MASK] ."
+
+
+def wait_for(driver, condition, timeout: float = WAIT):
+    """Until `condition(driver)` is truthy; elements a re-render replaces meanwhile are looked up again."""
+    ignored = (NoSuchElementException, StaleElementReferenceException, NoAlertPresentException)
+    return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(condition)
+
+
+def texts(driver, css: str) -> list[str]:
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def title_of(driver, graph_id: str) -> str:
+    found = texts(driver, f"#{graph_id} .gtitle")
+    return found[0] if found else ""
+
+
+def wait_title(driver, graph_id: str, *parts: str) -> str:
+    wait_for(driver, lambda d: all(p in title_of(d, graph_id) for p in parts))
+    return title_of(driver, graph_id)
+
+
+def no_alert(driver) -> bool:
+    try:
+        driver.switch_to.alert
+    except NoAlertPresentException:
+        return True
+    return False
+
+
+def type_into(driver, element_id: str, text: str) -> None:
+    box = driver.find_element(By.ID, element_id)
+    box.clear()
+    box.send_keys(text)
+
+
+def run_analysis(driver, base: str, text: str, model: str = "tiny-bert-mlm", task: str = "mlm") -> None:
+    """Open the Analyze page on a model, type the text, press Run, wait for every view."""
+    driver.get(f"{base}/?model={model}&task={task}&text=")
+    wait_for(driver, lambda d: d.find_elements(By.ID, "analyze-run"))
+    type_into(driver, "analyze-text", text)
+    driver.find_element(By.ID, "analyze-run").click()
+    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".token-strip button")) > 3)
+    wait_title(driver, "analyze-heatmap", "layer 0")
+    wait_title(driver, "analyze-saliency", "Saliency")
+    wait_title(driver, "analyze-sensitivity", "Attention sensitivity")
+
+
+def cached_key(live_app, text: str, model: str = "tiny-bert-mlm") -> str:
+    """Compute an analysis through the executor (not the UI) and return its key."""
+    submission = live_app.executor.submit(AnalysisRequest(model=model, task="mlm", text=text))
+    if submission.job_id:
+        assert live_app.executor.wait(submission.job_id, timeout=WAIT).state == "done"
+    return submission.key
+
+
+def test_analyze_runs_and_views_follow_a_clicked_token(live_app, browser, screenshots):
+    run_analysis(browser, live_app.url, SENTENCE)
+    assert len(texts(browser, "#analyze-predictions .ytick")) >= 3  # top-k bars
+    assert "cached" not in browser.find_element(By.ID, "analyze-badge").text
+
+    tokens = browser.find_elements(By.CSS_SELECTOR, ".token-strip button")
+    clicked = 3
+    label = tokens[clicked].text
+    tokens[clicked].click()
+    wait_title(browser, "analyze-token-focus", f"#{clicked}")
+    wait_for(browser, lambda d: "selected attends to" in d.find_element(By.ID, "analyze-attention-graph").text)
+    assert "token-selected" in browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[clicked].get_attribute("class")
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#analyze-heatmap .shapelayer path")) == 2)
+    assert label in browser.find_element(By.ID, "analyze-token-focus").text
+    wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("token") == [str(clicked)])
+    query = parse_qs(urlparse(browser.current_url).query)
+    assert query["text"] == [SENTENCE] and query["model"] == ["tiny-bert-mlm"]
+    browser.save_screenshot(str(screenshots / "analyze.png"))
+
+    # the address bar reproduces the view: same request (now cached), same selection, new layer/head
+    browser.get(f"{live_app.url}/?{urlparse(browser.current_url).query}&layer=2&head=1")  # repeated: the last wins
+    wait_title(browser, "analyze-heatmap", "layer 2", "head 1")
+    wait_title(browser, "analyze-token-focus", f"#{clicked}", "head 1")
+    wait_for(browser, lambda d: "cached" in d.find_element(By.ID, "analyze-badge").text)
+
+
+def test_history_opens_an_analysis_and_its_permalink(live_app, browser, screenshots):
+    text = "a dog ran in the [MASK] ."
+    key = cached_key(live_app, text)
+    browser.get(f"{live_app.url}/history")
+    wait_for(browser, lambda d: text in d.find_element(By.ID, "history-table").text)
+    browser.save_screenshot(str(screenshots / "history.png"))
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#history-table tr") if text in r.text)
+    row.find_element(By.LINK_TEXT, "open").click()
+    wait_for(browser, lambda d: urlparse(d.current_url).path == f"/analysis/{key}")
+    wait_title(browser, "analyze-heatmap", "layer 0")
+    assert browser.find_element(By.ID, "analyze-text").get_attribute("value") == text
+    wait_for(browser, lambda d: "cached" in d.find_element(By.ID, "analyze-badge").text)
+
+    browser.get(f"{live_app.url}/analysis/{key}?layer=1&head=2&token=2")
+    wait_title(browser, "analyze-heatmap", "layer 1", "head 2")
+    wait_title(browser, "analyze-token-focus", "#2")
+    browser.save_screenshot(str(screenshots / "permalink.png"))
+
+    browser.get(f"{live_app.url}/analysis/{'0' * 64}")
+    wait_for(browser, lambda d: "no cached analysis" in d.find_element(By.ID, "analyze-alert").text)
+
+
+def test_history_deletes_after_confirmation(live_app, browser):
+    text = "the bird sang in the [MASK] ."
+    key = cached_key(live_app, text)
+    browser.get(f"{live_app.url}/history")
+    wait_for(browser, lambda d: text in d.find_element(By.ID, "history-table").text)
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#history-table tr") if text in r.text)
+    row.find_element(By.CSS_SELECTOR, "input[type=radio]").click()
+    browser.find_element(By.ID, "history-delete").click()
+    wait_for(browser, lambda d: d.switch_to.alert).accept()  # the confirm dialog
+    wait_for(browser, lambda d: text not in d.find_element(By.ID, "history-table").text)
+    assert "deleted" in browser.find_element(By.ID, "history-alert").text
+    assert live_app.executor.store.get_meta(key) is None
+
+
+def test_compare_bert_and_roberta_on_a_mask(live_app, browser, screenshots):
+    models = "tiny-bert-mlm,tiny-roberta-mlm"
+    browser.get(f"{live_app.url}/compare?task=mlm&models={models}&text={quote(SENTENCE)}")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "compare-run"))
+    browser.find_element(By.ID, "compare-run").click()
+    wait_title(browser, "compare-diff", "tiny-bert-mlm vs tiny-roberta-mlm")
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".compare-column .js-plotly-plot")) == 6)
+    headers = wait_for(browser, lambda d: texts(d, ".compare-column .card-header"))
+    assert headers == models.split(",")
+    # word level: the same whitespace words in both columns, whatever the tokenizer
+    word_axes = wait_for(browser, lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, ".compare-column")])
+    # (the engine spells the mask word in each model's own way: "[MASK]" for BERT, "<mask>" for RoBERTa)
+    assert all("per word" in text and re.search(r"5 (\[MASK\]|<mask>)", text) for text in word_axes), word_axes
+    browser.save_screenshot(str(screenshots / "compare.png"))
+
+
+def test_user_text_is_shown_as_text_never_run(live_app, browser, screenshots):
+    hostile = "<script>alert(1)</script><b>x</b> the [MASK] ."
+    run_analysis(browser, live_app.url, hostile)
+    assert no_alert(browser)
+    assert browser.find_element(By.ID, "analyze-text").get_attribute("value") == hostile
+    assert not browser.find_elements(By.XPATH, "//b[normalize-space()='x']")
+    browser.get(f"{live_app.url}/history")
+    wait_for(browser, lambda d: hostile in d.find_element(By.ID, "history-table").text)
+    assert no_alert(browser)
+    assert not browser.find_elements(By.XPATH, "//b[normalize-space()='x']")
+    assert not browser.find_elements(By.XPATH, "//script[contains(., 'alert(1)')]")
+    browser.save_screenshot(str(screenshots / "escaping.png"))
+
+
+def test_a_shared_link_runs_a_pair_task(live_app, browser):
+    query = "model=tiny-bert-mnli&task=mnli&text=a+man+plays+a+guitar&pair=a+person+makes+music&head=2"
+    browser.get(f"{live_app.url}/?{query}")
+    wait_title(browser, "analyze-heatmap", "layer 0", "head 2")
+    assert browser.find_element(By.ID, "analyze-pair").is_displayed()
+    labels = wait_for(browser, lambda d: texts(d, "#analyze-predictions .ytick"))
+    assert sorted(labels) == ["contradiction", "entailment", "neutral"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".token-strip button.token-special")) == 3  # [CLS] … [SEP] … [SEP]
+
+
+def test_exports_download_json_csv_npz_and_report(live_app, browser, downloads):
+    text = "exports of the [MASK] ."
+    key = cached_key(live_app, text)
+    browser.get(f"{live_app.url}/analysis/{key}")
+    wait_title(browser, "analyze-heatmap", "layer 0")
+    for button, suffix in (("export-json", ".json"), ("export-csv", ".csv"), ("export-npz", ".npz"), ("export-html", ".html")):
+        browser.find_element(By.ID, button).click()
+        found = wait_for(browser, lambda d: [p for p in downloads.glob(f"*{key[:12]}{suffix}")])
+        assert found[0].stat().st_size > 0
+    saved = json.loads(next(downloads.glob(f"*{key[:12]}.json")).read_text())
+    assert saved["key"] == key and saved["text"] == text and len(saved["attention"]) == 3
+    assert np.load(next(downloads.glob(f"*{key[:12]}.npz")))["attention"].shape[:2] == (3, 4)
+    assert "plotly" in next(downloads.glob(f"*{key[:12]}.html")).read_text()

@@ -1,0 +1,258 @@
+"""Callback bodies called directly, against an in-memory executor (the browser tests use the real one)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from urllib.parse import parse_qs
+
+import numpy as np
+import pytest
+
+from dashapp import ids
+from dashapp.pages import analyze, compare, history
+from dashapp.selection import parse_selection
+from dashapp.services import Services
+from tests.dashapp.fakes import FakeExecutor
+from tests.dashapp.synthetic import synthetic_analysis
+
+FORM = {"model": "tiny-bert-mlm", "task": "mlm", "text": "the quick brown fox jumps [MASK]", "pair": "", "target": ""}
+
+
+@pytest.fixture
+def ex() -> FakeExecutor:
+    return FakeExecutor()
+
+
+@pytest.fixture
+def services(ex) -> Services:
+    return Services(ex)
+
+
+def cached(ex: FakeExecutor, **kw) -> tuple[str, object]:
+    analysis = synthetic_analysis(**kw)
+    return ex.put(analysis), analysis
+
+
+def test_submit_cached_renders_at_once(ex, services):
+    key, _ = cached(ex)
+    out = analyze.submit(services, FORM)
+    assert out["view"] == {"key": key, "final": True, "stage": None}
+    assert out["poll_disabled"] is True and out["job"]["cached"] is True
+    assert out["job"]["request"]["text"] == FORM["text"]
+
+
+def test_submit_miss_starts_polling(services):
+    out = analyze.submit(services, {**FORM, "text": "a new [MASK] sentence"})
+    assert out["poll_disabled"] is False and out["job"]["job_id"] == "job-0" and out["view"]["final"] is False
+
+
+@pytest.mark.parametrize("form, message", [
+    ({**FORM, "text": "   "}, "text is empty"),
+    ({**FORM, "text": "no mask here"}, "needs a mask"),
+    ({**FORM, "model": "nope"}, "unknown model"),
+    ({**FORM, "task": "mnli", "pair": ""}, "needs a hypothesis"),
+])
+def test_bad_input_is_a_readable_alert(services, form, message):
+    out = analyze.submit(services, form)
+    assert "job" not in out and message in out["alert"].children
+
+
+def test_executor_failure_is_an_alert_not_a_traceback(services, ex):
+    def broken(_request):
+        raise ConnectionError("redis is down")
+    ex.submit = broken
+    assert "redis is down" in analyze.submit(services, FORM)["alert"].children
+
+
+def test_poll_follows_a_job_to_the_end(services, ex):
+    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
+    job, view = out["job"], out["view"]
+    queued = analyze.poll(services, job, view)
+    assert "position 1 in the queue" in queued["progress_text"] and "view" not in queued
+    status = ex.jobs[job["job_id"]]
+    status.state, status.stage, status.progress, status.queue_position = "running", "forward", 0.3, None
+    running = analyze.poll(services, job, view)
+    assert running["progress"] == 30 and running["view"]["stage"] == "forward"
+    assert "view" not in analyze.poll(services, job, running["view"])  # same stage: no re-render
+    status.state = "done"
+    done = analyze.poll(services, job, running["view"])
+    assert done["poll_disabled"] and done["view"]["final"]
+
+
+def test_poll_shows_job_errors(services, ex):
+    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
+    status = ex.jobs[out["job"]["job_id"]]
+    status.state, status.error = "error", "model tiny-bert-mlm cannot be loaded: no weights"
+    result = analyze.poll(services, out["job"], out["view"])
+    assert result["poll_disabled"] and "no weights" in result["alert"].children
+    assert analyze.poll(services, {"key": "k", "job_id": "gone"}, None)["alert"].color == "warning"
+
+
+def test_cancel(services, ex):
+    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
+    assert analyze.cancel(services, out["job"]) == "cancelling…"
+    assert ex.cancelled == [out["job"]["job_id"]]
+    assert analyze.cancel(services, out["job"]) == "the job had already ended"
+
+
+def test_partial_results_render_before_the_end(services, ex):
+    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
+    ex.store.partials[out["view"]["key"]] = synthetic_analysis(stages="forward")
+    view = {**out["view"], "stage": "saliency"}
+    assert len(analyze.render_view(services, ids.HEATMAP, view, None, "light").data) == 1
+    assert "not computed" in analyze.render_view(services, ids.SALIENCY, view, None, "light").layout.annotations[0].text
+
+
+def test_mask_word_rewrites_one_word():
+    text, memo = analyze.mask_word("the cat  sat down", 2, None, None)
+    assert text == "the cat  [MASK] down" and memo == {"word": 2, "original": "sat"}
+    text, memo = analyze.mask_word(text, 0, memo, "mat")  # the earlier mask comes back
+    assert text == "[MASK] cat  sat down"
+    assert analyze.mask_word("a [MASK] b", 2, None, "dog")[0] == "a dog [MASK]"  # a typed mask: filled
+
+
+def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
+    key, analysis = cached(ex)
+    view = {"key": key, "final": True}
+    clicks = [0] * analysis.n_tokens
+    clicks[5] = 1  # [CLS] the qu ##ick brown fox: token 5 is word 3
+    form = {**FORM, "text": analysis.request.text}
+    out = analyze.start(services, ids.token_button(5), None, form, clicks, True, view, None)
+    assert out["form"]["text"] == "the quick brown [MASK] jumps cat" and out["memo"]["original"] == "fox"
+    assert out["job"]["request"]["text"] == out["form"]["text"]
+    assert analyze.start(services, ids.token_button(5), None, form, clicks, False, view, None) == {}
+    assert analyze.start(services, ids.token_button(0), None, form, [1] + clicks[1:], True, view, None) == {}  # [CLS]
+
+
+def test_autorun_and_permalink(services, ex):
+    key, analysis = cached(ex)
+    out = analyze.start(services, ids.AUTORUN, {"request": FORM}, {}, [], False, None, None)
+    assert out["view"]["key"] == key and out["autorun"] is None
+    link = analyze.start(services, ids.AUTORUN, {"key": key}, {}, [], False, None, None)
+    assert link["view"]["permalink"] and link["form"]["text"] == analysis.request.text
+    missing = analyze.open_key(services, "0" * 64)
+    assert "no cached analysis" in missing["alert"].children
+    assert "no cached analysis" in analyze.open_key(services, "../etc")["alert"].children
+
+
+@pytest.mark.parametrize("trigger, value, expected", [
+    (ids.LAYER, 2, {"layer": 2}),
+    (ids.HEAD, "avg", {"head": None}),
+    (ids.HEAD, 3, {"head": 3}),
+    (ids.HEAD, None, {}),
+    (ids.LAYER, None, {}),
+    (ids.METHOD, "grad_norm", {"method": "grad_norm"}),
+    (ids.token_button(5), 1, {"token": 5}),
+    (ids.token_button(5), 0, {}),
+    (ids.MODEL_GRID, {"points": [{"customdata": [2, 1]}]}, {"layer": 2, "head": 1}),
+    (ids.ATTENTION_GRAPH, {"points": [{"customdata": 4}]}, {"token": 4}),
+    (ids.HEATMAP, {"points": [{"x": "2 fox", "y": "6 over"}]}, {"token": 6}),
+    (ids.TOKEN_FOCUS, {"points": [{"x": "3 b", "y": "L2"}]}, {"token": 3, "layer": 2}),
+])
+def test_update_selection(trigger, value, expected):
+    before = {"layer": 0, "head": 1, "token": None, "method": "integrated_gradients"}
+    assert analyze.update_selection(before, trigger, value) == {**before, **expected}
+
+
+def test_views_follow_the_selection(services, ex):
+    key, analysis = cached(ex)
+    view, sel = {"key": key, "final": True}, {"layer": 1, "head": 2, "token": 3, "method": "grad_norm"}
+    heat = analyze.render_view(services, ids.HEATMAP, view, sel, "dark")
+    assert np.allclose(np.asarray(heat.data[0].z), analysis.attention[1, 2], atol=1e-4)
+    assert heat.layout.template.layout.paper_bgcolor is not None  # plotly_dark
+    graph = analyze.render_view(services, ids.ATTENTION_GRAPH, view, sel, "light", top_k=2, threshold=0.0)
+    assert any(t.name == "selected attends to" for t in graph.data)
+    strip = analyze.render_token_strip(services, view, sel)
+    assert "token-selected" in strip.children[3].className
+    layers, heads, layer, head = analyze.dimension_options(services, view, {**sel, "layer": 7})
+    assert len(layers) == 3 and heads[0]["value"] == "avg" and (layer, head) == (2, 2)
+    # a link naming layer 11 of a 3-layer model is clamped, not a crash
+    assert "layer 2" in analyze.render_view(services, ids.HEATMAP, view, {**sel, "layer": 11}, None).layout.title.text
+    assert "run an analysis" in analyze.render_view(services, ids.PREDICTIONS, None, None, None).layout.annotations[0].text
+
+
+def test_badge_says_cached_time_and_worker(services, ex):
+    key, _ = cached(ex)
+    badge = analyze.badge(services, {"key": key, "final": True}, {"cached": True})
+    text = str(badge)
+    assert "cached" in text and "took 1.50 s" in text and "by host:1" in text and f"/analysis/{key}" in text
+
+
+def test_exports(services, ex):
+    key, analysis = cached(ex, text="<script>alert(1)</script><b>x</b> [MASK]")
+    view, sel = {"key": key, "final": True}, {"layer": 0, "head": None, "token": 1, "method": "grad_norm"}
+    as_json = analyze.export(services, ids.EXPORT_JSON, view, sel, 3, 0, None)
+    data = json.loads(base64.b64decode(as_json["content"]) if as_json.get("base64") else as_json["content"])
+    assert data["key"] == key and np.asarray(data["attention"]).shape == analysis.attention.shape
+    csv_text = analyze.export(services, ids.EXPORT_CSV, view, sel, 3, 0, None)["content"]
+    assert csv_text.startswith("index,token,word,special,grad_norm,grad_x_input,integrated_gradients,attention_rollout")
+    npz = analyze.export(services, ids.EXPORT_NPZ, view, sel, 3, 0, None)
+    arrays = np.load(io.BytesIO(base64.b64decode(npz["content"])))
+    assert arrays["attention"].shape == analysis.attention.shape and "saliency.grad_norm" in arrays
+    report = analyze.export(services, ids.EXPORT_HTML, view, sel, 3, 0, None)["content"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;" in report
+    assert "<script>alert(1)</script>" not in report and "<b>x</b>" not in report
+    assert analyze.export(services, ids.EXPORT_JSON, None, sel, 3, 0, None) is None
+
+
+def test_url_carries_request_and_selection():
+    job = {"request": {"model": "m", "task": "mlm", "text": "a [MASK] & b", "pair": None, "target": None}}
+    sel = {"layer": 1, "head": None, "token": 4, "method": "grad_norm"}
+    query = analyze.url_query({"key": "k"}, job, sel)
+    params = parse_qs(query[1:])
+    assert params == {"model": ["m"], "task": ["mlm"], "text": ["a [MASK] & b"], "layer": ["1"], "token": ["4"], "method": ["grad_norm"]}
+    assert parse_selection({k: v[0] for k, v in params.items()}) == sel
+    assert analyze.url_query({"key": "k", "permalink": True}, job, sel) == "?layer=1&token=4&method=grad_norm"
+    assert parse_selection({"layer": "x", "head": "-3", "method": "evil"})["method"] == "integrated_gradients"
+    assert parse_selection({"layer": ["0", "2"]})["layer"] == 2  # ?layer=0&layer=2: the last wins
+
+
+def test_services_lru_keeps_final_analyses(ex):
+    services = Services(ex, lru_size=2)
+    keys = [cached(ex, seed=i, text=f"text {i} [MASK]")[0] for i in range(3)]
+    first = services.analysis(keys[0])
+    assert services.analysis(keys[0]) is first
+    services.analysis(keys[1]), services.analysis(keys[2])
+    assert keys[0] not in services._lru and services.analysis(None) is None
+    small = Services(ex, lru_bytes=1)  # any analysis is over budget: only the newest is kept
+    small.analysis(keys[0]), small.analysis(keys[1])
+    assert list(small._lru) == [keys[1]]
+
+
+def test_history_rows_and_delete(services, ex):
+    key, _ = cached(ex, text="<b>x</b> the [MASK]")
+    rows, problem = history.history_rows(services, None, None, None)
+    assert problem is None and rows[0]["key"] == key and rows[0]["open"] == f"[open](/analysis/{key})"
+    assert rows[0]["text"] == "<b>x</b> the [MASK]" and rows[0]["seconds"] == 1.5
+    assert history.history_rows(services, "tiny-roberta-mlm", None, None)[0] == []
+    assert history.history_row({"key": "](javascript:alert(1))", "request": {}}) is None
+    message, deleted = history.delete_selected(services, rows, [0])
+    assert deleted == key and "deleted" in message.children and ex.store.get_meta(key) is None
+    assert history.delete_selected(services, rows, [])[1] == "none"
+
+
+def test_compare_runs_polls_and_renders(services, ex):
+    models = ["tiny-bert-mlm", "tiny-roberta-mlm"]
+    assert "pick 2 to 4" in compare.run_compare(services, "mlm", models[:1], "a [MASK]", None)["alert"].children
+    assert "needs a mask" in compare.run_compare(services, "mlm", models, "no mask", None)["alert"].children
+    bert = synthetic_analysis(text="the cat [MASK]")
+    key = ex.put(bert)
+    out = compare.run_compare(services, "mlm", models + ["unknown-model"], "the cat [MASK]", None)
+    jobs = out["jobs"]
+    assert [j["state"] for j in jobs] == ["done", "queued", "error"] and jobs[0]["key"] == key
+    assert "unknown model" in jobs[2]["error"] and out["poll_disabled"] is False
+    roberta = synthetic_analysis(model="tiny-roberta-mlm", text="the cat [MASK]", seed=3)
+    ex.store.analyses[jobs[1]["key"]] = roberta
+    ex.jobs[jobs[1]["job_id"]].state = "done"
+    polled = compare.poll_compare(services, jobs)
+    assert polled["poll_disabled"] and polled["jobs"][1]["state"] == "done"
+    columns = compare.render_columns(services, polled["jobs"], 1, "grad_norm", "light", "svg")
+    assert len(columns) == 3
+    graphs = columns[0].children.children[1].children
+    assert len(graphs) == 3 and graphs[0].config["toImageButtonOptions"]["format"] == "svg"
+    assert "unknown model" in str(columns[2])
+    diff = compare.render_difference(services, polled["jobs"], *models, "grad_norm", None)
+    assert "Difference" in diff.layout.title.text
+    assert "two different" in compare.render_difference(services, jobs, models[0], models[0], None, None).layout.annotations[0].text

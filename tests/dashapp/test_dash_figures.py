@@ -1,0 +1,148 @@
+"""Figure builders on synthetic Analyses: shapes, pruning, highlighting, escaping, payload size."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dashapp.figures.attention_graph import attention_graph_figure, prune_edges
+from dashapp.figures.common import HIGHLIGHT, graph_config, label_index, token_labels
+from dashapp.figures.difference import difference_figure
+from dashapp.figures.heatmap import heatmap_figure
+from dashapp.figures.model_grid import downsample, model_grid_figure, mosaic
+from dashapp.figures.predictions import predictions_figure
+from dashapp.figures.saliency import saliency_figure
+from dashapp.figures.sensitivity import sensitivity_figure
+from dashapp.figures.token_focus import token_focus_figure
+from dashapp.figures.token_strip import token_strip
+from dashapp.figures.words import word_attention_figure, word_saliency_figure
+from tests.dashapp.synthetic import synthetic_analysis
+
+
+def edge_count(fig) -> int:
+    return sum(list(trace.x).count(None) for trace in fig.data if trace.mode == "lines")
+
+
+def test_prune_edges_keeps_top_k_per_row_above_threshold():
+    matrix = np.random.default_rng(1).random((10, 10))
+    edges = prune_edges(matrix, top_k=3)
+    assert len(edges.source) == 30
+    for row in range(10):
+        kept = sorted(edges.weight[edges.source == row], reverse=True)
+        assert np.allclose(kept, sorted(matrix[row], reverse=True)[:3])
+    strong = prune_edges(matrix, top_k=3, threshold=0.9)
+    assert (strong.weight >= 0.9).all() and len(strong.source) <= 30
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 5])
+def test_attention_graph_draws_at_most_top_k_edges_per_token(top_k):
+    analysis = synthetic_analysis()
+    fig = attention_graph_figure(analysis, layer=1, head=2, top_k=top_k)
+    assert edge_count(fig) == top_k * analysis.n_tokens
+
+
+def test_attention_graph_highlights_the_selected_tokens_edges():
+    analysis = synthetic_analysis()
+    fig = attention_graph_figure(analysis, layer=0, head=None, token=3, top_k=2)
+    selected = [t for t in fig.data if t.name == "selected attends to"]
+    assert len(selected) == 1 and selected[0].line.color == HIGHLIGHT
+    assert list(selected[0].y).count(None) == 2  # token 3's two outgoing edges
+    assert all(y == -3 for y in list(selected[0].y)[0::3])
+    nodes = [t for t in fig.data if t.mode == "markers+text"]
+    assert nodes[0].marker.color[3] == HIGHLIGHT and nodes[0].customdata[3] == 3
+
+
+def test_heatmap_is_one_layer_head_with_unique_labels():
+    analysis = synthetic_analysis()
+    fig = heatmap_figure(analysis, layer=2, head=1, token=4)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (analysis.n_tokens, analysis.n_tokens)
+    assert np.allclose(z, analysis.attention[2, 1], atol=1e-4)
+    assert len(set(fig.data[0].x)) == analysis.n_tokens  # "the" twice stays two columns
+    assert len(fig.layout.shapes) == 2  # the selected token's row and column
+    average = np.asarray(heatmap_figure(analysis, 2, None).data[0].z)
+    assert np.allclose(average, analysis.attention[2].mean(0), atol=1e-4)
+
+
+def test_model_grid_has_a_cell_per_layer_and_head_with_stats():
+    analysis = synthetic_analysis(layers=3, heads=4)
+    fig = model_grid_figure(analysis, layer=1, head=2)
+    cells = fig.data[1]
+    assert len(cells.customdata) == 12 and list(cells.customdata[6]) == [1, 2]
+    assert "entropy" in cells.hovertext[0] and "special share" in cells.hovertext[0]
+    assert len(fig.layout.shapes) == 1
+
+
+def test_downsample_and_mosaic():
+    matrix = np.arange(100, dtype=np.float64).reshape(10, 10)
+    small = downsample(matrix, 5)
+    assert small.shape == (5, 5) and small[0, 0] == pytest.approx(np.mean([0, 1, 10, 11]))
+    image = mosaic(np.ones((2, 3, 40, 40)), 24)
+    assert image.shape == (2 * 25 - 1, 3 * 25 - 1)
+
+
+def test_saliency_has_every_method_and_ig_delta():
+    analysis = synthetic_analysis()
+    fig = saliency_figure(analysis, token=2)
+    assert len(fig.data) == 4
+    assert any("delta 0.0123" in a.text for a in fig.layout.annotations)
+    assert fig.data[0].marker.color[2] == HIGHLIGHT
+
+
+def test_partial_analysis_shows_placeholders():
+    analysis = synthetic_analysis(stages="forward")
+    assert "not computed" in saliency_figure(analysis).layout.annotations[0].text
+    assert "not computed" in sensitivity_figure(analysis, 0).layout.annotations[0].text
+    assert len(heatmap_figure(analysis, 0, 0).data) == 1
+
+
+def test_sensitivity_and_token_focus_shapes():
+    analysis = synthetic_analysis()
+    n = analysis.n_tokens
+    assert np.asarray(sensitivity_figure(analysis, 1).data[0].z).shape == (n, n)
+    focus = token_focus_figure(analysis, token=2, head=None)
+    assert [np.asarray(t.z).shape for t in focus.data] == [(3, n), (3, n)]
+    assert np.allclose(np.asarray(focus.data[0].z)[1], analysis.attention[1].mean(0)[2], atol=1e-4)
+    assert "select a token" in token_focus_figure(analysis, None, None).layout.annotations[0].text
+
+
+def test_user_text_is_escaped_in_figures():
+    analysis = synthetic_analysis()
+    analysis.tokens[1] = "<b>x</b>"
+    labels = token_labels(analysis.tokens)
+    assert labels[1] == "1 &lt;b&gt;x&lt;/b&gt;" and label_index(labels[1]) == 1
+    assert "&lt;b&gt;x&lt;/b&gt;" in predictions_figure(analysis).data[0].y  # a prediction label "<b>x</b>"
+    strip = token_strip(analysis, "grad_norm", 1)
+    assert strip.children[1].children == "<b>x</b>"  # a plain string: React escapes it
+
+
+def test_long_input_sends_one_layer_head_only():
+    """512 tokens, 12 × 12: each figure carries one [n, n] float32 view (base64) or less, never all of [L][H][n][n]."""
+    analysis = synthetic_analysis(n_words=510, layers=12, heads=12)
+    assert analysis.n_tokens == 513
+    full_bytes = analysis.attention.astype(np.float16).nbytes  # what the whole tensor would cost, at least
+    n2 = analysis.n_tokens ** 2
+    for fig in (heatmap_figure(analysis, 3, 4, 10), attention_graph_figure(analysis, 3, None, 10, top_k=3),
+                model_grid_figure(analysis, 3, 4), token_focus_figure(analysis, 10, None), sensitivity_figure(analysis, 3)):
+        size = len(fig.to_json())
+        assert size < 8 * n2 and size < full_bytes / 20, (fig.layout.title.text, size)
+    assert edge_count(attention_graph_figure(analysis, 3, None, top_k=3)) == 3 * analysis.n_tokens
+
+
+def test_word_level_views_and_difference():
+    a = synthetic_analysis(seed=1)
+    b = synthetic_analysis(model="tiny-roberta-mlm", seed=2)
+    shares = word_saliency_figure(a, "grad_norm").data[0].x
+    assert len(shares) == len(a.words) and sum(shares) == pytest.approx(1, abs=1e-3)
+    assert np.asarray(word_attention_figure(a, 0).data[0].z).shape == (len(a.words), len(a.words))
+    diff = difference_figure(a, b, "grad_norm")
+    assert len(diff.data) == 2 and len(diff.data[0].x) == len(a.words)
+
+
+def test_graph_config_exports_png_or_svg():
+    assert graph_config("heatmap")["toImageButtonOptions"] == {"format": "png", "filename": "interpboard-heatmap", "scale": 2}
+    assert graph_config("heatmap", "svg")["toImageButtonOptions"]["format"] == "svg"
+    assert graph_config("x", "exe")["toImageButtonOptions"]["format"] == "png"
+    json.dumps(graph_config("x"))
