@@ -1,5 +1,300 @@
-"""JSON API on the Dash server's Flask app (filled in by the deployment work)."""
+"""JSON API on the Dash server's Flask app: submit analyses, follow jobs, read and list results.
+
+Every answer under /api is JSON (errors too: `{"error": "..."}`); bad input is a 4xx naming the
+problem, an unreachable broker or cache a 503, never a 500 with a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import orjson
+import redis
+from flask import Blueprint, Flask, Response, current_app, request, send_file, url_for
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from kombu.exceptions import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from cache import CacheUnavailable
+from dashapp.openapi import ANALYSIS_REQUEST_SCHEMA, openapi_document
+from interp.registry import load_registry
+from interp.schema import Analysis, AnalysisRequest, InputError
+from workers.settings import Settings, safe_url
+
+log = logging.getLogger(__name__)
+
+# Two texts of MAX_TEXT_CHARS in 4-byte UTF-8 fit with room to spare.
+MAX_BODY_BYTES = 256 * 1024
+MAX_PAGE = 500
+KEY_RE = re.compile(r"[0-9a-f]{64}")
+# Provenance the job layer adds to a stored analysis's meta.
+PROVENANCE = ("created_at", "compute_seconds", "worker", "queue", "device")
+# What a lost broker or cache connection raises; answered with 503.
+UNREACHABLE = (CacheUnavailable, redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError, TimeoutError)
+
+_request_validator = Draft202012Validator(ANALYSIS_REQUEST_SCHEMA)
+api = Blueprint("api", __name__, url_prefix="/api")
 
 
-def register_api(server, executor_factory) -> None:  # noqa: ARG001 - placeholder until the API lands
-    return None
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def register_api(server: Flask, executor_factory: Callable[[], Any]) -> None:
+    """Mount the API on `server`; `executor_factory()` gives the job executor (called per request)."""
+    server.extensions["interpboard_executor"] = executor_factory
+    server.register_blueprint(api)
+    server.register_error_handler(HTTPException, _http_error)
+
+
+def _executor() -> Any:
+    return current_app.extensions["interpboard_executor"]()
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    payload = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    return Response(payload, status=status, headers=headers, mimetype="application/json")
+
+
+def json_error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def _http_error(exc: HTTPException) -> Response | HTTPException:
+    """Routing errors (404, 405, 413) as JSON under /api; the Dash pages keep Flask's own."""
+    if not request.path.startswith("/api/"):
+        return exc
+    messages = {404: f"no such endpoint: {request.path}", 405: f"{request.method} is not allowed on {request.path}",
+                413: f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"}
+    return json_error(exc.code or 500, messages.get(exc.code, exc.description or exc.name))
+
+
+@api.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return json_error(exc.status, str(exc))
+
+
+@api.errorhandler(InputError)
+def _input_error(exc: InputError) -> Response:
+    return json_error(422, str(exc))
+
+
+@api.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    if isinstance(exc, redis.OutOfMemoryError):
+        log.error("%s %s: Redis is full: %s", request.method, request.path, exc)
+        return json_error(503, "the job broker is full (Redis maxmemory reached); try again later")
+    if isinstance(exc, UNREACHABLE):
+        log.warning("%s %s: backend unreachable: %s", request.method, request.path, _redact(str(exc)))
+        return json_error(503, f"the job broker or result cache is unreachable right now ({type(exc).__name__}); try again shortly")
+    log.exception("%s %s failed", request.method, request.path)
+    return json_error(500, f"internal error: {type(exc).__name__} (logged on the server)")
+
+
+def _redact(text: str) -> str:
+    return re.sub(r"\w+://\S+", lambda m: safe_url(m.group(0)), text)
+
+
+@api.get("/<path:unknown>")
+def no_such_endpoint(unknown: str) -> Response:
+    """Keeps unknown /api/ paths from falling through to the Dash pages' catch-all (an HTML 200).
+
+    GET only, like that catch-all: other methods on unknown paths get a 405, in JSON."""
+    raise ApiError(404, f"no such endpoint: /api/{unknown[:200]}")
+
+
+# --- health and models ---------------------------------------------------------------------------
+
+
+def _down(where: str, exc: Exception) -> dict[str, Any]:
+    return {"ok": False, "detail": f"{where}: {type(exc).__name__}: {_redact(str(exc))}"}
+
+
+def _broker_check(url: str) -> dict[str, Any]:
+    """Reachable, and not full: a broker at maxmemory (noeviction) refuses every new job."""
+    where = safe_url(url)
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
+            memory = client.info("memory")
+    except Exception as exc:  # noqa: BLE001 - any failure is "down", with its reason
+        return _down(where, exc)
+    if memory.get("maxmemory") and memory["used_memory"] >= memory["maxmemory"]:
+        return {"ok": False, "detail": f"{where} is full ({memory['used_memory']} of {memory['maxmemory']} bytes)"}
+    return {"ok": True, "detail": where}
+
+
+def _cache_check() -> dict[str, Any]:
+    try:
+        store = _executor().store
+        return {"ok": store.ping(), "detail": store.url_for_logs}
+    except Exception as exc:  # noqa: BLE001 - the executor itself may not come up while Redis is down
+        return _down("result store", exc)
+
+
+@api.get("/health")
+def health() -> Response:
+    broker = Settings().broker
+    checks = {
+        "web": {"ok": True, "detail": f"pid {os.getpid()}"},
+        "broker": _broker_check(broker) if broker else {"ok": True, "detail": "embedded executor (no broker)"},
+        "cache": _cache_check(),
+    }
+    ok = all(c["ok"] for c in checks.values())
+    return _json({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+
+
+@api.get("/models")
+def models() -> Response:
+    try:
+        registry = load_registry()
+    except (OSError, ValueError) as exc:
+        raise ApiError(503, f"the model registry cannot be read: {exc}") from None
+    rows = []
+    for spec in registry.models.values():
+        available = spec.availability()
+        rows.append({"id": spec.id, "tasks": list(spec.tasks), "labels": list(spec.labels) if spec.labels else None,
+                     "description": spec.description, "available": available.ok, "where": available.where,
+                     "detail": available.detail})
+    return _json({"models": rows, "source": registry.source})
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return _json(openapi_document())
+
+
+# --- analyses --------------------------------------------------------------------------------------
+
+
+def _request_body() -> dict[str, Any]:
+    if not request.is_json:
+        raise ApiError(415, "send the request as JSON with Content-Type: application/json")
+    request.max_content_length = MAX_BODY_BYTES  # chunked bodies too: reading past it raises 413
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise ApiError(400, "request body is empty; send an analysis request as a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, f"request body must be a JSON object (an analysis request), not {type(data).__name__}")
+    problem = best_match(_request_validator.iter_errors(data))
+    if problem is not None:
+        where = ".".join(str(p) for p in problem.absolute_path)
+        raise ApiError(400, f"{where + ': ' if where else ''}{problem.message}")
+    return data
+
+
+@api.post("/analyses")
+def submit() -> Response:
+    analysis_request = AnalysisRequest.from_dict(_request_body())
+    submission = _executor().submit(analysis_request)
+    status = "done" if submission.cached else submission.status.state
+    body = {"key": submission.key, "status": status, "job_id": submission.job_id, "cached": submission.cached}
+    if submission.cached:
+        return _json(body, 200)
+    return _json(body, 202, headers={"Location": url_for("api.analysis", key=submission.key, job=submission.job_id)})
+
+
+def _known_key(key: str) -> str:
+    if not KEY_RE.fullmatch(key):
+        raise ApiError(404, f"unknown analysis {key[:80]!r}: keys are 64 hexadecimal characters")
+    return key
+
+
+@api.get("/analyses/<key>")
+def analysis(key: str) -> Response:
+    """The analysis; while its job runs, 202 and the job (the one named by ?job=, as in the Location
+    of a submit, which also tells how a finished job failed; otherwise whichever job computes the key)."""
+    executor = _executor()
+    record = executor.store.get(_known_key(key))
+    if record is None:
+        job_id = request.args.get("job")
+        job = executor.status(job_id) if job_id else executor.job_for(key)
+        if job is None or job.key != key:
+            raise ApiError(404, f"unknown analysis {key}: not in the cache")
+        if job.finished:
+            return _json({"error": f"analysis {key} was not computed: {job.error or job.state}", "job": job.to_dict()}, 404)
+        return _json({"key": key, "status": job.state, "job": job.to_dict()}, 202)
+    full = request.args.get("full", "0").lower() in ("1", "true", "yes")
+    result = Analysis.from_record(record.meta, record.arrays).to_json(full=full)
+    provenance = {name: record.meta.get(name) for name in PROVENANCE}
+    return _json({"key": key, "status": "done", **provenance, **result})
+
+
+@api.get("/analyses/<key>.npz")
+def analysis_arrays(key: str) -> Response:
+    record = _executor().store.get(_known_key(key))
+    if record is None:
+        raise ApiError(404, f"unknown analysis {key}")
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **record.arrays)
+    buffer.seek(0)
+    return send_file(buffer, mimetype="application/octet-stream", as_attachment=True, download_name=f"{key}.npz")
+
+
+@api.delete("/analyses/<key>")
+def delete_analysis(key: str) -> Response:
+    if not _executor().store.delete(_known_key(key)):
+        raise ApiError(404, f"unknown analysis {key}")
+    return _json({"key": key, "deleted": True})
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer, not {raw[:40]!r}") from None
+    if not lo <= value <= hi:
+        raise ApiError(400, f"{name} must be between {lo} and {hi}")
+    return value
+
+
+@api.get("/analyses")
+def index() -> Response:
+    filters = {name: request.args.get(name) or None for name in ("model", "task", "q")}
+    limit = _int_arg("limit", 50, 1, MAX_PAGE)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    store = _executor().store
+    items = store.index(**filters, limit=limit, offset=offset)
+    return _json({"items": items, "total": store.count(**filters), "limit": limit, "offset": offset})
+
+
+# --- jobs ----------------------------------------------------------------------------------------------
+
+
+def _job(job_id: str) -> Any:
+    status = _executor().status(job_id) if len(job_id) <= 200 else None
+    if status is None:
+        raise ApiError(404, f"unknown job {job_id[:80]!r}")
+    return status
+
+
+@api.get("/jobs/<job_id>")
+def job(job_id: str) -> Response:
+    return _json(_job(job_id).to_dict())
+
+
+@api.delete("/jobs/<job_id>")
+def cancel_job(job_id: str) -> Response:
+    _job(job_id)
+    cancelled = _executor().cancel(job_id)
+    return _json({"cancelled": cancelled, "job": _job(job_id).to_dict()})

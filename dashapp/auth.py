@@ -1,5 +1,175 @@
-"""Optional authentication for team deployments (filled in by the deployment work)."""
+"""Optional authentication for a team deployment; off unless configured.
+
+- `INTERPBOARD_TOKEN`: a shared token, sent as `Authorization: Bearer <token>`, or once as
+  `?token=<token>` in a link, after which a cookie (derived from the token, not the token) carries it.
+- `INTERPBOARD_USERS="alice:pw,bob:pw"` and/or `INTERPBOARD_USERS_FILE` (one `user:password` a
+  line, `#` comments): HTTP basic auth, which browsers prompt for.
+
+Pages and the API accept the same credentials; /api/health (for health checks) and
+/api/openapi.json stay open.
+Every secret comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Flask, Response, redirect, request
+
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json"})
+COOKIE = "interpboard_session"
+REALM = "interpboard"
+GUNICORN_DEFAULT_BIND = "127.0.0.1:8000"
 
 
-def install_auth(app) -> None:  # noqa: ARG001 - placeholder until auth lands
-    return None
+@dataclass(frozen=True)
+class Credentials:
+    token: str | None = None
+    users: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token or self.users)
+
+    def session_value(self) -> str:
+        """The cookie's value: proves the token was given, without storing the token in the browser."""
+        assert self.token
+        return hmac.new(self.token.encode(), b"interpboard session", hashlib.sha256).hexdigest()
+
+
+def _parse_users(entries: list[str], where: str) -> dict[str, str]:
+    users: dict[str, str] = {}
+    for entry in entries:
+        entry = entry.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        name, sep, password = entry.partition(":")
+        if not sep or not name or not password:
+            raise ValueError(f"{where}: expected user:password entries, got one without a name or password")
+        users[name] = password
+    return users
+
+
+def load_credentials(environ: Mapping[str, str] = os.environ) -> Credentials:
+    users = _parse_users(environ.get("INTERPBOARD_USERS", "").split(","), "INTERPBOARD_USERS")
+    if users_file := environ.get("INTERPBOARD_USERS_FILE"):  # one a line, so passwords may hold commas
+        users |= _parse_users(Path(users_file).read_text(encoding="utf-8").splitlines(), users_file)
+    return Credentials(token=environ.get("INTERPBOARD_TOKEN") or None, users=users)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _user_ok(creds: Credentials, name: str, password: str) -> bool:
+    # Compare against something even for unknown names, so timing does not tell which names exist.
+    expected = creds.users.get(name, "\0" * 16)
+    return _same(password, expected) and name in creds.users
+
+
+def _authorised(creds: Credentials) -> bool:
+    auth = request.authorization
+    if auth is not None:
+        if auth.type == "bearer" and creds.token and auth.token and _same(auth.token, creds.token):
+            return True
+        if auth.type == "basic" and creds.users and _user_ok(creds, auth.username or "", auth.password or ""):
+            return True
+    cookie = request.cookies.get(COOKIE)
+    return bool(creds.token and cookie and _same(cookie, creds.session_value()))
+
+
+def _with_session_cookie(response: Response, creds: Credentials) -> Response:
+    response.set_cookie(COOKIE, creds.session_value(), httponly=True, samesite="Lax", secure=request.is_secure,
+                        max_age=30 * 86400)
+    return response
+
+
+def _challenge(creds: Credentials) -> Response:
+    scheme = f'Basic realm="{REALM}"' if creds.users else f'Bearer realm="{REALM}"'
+    how = " or ".join(filter(None, ["a user name and password" if creds.users else "",
+                                    "the team token (Authorization: Bearer, or ?token= in the link)" if creds.token else ""]))
+    message = f"authentication required: this interpboard needs {how}"
+    if request.path.startswith("/api/"):
+        from dashapp.api import json_error  # noqa: PLC0415 - one JSON error shape for the whole API
+
+        response = json_error(401, message)
+    else:
+        response = Response(message + "\n", status=401, mimetype="text/plain")
+    response.headers["WWW-Authenticate"] = scheme
+    return response
+
+
+def _gate(creds: Credentials) -> Response | None:
+    if request.path in OPEN_PATHS or _authorised(creds):
+        return None
+    given = request.args.get("token")
+    if creds.token and given and _same(given, creds.token):
+        if request.method == "GET" and not request.path.startswith("/api/"):
+            # Drop the token from the address bar (and from history and Referer), keep the cookie.
+            rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+            target = request.path + (f"?{urlencode(rest)}" if rest else "")
+            return _with_session_cookie(redirect(target, code=302), creds)
+        return None
+    return _challenge(creds)
+
+
+def install_auth(app, creds: Credentials | None = None) -> Credentials:  # noqa: ANN001 - a Dash app or a Flask server
+    """Guard every route of `app` (Dash or Flask) when credentials are configured; returns them."""
+    creds = creds if creds is not None else load_credentials()
+    if creds.enabled:
+        server: Flask = getattr(app, "server", app)
+        server.before_request(partial(_gate, creds))
+    return creds
+
+
+def bind_hosts(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> list[str]:
+    """The hosts gunicorn listens on: $INTERPBOARD_BIND, else its --bind options (argv, GUNICORN_CMD_ARGS)."""
+    environ = dict(os.environ) if environ is None else environ
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-b", "--bind", action="append", default=[])
+    binds = parser.parse_known_args(shlex.split(environ.get("GUNICORN_CMD_ARGS", "")) + argv)[0].bind
+    if environ.get("INTERPBOARD_BIND"):
+        binds = [environ["INTERPBOARD_BIND"]]
+    return [_host(bind) for bind in binds or [GUNICORN_DEFAULT_BIND]]
+
+
+def _host(bind: str) -> str:
+    if bind.startswith(("unix:", "fd://")):
+        return "unix:"
+    if bind.startswith("["):  # [::]:8050
+        return bind[: bind.index("]") + 1]
+    return bind.split(":", 1)[0]
+
+
+def is_loopback(host: str) -> bool:
+    if host.startswith("unix:") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: may resolve to anything
+
+
+def warn_if_open(host: str, creds: Credentials | None = None) -> bool:
+    """Log a warning when serving beyond this machine without authentication; True if it warned."""
+    creds = creds if creds is not None else load_credentials()
+    if creds.enabled or is_loopback(host):
+        return False
+    log.warning("interpboard is listening on %s WITHOUT authentication: anyone who can reach it can run and read "
+                "analyses. Set INTERPBOARD_TOKEN or INTERPBOARD_USERS (see docs/deploy.md).", host or "all interfaces")
+    return True

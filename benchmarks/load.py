@@ -1,0 +1,104 @@
+"""Load: N concurrent API clients against gunicorn (4 threaded workers) + a Celery worker, hits and misses.
+
+Each client loops: submit a cached request (a hit: 200 from the cache), read a cached analysis (a
+hit), and every tenth round submit a new text (a miss: 202, queued for the worker). Reports
+requests/s, p50/p95 latency of the hits, and errors (must be 0). Target: hit p95 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests  # noqa: E402
+
+from tests.deploy.stack import local_stack, wait_job  # noqa: E402
+
+TARGET_P95 = 0.100
+SENTENCES = ["the movie was great", "nobody liked the food", "the weather today is cold but sunny",
+             "what a boring and disappointing story", "children are playing football in the garden",
+             "this restaurant serves delicious pizza", "the film was terrible", "i think this is the best thing"]
+
+
+def request_for(text: str) -> dict:
+    return {"model": "tiny-bert-sst", "task": "sst", "text": text, "methods": ["grad_norm", "attention_rollout"]}
+
+
+def client(base: str, keys: list[str], rounds: int, me: int, hits: list[float], errors: list[str], misses: list[int]) -> None:
+    session = requests.Session()
+
+    def timed(method: str, url: str, expect: int, **kwargs) -> float:
+        start = time.perf_counter()
+        try:
+            response = session.request(method, url, timeout=30, **kwargs)
+        except requests.RequestException as exc:
+            errors.append(f"{method} {url}: {exc}")
+            return 0.0
+        elapsed = time.perf_counter() - start
+        if response.status_code != expect:
+            errors.append(f"{method} {url}: {response.status_code} {response.text[:200]}")
+        return elapsed
+
+    for i in range(rounds):
+        text = SENTENCES[(me + i) % len(SENTENCES)]
+        hits.append(timed("POST", f"{base}/api/analyses", 200, json=request_for(text)))
+        hits.append(timed("GET", f"{base}/api/analyses/{keys[(me + i) % len(keys)]}", 200))
+        if i % 10 == 0:
+            timed("POST", f"{base}/api/analyses", 202, json=request_for(f"client {me} round {i} says {text}"))
+            misses.append(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=50, help="rounds per client (2 hits each, a miss every 10th)")
+    parser.add_argument("--web-workers", type=int, default=4)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="interpboard-load-") as tmp, local_stack(Path(tmp), web_workers=args.web_workers) as stack:
+        keys = []
+        for text in SENTENCES:  # fill the cache: these are the hits
+            submitted = requests.post(f"{stack.base}/api/analyses", json=request_for(text), timeout=30).json()
+            if submitted["job_id"]:
+                assert wait_job(stack.base, submitted["job_id"])["state"] == "done"
+            keys.append(submitted["key"])
+
+        hits: list[float] = []
+        errors: list[str] = []
+        misses: list[int] = []
+        threads = [threading.Thread(target=client, args=(stack.base, keys, args.rounds, me, hits, errors, misses))
+                   for me in range(args.clients)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - start
+
+    total = len(hits) + len(misses)
+    hits.sort()
+    p50 = statistics.median(hits)
+    p95 = hits[min(len(hits) - 1, int(0.95 * len(hits)))]
+    for error in errors[:10]:
+        print("error:", error)
+    print(f"clients={args.clients} gunicorn_workers={args.web_workers}x4 threads celery_workers=1 cpu_cores={os.cpu_count()}")
+    print(f"requests={total} hits={len(hits)} misses={len(misses)} seconds={wall:.2f}")
+    print(f"requests_per_second={total / wall:.1f}")
+    print(f"hit_p50_ms={p50 * 1000:.1f}")
+    print(f"hit_p95_ms={p95 * 1000:.1f}")
+    print(f"errors={len(errors)}")
+    print(f"ratio={p95 / TARGET_P95:.3f}")
+    if errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""WSGI entry for production: `gunicorn dashapp.wsgi:server --workers 4 --worker-class gthread --bind 0.0.0.0:8050`.
+
+Each gunicorn worker builds its own app; jobs and results go through the shared broker and cache
+(INTERPBOARD_BROKER / INTERPBOARD_CACHE), so any worker can answer any request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dashapp.app import create_app
+from dashapp.auth import bind_hosts, warn_if_open
+from workers.settings import Settings
+
+app = create_app()
+server = app.server
+for host in bind_hosts():
+    warn_if_open(host)
+if not Settings().broker:
+    logging.getLogger(__name__).warning(
+        "no INTERPBOARD_BROKER: jobs run inside each gunicorn worker process and only that process knows them; "
+        "with more than one gunicorn worker, set a broker (see docs/deploy.md)")

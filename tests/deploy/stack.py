@@ -1,0 +1,177 @@
+"""Start the deployment's real processes locally: redis-server, `interpboard worker`, gunicorn, flower.
+
+The same commands docker-compose.yml runs, each in its own process group with its output in a log
+file. Used by tests/deploy and benchmarks/{load,cold_overhead,faults}.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, service: "Service | None" = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service is not None and service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited with {service.process.returncode} while waiting for {what}:\n{service.logs()[-3000:]}")
+        try:
+            if check():
+                return
+        except (OSError, requests.RequestException):
+            pass
+        time.sleep(0.2)
+    tail = f":\n{service.logs()[-3000:]}" if service is not None else ""
+    raise TimeoutError(f"{what} not ready after {timeout} s{tail}")
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (a Celery parent and its pool children alike)."""
+        self.signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+
+def start(name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None) -> Service:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    return Service(name, process, log)
+
+
+def stack_env(broker: str | None, cache: str, models: str | os.PathLike, **extra: str) -> dict[str, str]:
+    env = {"INTERPBOARD_CACHE": cache, "INTERPBOARD_MODELS": str(models), "INTERPBOARD_BROKER": broker or "",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           # Two shared cores on the dev machines: one torch thread per worker process.
+           "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return env | extra
+
+
+def start_redis(log_dir: Path, port: int, *options: str, password: str | None = None, name: str = "redis") -> Service:
+    """A private redis-server (never the shared one on 6379), with an append-only file like the broker's."""
+    data = log_dir / f"{name}-data"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+            "--dir", str(data), "--maxmemory-policy", "noeviction", *options]
+    if password:
+        argv += ["--requirepass", password]
+    service = start(name, argv, log_dir)
+    wait_for(lambda: "Ready to accept connections" in service.logs(), 20, name, service)
+    return service
+
+
+def start_worker(log_dir: Path, env: dict[str, str], queues: str = "cpu", concurrency: int = 1,
+                 name: str = "worker") -> Service:
+    argv = [sys.executable, "-m", "dashapp.cli", "worker", "--queues", queues, "--concurrency", str(concurrency),
+            "--loglevel", "info"]
+    service = start(name, argv, log_dir, env)
+    wait_for(lambda: " ready." in service.logs(), 120, name, service)
+    return service
+
+
+def start_web(log_dir: Path, env: dict[str, str], port: int, workers: int = 2, name: str = "web") -> Service:
+    argv = [sys.executable, "-m", "gunicorn", "dashapp.wsgi:server", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", "4", "--bind", f"127.0.0.1:{port}", "--timeout", "120"]
+    service = start(name, argv, log_dir, env)
+    wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code in (200, 503),
+             120, name, service)
+    return service
+
+
+def start_flower(log_dir: Path, env: dict[str, str], port: int) -> Service:
+    argv = [sys.executable, "-m", "celery", "-A", "workers.app", "flower", f"--port={port}", "--address=127.0.0.1"]
+    service = start("flower", argv, log_dir, env)
+    wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=5).text == "OK", 60, "flower", service)
+    return service
+
+
+def wait_job(base: str, job_id: str, timeout: float = 180, session: requests.Session | None = None) -> dict:
+    """Poll GET /api/jobs/<id> until the job ends; its last status."""
+    http = session or requests
+    status: dict = {}
+
+    def finished() -> bool:
+        nonlocal status
+        response = http.get(f"{base}/api/jobs/{job_id}", timeout=10)
+        status = response.json() if response.status_code == 200 else {}
+        return status.get("state") in ("done", "error", "cancelled")
+
+    wait_for(finished, timeout, f"job {job_id} to end")
+    return status
+
+
+@dataclass
+class Stack:
+    base: str  # the web's URL
+    env: dict[str, str]
+    root: Path
+    redis_port: int
+    services: dict[str, Service]
+
+    def restart_redis(self) -> None:
+        self.services["redis"] = start_redis(self.root, self.redis_port)
+
+
+@contextmanager
+def local_stack(root: Path, *, web_workers: int = 4, worker_concurrency: int = 1, **env: str) -> Iterator[Stack]:
+    """docker-compose.yml on this machine: a private redis-server (broker on DB 0, cache on DB 1, never the
+    shared 6379), tiny models, one `interpboard worker` and gunicorn; all stopped afterwards."""
+    from tests.tiny_models import build_tiny_models
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # keep benchmark output to its figures
+    models = build_tiny_models(root / "models")
+    redis_port, web_port = free_port(), free_port()
+    stack = Stack(f"http://127.0.0.1:{web_port}", {}, root, redis_port, {})
+    try:
+        stack.services["redis"] = start_redis(root, redis_port)
+        redis_url = f"redis://127.0.0.1:{redis_port}"
+        stack.env = stack_env(f"{redis_url}/0", f"{redis_url}/1", models, **env)
+        stack.services["worker"] = start_worker(root, stack.env, concurrency=worker_concurrency)
+        stack.services["web"] = start_web(root, stack.env, web_port, workers=web_workers)
+        yield stack
+    finally:
+        for service in reversed(list(stack.services.values())):
+            service.stop()

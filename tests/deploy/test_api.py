@@ -1,0 +1,209 @@
+"""The JSON API end to end on a Flask test client, with the embedded executor doing real work."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from dashapp.api import register_api
+from tests.deploy.bad_inputs import BAD_INPUTS, BadInput
+from tests.deploy.stack import free_port
+from workers.executor import EmbeddedExecutor
+from workers.settings import Settings
+
+SST = {"model": "tiny-bert-sst", "task": "sst", "text": "the movie was great",
+       "methods": ["grad_norm", "attention_rollout", "attention_sensitivity"]}
+
+
+@pytest.fixture
+def executor(tiny_registry, tmp_path):
+    executor = EmbeddedExecutor(Settings(broker=None, cache=str(tmp_path / "results")))
+    yield executor
+    executor.close()
+
+
+@pytest.fixture
+def client(executor) -> FlaskClient:
+    server = Flask("api-test")
+    register_api(server, lambda: executor)
+    return server.test_client()
+
+
+def wait_done(client: FlaskClient, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
+
+
+def submit_and_wait(client: FlaskClient, payload: dict) -> str:
+    submitted = client.post("/api/analyses", json=payload)
+    assert submitted.status_code in (200, 202), submitted.json
+    if submitted.status_code == 202:
+        assert wait_done(client, submitted.json["job_id"])["state"] == "done"
+    return submitted.json["key"]
+
+
+def test_health(client: FlaskClient) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "ok"
+    assert set(response.json["checks"]) == {"web", "broker", "cache"}
+
+
+def test_models(client: FlaskClient) -> None:
+    models = {m["id"]: m for m in client.get("/api/models").json["models"]}
+    assert models["tiny-bert-sst"]["available"] and models["tiny-bert-sst"]["tasks"] == ["sst"]
+    assert models["tiny-gpt2"]["tasks"] == ["causal-lm"] and "detail" in models["tiny-gpt2"]
+
+
+def test_submit_poll_read_round_trip(client: FlaskClient) -> None:
+    submitted = client.post("/api/analyses", json=SST)
+    assert submitted.status_code == 202
+    body = submitted.json
+    assert body["cached"] is False and body["status"] in ("queued", "running") and body["job_id"]
+    location = submitted.headers["Location"]
+    assert location == f"/api/analyses/{body['key']}?job={body['job_id']}"
+
+    pending = client.get(location)
+    assert pending.status_code in (200, 202)
+    if pending.status_code == 202:
+        assert pending.json["job"]["job_id"] == body["job_id"]
+    by_key = client.get(f"/api/analyses/{body['key']}")  # a teammate's link carries no job id
+    assert by_key.status_code in (200, 202)
+    if by_key.status_code == 202:
+        assert by_key.json["job"]["job_id"] == body["job_id"]
+
+    job = wait_done(client, body["job_id"])
+    assert job["state"] == "done" and job["progress"] == 1.0 and job["key"] == body["key"]
+
+    result = client.get(location)
+    assert result.status_code == 200
+    analysis = result.json
+    assert analysis["key"] == body["key"] and analysis["status"] == "done"
+    assert analysis["model"] == "tiny-bert-sst" and analysis["tokens"][0] == "[CLS]"
+    assert {p["label"] for p in analysis["predictions"]} == {"negative", "positive"}
+    assert len(analysis["saliency"]["grad_norm"]) == len(analysis["tokens"])
+    assert analysis["compute_seconds"] > 0 and analysis["worker"]
+    assert "attention" not in analysis
+
+    again = client.post("/api/analyses", json=SST)
+    assert again.status_code == 200
+    assert again.json == {"key": body["key"], "status": "done", "job_id": None, "cached": True}
+
+
+def test_full_arrays_and_npz(client: FlaskClient) -> None:
+    key = submit_and_wait(client, SST)
+    full = client.get(f"/api/analyses/{key}?full=1").json
+    n = len(full["tokens"])
+    attention = np.asarray(full["attention"])
+    assert attention.shape == (3, 4, n, n)  # tiny models: 3 layers, 4 heads
+    assert np.allclose(attention.sum(-1), 1, atol=1e-2)
+    assert np.asarray(full["attention_sensitivity"]).shape == (3, n, n)
+
+    download = client.get(f"/api/analyses/{key}.npz")
+    assert download.status_code == 200
+    assert f"{key}.npz" in download.headers["Content-Disposition"]
+    arrays = np.load(io.BytesIO(download.data), allow_pickle=False)
+    assert arrays["attention"].shape == (3, 4, n, n)
+    assert arrays["saliency.grad_norm"].shape == (n,)
+
+
+def test_history_index_filters_and_delete(client: FlaskClient) -> None:
+    first = submit_and_wait(client, SST)
+    second = submit_and_wait(client, {**SST, "text": "nobody liked the food"})
+    listing = client.get("/api/analyses").json
+    assert [row["key"] for row in listing["items"]] == [second, first]  # newest first
+    assert listing["total"] == 2 and listing["limit"] == 50 and listing["offset"] == 0
+    assert [r["key"] for r in client.get("/api/analyses?q=FOOD").json["items"]] == [second]
+    assert client.get("/api/analyses?model=tiny-bert-mlm").json["total"] == 0
+    assert [r["key"] for r in client.get("/api/analyses?limit=1&offset=1").json["items"]] == [first]
+
+    deleted = client.delete(f"/api/analyses/{first}")
+    assert deleted.status_code == 200 and deleted.json == {"key": first, "deleted": True}
+    assert client.get(f"/api/analyses/{first}").status_code == 404
+    assert client.get("/api/analyses").json["total"] == 1
+
+
+def test_cancel_a_queued_job(client: FlaskClient) -> None:
+    # One embedded thread: the first job occupies it, the second waits in the queue.
+    slow = {"model": "tiny-bert-sst", "task": "sst", "text": "the quick brown fox jumps over the lazy dog " * 6,
+            "methods": ["integrated_gradients", "attention_sensitivity"], "ig_steps": 1000}
+    running = client.post("/api/analyses", json=slow).json
+    queued = client.post("/api/analyses", json={**slow, "text": "paris is the capital of france " * 8}).json
+    status = client.get(f"/api/jobs/{queued['job_id']}").json
+    assert status["state"] == "queued" and status["queue_position"] >= 1
+
+    cancelled = client.delete(f"/api/jobs/{queued['job_id']}")
+    assert cancelled.status_code == 200
+    assert cancelled.json["cancelled"] is True and cancelled.json["job"]["state"] == "cancelled"
+    assert client.delete(f"/api/jobs/{queued['job_id']}").json["cancelled"] is False  # already over
+
+    assert client.delete(f"/api/jobs/{running['job_id']}").json["cancelled"] is True
+    assert wait_done(client, running["job_id"])["state"] == "cancelled"
+    assert client.get(f"/api/analyses/{running['key']}").status_code == 404
+
+
+@pytest.mark.parametrize("bad", BAD_INPUTS, ids=lambda b: b.name)
+def test_bad_input_is_a_clear_4xx(client: FlaskClient, bad: BadInput) -> None:
+    response = client.open(bad.path, method=bad.method, data=bad.body, content_type=bad.content_type)
+    assert response.status_code == bad.status, response.data[:300]
+    assert response.mimetype == "application/json"
+    assert isinstance(response.json["error"], str) and len(response.json["error"]) > 10
+
+
+def test_bad_inputs_leave_nothing_behind(client: FlaskClient) -> None:
+    assert len(BAD_INPUTS) >= 30
+    for bad in BAD_INPUTS:
+        client.open(bad.path, method=bad.method, data=bad.body, content_type=bad.content_type)
+    assert client.get("/api/analyses").json["total"] == 0
+    assert client.get("/api/health").status_code == 200
+
+
+def test_engine_failure_is_a_job_error_not_a_crash(client: FlaskClient) -> None:
+    """Valid on its face, impossible for the model: the job ends in error, nothing is cached."""
+    submitted = client.post("/api/analyses", json={**SST, "target": "no-such-label"}).json
+    job = wait_done(client, submitted["job_id"])
+    assert job["state"] == "error" and job["error"]
+    failed = client.get(f"/api/analyses/{submitted['key']}?job={submitted['job_id']}")
+    assert failed.status_code == 404 and job["error"] in failed.json["error"]
+    assert client.get("/api/health").status_code == 200
+
+
+def test_unreachable_cache_is_503_not_500(tiny_registry) -> None:
+    executor = EmbeddedExecutor(Settings(broker=None, cache=f"redis://:secret@127.0.0.1:{free_port()}/0"))
+    server = Flask("api-down")
+    register_api(server, lambda: executor)
+    client = server.test_client()
+    try:
+        health = client.get("/api/health")
+        assert health.status_code == 503 and health.json["checks"]["cache"]["ok"] is False
+        for response in (client.post("/api/analyses", json=SST), client.get("/api/analyses"),
+                         client.get(f"/api/analyses/{'a' * 64}")):
+            assert response.status_code == 503, response.json
+            assert "unreachable" in response.json["error"]
+        assert b"secret" not in health.data
+    finally:
+        executor.close()
+
+
+def test_mounted_on_the_dash_app_with_auth(executor, monkeypatch) -> None:
+    from dashapp.app import create_app
+
+    monkeypatch.setenv("INTERPBOARD_TOKEN", "team-token")
+    client = create_app(executor=executor).server.test_client()
+    assert client.get("/api/health").status_code == 200  # open for health checks
+    unknown = client.get("/api/everything", headers={"Authorization": "Bearer team-token"})
+    assert unknown.status_code == 404 and unknown.json["error"]  # not the Dash pages' HTML catch-all
+    assert client.get("/").status_code == 401
+    assert client.get("/api/models").status_code == 401
+    assert client.get("/", headers={"Authorization": "Bearer team-token"}).status_code == 200
+    assert client.post("/api/analyses", json=SST, headers={"Authorization": "Bearer team-token"}).status_code == 202
