@@ -4,9 +4,13 @@ For every layer l:  G[l, j, k] = || d(sum_i A_l[i, k]) / d e_j ||_2
 with A_l layer l's attention averaged over heads and e_j token j's input word embedding
 (row j: the token whose embedding moves; column k: the token whose received attention changes).
 
-Each layer's n outputs (one per column k) need n vector-Jacobian products. They run as one
-batched backward per layer (torch.func.vjp under vmap), which only walks the graph of layers <= l.
-Sequences in a batch are independent, so one one-hot cotangent batch serves all of them.
+Each layer's n outputs (one per column k) need n vector-Jacobian products. One forward builds
+the graph; each layer then takes one batched backward for all n one-hot cotangents
+(autograd.grad with is_grads_batched), which only walks the graph of layers <= l. Sequences in a
+batch are independent, so one cotangent batch serves all of them.
+
+The batched and the naive loop do the same arithmetic: the gain is in running it as a few large
+matrix products instead of L*n small ones (see benchmarks/attention_sensitivity.py).
 """
 
 from __future__ import annotations
@@ -31,26 +35,23 @@ def attention_sensitivity(attentions_of: AttentionsOf, embeds: torch.Tensor, row
 
     on_layer(l, L) is called after each layer (1-based), e.g. to report progress.
     """
-    embeds = embeds.detach()
+    embeds = embeds.detach().requires_grad_()
     M, n, d = embeds.shape
     mask = row_mask.to(embeds.dtype)
     eye = torch.eye(n, dtype=embeds.dtype, device=embeds.device)
-    with torch.no_grad():
-        shape = attentions_of(embeds)
-    layers, heads = len(shape), shape[0].shape[1]
-    chunk = max(1, min(n, MAX_BACKWARD_FLOATS // (M * n * max(4 * d, heads * n))))
     maps = []
     with torch.enable_grad():
-        for layer in range(layers):
-            # A function of layer l's attention alone: its backward never walks the layers above l.
-            # torch.func's vmap has batching rules for every backward op here (autograd.grad's
-            # is_grads_batched goes through the older vmap and is slower on layer norm).
-            _, vjp = torch.func.vjp(lambda x: received_attention(attentions_of(x)[layer], mask), embeds)
+        attentions = attentions_of(embeds)
+        layers, heads = len(attentions), attentions[0].shape[1]
+        chunk = max(1, min(n, MAX_BACKWARD_FLOATS // (M * n * max(4 * d, heads * n))))
+        for layer, attention in enumerate(attentions):
+            received = received_attention(attention, mask)  # [M, n]
             columns = []
             for start in range(0, n, chunk):
                 cotangents = eye[start:start + chunk, None, :].expand(-1, M, -1)  # one-hot column k, every sequence
-                (grads,) = torch.func.vmap(vjp)(cotangents)  # [K, M, n, d]
-                columns.append(grads.norm(dim=-1).permute(1, 2, 0))  # [M, n(j), K]
+                last = layer == layers - 1 and start + chunk >= n
+                (grads,) = torch.autograd.grad(received, embeds, cotangents, retain_graph=not last, is_grads_batched=True)
+                columns.append(grads.norm(dim=-1).permute(1, 2, 0))  # [K, M, n, d] -> [M, n(j), K]
             maps.append(torch.cat(columns, dim=-1))
             if on_layer is not None:
                 on_layer(layer + 1, layers)
