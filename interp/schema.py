@@ -171,18 +171,8 @@ class AnalysisRequest:
         params: dict[str, Any] = {"top_k": self.top_k}
         if "integrated_gradients" in self.methods:
             params["ig_steps"] = self.ig_steps
-        return {
-            "model": self.model,
-            "fingerprint": fingerprint,
-            "task": self.task,
-            "text": self.text,
-            "pair": self.pair,
-            "mask_index": self.mask_index,
-            "target": self.target,
-            "methods": list(self.methods),
-            "params": params,
-            "engine": ENGINE_VERSION,
-        }
+        request = {name: value for name, value in self.to_dict().items() if name not in ("top_k", "ig_steps")}
+        return {**request, "fingerprint": fingerprint, "params": params, "engine": ENGINE_VERSION}
 
     def with_(self, **changes: Any) -> "AnalysisRequest":
         return replace(self, **changes)
