@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--task", required=True, choices=TASKS)
     analyze.add_argument("--text", required=True)
     analyze.add_argument("--pair", help="hypothesis (mnli) or second sentence (similarity)")
-    analyze.add_argument("--mask-index", type=int, help="word index to mask (mlm), instead of [MASK] in the text")
+    analyze.add_argument("--mask-index", type=int, help="token index to mask (mlm), instead of [MASK] in the text")
     analyze.add_argument("--target", help="the label to explain (default: the top prediction)")
     analyze.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}")
     analyze.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
