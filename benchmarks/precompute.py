@@ -2,10 +2,16 @@
 
 MiniLM similarity, 16 sentence pairs, the embedded executor, a fresh cache dir for every run.
 Prints both per-sentence times, then `ratio=<one-by-one / batched>` (the target is >= 3).
+
+    .venv/bin/python benchmarks/precompute.py [--methods grad_norm,grad_x_input,attention_rollout]
+
+Batching pays for the forward pass and single-gradient methods; integrated gradients and
+attention sensitivity are compute-bound on a CPU and gain little (see README, Benchmarks).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -43,6 +49,10 @@ def seconds_per_sentence(inputs: Path, batch_size: int, cache_dir: str) -> float
 
 
 def main() -> None:
+    global METHODS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", default=",".join(METHODS))
+    METHODS = tuple(parser.parse_args().methods.split(","))
     os.environ.pop("INTERPBOARD_MODELS", None)  # the built-in registry has the real MiniLM
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "pairs.jsonl"
@@ -54,6 +64,7 @@ def main() -> None:
         for round_ in range(ROUNDS):
             single = min(single, seconds_per_sentence(inputs, 1, f"{tmp}/one-by-one-{round_}"))
             batched = min(batched, seconds_per_sentence(inputs, len(PAIRS), f"{tmp}/batched-{round_}"))
+    print(f"methods: {','.join(METHODS)}")
     print(f"one-by-one: {single * 1000:.1f} ms/sentence")
     print(f"batched ({len(PAIRS)} per job): {batched * 1000:.1f} ms/sentence")
     print(f"ratio={single / batched:.2f}")

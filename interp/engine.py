@@ -201,16 +201,24 @@ def _saliency(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized],
 
 def _sensitivity(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized], batch: Batch, embeds: torch.Tensor,
                  on_layer: Callable[[int, int], None]) -> None:
-    B, S, n, d = embeds.shape
+    # Sequences are independent, so one cotangent batch can serve a whole batch of requests. That
+    # pays where backward passes are launch-bound (GPU); on a CPU they are compute-bound and padding
+    # to the longest request only adds work, so there each request goes alone.
+    groups = [[b] for b in range(len(items))] if lm.device.type == "cpu" else [list(range(len(items)))]
+    for number, group in enumerate(groups):
+        part = batch.select(group)
+        B, S, n = part.shape
+        x = embeds[group, :, :n]
 
-    def attentions_of(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tasks.run_model(lm, x.reshape(B, S, n, d), batch, attentions=True, head=False).attentions
+        def attentions_of(flat: torch.Tensor, part: Batch = part, B: int = B, S: int = S, n: int = n) -> tuple[torch.Tensor, ...]:
+            return tasks.run_model(lm, flat.reshape(B, S, n, -1), part, attentions=True, head=False).attentions
 
-    # Every sequence of every request at once: they are independent, so one cotangent batch serves all.
-    maps = attention_sensitivity(attentions_of, embeds.reshape(B * S, n, d), batch.attention_mask.reshape(B * S, n), on_layer)
-    maps = maps.reshape(B, S, *maps.shape[1:])
-    for analysis, item, per_sequence in zip(analyses, items, maps):
-        analysis.attention_sensitivity = block_diagonal(per_sequence, item.lengths)
+        def layer_done(layer: int, layers: int, number: int = number) -> None:
+            on_layer(number * layers + layer, len(groups) * layers)
+
+        maps = attention_sensitivity(attentions_of, x.reshape(B * S, n, -1), part.attention_mask.reshape(B * S, n), layer_done)
+        for b, per_sequence in zip(group, maps.reshape(B, S, *maps.shape[1:])):
+            analyses[b].attention_sensitivity = block_diagonal(per_sequence, items[b].lengths)
 
 
 def _read_positions(task: str, items: list[Tokenized], lm: LoadedModel) -> torch.Tensor:

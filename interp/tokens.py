@@ -149,6 +149,13 @@ class Batch:
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.input_ids.shape)  # type: ignore[return-value]
 
+    def select(self, requests: list[int]) -> "Batch":
+        """Some of the requests, padded only to their own longest sequence."""
+        lengths = [self.lengths[b] for b in requests]
+        width = max(max(ls) for ls in lengths)
+        cut = lambda t: None if t is None else t[requests, :, :width]  # noqa: E731
+        return Batch(cut(self.input_ids), cut(self.attention_mask), cut(self.token_type_ids), lengths)
+
 
 def pad_batch(items: list[Tokenized], device: torch.device) -> Batch:
     B, S = len(items), len(items[0].sequences)
