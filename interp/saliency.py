@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
-from captum.attr import InputXGradient, IntegratedGradients, Saliency
+from captum.attr import IntegratedGradients, Saliency
 
 from interp.attention import rollout
 from interp.tokens import unpad
@@ -31,6 +32,14 @@ class Explainer:
     attention: list[np.ndarray]  # per request [L, H, N, N]
     rows: list[list[list[int]]]  # per request, groups of rows the prediction reads (rollout)
     ig_steps: int
+
+    @cached_property
+    def gradient(self) -> torch.Tensor:
+        """The target scalar's signed gradient on the word embeddings, [B, S, n, d] (Captum's Saliency).
+
+        grad-norm and grad x input both read it, so one forward + backward serves the two.
+        """
+        return Saliency(self.score).attribute(_leaf(self.embeds), abs=False)
 
     def per_request(self, values: torch.Tensor) -> list[np.ndarray]:
         """[B, S, n] -> per request [N]."""
@@ -56,15 +65,13 @@ def _leaf(embeds: torch.Tensor) -> torch.Tensor:
 @method("grad_norm")
 def grad_norm(ex: Explainer) -> Result:
     """L2 norm over hidden dimensions of the target scalar's gradient."""
-    grads = Saliency(ex.score).attribute(_leaf(ex.embeds), abs=False)
-    return [(s, {}) for s in ex.per_request(grads.norm(dim=-1))]
+    return [(s, {}) for s in ex.per_request(ex.gradient.norm(dim=-1))]
 
 
 @method("grad_x_input")
 def grad_x_input(ex: Explainer) -> Result:
-    """Signed sum over hidden dimensions of gradient x embedding."""
-    attributions = InputXGradient(ex.score).attribute(_leaf(ex.embeds))
-    return [(s, {}) for s in ex.per_request(attributions.sum(-1))]
+    """Signed sum over hidden dimensions of gradient x embedding (what Captum's InputXGradient computes)."""
+    return [(s, {}) for s in ex.per_request((ex.gradient * ex.embeds).sum(-1))]
 
 
 @method("integrated_gradients")
