@@ -2,6 +2,11 @@
 
 A bert-base-shaped model (BertConfig defaults, random weights, eager attention; --layers to cut
 the stack) on N random tokens. Both computations run here, on the same forward graph builder; they must agree.
+
+Both do the same arithmetic (counted with torch's FlopCounterMode): batching changes how fast
+it runs, not how much there is. So the script also measures this machine's float32 matrix-product
+peak and prints the best ratio any exact engine could reach here (`ratio_ceiling`): the naive
+time over the time the counted FLOPs take at that peak.
 Prints `ratio=<naive seconds / engine seconds>` last.
 
     .venv/bin/python benchmarks/attention_sensitivity.py [--tokens 32] [--layers 12]
@@ -18,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from transformers import BertConfig, BertModel  # noqa: E402
 
 from interp.sensitivity import attention_sensitivity, naive_attention_sensitivity  # noqa: E402
@@ -27,6 +33,14 @@ def timed(fn, *args, **kwargs):
     start = time.perf_counter()
     result = fn(*args, **kwargs)
     return result, time.perf_counter() - start
+
+
+def matmul_peak_gflops(repeats: int = 10) -> float:
+    """float32 GFLOP/s of a large matrix product of bert-base's FFN shape, best of `repeats`."""
+    a, b = torch.randn(2048, 768), torch.randn(768, 3072)
+    a @ b
+    best = min(timed(torch.matmul, a, b)[1] for _ in range(repeats))
+    return 2 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
 
 
 def main() -> None:
@@ -50,9 +64,15 @@ def main() -> None:
     print(f"engine_seconds={engine_s:.2f} (the naive loop runs next)", flush=True)
     naive, naive_s = timed(naive_attention_sensitivity, attentions_of, embeds, mask)
     assert torch.allclose(engine, naive, rtol=1e-4, atol=1e-6), (engine - naive).abs().max()
+    with FlopCounterMode(display=False) as counter:  # an untimed third run, to count the work
+        attention_sensitivity(attentions_of, embeds, mask)
+    gflop, peak = counter.get_total_flops() / 1e9, matmul_peak_gflops()
     layers = model.config.num_hidden_layers
     print(f"tokens={args.tokens} layers={layers} threads={torch.get_num_threads()} "
           f"naive backward passes={layers * args.tokens}")
+    print(f"work={gflop:.0f} GFLOP (both ways) matmul_peak={peak:.0f} GFLOP/s: "
+          f"naive {gflop / naive_s:.0f} GFLOP/s, engine {gflop / engine_s:.0f} GFLOP/s ({gflop / engine_s / peak:.0%} of peak)")
+    print(f"ratio_ceiling={naive_s / (gflop / peak):.2f} (naive time / the work at peak speed)")
     print(f"naive_seconds={naive_s:.2f} engine_seconds={engine_s:.2f} max_abs_diff={(engine - naive).abs().max():.2e}")
     print(f"ratio={naive_s / engine_s:.2f}")
 
