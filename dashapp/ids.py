@@ -96,6 +96,11 @@ HIST_REFRESH = "history-refresh"  # dcc.Store: bumped after a delete
 HIST_ALERT = "history-alert"
 
 
+def drawn(view_id: str) -> str:
+    """The dcc.Store beside a view holding the signature of what it has drawn (see dashapp.redraw)."""
+    return f"{view_id}-drawn"
+
+
 def token_button(index: int | Any) -> dict[str, Any]:
     """Pattern-matching id of one token in the strip (`dash.ALL` as index to match them all)."""
     return {"type": TOKEN_BUTTON, "index": index}

@@ -31,6 +31,7 @@ class Services:
         self._lru_size = lru_size
         self._lru_bytes = lru_bytes
         self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}  # one reader per key; the other callbacks wait for it
 
     @property
     def executor(self) -> Any:
@@ -45,24 +46,39 @@ class Services:
                     self._executor = self._factory()
         return self._executor
 
-    def analysis(self, key: str | None) -> Analysis | None:
-        """The final Analysis for `key`, else what a running job has produced so far, else None."""
-        if not key:
-            return None
+    def _cached(self, key: str) -> Analysis | None:
         with self._lock:
             if key in self._lru:
                 self._lru.move_to_end(key)
                 return self._lru[key]
-        final = self.executor.result(key)
-        if final is None:
-            return self.executor.partial(key)
+            return None
+
+    def analysis(self, key: str | None) -> Analysis | None:
+        """The final Analysis for `key`, else what a running job has produced so far, else None.
+
+        The page's views ask for the same key at the same moment; one of them reads and decodes it
+        (a second or more at 512 tokens), the others wait and take it from the LRU.
+        """
+        if not key:
+            return None
+        if (found := self._cached(key)) is not None:
+            return found
         with self._lock:
-            self._lru[key] = final
-            # Oldest out first, until both limits hold; the newest always stays.
-            while len(self._lru) > 1 and (len(self._lru) > self._lru_size
-                                          or sum(map(analysis_bytes, self._lru.values())) > self._lru_bytes):
-                self._lru.popitem(last=False)
-        return final
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            if (found := self._cached(key)) is not None:
+                return found
+            final = self.executor.result(key)
+            if final is None:
+                return self.executor.partial(key)
+            with self._lock:
+                self._lru[key] = final
+                self._loading.pop(key, None)
+                # Oldest out first, until both limits hold; the newest always stays.
+                while len(self._lru) > 1 and (len(self._lru) > self._lru_size
+                                              or sum(map(analysis_bytes, self._lru.values())) > self._lru_bytes):
+                    self._lru.popitem(last=False)
+            return final
 
     def forget(self, key: str) -> None:
         with self._lock:

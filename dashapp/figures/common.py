@@ -12,16 +12,25 @@ from interp.schema import Analysis
 
 IMAGE_FORMATS = ("png", "svg")
 TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
+# Figures sit on Bootstrap cards: in dark mode their background is the card's, not plotly_dark's black.
+DARK_BACKGROUND = "#212529"
 HIGHLIGHT = "#ff7f0e"
 ACCENT = "#1f77b4"
-MARGIN = dict(l=10, r=10, t=40, b=10)
+MARGIN = dict(l=10, r=10, t=64, b=10)
+MODEBAR_HEIGHT = 28  # the modebar's row at the top; the title sits below it
+MODEBAR_REMOVED = ("select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d")
 
 
 def graph_config(name: str, image_format: str = "png") -> dict[str, Any]:
-    """dcc.Graph config: the modebar's camera button downloads PNG or SVG, named after the view."""
+    """dcc.Graph config: the modebar's camera button downloads PNG or SVG, named after the view.
+
+    Only export, zoom, pan and reset: a short modebar fits in the top margin, beside the title,
+    where it covers no colour bar, bar label or overview cell (on touch screens it always shows).
+    """
     fmt = image_format if image_format in IMAGE_FORMATS else "png"
     return {
         "displaylogo": False,
+        "modeBarButtonsToRemove": list(MODEBAR_REMOVED),
         "toImageButtonOptions": {"format": fmt, "filename": f"interpboard-{name}", "scale": 2},
     }
 
@@ -44,10 +53,17 @@ def label_index(label: Any) -> int | None:
         return None
 
 
-def apply_theme(fig: go.Figure, theme: str | None, title: str | None = None, **layout: Any) -> go.Figure:
-    # A vertical modebar stays clear of the title.
-    fig.update_layout(template=TEMPLATES.get(theme or "light", "plotly_white"), margin=MARGIN, modebar={"orientation": "v"},
-                      title={"text": title, "font": {"size": 14}} if title else None, **layout)
+def apply_theme(fig: go.Figure, theme: str | None, title: str | None = None, subtitle_lines: int = 0,
+                **layout: Any) -> go.Figure:
+    """Template, margins and title. The top margin holds the modebar's row, then the title, then
+    `subtitle_lines` lines of subplot titles, so none of them covers another."""
+    title_layout = {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left",
+                    "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": MODEBAR_HEIGHT}}
+    fig.update_layout(template=TEMPLATES.get(theme or "light", "plotly_white"),
+                      margin={**MARGIN, "t": MARGIN["t"] + 16 * subtitle_lines}, title=title_layout if title else None,
+                      **layout)
+    if theme == "dark":
+        fig.update_layout(paper_bgcolor=DARK_BACKGROUND, plot_bgcolor=DARK_BACKGROUND)
     return fig
 
 

@@ -35,4 +35,4 @@ def difference_figure(a: Analysis, b: Analysis, method: str, theme: str | None =
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_annotations(font_size=11)
     rows = max(len(a.words), len(labels))
-    return apply_theme(fig, theme, f"Difference · {name_a} vs {name_b}", height=min(900, 180 + 22 * rows), showlegend=False)
+    return apply_theme(fig, theme, f"Difference · {name_a} vs {name_b}", subtitle_lines=1, height=min(900, 180 + 22 * rows), showlegend=False)

@@ -13,18 +13,23 @@ def heatmap_figure(analysis: Analysis, layer: int, head: int | None, token: int 
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
     labels = token_labels(analysis.tokens)
+    matrix = head_matrix(analysis, layer, head)
+    # The scale starts at 0 (both ends given, or plotly ignores zmin): near-uniform attention looks uniform.
     fig = go.Figure(go.Heatmap(
-        z=rounded(head_matrix(analysis, layer, head)), x=labels, y=labels, colorscale="Blues", zmin=0,
+        z=rounded(matrix), x=labels, y=labels, colorscale="Blues", zmin=0, zmax=max(float(matrix.max()), 1e-6),
         hovertemplate="from %{y}<br>to %{x}<br>%{z:.3f}<extra></extra>",
     ))
-    if token is not None and 0 <= token < analysis.n_tokens:
-        # Outline the selected token's row (where it attends) and column (who attends to it).
-        line = dict(color=HIGHLIGHT, width=2)
-        fig.add_shape(type="rect", xref="x", yref="y", x0=-0.5, x1=analysis.n_tokens - 0.5,
-                      y0=token - 0.5, y1=token + 0.5, line=line)
-        fig.add_shape(type="rect", xref="x", yref="y", x0=token - 0.5, x1=token + 0.5,
-                      y0=-0.5, y1=analysis.n_tokens - 0.5, line=line)
+    fig.update_layout(shapes=token_outline(analysis.n_tokens, token))
     fig.update_yaxes(autorange="reversed", type="category", title="from (query)")
     fig.update_xaxes(type="category", title="to (key)", tickangle=-60)
     size = min(900, 250 + 14 * analysis.n_tokens)
     return apply_theme(fig, theme, f"Attention · layer {layer} · {head_name(head)}", height=size)
+
+
+def token_outline(n_tokens: int, token: int | None) -> list[dict]:
+    """The selected token's row (where it attends) and column (who attends to it), outlined."""
+    if token is None or not 0 <= token < n_tokens:
+        return []
+    line = dict(color=HIGHLIGHT, width=2)
+    return [dict(type="rect", xref="x", yref="y", x0=-0.5, x1=n_tokens - 0.5, y0=token - 0.5, y1=token + 0.5, line=line),
+            dict(type="rect", xref="x", yref="y", x0=token - 0.5, x1=token + 0.5, y0=-0.5, y1=n_tokens - 0.5, line=line)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
+from dash import Patch
 from plotly.subplots import make_subplots
 
 from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, rounded, token_labels
@@ -16,9 +17,15 @@ METHOD_NAMES = {
 }
 
 
+INFO_NAMES = {"delta": "Δ", "score_difference": "f(x)−f(x′)", "steps": "steps"}  # IG's completeness check
+
+
 def method_title(method: str, info: dict[str, float] | None) -> str:
-    extras = ", ".join(f"{k} {v:.3g}" for k, v in (info or {}).items() if isinstance(v, (int, float)))
-    return METHOD_NAMES.get(method, method) + (f" ({extras})" if extras else "")
+    """The method's name, and its numbers (IG: completeness delta) small on a second line."""
+    extras = " · ".join(f"{INFO_NAMES.get(k, k.replace('_', ' '))} {v:.3g}"
+                        for k, v in (info or {}).items() if isinstance(v, (int, float)))
+    name = METHOD_NAMES.get(method, method)
+    return f"{name}<br><span style='font-size:10px'>{extras}</span>" if extras else name
 
 
 def saliency_figure(analysis: Analysis, token: int | None = None, theme: str | None = None) -> go.Figure:
@@ -26,9 +33,9 @@ def saliency_figure(analysis: Analysis, token: int | None = None, theme: str | N
     if not methods:
         return empty_figure("saliency not computed yet", theme)
     labels = token_labels(analysis.tokens)
-    fig = make_subplots(rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=[method_title(m, analysis.saliency_info.get(m)) for m in methods])
-    colors = [HIGHLIGHT if i == token else ACCENT for i in range(analysis.n_tokens)]
+    titles = [method_title(m, analysis.saliency_info.get(m)) for m in methods]
+    fig = make_subplots(rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles)
+    colors = token_colors(analysis.n_tokens, token)
     for col, method in enumerate(methods, start=1):
         fig.add_trace(go.Bar(x=rounded(analysis.saliency[method], 5), y=labels, orientation="h", marker_color=colors,
                              customdata=list(range(analysis.n_tokens)), name=METHOD_NAMES.get(method, method),
@@ -37,4 +44,20 @@ def saliency_figure(analysis: Analysis, token: int | None = None, theme: str | N
     fig.update_annotations(font_size=11)
     target = (analysis.target or {}).get("label")
     title = "Saliency" + (f" for {escape(target)}" if target is not None else "")
-    return apply_theme(fig, theme, title, height=min(1600, 160 + 20 * analysis.n_tokens), showlegend=False)
+    lines = 2 if any("<br>" in t for t in titles) else 1
+    return apply_theme(fig, theme, title, subtitle_lines=lines, height=min(1600, 190 + 20 * analysis.n_tokens), showlegend=False)
+
+
+def token_colors(n_tokens: int, token: int | None) -> list[str]:
+    return [HIGHLIGHT if i == token else ACCENT for i in range(n_tokens)]
+
+
+def saliency_token_patch(analysis: Analysis, _previous: int | None, token: int | None) -> Patch | None:
+    """Recolour the selected token's bars in every method (no new bars); None before saliency exists."""
+    methods = [m for m in SALIENCY_METHODS if m in analysis.saliency]
+    if not methods:
+        return None
+    patch = Patch()
+    for trace in range(len(methods)):
+        patch["data"][trace]["marker"]["color"] = token_colors(analysis.n_tokens, token)
+    return patch

@@ -25,5 +25,6 @@ def token_focus_figure(analysis: Analysis, token: int | None, head: int | None, 
                                  hovertemplate=f"%{{y}}: {verb} %{{x}}: %{{z:.3f}}<extra></extra>"), row=row, col=1)
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0))
-    return apply_theme(fig, theme, f"Token focus · #{token} · {head_name(head)}", height=260 + 40 * analysis.num_layers)
+    top = max(float(per_head[:, token, :].max()), float(per_head[:, :, token].max()), 1e-6)
+    fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=top))  # both ends, or plotly ignores cmin
+    return apply_theme(fig, theme, f"Token focus · #{token} · {head_name(head)}", subtitle_lines=1, height=260 + 40 * analysis.num_layers)

@@ -14,18 +14,18 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 
-from dashapp import exports, ids
+from dashapp import exports, ids, redraw
 from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config, label_index
-from dashapp.figures.heatmap import heatmap_figure
+from dashapp.figures.heatmap import heatmap_figure, token_outline
 from dashapp.figures.model_grid import model_grid_figure
 from dashapp.figures.predictions import predictions_figure
-from dashapp.figures.saliency import METHOD_NAMES, saliency_figure
-from dashapp.figures.sensitivity import sensitivity_figure
+from dashapp.figures.saliency import METHOD_NAMES, saliency_figure, saliency_token_patch
+from dashapp.figures.sensitivity import sensitivity_figure, token_row
 from dashapp.figures.token_focus import token_focus_figure
-from dashapp.figures.token_strip import token_strip
+from dashapp.figures.token_strip import token_strip, token_strip_patch
 from dashapp.pages import components as ui
 from dashapp.selection import (
     HEAD_AVERAGE, REQUEST_FIELDS, clamp, default_selection, head_from_value, head_value, last, parse_selection,
@@ -73,6 +73,7 @@ def layout(model: str | None = None, task: str | None = None, text: str | None =
         dcc.Store(id=ids.SELECTION, data=selection),
         dcc.Store(id=ids.MASK_MEMO),
         dcc.Store(id=ids.URL_QUERY),
+        *(dcc.Store(id=ids.drawn(vid)) for vid in (*GRAPHS, ids.TOKEN_STRIP)),
         html.Div(id=ids.URL_DUMMY, hidden=True),
         dcc.Interval(id=ids.POLL, interval=ui.POLL_MS, disabled=True),
         dcc.Download(id=ids.DOWNLOAD),
@@ -126,7 +127,7 @@ def input_panel(form: dict[str, Any]) -> html.Div:
         ui.progress_block(),
         html.Div(id=ids.BADGE, className="mt-2"),
         html.Hr(),
-        dbc.Label("Export"),
+        dbc.Label("Export", className="d-block"),
         dbc.ButtonGroup([dbc.Button(name, id=bid, size="sm", color="secondary", outline=True)
                          for name, bid in (("JSON", ids.EXPORT_JSON), ("CSV", ids.EXPORT_CSV),
                                            ("NPZ", ids.EXPORT_NPZ), ("HTML report", ids.EXPORT_HTML))], className="mb-2"),
@@ -139,16 +140,20 @@ def views_panel(selection: dict[str, Any]) -> html.Div:
     controls = dbc.Row([
         # Until an analysis says how many there are, the choices reach just the selected layer and head.
         dbc.Col([dbc.Label("Layer"), dcc.Dropdown(id=ids.LAYER, options=layer_options(selection["layer"] + 1),
-                                                  value=selection["layer"], clearable=False)], md=2),
+                                                  value=selection["layer"], clearable=False)], md=3),
         dbc.Col([dbc.Label("Head"), dcc.Dropdown(id=ids.HEAD, options=head_options((selection["head"] or 0) + 1),
-                                                 value=head_value(selection["head"]), clearable=False)], md=2),
+                                                 value=head_value(selection["head"]), clearable=False)], md=4),
         dbc.Col([dbc.Label("Saliency method"), dcc.Dropdown(
             id=ids.METHOD, options=[{"label": METHOD_NAMES[m], "value": m} for m in SALIENCY_METHODS],
-            value=selection["method"], clearable=False)], md=3),
-        dbc.Col([dbc.Label("Edges per token"), dcc.Slider(id=ids.EDGE_TOP_K, min=1, max=10, step=1, value=3)], md=3),
-        dbc.Col([dbc.Label("Edge threshold"), dcc.Slider(id=ids.EDGE_THRESHOLD, min=0, max=0.5, step=0.05, value=0,
-                                                          marks={0: "0", 0.25: ".25", 0.5: ".5"})], md=2),
+            value=selection["method"], clearable=False)], md=5),
     ], className="mb-2")
+    # The edge filters belong to the attention graph: they sit in its card.
+    edge_filters = dbc.Row([
+        dbc.Col([dbc.Label("Edges per token", className="small mb-0"), dcc.Slider(
+            id=ids.EDGE_TOP_K, min=1, max=10, step=1, value=3, marks={1: "1", 3: "3", 5: "5", 10: "10"})], sm=6),
+        dbc.Col([dbc.Label("Edge threshold", className="small mb-0"), dcc.Slider(
+            id=ids.EDGE_THRESHOLD, min=0, max=0.5, step=0.05, value=0, marks={0: "0", 0.25: ".25", 0.5: ".5"})], sm=6),
+    ])
 
     def graph(gid: str) -> dcc.Graph:
         return dcc.Graph(id=gid, config=graph_config(GRAPHS[gid]), figure=empty_figure("run an analysis"))
@@ -157,7 +162,7 @@ def views_panel(selection: dict[str, Any]) -> html.Div:
         controls,
         ui.card("Tokens (coloured by the saliency method; click to select)", html.Div(id=ids.TOKEN_STRIP)),
         dbc.Row([dbc.Col(ui.card("Predictions", graph(ids.PREDICTIONS)), lg=5),
-                 dbc.Col(ui.card("Attention graph", graph(ids.ATTENTION_GRAPH)), lg=7)]),
+                 dbc.Col(ui.card("Attention graph", [edge_filters, graph(ids.ATTENTION_GRAPH)]), lg=7)]),
         dbc.Row([dbc.Col(ui.card("Attention heatmap", graph(ids.HEATMAP)), lg=6),
                  dbc.Col(ui.card("Model overview", graph(ids.MODEL_GRID)), lg=6)]),
         dbc.Row([dbc.Col(ui.card("Token focus", graph(ids.TOKEN_FOCUS)), lg=6),
@@ -233,6 +238,7 @@ def mask_word(text: str, word: int, memo: dict[str, Any] | None, fill: str | Non
     words = parts[0::2]
     if memo and 0 <= memo.get("word", -1) < len(words) and words[memo["word"]] in MASK_MARKERS:
         words[memo["word"]] = memo["original"]
+    fill = (fill or "").strip().removeprefix("##")  # a WordPiece continuation ("##s") still fills as text
     if fill:
         words = [w if i == word else replace_mask_marker(w, fill) for i, w in enumerate(words)]
     original = words[word]
@@ -277,7 +283,8 @@ def poll(services: Services, job: dict | None, view: dict | None) -> dict[str, A
         return {"poll_disabled": True, "progress_style": HIDDEN, "view": {"key": key, "final": True, "stage": "done"}}
     if status.state in ("error", "cancelled"):
         message = status.error or ("the job was cancelled" if status.state == "cancelled" else "the job failed")
-        return {"poll_disabled": True, "progress_style": HIDDEN,
+        # The views stop waiting: they keep what the job produced before it ended, if anything.
+        return {"poll_disabled": True, "progress_style": HIDDEN, "view": {"key": key, "final": False, "stage": status.state},
                 "alert": ui.alert(message, "warning" if status.state == "cancelled" else "danger")}
     text = f"{status.state}: {status.stage}"
     if status.queue_position:
@@ -369,19 +376,82 @@ VIEW_BUILDERS = {
     ids.SENSITIVITY: lambda a, s, th, **_: sensitivity_figure(a, s["layer"], s["token"], th),
 }
 REPORT_VIEWS = (ids.PREDICTIONS, ids.SALIENCY, ids.ATTENTION_GRAPH, ids.HEATMAP, ids.SENSITIVITY)
+# The selection fields each view shows: it is redrawn only when they (or the analysis, stage, theme,
+# options) change. The saliency method colours only the token strip; every method has its own bars.
+VIEW_DEPENDS = {
+    ids.PREDICTIONS: (),
+    ids.ATTENTION_GRAPH: ("layer", "head", "token"),
+    ids.HEATMAP: ("layer", "head"),
+    ids.TOKEN_FOCUS: ("head", "token"),
+    ids.MODEL_GRID: ("layer", "head"),
+    ids.SALIENCY: (),
+    ids.SENSITIVITY: ("layer",),
+    ids.TOKEN_STRIP: ("method",),
+}
+
+
+def _shapes_patch(shapes: list[dict] | None) -> Patch | None:
+    """A Patch that replaces a figure's shapes; None when there is no figure to outline on."""
+    if shapes is None:
+        return None
+    patch = Patch()
+    patch["layout"]["shapes"] = shapes
+    return patch
+
+
+# Views where the selected token is a mark over a big drawing (a matrix, 4 × 512 bars, 512 buttons): a click patches
+# the mark only, as a function of (analysis, previous token, token) -> Patch, or None for a placeholder.
+TOKEN_OVERLAYS = {
+    ids.HEATMAP: lambda a, _old, token: _shapes_patch(token_outline(a.n_tokens, token) if a.attention is not None else None),
+    ids.SENSITIVITY: lambda a, _old, token: _shapes_patch(
+        token_row(a.n_tokens, token) if a.attention_sensitivity is not None else None),
+    ids.SALIENCY: saliency_token_patch,
+    ids.TOKEN_STRIP: token_strip_patch,
+}
 
 
 def render_view(services: Services, graph_id: str, view: dict | None, selection: dict | None, theme: str | None,
                 **options: Any):
     analysis, sel = _current(services, view, selection)
     if analysis is None:
-        return empty_figure("computing…" if view else "run an analysis", theme)
+        return empty_figure(placeholder(view), theme)
     return VIEW_BUILDERS[graph_id](analysis, sel, theme, **options)
+
+
+def placeholder(view: dict | None) -> str:
+    """What an empty view says: nothing asked yet, still computing, or the job ended without a result."""
+    if not view:
+        return "run an analysis"
+    return {"cancelled": "no result: the job was cancelled",
+            "error": "no result: the job failed (the message is beside the Run button)"}.get(view.get("stage"), "computing…")
 
 
 def render_token_strip(services: Services, view: dict | None, selection: dict | None):
     analysis, sel = _current(services, view, selection)
     return token_strip(analysis, sel["method"], sel["token"]) if analysis else None
+
+
+def redraw_view(services: Services, view_id: str, view: dict | None, selection: dict | None, theme: str | None,
+                drawn: dict | None, **options: Any) -> tuple[Any, Any]:
+    """(what to send the view, the signature of what it then shows): a whole figure (or token strip),
+    a Patch of its token overlay, or no_update when nothing it shows has changed."""
+    try:
+        analysis, sel = _current(services, view, selection)
+    except Exception as exc:  # the store behind the page failed (Redis down, a damaged entry): say so
+        log.exception("reading analysis %s failed", (view or {}).get("key"))
+        message = f"cannot read the analysis: {type(exc).__name__}: {exc}"
+        return (ui.alert(message) if view_id == ids.TOKEN_STRIP else empty_figure(message, theme)), None
+    overlay = TOKEN_OVERLAYS.get(view_id)
+    now = redraw.signature(view, theme, sel, VIEW_DEPENDS[view_id], options, overlay=overlay is not None)
+    change = redraw.change(drawn, now)
+    if change == redraw.NOTHING:
+        return no_update, no_update
+    if change == redraw.TOKEN:
+        patch = overlay(analysis, (drawn or {}).get("token"), sel["token"]) if overlay and analysis is not None else None
+        return (no_update if patch is None else patch), now
+    if view_id == ids.TOKEN_STRIP:
+        return render_token_strip(services, view, sel), now
+    return render_view(services, view_id, view, sel, theme, **options), now
 
 
 def export(services: Services, which: str, view: dict | None, selection: dict | None, top_k: int | None,
@@ -489,18 +559,17 @@ def register(app: dash.Dash, services: Services) -> None:
             raise dash.exceptions.PreventUpdate
         return sel, sel["layer"], head_value(sel["head"]), sel["method"]
 
-    view_inputs = (Input(ids.VIEW, "data"), Input(ids.SELECTION, "data"))
-    theme = Input(ids.THEME, "data")
-    app.callback(Output(ids.TOKEN_STRIP, "children"), *view_inputs)(
-        lambda view, sel: render_token_strip(services, view, sel))
-    app.callback(Output(ids.PREDICTIONS, "figure"), Input(ids.VIEW, "data"), theme)(
-        lambda view, th: render_view(services, ids.PREDICTIONS, view, None, th))
-    app.callback(Output(ids.ATTENTION_GRAPH, "figure"), *view_inputs, Input(ids.EDGE_TOP_K, "value"),
-                 Input(ids.EDGE_THRESHOLD, "value"), theme)(
-        lambda view, sel, k, t, th: render_view(services, ids.ATTENTION_GRAPH, view, sel, th, top_k=k, threshold=t))
-    for gid in (ids.HEATMAP, ids.MODEL_GRID, ids.TOKEN_FOCUS, ids.SALIENCY, ids.SENSITIVITY):
-        app.callback(Output(gid, "figure"), *view_inputs, theme)(
-            lambda view, sel, th, gid=gid: render_view(services, gid, view, sel, th))
+    # Every view follows the whole selection; redraw_view sends only what it shows that changed.
+    view_inputs = (Input(ids.VIEW, "data"), Input(ids.SELECTION, "data"), Input(ids.THEME, "data"))
+    app.callback(Output(ids.TOKEN_STRIP, "children"), Output(ids.drawn(ids.TOKEN_STRIP), "data"), *view_inputs,
+                 State(ids.drawn(ids.TOKEN_STRIP), "data"))(
+        lambda view, sel, _th, drawn: redraw_view(services, ids.TOKEN_STRIP, view, sel, None, drawn))
+    app.callback(Output(ids.ATTENTION_GRAPH, "figure"), Output(ids.drawn(ids.ATTENTION_GRAPH), "data"), *view_inputs,
+                 Input(ids.EDGE_TOP_K, "value"), Input(ids.EDGE_THRESHOLD, "value"), State(ids.drawn(ids.ATTENTION_GRAPH), "data"))(
+        lambda view, sel, th, k, t, drawn: redraw_view(services, ids.ATTENTION_GRAPH, view, sel, th, drawn, top_k=k, threshold=t))
+    for gid in (ids.PREDICTIONS, ids.HEATMAP, ids.MODEL_GRID, ids.TOKEN_FOCUS, ids.SALIENCY, ids.SENSITIVITY):
+        app.callback(Output(gid, "figure"), Output(ids.drawn(gid), "data"), *view_inputs, State(ids.drawn(gid), "data"))(
+            lambda view, sel, th, drawn, gid=gid: redraw_view(services, gid, view, sel, th, drawn))
 
     exports_buttons = (ids.EXPORT_JSON, ids.EXPORT_CSV, ids.EXPORT_NPZ, ids.EXPORT_HTML)
 

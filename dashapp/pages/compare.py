@@ -141,6 +141,16 @@ def render_columns(services: Services, jobs: list[dict] | None, layer: int | Non
     return [column(services, job, int(layer or 0), method or DEFAULT_METHOD, theme, fmt or "png") for job in jobs or []]
 
 
+def layer_range(services: Services, jobs: list[dict] | None, layer: int | None) -> tuple[Any, Any]:
+    """The layer slider reaches the deepest model on show (and the chosen layer stays on it)."""
+    depths = [a.num_layers for j in jobs or [] if j.get("key") and j["state"] != "error"
+              and (a := services.analysis(j["key"])) is not None and a.attention is not None]
+    if not depths:
+        return no_update, no_update
+    top = max(depths) - 1
+    return top, min(int(layer or 0), top)
+
+
 def diff_choices(jobs: list[dict] | None) -> tuple[list, str | None, list, str | None]:
     """Options and defaults of the two difference pickers: the first two models."""
     models = [j["model"] for j in jobs or []]
@@ -181,6 +191,9 @@ def register(app: dash.Dash, services: Services) -> None:
     app.callback(Output(ids.CMP_COLUMNS, "children"), Input(ids.CMP_JOBS, "data"), Input(ids.CMP_LAYER, "value"),
                  Input(ids.CMP_METHOD, "value"), Input(ids.THEME, "data"), Input(ids.CMP_IMAGE_FORMAT, "value"))(
         lambda jobs, layer, method, theme, fmt: render_columns(services, jobs, layer, method, theme, fmt))
+    app.callback(Output(ids.CMP_LAYER, "max"), Output(ids.CMP_LAYER, "value"), Input(ids.CMP_JOBS, "data"),
+                 State(ids.CMP_LAYER, "value"), prevent_initial_call=True)(
+        lambda jobs, layer: layer_range(services, jobs, layer))
     app.callback(Output(ids.CMP_DIFF, "config"), Input(ids.CMP_IMAGE_FORMAT, "value"))(
         lambda fmt: graph_config("difference", fmt))
     app.callback(Output(ids.CMP_DIFF_A, "options"), Output(ids.CMP_DIFF_A, "value"), Output(ids.CMP_DIFF_B, "options"),

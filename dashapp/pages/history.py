@@ -30,6 +30,18 @@ COLUMNS = [
     {"name": "open", "id": "open", "presentation": "markdown"},
 ]
 
+# The table takes Bootstrap's colours (CSS variables), so it follows the light/dark switch.
+TABLE_STYLE = {
+    "style_cell": {"textAlign": "left", "whiteSpace": "normal", "maxWidth": "40vw", "fontFamily": "var(--bs-body-font-family)",
+                   "backgroundColor": "var(--bs-body-bg)", "color": "var(--bs-body-color)",
+                   "border": "1px solid var(--bs-border-color)"},
+    "style_header": {"backgroundColor": "var(--bs-tertiary-bg)", "fontWeight": "bold"},
+    "style_filter": {"backgroundColor": "var(--bs-tertiary-bg)"},
+    "css": [{"selector": ".dash-filter input", "rule": "color: var(--bs-body-color) !important;"},
+            {"selector": ".dash-filter input::placeholder", "rule": "color: var(--bs-secondary-color) !important;"},
+            {"selector": ".dash-cell-value a, .cell-markdown a", "rule": "color: var(--bs-link-color);"}],
+}
+
 
 def layout(**_query: Any) -> html.Div:
     registry, error = ui.registry_or_none()
@@ -47,7 +59,7 @@ def layout(**_query: Any) -> html.Div:
         dash_table.DataTable(
             id=ids.HIST_TABLE, columns=COLUMNS, data=[], sort_action="native", filter_action="native",
             row_selectable="single", page_size=25, markdown_options={"link_target": "_self"},
-            style_cell={"textAlign": "left", "whiteSpace": "normal", "maxWidth": "40vw"},
+            **TABLE_STYLE,
         ),
     ])
 

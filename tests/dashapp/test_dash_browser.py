@@ -122,6 +122,29 @@ def test_history_opens_an_analysis_and_its_permalink(live_app, browser, screensh
     wait_for(browser, lambda d: "no cached analysis" in d.find_element(By.ID, "analyze-alert").text)
 
 
+def luminance(css_color: str) -> float:
+    """0 (black) … 1 (white) of a computed CSS colour, "rgb(r, g, b)" or "rgba(r, g, b, a)"."""
+    r, g, b = (int(v) for v in re.findall(r"\d+", css_color)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+def test_dark_mode_history_table_is_readable(live_app, browser, screenshots):
+    text = "a cow ate the [MASK] ."
+    cached_key(live_app, text)
+    browser.get(f"{live_app.url}/history")
+    wait_for(browser, lambda d: text in d.find_element(By.ID, "history-table").text)
+    browser.find_element(By.CSS_SELECTOR, "#theme-switch").click()
+    try:
+        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "dark")
+        cell = next(c for c in browser.find_elements(By.CSS_SELECTOR, "#history-table td") if c.text == text)
+        style = browser.execute_script("const s = getComputedStyle(arguments[0]); return [s.backgroundColor, s.color];", cell)
+        assert luminance(style[0]) < 0.3 and luminance(style[1]) > 0.7, style  # light text on a dark table
+        browser.save_screenshot(str(screenshots / "history-dark.png"))
+    finally:
+        browser.find_element(By.CSS_SELECTOR, "#theme-switch").click()
+        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "light")
+
+
 def test_history_deletes_after_confirmation(live_app, browser):
     text = "the bird sang in the [MASK] ."
     key = cached_key(live_app, text)

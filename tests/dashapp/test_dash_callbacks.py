@@ -5,12 +5,17 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
+import time
 from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
 
 from dashapp import ids
+from dash import Patch, no_update
+
+from dashapp.figures.common import HIGHLIGHT
 from dashapp.pages import analyze, compare, history
 from dashapp.selection import parse_selection
 from dashapp.services import Services
@@ -87,6 +92,8 @@ def test_poll_shows_job_errors(services, ex):
     status.state, status.error = "error", "model tiny-bert-mlm cannot be loaded: no weights"
     result = analyze.poll(services, out["job"], out["view"])
     assert result["poll_disabled"] and "no weights" in result["alert"].children
+    # the views stop saying "computing…"
+    assert "the job failed" in analyze.render_view(services, ids.HEATMAP, result["view"], None, None).layout.annotations[0].text
     assert analyze.poll(services, {"key": "k", "job_id": "gone"}, None)["alert"].color == "warning"
 
 
@@ -94,6 +101,8 @@ def test_cancel(services, ex):
     out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
     assert analyze.cancel(services, out["job"]) == "cancelling…"
     assert ex.cancelled == [out["job"]["job_id"]]
+    ended = analyze.poll(services, out["job"], out["view"])["view"]
+    assert "cancelled" in analyze.render_view(services, ids.SALIENCY, ended, None, None).layout.annotations[0].text
     assert analyze.cancel(services, out["job"]) == "the job had already ended"
 
 
@@ -111,6 +120,7 @@ def test_mask_word_rewrites_one_word():
     text, memo = analyze.mask_word(text, 0, memo, "mat")  # the earlier mask comes back
     assert text == "[MASK] cat  sat down"
     assert analyze.mask_word("a [MASK] b", 2, None, "dog")[0] == "a dog [MASK]"  # a typed mask: filled
+    assert analyze.mask_word("a [MASK] b", 2, None, "##st")[0] == "a st [MASK]"  # never "##st" in the text
 
 
 def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
@@ -171,6 +181,90 @@ def test_views_follow_the_selection(services, ex):
     # a link naming layer 11 of a 3-layer model is clamped, not a crash
     assert "layer 2" in analyze.render_view(services, ids.HEATMAP, view, {**sel, "layer": 11}, None).layout.title.text
     assert "run an analysis" in analyze.render_view(services, ids.PREDICTIONS, None, None, None).layout.annotations[0].text
+
+
+def patched(out) -> dict:
+    """{location: value} of a Patch's assignments."""
+    assert isinstance(out, Patch), type(out)
+    return {tuple(op["location"]): op["params"]["value"] for op in out.to_plotly_json()["operations"]}
+
+
+def test_views_send_only_what_changed(services, ex):
+    key, analysis = cached(ex)
+    view, sel = {"key": key, "final": True}, {"layer": 1, "head": 2, "token": None, "method": "grad_norm"}
+    first, drawn = {}, {}
+    for vid in analyze.VIEW_DEPENDS:
+        first[vid], drawn[vid] = analyze.redraw_view(services, vid, view, sel, "light", None)
+        assert first[vid] is not no_update and not isinstance(first[vid], Patch)
+    assert np.allclose(np.asarray(first[ids.SENSITIVITY].data[0].z), analysis.attention_sensitivity[1], atol=1e-4)
+
+    def again(vid, selection, theme="light"):
+        return analyze.redraw_view(services, vid, view, selection, theme, drawn[vid])
+
+    # a token click: the big matrices get their outline patched, views that show no token get nothing
+    token = {**sel, "token": 3}
+    outline, _ = again(ids.HEATMAP, token)
+    assert [s_["y0"] for s_ in patched(outline)[("layout", "shapes")]] == [2.5, -0.5]  # row 3, column 3
+    assert list(patched(again(ids.SENSITIVITY, token)[0])) == [("layout", "shapes")]
+    bars = patched(again(ids.SALIENCY, token)[0])
+    assert len(bars) == 4 and all(colors[3] == HIGHLIGHT and colors.count(HIGHLIGHT) == 1 for colors in bars.values())
+    assert again(ids.MODEL_GRID, token) == (no_update, no_update)
+    assert again(ids.PREDICTIONS, token) == (no_update, no_update)
+    marks = patched(again(ids.TOKEN_STRIP, token)[0])
+    assert marks == {("props", "children", 3, "props", "className"): "token token-selected"}
+    moved = analyze.redraw_view(services, ids.TOKEN_STRIP, view, {**sel, "token": 5},
+                                "light", again(ids.TOKEN_STRIP, token)[1])[0]
+    assert patched(moved) == {("props", "children", 3, "props", "className"): "token",
+                              ("props", "children", 5, "props", "className"): "token token-selected"}
+    assert any(t.name == "selected attends to" for t in again(ids.ATTENTION_GRAPH, token)[0].data)
+    # a saliency method colours the token strip only; a layer redraws what shows the layer
+    method = {**sel, "method": "integrated_gradients"}
+    assert all(again(vid, method) == (no_update, no_update) for vid in analyze.VIEW_DEPENDS if vid != ids.TOKEN_STRIP)
+    assert again(ids.TOKEN_STRIP, method)[0] is not no_update
+    layer = {**sel, "layer": 2}
+    assert np.allclose(np.asarray(again(ids.HEATMAP, layer)[0].data[0].z), analysis.attention[2, 2], atol=1e-4)
+    assert again(ids.TOKEN_FOCUS, layer) == (no_update, no_update)
+    assert again(ids.PREDICTIONS, sel, theme="dark")[0].layout.template.layout.paper_bgcolor is not None
+
+
+def test_a_placeholder_gets_no_token_outline(services, ex):
+    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
+    ex.store.partials[out["view"]["key"]] = synthetic_analysis(stages="forward")
+    view, sel = {**out["view"], "stage": "forward"}, {"layer": 0, "head": None, "token": None, "method": "grad_norm"}
+    placeholder, drawn = analyze.redraw_view(services, ids.SENSITIVITY, view, sel, None, None)
+    assert "not computed" in placeholder.layout.annotations[0].text
+    assert analyze.redraw_view(services, ids.SENSITIVITY, view, {**sel, "token": 2}, None, drawn)[0] is no_update
+    assert patched(analyze.redraw_view(services, ids.HEATMAP, view, {**sel, "token": 2}, None,
+                                       analyze.redraw_view(services, ids.HEATMAP, view, sel, None, None)[1])[0])
+
+
+def test_a_store_failure_is_shown_in_the_views(services, ex):
+    def broken(_key):
+        raise ConnectionError("redis is down")
+    ex.result = broken
+    figure, drawn = analyze.redraw_view(services, ids.HEATMAP, {"key": "k", "final": True}, None, None, None)
+    assert "redis is down" in figure.layout.annotations[0].text and drawn is None
+    assert "redis is down" in analyze.redraw_view(services, ids.TOKEN_STRIP, {"key": "k"}, None, None, None)[0].children
+
+
+def test_views_asking_at_once_read_an_analysis_once(ex):
+    key, _ = cached(ex)
+    reads = []
+    result = ex.result
+
+    def slow_result(k):
+        reads.append(k)
+        time.sleep(0.2)  # a big analysis takes a while to decode: the other views arrive meanwhile
+        return result(k)
+    ex.result = slow_result
+    services = Services(ex)
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(services.analysis(key))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert reads == [key] and len(found) == 8 and all(a is found[0] and a is not None for a in found)
 
 
 def test_badge_says_cached_time_and_worker(services, ex):
@@ -253,6 +347,8 @@ def test_compare_runs_polls_and_renders(services, ex):
     graphs = columns[0].children.children[1].children
     assert len(graphs) == 3 and graphs[0].config["toImageButtonOptions"]["format"] == "svg"
     assert "unknown model" in str(columns[2])
+    assert compare.layer_range(services, polled["jobs"], 7) == (2, 2)  # 3-layer models: the slider stops at 2
+    assert compare.layer_range(services, jobs[2:], 1) == (no_update, no_update)
     diff = compare.render_difference(services, polled["jobs"], *models, "grad_norm", None)
     assert "Difference" in diff.layout.title.text
     assert "two different" in compare.render_difference(services, jobs, models[0], models[0], None, None).layout.annotations[0].text

@@ -87,7 +87,7 @@ def test_saliency_has_every_method_and_ig_delta():
     analysis = synthetic_analysis()
     fig = saliency_figure(analysis, token=2)
     assert len(fig.data) == 4
-    assert any("delta 0.0123" in a.text for a in fig.layout.annotations)
+    assert any("Δ 0.0123" in a.text for a in fig.layout.annotations)  # IG's completeness delta
     assert fig.data[0].marker.color[2] == HIGHLIGHT
 
 
@@ -146,3 +146,14 @@ def test_graph_config_exports_png_or_svg():
     assert graph_config("heatmap", "svg")["toImageButtonOptions"]["format"] == "svg"
     assert graph_config("x", "exe")["toImageButtonOptions"]["format"] == "png"
     json.dumps(graph_config("x"))
+
+
+def test_attention_colour_scales_start_at_zero():
+    """A near-uniform head must look uniform: plotly ignores zmin unless zmax is given too."""
+    analysis = synthetic_analysis()
+    heat = heatmap_figure(analysis, 1, 2).data[0]
+    assert heat.zmin == 0 and heat.zmax == pytest.approx(analysis.attention[1, 2].max())
+    focus = token_focus_figure(analysis, token=2, head=None).layout.coloraxis
+    assert focus.cmin == 0 and focus.cmax >= analysis.attention.mean(axis=1)[:, 2].max() - 1e-6
+    words = word_attention_figure(analysis, 0).data[0]
+    assert words.zmin == 0 and words.zmax > 0

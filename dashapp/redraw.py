@@ -1,0 +1,31 @@
+"""Redraw a view only when what it shows has changed: a new figure, a patch of its token overlay, or nothing.
+
+Every view of the Analyze page listens to the whole selection, but each shows only part of it
+(the model overview ignores the token, only the token strip shows the saliency method). A
+dcc.Store beside each view keeps the signature of what it has drawn, so a click sends the
+browser only what changed: at 512 tokens an attention heatmap is 1.4 MB, its token outline
+a few hundred bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+NOTHING, TOKEN, ALL = "nothing", "token", "all"
+
+
+def signature(view: dict | None, theme: str | None, selection: dict[str, Any], depends: Iterable[str],
+              options: dict[str, Any] | None = None, overlay: bool = False) -> dict[str, Any]:
+    """What a view draws: the analysis and stage, theme, options, the selection fields it shows,
+    and (for a view with a token overlay) the selected token, kept apart so it can be patched."""
+    base = {"view": view, "theme": theme, "options": options or {}, **{f: selection.get(f) for f in depends}}
+    return {"base": base, "token": selection.get("token") if overlay else None}
+
+
+def change(drawn: dict | None, now: dict[str, Any]) -> str:
+    """NOTHING to send, only the TOKEN overlay, or ALL of the figure."""
+    if drawn == now:
+        return NOTHING
+    if drawn and drawn.get("base") == now["base"]:
+        return TOKEN
+    return ALL
