@@ -30,10 +30,13 @@ COPY interp interp
 COPY cache cache
 COPY workers workers
 COPY dashapp dashapp
-RUN pip install --no-deps . && python -c "import dashapp.api, sys; assert 'torch' not in sys.modules"
+# What gunicorn and flower load must come up without the engine (torch is not even installed here).
+RUN pip install --no-deps . \
+    && INTERPBOARD_BROKER=redis://build-check python -c "import sys, dashapp.wsgi, workers.app; assert 'torch' not in sys.modules"
 USER interpboard
 EXPOSE 8050 5555
-CMD ["gunicorn", "dashapp.wsgi:server", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--bind", "0.0.0.0:8050", "--access-logfile", "-"]
+CMD ["gunicorn", "dashapp.wsgi:server", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--bind", "0.0.0.0:8050", "--timeout", "60", \
+     "--access-logfile", "-", "--access-logformat", "%(h)s %(u)s %(t)s \"%(m)s %(U)s %(H)s\" %(s)s %(b)s %(M)sms"]
 
 FROM base AS worker
 ARG TORCH=torch==2.13.0

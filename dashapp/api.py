@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Two texts of MAX_TEXT_CHARS in 4-byte UTF-8 fit with room to spare.
 MAX_BODY_BYTES = 256 * 1024
+TOO_LARGE = f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"
+MAX_MESSAGE = 300  # longest validation message sent back (they quote the rejected value)
 MAX_PAGE = 500
 KEY_RE = re.compile(r"[0-9a-f]{64}")
 # Provenance the job layer adds to a stored analysis's meta.
@@ -72,13 +74,21 @@ def json_error(status: int, message: str) -> Response:
 # --- errors --------------------------------------------------------------------------------------
 
 
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
 def _http_error(exc: HTTPException) -> Response | HTTPException:
     """Routing errors (404, 405, 413) as JSON under /api; the Dash pages keep Flask's own."""
-    if not request.path.startswith("/api/"):
+    if not is_api_path(request.path):
         return exc
-    messages = {404: f"no such endpoint: {request.path}", 405: f"{request.method} is not allowed on {request.path}",
-                413: f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"}
+    messages = {404: _no_such_endpoint(request.path), 405: f"{request.method} is not allowed on {request.path[:200]}",
+                413: TOO_LARGE}
     return json_error(exc.code or 500, messages.get(exc.code, exc.description or exc.name))
+
+
+def _no_such_endpoint(path: str) -> str:
+    return f"no such endpoint: {path[:200]} (the routes are listed in /api/openapi.json)"
 
 
 @api.errorhandler(ApiError)
@@ -109,12 +119,12 @@ def _redact(text: str) -> str:
     return re.sub(r"\w+://\S+", lambda m: safe_url(m.group(0)), text)
 
 
+@api.get("", defaults={"unknown": ""}, strict_slashes=False)
 @api.get("/<path:unknown>")
 def no_such_endpoint(unknown: str) -> Response:
-    """Keeps unknown /api/ paths from falling through to the Dash pages' catch-all (an HTML 200).
-
-    GET only, like that catch-all: other methods on unknown paths get a 405, in JSON."""
-    raise ApiError(404, f"no such endpoint: /api/{unknown[:200]}")
+    """Keeps unknown /api paths (/api itself too) from falling through to the Dash pages' catch-all
+    (an HTML 200). GET only, like that catch-all: other methods on unknown paths get a 405, in JSON."""
+    raise ApiError(404, _no_such_endpoint(request.path))
 
 
 # --- health and models ---------------------------------------------------------------------------
@@ -183,8 +193,12 @@ def openapi() -> Response:
 def _request_body() -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(415, "send the request as JSON with Content-Type: application/json")
-    request.max_content_length = MAX_BODY_BYTES  # chunked bodies too: reading past it raises 413
+    # One byte over the limit is read at most: a body with a Content-Length above it is refused at once
+    # (413), and a chunked body (no length) is cut there, so its length tells.
+    request.max_content_length = MAX_BODY_BYTES + 1
     raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, TOO_LARGE)
     if not raw.strip():
         raise ApiError(400, "request body is empty; send an analysis request as a JSON object")
     try:
@@ -193,11 +207,26 @@ def _request_body() -> dict[str, Any]:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, f"request body must be a JSON object (an analysis request), not {type(data).__name__}")
-    problem = best_match(_request_validator.iter_errors(data))
+    try:
+        # A message quotes the rejected value: one nested deep makes its repr() recurse too far.
+        problem = best_match(_request_validator.iter_errors(data))
+    except RecursionError:
+        raise ApiError(400, "request body is nested too deeply to be an analysis request") from None
     if problem is not None:
-        where = ".".join(str(p) for p in problem.absolute_path)
-        raise ApiError(400, f"{where + ': ' if where else ''}{problem.message}")
+        where = ".".join(str(p) for p in problem.absolute_path)[:100]
+        raise ApiError(400, f"{where + ': ' if where else ''}{_schema_message(problem)}")
     return data
+
+
+def _schema_message(problem: Any) -> str:
+    """jsonschema's message, which quotes the rejected value: a huge one is named by its size instead."""
+    message, value = problem.message, problem.instance
+    if len(message) > MAX_MESSAGE:
+        if isinstance(value, str):
+            message = message.replace(repr(value), f"a string of {len(value)} characters")
+        elif isinstance(value, (list, dict)):
+            message = message.replace(repr(value), f"an {'array' if isinstance(value, list) else 'object'} of {len(value)} items")
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "…"
 
 
 @api.post("/analyses")

@@ -28,6 +28,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, redirect, request
 
+from dashapp.api import is_api_path, json_error  # one JSON error shape for the whole API
+
 log = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json"})
@@ -103,9 +105,7 @@ def _challenge(creds: Credentials) -> Response:
     how = " or ".join(filter(None, ["a user name and password" if creds.users else "",
                                     "the team token (Authorization: Bearer, or ?token= in the link)" if creds.token else ""]))
     message = f"authentication required: this interpboard needs {how}"
-    if request.path.startswith("/api/"):
-        from dashapp.api import json_error  # noqa: PLC0415 - one JSON error shape for the whole API
-
+    if is_api_path(request.path):
         response = json_error(401, message)
     else:
         response = Response(message + "\n", status=401, mimetype="text/plain")
@@ -118,7 +118,7 @@ def _gate(creds: Credentials) -> Response | None:
         return None
     given = request.args.get("token")
     if creds.token and given and _same(given, creds.token):
-        if request.method == "GET" and not request.path.startswith("/api/"):
+        if request.method == "GET" and not is_api_path(request.path):
             # Drop the token from the address bar (and from history and Referer), keep the cookie.
             rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
             target = request.path + (f"?{urlencode(rest)}" if rest else "")

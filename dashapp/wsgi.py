@@ -12,6 +12,18 @@ from dashapp.app import create_app
 from dashapp.auth import bind_hosts, warn_if_open
 from workers.settings import Settings
 
+
+def _log_through_gunicorn() -> None:
+    """Our warnings and errors (open without auth, Redis unreachable, a failed request) go to gunicorn's
+    error log, with its timestamps and levels, instead of bare lines on stderr."""
+    gunicorn_log = logging.getLogger("gunicorn.error")
+    root = logging.getLogger()
+    if gunicorn_log.handlers and not root.handlers:
+        root.handlers = list(gunicorn_log.handlers)
+        root.setLevel(logging.WARNING)
+
+
+_log_through_gunicorn()
 app = create_app()
 server = app.server
 for host in bind_hosts():

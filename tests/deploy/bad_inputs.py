@@ -64,6 +64,11 @@ BAD_INPUTS: list[BadInput] = [
     _post("mask_index negative", 400, {**MLM, "text": "the movie", "mask_index": -1}),
     _post("unknown method in list", 400, _req(methods=["grad_norm", "telepathy"])),
     _post("methods a number", 400, _req(methods=5)),
+    _post("methods nested too deep", 400, raw=b'{"model": "tiny-bert-sst", "task": "sst", "text": "x", "methods": '
+                                                + b"[" * 1000 + b"]" * 1000 + b"}"),
+    _post("model name of 100 KB", 400, _req(model="m" * 100_000)),
+    _post("target of 100 KB", 400, _req(target="t" * 100_000)),
+    _post("a list of 10k unknown methods", 400, _req(methods=["telepathy"] * 10_000)),
     # Well-formed, but cannot be analysed: 422 with the reason.
     _post("empty text", 422, _req(text="")),
     _post("invisible text", 422, _req(text=" \u200b\t\n ")),
@@ -91,5 +96,8 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("limit not a number", "GET", "/api/analyses?limit=many", 400),
     BadInput("offset negative", "GET", "/api/analyses?offset=-1", 400),
     BadInput("unknown endpoint", "GET", "/api/everything", 404),
+    BadInput("the API's root", "GET", "/api", 404),
+    BadInput("the API's root with a slash", "GET", "/api/", 404),
+    BadInput("wrong method on health", "POST", "/api/health", 405),
     BadInput("wrong method", "PUT", "/api/analyses", 405),
 ]

@@ -1,18 +1,21 @@
 """Start the deployment's real processes locally: redis-server, `interpboard worker`, gunicorn, flower.
 
-The same commands docker-compose.yml runs, each in its own process group with its output in a log
-file. Used by tests/deploy and benchmarks/{load,cold_overhead,faults}.py.
+The same commands docker-compose.yml runs (read from it by `compose_command`, or with test-sized
+workers and threads in `start_web` / `start_worker`), each in its own process group with its output
+in a log file. Used by tests/deploy and benchmarks/{load,cold_overhead,faults}.py.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ from pathlib import Path
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 
 
 def free_port() -> int:
@@ -90,6 +94,54 @@ def stack_env(broker: str | None, cache: str, models: str | os.PathLike, **extra
     return env | extra
 
 
+# --- docker-compose.yml, read the way `docker compose` reads it ---------------------------------------
+
+
+def compose_services() -> dict:
+    import yaml
+
+    return yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+
+
+_INNERMOST = re.compile(r"\$\{(\w+)(?::-([^${}]*))?\}")
+
+
+def interpolate(value: str, env: Mapping[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` (nested, innermost first) and `$$` on one string."""
+    text = str(value).replace("$$", "\0")
+    while (new := _INNERMOST.sub(lambda m: env.get(m[1]) or m[2] or "", text)) != text:
+        text = new
+    assert "${" not in text, f"interpolation this helper does not know: {value!r}"
+    return text.replace("\0", "$")
+
+
+def compose_command(service: str, env: Mapping[str, str] = {}) -> list[str]:  # noqa: B006 - read only
+    """A service's command as compose runs it: interpolated, a string split like a shell would."""
+    raw = compose_services()[service]["command"]
+    return shlex.split(interpolate(raw, env)) if isinstance(raw, str) else [interpolate(a, env) for a in raw]
+
+
+def compose_environment(service: str, env: Mapping[str, str] = {}) -> dict[str, str]:  # noqa: B006 - read only
+    return {k: interpolate(v, env) for k, v in (compose_services()[service].get("environment") or {}).items()}
+
+
+def compose_healthcheck(service: str, env: Mapping[str, str] = {}) -> str:  # noqa: B006 - read only
+    """The healthcheck test as a shell command line."""
+    kind, *argv = compose_services()[service]["healthcheck"]["test"]
+    argv = [interpolate(a, env) for a in argv]
+    return argv[0] if kind == "CMD-SHELL" else shlex.join(argv)
+
+
+def start_compose_redis(service: str, log_dir: Path, port: int, env: Mapping[str, str] = {}) -> Service:  # noqa: B006
+    """The compose file's redis-server command for `service`, on 127.0.0.1:`port` with its data in `log_dir`."""
+    data = log_dir / f"{service}-data"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = compose_command(service, env) + ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)]
+    redis = start(service, argv, log_dir)
+    wait_for(lambda: "Ready to accept connections" in redis.logs(), 20, service, redis)
+    return redis
+
+
 def start_redis(log_dir: Path, port: int, *options: str, password: str | None = None, name: str = "redis") -> Service:
     """A private redis-server (never the shared one on 6379), with an append-only file like the broker's."""
     data = log_dir / f"{name}-data"
@@ -118,13 +170,6 @@ def start_web(log_dir: Path, env: dict[str, str], port: int, workers: int = 2, n
     service = start(name, argv, log_dir, env)
     wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code in (200, 503),
              120, name, service)
-    return service
-
-
-def start_flower(log_dir: Path, env: dict[str, str], port: int) -> Service:
-    argv = [sys.executable, "-m", "celery", "-A", "workers.app", "flower", f"--port={port}", "--address=127.0.0.1"]
-    service = start("flower", argv, log_dir, env)
-    wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=5).text == "OK", 60, "flower", service)
     return service
 
 

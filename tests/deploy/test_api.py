@@ -6,11 +6,14 @@ import io
 import time
 
 import numpy as np
+import orjson
 import pytest
+from jsonschema import Draft202012Validator
 from flask import Flask
 from flask.testing import FlaskClient
 
 from dashapp.api import register_api
+from dashapp.openapi import openapi_document
 from tests.deploy.bad_inputs import BAD_INPUTS, BadInput
 from tests.deploy.stack import free_port
 from workers.executor import EmbeddedExecutor
@@ -157,7 +160,20 @@ def test_bad_input_is_a_clear_4xx(client: FlaskClient, bad: BadInput) -> None:
     response = client.open(bad.path, method=bad.method, data=bad.body, content_type=bad.content_type)
     assert response.status_code == bad.status, response.data[:300]
     assert response.mimetype == "application/json"
-    assert isinstance(response.json["error"], str) and len(response.json["error"]) > 10
+    assert isinstance(response.json["error"], str) and 10 < len(response.json["error"]) < 1000  # never echoes a huge value
+
+
+def test_chunked_body_over_the_limit_is_413(client: FlaskClient) -> None:
+    """No Content-Length (chunked, as gunicorn passes it on): cut at the limit and refused, not parsed as truncated JSON."""
+    def chunked(body: bytes) -> dict:
+        return dict(input_stream=io.BytesIO(body), content_type="application/json", headers={"Transfer-Encoding": "chunked"},
+                    environ_overrides={"wsgi.input_terminated": True})
+
+    big = orjson.dumps({**SST, "text": "x" * 300_000})
+    response = client.post("/api/analyses", **chunked(big))
+    assert response.status_code == 413 and "larger than 256 KiB" in response.json["error"]
+    small = client.post("/api/analyses", **chunked(orjson.dumps({**SST, "top_k": 0})))
+    assert small.status_code == 400 and "top_k" in small.json["error"]  # a small chunked body is read whole
 
 
 def test_bad_inputs_leave_nothing_behind(client: FlaskClient) -> None:
@@ -201,9 +217,56 @@ def test_mounted_on_the_dash_app_with_auth(executor, monkeypatch) -> None:
     monkeypatch.setenv("INTERPBOARD_TOKEN", "team-token")
     client = create_app(executor=executor).server.test_client()
     assert client.get("/api/health").status_code == 200  # open for health checks
-    unknown = client.get("/api/everything", headers={"Authorization": "Bearer team-token"})
-    assert unknown.status_code == 404 and unknown.json["error"]  # not the Dash pages' HTML catch-all
+    for path in ("/api/everything", "/api", "/api/"):
+        unknown = client.get(path, headers={"Authorization": "Bearer team-token"})
+        assert unknown.status_code == 404 and unknown.json["error"], path  # not the Dash pages' HTML catch-all
+    assert client.get("/api").status_code == 401 and client.get("/api").json["error"]
     assert client.get("/").status_code == 401
     assert client.get("/api/models").status_code == 401
     assert client.get("/", headers={"Authorization": "Bearer team-token"}).status_code == 200
     assert client.post("/api/analyses", json=SST, headers={"Authorization": "Bearer team-token"}).status_code == 202
+
+
+def _documented(method: str, path: str, response) -> None:
+    """The status is one the OpenAPI document lists for this operation, and the JSON body fits its schema."""
+    document = openapi_document()
+    operation = document["paths"][path][method.lower()]
+    assert str(response.status_code) in operation["responses"], (method, path, response.status_code)
+    content = operation["responses"][str(response.status_code)].get("content", {})
+    if "application/json" in content:
+        schema = {**content["application/json"]["schema"], "components": document["components"]}
+        errors = [e.message for e in Draft202012Validator(schema).iter_errors(response.json)]
+        assert not errors, (method, path, response.status_code, errors[:3])
+    else:
+        assert response.mimetype in content, (method, path, response.mimetype)
+
+
+def test_answers_match_the_openapi_document(client: FlaskClient) -> None:
+    key_path, npz_path, job_path = "/api/analyses/{key}", "/api/analyses/{key}.npz", "/api/jobs/{job_id}"
+    _documented("GET", "/api/health", client.get("/api/health"))
+    _documented("GET", "/api/models", client.get("/api/models"))
+    submitted = client.post("/api/analyses", json=SST)
+    _documented("POST", "/api/analyses", submitted)
+    body = submitted.json
+    _documented("GET", job_path, client.get(f"/api/jobs/{body['job_id']}"))
+    _documented("GET", key_path, client.get(submitted.headers["Location"]))  # 202 or, if fast, 200
+    wait_done(client, body["job_id"])
+    _documented("GET", key_path, client.get(f"/api/analyses/{body['key']}"))
+    _documented("GET", key_path, client.get(f"/api/analyses/{body['key']}?full=1"))
+    _documented("GET", npz_path, client.get(f"/api/analyses/{body['key']}.npz"))
+    _documented("POST", "/api/analyses", client.post("/api/analyses", json=SST))  # 200, cached
+    _documented("GET", "/api/analyses", client.get("/api/analyses?q=movie"))
+    _documented("DELETE", job_path, client.delete(f"/api/jobs/{body['job_id']}"))
+    _documented("DELETE", key_path, client.delete(f"/api/analyses/{body['key']}"))
+    failed = client.post("/api/analyses", json={**SST, "target": "no-such-label"}).json
+    _documented("GET", job_path, client.get(f"/api/jobs/{failed['job_id']}"))
+    wait_done(client, failed["job_id"])
+    _documented("GET", job_path, client.get(f"/api/jobs/{failed['job_id']}"))  # state error, error_kind input
+    _documented("GET", key_path, client.get(f"/api/analyses/{failed['key']}?job={failed['job_id']}"))  # 404
+    for bad in BAD_INPUTS:  # every error status of a documented route is documented too
+        path = bad.path.split("?")[0]
+        template = ("/api/analyses" if path == "/api/analyses" else npz_path if path.endswith(".npz")
+                    else key_path if path.startswith("/api/analyses/") else job_path if path.startswith("/api/jobs/") else None)
+        if template is not None and bad.status != 405:
+            _documented(bad.method, template, client.open(bad.path, method=bad.method, data=bad.body,
+                                                          content_type=bad.content_type))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
 import subprocess
 import sys
 
 import pytest
+import redis
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tests.deploy.stack import Service, compose_command, compose_environment, compose_healthcheck, free_port, start_compose_redis
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -35,7 +39,7 @@ def test_every_service_has_a_healthcheck(service: str) -> None:
     test = SERVICES[service]["healthcheck"]["test"]
     assert test[0] in ("CMD", "CMD-SHELL")
     probe = " ".join(test[1:])
-    expected = {"redis-broker": "redis-cli ping", "redis-cache": "redis-cli ping", "web": "/api/health",
+    expected = {"redis-broker": "redis-cli ping | grep -q PONG", "redis-cache": "redis-cli ping | grep -q PONG", "web": "/api/health",
                 "worker": "inspect ping", "worker-gpu": "inspect ping", "flower": "/healthcheck"}[service]
     assert expected in probe
 
@@ -61,6 +65,20 @@ def test_web_runs_gunicorn_with_several_workers() -> None:
     assert option(argv, "--bind") == "0.0.0.0:8050" == SERVICES["web"]["environment"]["INTERPBOARD_BIND"]
 
 
+def test_web_access_log_keeps_secrets_out() -> None:
+    """A `?token=` link, or a History search, must not land in the log: the path only, no query, no Referer."""
+    argv = command("web")
+    assert option(argv, "--access-logfile") == "-"
+    atoms = set(re.findall(r"%\((\w)\)s", option(argv, "--access-logformat")))
+    assert "U" in atoms and not atoms & {"r", "q", "f"}
+
+
+def test_web_image_default_command_is_the_compose_one() -> None:
+    web = DOCKERFILE.split("AS web", 1)[1].split("AS worker", 1)[0]
+    cmd = re.search(r"^CMD (\[.*?\])$", web.replace("\\\n", ""), re.MULTILINE | re.DOTALL)[1]
+    assert json.loads(cmd) == command("web")
+
+
 def test_workers_listen_on_their_queues() -> None:
     cpu, gpu = command("worker"), command("worker-gpu")
     assert cpu[:2] == gpu[:2] == ["interpboard", "worker"]
@@ -68,6 +86,16 @@ def test_workers_listen_on_their_queues() -> None:
     assert option(gpu, "--queues") == "gpu"
     assert SERVICES["worker"]["environment"]["INTERPBOARD_DEVICE"] == "cpu"
     assert SERVICES["worker-gpu"]["environment"]["INTERPBOARD_DEVICE"] == "cuda"
+
+
+@pytest.mark.parametrize("service", ["worker", "worker-gpu"])
+def test_workers_may_finish_their_longest_job_when_stopped(service: str) -> None:
+    from workers.settings import Settings
+
+    grace = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", SERVICES[service]["stop_grace_period"])
+    seconds = int(grace[1] or 0) * 60 + int(grace[2] or 0)
+    limit = int(compose_environment(service)["INTERPBOARD_JOB_TIME_LIMIT"])
+    assert seconds >= Settings(job_time_limit=limit, broker=None).hard_time_limit
 
 
 def test_gpu_worker_is_an_optional_profile_reserving_a_device() -> None:
@@ -82,7 +110,72 @@ def test_gpu_worker_is_an_optional_profile_reserving_a_device() -> None:
 def test_flower_watches_the_broker() -> None:
     argv = command("flower")
     assert argv[:4] == ["celery", "-A", "workers.app", "flower"]
-    assert SERVICES["flower"]["environment"]["INTERPBOARD_BROKER"].startswith("redis://redis-broker:")
+    assert compose_environment("flower")["INTERPBOARD_BROKER"].endswith("@redis-broker:6379/0")
+
+
+def test_flower_without_a_login_is_published_on_loopback_only() -> None:
+    (port,) = SERVICES["flower"]["ports"]
+    assert port.startswith("${INTERPBOARD_FLOWER_BIND:-127.0.0.1}:")
+    assert "--basic-auth" not in SERVICES["flower"]["command"]
+
+
+def test_one_redis_password_for_both_instances_and_every_url() -> None:
+    env = {"INTERPBOARD_REDIS_PASSWORD": "0123abcd"}
+    for name in ("redis-broker", "redis-cache"):
+        assert option(compose_command(name, env), "--requirepass") == "0123abcd"
+        assert compose_environment(name, env)["REDISCLI_AUTH"] == "0123abcd"  # for the healthcheck's redis-cli
+    for name in ("web", "worker", "worker-gpu", "flower"):
+        urls = compose_environment(name, env)
+        assert urls["INTERPBOARD_BROKER"] == "redis://:0123abcd@redis-broker:6379/0"
+        assert urls["INTERPBOARD_CACHE"] == "redis://:0123abcd@redis-cache:6379/0"
+    # No password: still one redis-server argument (an empty one), and URLs without a password.
+    assert option(compose_command("redis-broker"), "--requirepass") == ""
+    assert compose_environment("web", {"INTERPBOARD_CACHE": "/data/results"})["INTERPBOARD_CACHE"] == "/data/results"
+
+
+def test_every_compose_variable_is_documented() -> None:
+    """What an operator may set for compose (shell or .env) is in docs/deploy.md or the README."""
+    docs = (REPO_ROOT / "docs" / "deploy.md").read_text() + (REPO_ROOT / "README.md").read_text()
+    variables = set(re.findall(r"\$\{(\w+)", (REPO_ROOT / "docker-compose.yml").read_text()))
+    assert {"INTERPBOARD_REDIS_PASSWORD", "INTERPBOARD_TOKEN", "INTERPBOARD_PORT"} <= variables
+    assert not sorted(v for v in variables if f"`{v}`" not in docs)
+
+
+@pytest.fixture
+def redis_services():
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.stop()
+
+
+@pytest.mark.parametrize("password", ["", "s3cret-0123"])
+def test_redis_commands_and_healthchecks_for_real(password: str, tmp_path, redis_services) -> None:
+    """Both Redis commands of the compose file run as they are, with their policies, and their healthchecks tell
+    a healthy instance (PONG) from one that refuses them (wrong password) or is gone."""
+    env = {"INTERPBOARD_REDIS_PASSWORD": password}
+    expected = {"redis-broker": {"maxmemory-policy": "noeviction", "appendonly": "yes"},
+                "redis-cache": {"maxmemory-policy": "allkeys-lru", "maxmemory": str(2 * 2**30)}}
+    for name, config in expected.items():
+        port = free_port()
+        redis_services.append(server := start_compose_redis(name, tmp_path, port, env))
+        client = redis.Redis(port=port, password=password or None)
+        for key, value in config.items():
+            assert client.config_get(key)[key] == value, (name, key)
+        if password:
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis(port=port).ping()
+        probe = compose_healthcheck(name, env).replace("redis-cli", f"redis-cli -p {port}", 1)
+
+        def healthy(auth: str) -> bool:
+            probe_env = {**os.environ, **compose_environment(name, env), "REDISCLI_AUTH": auth}
+            return subprocess.run(["sh", "-c", probe], env=probe_env, capture_output=True, timeout=30).returncode == 0
+
+        assert healthy(compose_environment(name, env)["REDISCLI_AUTH"]), name
+        if password:
+            assert not healthy("wrong-password"), name
+        server.stop()
+        assert not healthy(compose_environment(name, env)["REDISCLI_AUTH"]), name
 
 
 def test_everyone_shares_one_broker_and_one_cache() -> None:

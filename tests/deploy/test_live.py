@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.deploy.stack import (Service, free_port, stack_env, start_flower, start_redis, start_web, start_worker,
+from tests.deploy.stack import (Service, compose_command, compose_environment, compose_healthcheck, free_port, stack_env,
+                                start, start_compose_redis, start_redis, start_web, start_worker, wait_for,
                                 wait_job)
 from workers.settings import safe_url
 
@@ -87,25 +90,60 @@ def _parent_pid(worker: str) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def test_password_protected_redis_works_and_is_never_logged(tiny_registry, tmp_path, services) -> None:
+def test_compose_commands_for_real(tiny_registry, tmp_path, services) -> None:
+    """docker-compose.yml's own commands and environment, run as compose runs them (only host names and ports
+    differ): both Redis instances with a password, `interpboard worker`, gunicorn. Their healthchecks pass, an
+    analysis goes round, the web (bound to 0.0.0.0, no auth) warns in its log, and neither the password nor a
+    query string is ever logged."""
     password = "s3cret-redis-pw"
-    port = free_port()
-    services.append(start_redis(tmp_path, port, password=password))
-    broker = f"redis://:{password}@127.0.0.1:{port}/0"
-    env = stack_env(broker, f"redis://:{password}@127.0.0.1:{port}/1", tiny_registry)
-    services.append(start_worker(tmp_path, env))
-    web_port = free_port()
-    services.append(start_web(tmp_path, env, web_port, workers=1))
-    base = f"http://127.0.0.1:{web_port}"
+    shell = {"INTERPBOARD_REDIS_PASSWORD": password, "INTERPBOARD_MODELS": str(tiny_registry)}  # the operator's .env
+    redis_ports = {name: free_port() for name in ("redis-broker", "redis-cache")}
+    for name, port in redis_ports.items():
+        services.append(start_compose_redis(name, tmp_path, port, shell))
 
+    def env_for(service: str) -> dict[str, str]:
+        env = compose_environment(service, shell)
+        for name, port in redis_ports.items():
+            env = {k: v.replace(f"@{name}:6379/", f"@127.0.0.1:{port}/") for k, v in env.items()}
+        assert env["INTERPBOARD_BROKER"].startswith(f"redis://:{password}@127.0.0.1:")
+        # Only HF_HOME=/data/hf is the images'; the console scripts are this virtualenv's.
+        return {**stack_env(env["INTERPBOARD_BROKER"], env["INTERPBOARD_CACHE"], tiny_registry), **env,
+                "HF_HOME": str(tmp_path / "hf"), "HOSTNAME": socket.gethostname(),
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    worker_env = env_for("worker")
+    services.append(worker := start("worker", compose_command("worker", shell), tmp_path, worker_env))
+    wait_for(lambda: " ready." in worker.logs(), 120, "worker", worker)
+    web_argv, port = compose_command("web", shell), free_port()
+    web_argv[web_argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    services.append(web := start("web", web_argv, tmp_path, env_for("web")))
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: requests.get(f"{base}/api/health", timeout=5).status_code == 200, 120, "web", web)
+
+    def healthcheck(service: str, env: dict[str, str], *replace: tuple[str, str]) -> int:
+        probe = compose_healthcheck(service, shell)
+        for old, new in replace:
+            assert old in probe
+            probe = probe.replace(old, new)
+        return subprocess.run(["sh", "-c", probe], env={**os.environ, **env}, capture_output=True, timeout=60).returncode
+
+    assert healthcheck("web", env_for("web"), (":8050/", f":{port}/")) == 0
+    # In the container the worker is PID 1; here it has its own.
+    assert healthcheck("worker", worker_env, ("interpboard-1@", f"interpboard-{worker.process.pid}@")) == 0
+    assert healthcheck("worker", worker_env, ("interpboard-1@", "interpboard-999999999@")) != 0  # a ping nobody answers
+
+    analysis = round_trip(base, SST)
+    assert _parent_pid(analysis["job"]["worker"]) == worker.process.pid
+    assert re.search(r"\[WARNING\] interpboard is listening on 0\.0\.0\.0 WITHOUT authentication", web.logs())
+    assert requests.get(f"{base}/api/analyses?q=words-someone-searched", timeout=10).status_code == 200
+    wait_for(lambda: '"GET /api/analyses HTTP/1.1" 200' in web.logs(), 10, "the access log line")
+    assert "words-someone-searched" not in web.logs()  # the access log leaves out query strings (?token= too)
     health = requests.get(f"{base}/api/health", timeout=10)
-    assert health.status_code == 200, health.text
-    round_trip(base, SST)
-    assert password not in health.text
-    assert password not in safe_url(broker) and "127.0.0.1" in safe_url(broker)
+    assert password not in health.text and health.json()["checks"]["cache"]["ok"]
+    assert password not in safe_url(worker_env["INTERPBOARD_BROKER"]) and "127.0.0.1" in safe_url(worker_env["INTERPBOARD_BROKER"])
     for service in services:
         assert password not in service.logs(), service.name
-    assert "Connected to redis://:**@" in services[1].logs()  # Celery's own masking, as a sanity check
+    assert "Connected to redis://:**@" in worker.logs()  # Celery's own masking, as a sanity check
 
 
 def test_wrong_redis_password_is_503_without_the_password(tiny_registry, tmp_path, services) -> None:
@@ -121,6 +159,30 @@ def test_wrong_redis_password_is_503_without_the_password(tiny_registry, tmp_pat
     assert submitted.status_code == 503 and "error" in submitted.json()
     for text in (health.text, submitted.text, services[1].logs()):
         assert "the-wrong-one" not in text
+
+
+def test_redis_restart_is_a_clear_503_then_the_web_recovers_by_itself(tiny_registry, tmp_path, services) -> None:
+    port, web_port = free_port(), free_port()
+    services.append(start_redis(tmp_path, port))
+    url = f"redis://127.0.0.1:{port}"
+    services.append(start_web(tmp_path, stack_env(f"{url}/0", f"{url}/1", tiny_registry), web_port, workers=1))
+    base = f"http://127.0.0.1:{web_port}"
+    submitted = requests.post(f"{base}/api/analyses", json=SST, timeout=30)  # no worker: it stays queued
+    assert submitted.status_code == 202, submitted.text
+
+    services[0].stop()
+    for method, path in (("GET", "/api/health"), ("POST", "/api/analyses"), ("GET", "/api/analyses"),
+                         ("GET", f"/api/jobs/{submitted.json()['job_id']}"), ("GET", f"/api/analyses/{'a' * 64}")):
+        response = requests.request(method, base + path, json=SST if method == "POST" else None, timeout=30)
+        assert response.status_code == 503 and response.headers["Content-Type"] == "application/json", (path, response.text)
+        assert response.json().get("error") or response.json()["status"] == "unavailable", path
+
+    services[0] = start_redis(tmp_path, port)  # the same append-only file: the queued job is still there
+    wait_for(lambda: requests.get(f"{base}/api/health", timeout=10).status_code == 200, 60, "the web to recover")
+    job = requests.get(f"{base}/api/jobs/{submitted.json()['job_id']}", timeout=10)
+    assert job.status_code == 200 and job.json()["state"] == "queued"
+    again = requests.post(f"{base}/api/analyses", json=SST, timeout=30)
+    assert again.status_code == 202 and again.json()["job_id"] == submitted.json()["job_id"]  # still computed once
 
 
 def test_full_broker_is_a_clear_503(tiny_registry, tmp_path, services) -> None:
@@ -145,8 +207,15 @@ def test_full_broker_is_a_clear_503(tiny_registry, tmp_path, services) -> None:
 
 
 def test_flower_monitors_the_broker(tiny_registry, redis_url, tmp_path, services) -> None:
+    """The compose file's flower command (on a free port of the loopback), and its healthcheck."""
     port = free_port()
-    services.append(start_flower(tmp_path, stack_env(redis_url, str(tmp_path / "results"), tiny_registry), port))
+    argv = [f"--port={port}" if a == "--port=5555" else a for a in compose_command("flower")] + ["--address=127.0.0.1"]
+    env = {**stack_env(redis_url, str(tmp_path / "results"), tiny_registry),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    services.append(flower := start("flower", argv, tmp_path, env))
+    wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=5).text == "OK", 60, "flower", flower)
+    probe = compose_healthcheck("flower").replace(":5555/", f":{port}/")
+    assert subprocess.run(["sh", "-c", probe], capture_output=True, timeout=30).returncode == 0
     dashboard = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
     assert dashboard.status_code == 200 and "Flower" in dashboard.text
 
