@@ -35,22 +35,26 @@ def request_for(text: str) -> dict:
 def client(base: str, keys: list[str], rounds: int, me: int, hits: list[float], errors: list[str], misses: list[int]) -> None:
     session = requests.Session()
 
-    def timed(method: str, url: str, expect: int, **kwargs) -> float:
+    def timed(method: str, url: str, expect: int, **kwargs) -> float | None:
+        """Seconds the request took, or None (and an error) when it failed: failures are not latencies."""
         start = time.perf_counter()
         try:
             response = session.request(method, url, timeout=30, **kwargs)
         except requests.RequestException as exc:
             errors.append(f"{method} {url}: {exc}")
-            return 0.0
+            return None
         elapsed = time.perf_counter() - start
         if response.status_code != expect:
             errors.append(f"{method} {url}: {response.status_code} {response.text[:200]}")
+            return None
         return elapsed
 
     for i in range(rounds):
         text = SENTENCES[(me + i) % len(SENTENCES)]
-        hits.append(timed("POST", f"{base}/api/analyses", 200, json=request_for(text)))
-        hits.append(timed("GET", f"{base}/api/analyses/{keys[(me + i) % len(keys)]}", 200))
+        for seconds in (timed("POST", f"{base}/api/analyses", 200, json=request_for(text)),
+                        timed("GET", f"{base}/api/analyses/{keys[(me + i) % len(keys)]}", 200)):
+            if seconds is not None:
+                hits.append(seconds)
         if i % 10 == 0:
             timed("POST", f"{base}/api/analyses", 202, json=request_for(f"client {me} round {i} says {text}"))
             misses.append(1)
