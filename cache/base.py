@@ -24,6 +24,10 @@ from cache.rows import index_row, row_filter
 log = logging.getLogger(__name__)
 
 PARTIAL_TTL_SECONDS = 3600
+# get_meta reads this much of a value first: the metadata sits at its start, and a cached 512-token
+# analysis runs to tens of MB, which every submit of that request would otherwise fetch. zstd
+# decodes whole blocks of at most 128 KiB, so the head holds the first block and its frame header.
+META_HEAD_BYTES = 129 * 1024
 MAX_LIMIT = 10_000
 # Content keys are sha256 hex; allow any short word-like key but no separators, so a key can
 # never reach into another namespace of the store (partials, index).
@@ -64,7 +68,17 @@ class ResultStore(ABC):
         return self._load(key, self._read, codec.decode)
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
-        return self._load(key, self._read, codec.decode_meta)
+        """The metadata alone, from the value's first bytes where they hold it."""
+        def meta() -> dict[str, Any] | None:
+            blob = self._read_head(key, META_HEAD_BYTES)
+            if blob is not None and len(blob) == META_HEAD_BYTES:  # the value may go on
+                try:
+                    return codec.decode_meta(blob)
+                except RejectedValue:  # cut short by the head, or damaged: the whole value decides
+                    blob = self._read(key)
+            return None if blob is None else codec.decode_meta(blob)
+
+        return self._guarded(key, meta)
 
     def contains(self, key: str) -> bool:
         """A value is stored under key (not decoded: one that would be rejected counts too)."""
@@ -129,6 +143,10 @@ class ResultStore(ABC):
     def _read(self, key: str) -> object | None: ...
 
     @abstractmethod
+    def _read_head(self, key: str, size: int) -> bytes | None:
+        """The value's first `size` bytes (all of it when shorter); None when there is none."""
+
+    @abstractmethod
     def _contains(self, key: str) -> bool: ...
 
     @abstractmethod
@@ -147,11 +165,14 @@ class ResultStore(ABC):
     # --- helpers ------------------------------------------------------------------------------
 
     def _load(self, key: str, read: Callable[[str], object | None], decode: Callable[[object], T]) -> T | None:
+        return self._guarded(key, lambda: None if (blob := read(key)) is None else decode(blob))
+
+    def _guarded(self, key: str, produce: Callable[[], T | None]) -> T | None:
+        """produce() on a valid key; a value we refuse to read (not our format, damaged) is a miss."""
         _check_key(key)
         try:
             with self._backend():
-                blob = read(key)
-            return None if blob is None else decode(blob)
+                return produce()
         except RejectedValue as exc:
             log.warning("cache %s: rejected the value under %s (treated as a miss): %s", self.url_for_logs, key, exc)
             return None

@@ -92,6 +92,13 @@ class DiskStore(ResultStore):
     def _read(self, key: str) -> object | None:
         return self._fetch(key)
 
+    def _read_head(self, key: str, size: int) -> bytes | None:
+        value = self._fetch(key, read=True)  # a big value comes as an open file, a small one as bytes
+        if not hasattr(value, "read"):
+            return value[:size] if isinstance(value, bytes) else value
+        with value:
+            return value.read(size)
+
     def _contains(self, key: str) -> bool:
         return key in self._cache
 
@@ -101,11 +108,11 @@ class DiskStore(ResultStore):
     def _read_partial(self, key: str) -> object | None:
         return self._fetch(_PARTIAL_PREFIX + key)
 
-    def _fetch(self, name: str) -> object | None:
+    def _fetch(self, name: str, read: bool = False) -> object | None:
         # diskcache answers a miss when an overwrite removes the value's file between its row
         # lookup and the file read; the entry is still there, so look again.
         for _ in range(_OVERWRITE_RETRIES):
-            value = self._cache.get(name)
+            value = self._cache.get(name, read=read)
             if value is not None or name not in self._cache:
                 return value
         return None

@@ -105,6 +105,10 @@ class RedisStore(ResultStore):
     def _read(self, key: str) -> object | None:
         return self._redis.get(value_name(key))
 
+    def _read_head(self, key: str, size: int) -> bytes | None:
+        head = self._redis.getrange(value_name(key), 0, size - 1)
+        return head or None  # GETRANGE answers b"" for a missing key (a stored value is never empty)
+
     def _contains(self, key: str) -> bool:
         return bool(self._redis.exists(value_name(key)))
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cache import Record
+from cache.base import META_HEAD_BYTES
 from tests.cache.conftest import assert_same_arrays, make_arrays, make_meta
 
 KEY = "a" * 64
@@ -44,6 +45,22 @@ def test_get_meta_contains_and_missing(store):
     meta = make_meta(KEY, text="Ünïcode ✓ text")
     store.put(KEY, meta, make_arrays())
     assert store.contains(KEY)
+    assert store.get_meta(KEY) == meta
+
+
+def test_get_meta_of_a_big_value_reads_only_its_head(store, monkeypatch):
+    rng = np.random.default_rng(1)
+    arrays = {"attention": rng.random((4, 4, 256, 256)).astype(np.float16)}  # ~2 MB: no compression shrinks noise
+    meta = make_meta(KEY)
+    assert store.put(KEY, meta, arrays) > 4 * META_HEAD_BYTES
+    monkeypatch.setattr(store, "_read", lambda key: pytest.fail("get_meta read the whole value"))
+    assert store.get_meta(KEY) == meta
+
+
+def test_get_meta_larger_than_the_head_falls_back_to_the_whole_value(store):
+    noise = np.random.default_rng(2).integers(0x4E00, 0x9FFF, size=3 * META_HEAD_BYTES)  # incompressible text
+    meta = make_meta(KEY, text="".join(map(chr, noise)))
+    store.put(KEY, meta, make_arrays())
     assert store.get_meta(KEY) == meta
 
 
