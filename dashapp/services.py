@@ -66,19 +66,22 @@ class Services:
         with self._lock:
             loading = self._loading.setdefault(key, threading.Lock())
         with loading:
-            if (found := self._cached(key)) is not None:
-                return found
-            final = self.executor.result(key)
-            if final is None:
-                return self.executor.partial(key)
-            with self._lock:
-                self._lru[key] = final
-                self._loading.pop(key, None)
-                # Oldest out first, until both limits hold; the newest always stays.
-                while len(self._lru) > 1 and (len(self._lru) > self._lru_size
-                                              or sum(map(analysis_bytes, self._lru.values())) > self._lru_bytes):
-                    self._lru.popitem(last=False)
-            return final
+            try:
+                if (found := self._cached(key)) is not None:
+                    return found
+                final = self.executor.result(key)
+                if final is None:
+                    return self.executor.partial(key)
+                with self._lock:
+                    self._lru[key] = final
+                    # Oldest out first, until both limits hold; the newest always stays.
+                    while len(self._lru) > 1 and (len(self._lru) > self._lru_size
+                                                  or sum(map(analysis_bytes, self._lru.values())) > self._lru_bytes):
+                        self._lru.popitem(last=False)
+                return final
+            finally:
+                with self._lock:  # running jobs' keys too: the table of locks must not grow with every key seen
+                    self._loading.pop(key, None)
 
     def forget(self, key: str) -> None:
         with self._lock:
