@@ -89,3 +89,11 @@ def head_name(head: int | None) -> str:
 def rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:
     """Fewer bytes to the browser: float32, rounded (plotly sends numpy arrays as binary)."""
     return np.round(np.asarray(values, dtype=np.float32), digits)
+
+
+def row_outline(n_tokens: int, token: int | None) -> list[dict]:
+    """A square-matrix view's outline of the selected token's row; none when no token is selected."""
+    if token is None or not 0 <= token < n_tokens:
+        return []
+    return [dict(type="rect", xref="x", yref="y", x0=-0.5, x1=n_tokens - 0.5, y0=token - 0.5, y1=token + 0.5,
+                 line=dict(color=HIGHLIGHT, width=2))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, head_matrix, head_name, rounded, token_labels
+from dashapp.figures.common import apply_theme, empty_figure, head_matrix, head_name, rounded, row_outline, token_labels
 from interp.schema import Analysis
 
 
@@ -28,8 +28,6 @@ def heatmap_figure(analysis: Analysis, layer: int, head: int | None, token: int 
 
 def token_outline(n_tokens: int, token: int | None) -> list[dict]:
     """The selected token's row (where it attends) and column (who attends to it), outlined."""
-    if token is None or not 0 <= token < n_tokens:
-        return []
-    line = dict(color=HIGHLIGHT, width=2)
-    return [dict(type="rect", xref="x", yref="y", x0=-0.5, x1=n_tokens - 0.5, y0=token - 0.5, y1=token + 0.5, line=line),
-            dict(type="rect", xref="x", yref="y", x0=token - 0.5, x1=token + 0.5, y0=-0.5, y1=n_tokens - 0.5, line=line)]
+    row = row_outline(n_tokens, token)
+    column = [{**rect, "x0": token - 0.5, "x1": token + 0.5, "y0": -0.5, "y1": n_tokens - 0.5} for rect in row]
+    return row + column

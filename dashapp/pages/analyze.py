@@ -18,12 +18,12 @@ from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from dashapp import exports, ids, redraw
 from dashapp.figures.attention_graph import attention_graph_figure
-from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config, label_index
+from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config, label_index, row_outline
 from dashapp.figures.heatmap import heatmap_figure, token_outline
 from dashapp.figures.model_grid import model_grid_figure
 from dashapp.figures.predictions import predictions_figure
 from dashapp.figures.saliency import METHOD_NAMES, saliency_figure, saliency_token_patch
-from dashapp.figures.sensitivity import sensitivity_figure, token_row
+from dashapp.figures.sensitivity import sensitivity_figure
 from dashapp.figures.token_focus import token_focus_figure
 from dashapp.figures.token_strip import token_strip, token_strip_patch
 from dashapp.pages import components as ui
@@ -404,7 +404,7 @@ def _shapes_patch(shapes: list[dict] | None) -> Patch | None:
 TOKEN_OVERLAYS = {
     ids.HEATMAP: lambda a, _old, token: _shapes_patch(token_outline(a.n_tokens, token) if a.attention is not None else None),
     ids.SENSITIVITY: lambda a, _old, token: _shapes_patch(
-        token_row(a.n_tokens, token) if a.attention_sensitivity is not None else None),
+        row_outline(a.n_tokens, token) if a.attention_sensitivity is not None else None),
     ids.SALIENCY: saliency_token_patch,
     ids.TOKEN_STRIP: token_strip_patch,
 }
