@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from interp.task_specs import PAIR_TASKS, TASK_SPECS, TASKS  # noqa: F401 (re-exported: rooms import them from here)
+
 # Bump whenever a change to the engine can change a result: it is part of every cache key.
 ENGINE_VERSION = "1"
 
-TASKS = ("mlm", "sst", "mnli", "causal-lm", "similarity")
-PAIR_TASKS = ("mnli", "similarity")
 SALIENCY_METHODS = ("grad_norm", "grad_x_input", "integrated_gradients", "attention_rollout")
 METHODS = SALIENCY_METHODS + ("attention_sensitivity",)
 DEFAULT_TOP_K = 10
@@ -89,10 +89,10 @@ class AnalysisRequest:
         set_("text", text)
 
         pair = normalize_text(self.pair) if self.pair is not None else None
-        if self.task in PAIR_TASKS:
+        spec = TASK_SPECS[self.task]
+        if spec.takes_pair:
             if not pair or not _visible(pair):
-                second = "hypothesis" if self.task == "mnli" else "second sentence"
-                raise InputError(f"task {self.task} needs a {second} (pair text)")
+                raise InputError(f"task {self.task} needs a {spec.pair_label.lower()} (pair text)")
             if len(pair) > MAX_TEXT_CHARS:
                 raise InputError(f"pair text is longer than {MAX_TEXT_CHARS} characters")
         elif pair:
@@ -102,7 +102,7 @@ class AnalysisRequest:
         set_("pair", pair)
 
         masks = count_masks(text)
-        if self.task == "mlm":
+        if spec.needs_mask:
             if self.mask_index is None and masks == 0:
                 raise InputError("masked-word prediction needs a mask: write [MASK] in the text or give a mask index")
             if masks > 1 or (masks == 1 and self.mask_index is not None):
