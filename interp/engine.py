@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from interp import tasks
 from interp.attention import head_stats, request_attention
 from interp.loading import MODELS, LoadedModel
 from interp.registry import Registry, load_registry
@@ -22,6 +21,7 @@ from interp.saliency import METHODS as SALIENCY
 from interp.saliency import Explainer
 from interp.schema import Analysis, AnalysisRequest, InputError
 from interp.sensitivity import attention_sensitivity
+from interp.tasks import TaskEngine, engine_for
 from interp.tokens import Batch, Tokenized, block_diagonal, pad_batch, repeat_batch, tokenize
 
 Progress = Callable[[str, float, Analysis | None], None]
@@ -66,7 +66,8 @@ def analyze_many(requests: Sequence[AnalysisRequest], *, registry: Registry | No
         except InputError as exc:
             results[i] = exc
             continue
-        groups.setdefault((lm.spec, lm.head, request.methods, request.ig_steps, request.top_k), []).append(prepared)
+        key = (lm.spec, lm.task, request.methods, request.ig_steps, request.top_k)
+        groups.setdefault(key, []).append(prepared)
     report("loading model", 0.05, None)
 
     batches = [batch for members in groups.values() for batch in _batches(members)]
@@ -100,7 +101,7 @@ def _model(registry: Registry, request: AnalysisRequest) -> LoadedModel:
 
 def _prepare(request: AnalysisRequest, lm: LoadedModel) -> tuple[Tokenized, dict[str, Any] | None]:
     """Everything that can reject a request, checked before any computation."""
-    return tokenize(request, lm.tokenizer, lm.max_length), tasks.requested_target(request, lm)
+    return tokenize(request, lm.tokenizer, lm.max_length), engine_for(lm.task).requested_target(request, lm)
 
 
 def _batches(members: list[_Prepared]) -> list[list[_Prepared]]:
@@ -160,16 +161,16 @@ def _compute(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Token
 def _forward(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Tokenized], targets: list[dict[str, Any] | None],
              batch: Batch, embeds: torch.Tensor) -> list[Analysis]:
     """Predictions, attention and head statistics: the analyses' first version."""
-    task = requests[0].task
+    engine = engine_for(lm.task)
     with torch.inference_mode():
-        outputs = tasks.run_model(lm, embeds, batch, attentions=True)
-        preds = tasks.predictions(task, lm, outputs, batch, _read_positions(task, items, lm), requests[0].top_k)
+        outputs = engine.run(lm, embeds, batch, attentions=True)
+        preds = engine.predictions(lm, outputs, batch, _read_positions(engine, items, lm), requests[0].top_k)
         attention = [request_attention(outputs.attentions, b, item.lengths) for b, item in enumerate(items)]
     return [
         Analysis(
             request=request, fingerprint=lm.fingerprint, tokens=item.tokens, token_words=item.token_words,
             words=item.words, token_segments=item.token_segments, special_tokens=item.special_tokens,
-            predictions=p, target=target or tasks.default_target(task, p), mask_position=item.mask_position,
+            predictions=p, target=target or engine.default_target(p), mask_position=item.mask_position,
             truncated=item.truncated, attention=a, head_stats=head_stats(a, item.special_tokens), device=str(lm.device),
         )
         for request, item, p, target, a in zip(requests, items, preds, targets, attention)
@@ -178,18 +179,18 @@ def _forward(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Token
 
 def _saliency(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized], batch: Batch, embeds: torch.Tensor,
               methods: list[str], lap: Callable[[str], None]) -> None:
-    task, B = analyses[0].request.task, len(analyses)
-    read_pos = _read_positions(task, items, lm)
+    engine, B = engine_for(lm.task), len(analyses)
+    read_pos = _read_positions(engine, items, lm)
     target_ids = torch.tensor([a.target["index"] for a in analyses], device=lm.device)
 
     def score(x: torch.Tensor) -> torch.Tensor:
         times = x.shape[0] // B  # Captum stacks IG steps along the batch
         repeated = repeat_batch(batch, times)
-        outputs = tasks.run_model(lm, x, repeated)
-        return tasks.target_scores(task, outputs, repeated, read_pos.repeat(times), target_ids.repeat(times))
+        outputs = engine.run(lm, x, repeated)
+        return engine.target_scores(outputs, repeated, read_pos.repeat(times), target_ids.repeat(times))
 
     explainer = Explainer(score, embeds, batch.lengths, [a.attention for a in analyses],
-                          [tasks.reading_rows(task, item) for item in items], analyses[0].request.ig_steps)
+                          [engine.reading_rows(item) for item in items], analyses[0].request.ig_steps)
     for name in methods:
         # New dicts, not updates in place: partial snapshots already handed out stay as they were.
         for analysis, (values, info) in zip(analyses, SALIENCY[name](explainer)):
@@ -205,13 +206,15 @@ def _sensitivity(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenize
     # pays where backward passes are launch-bound (GPU); on a CPU they are compute-bound and padding
     # to the longest request only adds work, so there each request goes alone.
     groups = [[b] for b in range(len(items))] if lm.device.type == "cpu" else [list(range(len(items)))]
+    engine = engine_for(lm.task)
     for number, group in enumerate(groups):
         part = batch.select(group)
         B, S, n = part.shape
         x = embeds[group, :, :n]
 
         def attentions_of(flat: torch.Tensor, part: Batch = part, B: int = B, S: int = S, n: int = n) -> tuple[torch.Tensor, ...]:
-            return tasks.run_model(lm, flat.reshape(B, S, n, -1), part, attentions=True, head=False).attentions
+            outputs = engine.run(lm, flat.reshape(B, S, n, -1), part, attentions=True, encoder_only=True)
+            return outputs.attentions
 
         def layer_done(layer: int, layers: int, number: int = number) -> None:
             on_layer(number * layers + layer, len(groups) * layers)
@@ -221,8 +224,8 @@ def _sensitivity(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenize
             analyses[b].attention_sensitivity = block_diagonal(per_sequence, items[b].lengths)
 
 
-def _read_positions(task: str, items: list[Tokenized], lm: LoadedModel) -> torch.Tensor:
-    return torch.tensor([tasks.read_position(task, item) for item in items], device=lm.device)
+def _read_positions(engine: TaskEngine, items: list[Tokenized], lm: LoadedModel) -> torch.Tensor:
+    return torch.tensor([engine.read_position(item) for item in items], device=lm.device)
 
 
 def _done(analyses: list[Analysis], stage: str, timings: dict[str, float]) -> None:

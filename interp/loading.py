@@ -1,4 +1,4 @@
-"""Loading models: Auto classes per task, eager attention, a small thread-safe LRU per process.
+"""Loading models: the task engine's Auto class, eager attention, a small thread-safe LRU per process.
 
 CUDA is touched only at the first load, never at import: Celery forks worker processes after
 importing this module, and a CUDA context does not survive a fork.
@@ -13,30 +13,17 @@ from dataclasses import dataclass, field
 
 import torch
 import transformers
-from transformers import (
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
+from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from interp.registry import ModelSpec
 from interp.schema import ModelUnavailable
+from interp.task_specs import TargetKind, task_spec
+from interp.tasks import engine_for
 
 MAX_MODELS_ENV = "INTERPBOARD_MAX_MODELS"
 MAX_MEMORY_ENV = "INTERPBOARD_MAX_MODEL_MEMORY_MB"
 DEVICE_ENV = "INTERPBOARD_DEVICE"
 
-AUTO_CLASSES = {
-    "mlm": AutoModelForMaskedLM,
-    "sst": AutoModelForSequenceClassification,
-    "mnli": AutoModelForSequenceClassification,
-    "causal-lm": AutoModelForCausalLM,
-    "similarity": AutoModel,
-}
 # Tokenizers without a real limit report this huge sentinel as model_max_length.
 _NO_LIMIT = 1_000_000
 
@@ -48,7 +35,7 @@ transformers.utils.logging.disable_progress_bar()
 class LoadedModel:
     spec: ModelSpec
     fingerprint: str
-    head: str  # the Auto class key in AUTO_CLASSES
+    task: str  # the task it was loaded for: its engine chose the Auto class (the model's head)
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     labels: tuple[str, ...] | None  # class names in the model's own order (classification heads)
@@ -81,8 +68,8 @@ def _max_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> i
     return int(min(positions, declared))
 
 
-def _labels(spec: ModelSpec, model: PreTrainedModel, head: str) -> tuple[str, ...] | None:
-    if AUTO_CLASSES[head] is not AutoModelForSequenceClassification:
+def _labels(spec: ModelSpec, model: PreTrainedModel, task: str) -> tuple[str, ...] | None:
+    if task_spec(task).target is not TargetKind.CLASS:
         return None
     n = model.config.num_labels
     if spec.labels is not None:
@@ -93,8 +80,8 @@ def _labels(spec: ModelSpec, model: PreTrainedModel, head: str) -> tuple[str, ..
     return tuple(str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(n))
 
 
-def load_model(spec: ModelSpec, head: str) -> LoadedModel:
-    """Load a registry model for one head, on the chosen device, ready for input gradients only."""
+def load_model(spec: ModelSpec, task: str) -> LoadedModel:
+    """Load a registry model with its task engine's Auto class, on the chosen device, for input gradients."""
     available = spec.availability()
     if not available.ok:
         raise ModelUnavailable(f"model {spec.id} is unavailable: {available.detail}")
@@ -104,7 +91,8 @@ def load_model(spec: ModelSpec, head: str) -> LoadedModel:
     device = pick_device()
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.load_path(), **options)
-        model = AUTO_CLASSES[head].from_pretrained(spec.load_path(), attn_implementation="eager", **options)
+        auto_class = engine_for(task).auto_class
+        model = auto_class.from_pretrained(spec.load_path(), attn_implementation="eager", **options)
         model.eval().requires_grad_(False).to(device)
     except Exception as exc:  # any loader failure is the same thing to the user: this model cannot be used here
         raise ModelUnavailable(f"model {spec.id} could not be loaded from {spec.path} onto {device}: "
@@ -114,10 +102,10 @@ def load_model(spec: ModelSpec, head: str) -> LoadedModel:
     return LoadedModel(
         spec=spec,
         fingerprint=fingerprint,
-        head=head,
+        task=task,
         model=model,
         tokenizer=tokenizer,
-        labels=_labels(spec, model, head),
+        labels=_labels(spec, model, task),
         max_length=_max_length(model, tokenizer),
         device=device,
         param_bytes=sum(p.numel() * p.element_size() for p in model.parameters()),

@@ -1,6 +1,6 @@
 """Saliency methods: one registry, one signature, Captum underneath where it has the method.
 
-Every method explains the target scalar (see interp.tasks) of each request in a batch and returns,
+Every method explains the target scalar (an engine's target_scores) of each request in a batch and returns,
 per request, one score per token (over its sequences, concatenated) and a dict of extra figures.
 Gradients are taken on the input word embeddings; the model adds positions itself.
 """

@@ -14,6 +14,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from interp.schema import AnalysisRequest, InputError, replace_mask_marker
+from interp.task_specs import task_spec
 
 _WORD = re.compile(r"\S+")
 
@@ -75,8 +76,9 @@ def _describe(encoding, texts: list[str], owners: list[np.ndarray], segment_base
 
 
 def tokenize(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Tokenized:
+    spec = task_spec(request.task)
     text = request.text
-    if request.task == "mlm":
+    if spec.needs_mask:
         if tokenizer.mask_token is None:
             raise InputError(f"model {request.model} has no mask token, so it cannot predict a masked word")
         text = replace_mask_marker(text, tokenizer.mask_token)
@@ -88,8 +90,8 @@ def tokenize(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, max_l
         all_words += words
         owners.append(owner)
 
-    # Similarity models embed each sentence on its own; everything else reads text and pair together.
-    groups = [[0], [1]] if request.task == "similarity" else [list(range(len(texts)))]
+    # Sentence-embedding tasks encode each text on its own; everything else reads text and pair together.
+    groups = [[i] for i in range(len(texts))] if spec.separate_sequences else [list(range(len(texts)))]
     sequences, type_ids, token_words, segments, specials = [], [], [], [], []
     truncated = False
     for g, group in enumerate(groups):
@@ -102,13 +104,14 @@ def tokenize(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, max_l
         token_words += w
         segments += s
         specials += sp
-    if request.task == "mlm":
+    if spec.needs_mask:
         # Word labels keep the user's own mask marker, so models with different mask tokens agree.
         all_words[: len(_WORD.findall(text))] = _WORD.findall(request.text)
     if any(len(s) == 0 for s in sequences):
         raise InputError("the text has no tokens this model can read")
 
-    mask_position = _place_mask(request, tokenizer, sequences[0], specials, truncated, max_length) if request.task == "mlm" else None
+    mask_position = (_place_mask(request, tokenizer, sequences[0], specials, truncated, max_length)
+                     if spec.needs_mask else None)
     tokens = [t for seq in sequences for t in tokenizer.convert_ids_to_tokens(seq)]
     uses_types = "token_type_ids" in tokenizer.model_input_names
     return Tokenized(sequences, type_ids if uses_types else None, tokens, token_words, all_words, segments, specials,
