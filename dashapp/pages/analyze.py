@@ -33,7 +33,7 @@ from dashapp.selection import (
 )
 from dashapp.services import Services
 from interp.schema import (
-    MASK_MARKERS, PAIR_TASKS, SALIENCY_METHODS, Analysis, AnalysisRequest, InputError, ModelUnavailable, replace_mask_marker,
+    MASK_MARKERS, SALIENCY_METHODS, Analysis, AnalysisRequest, InputError, ModelUnavailable, replace_mask_marker,
 )
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,14 @@ def input_panel(form: dict[str, Any]) -> html.Div:
         dbc.Label("Text", html_for=ids.TEXT, className="mt-2"),
         dbc.Textarea(id=ids.TEXT, value=form["text"], rows=3, placeholder="Type a sentence; for mlm write [MASK] or click a word"),
         html.Div([
-            dbc.Label(ui.PAIR_LABELS.get(form["task"], "Second text"), id=ids.PAIR_LABEL, html_for=ids.PAIR, className="mt-2"),
+            dbc.Label(ui.pair_label(form["task"]), id=ids.PAIR_LABEL, html_for=ids.PAIR, className="mt-2"),
             dbc.Textarea(id=ids.PAIR, value=form["pair"] or "", rows=2),
         ], id=ids.PAIR_GROUP, style=ui.pair_style(form["task"])),
         dbc.Label("Explain target (default: the top prediction)", html_for=ids.TARGET, className="mt-2"),
         dbc.Input(id=ids.TARGET, value=form["target"] or "", list=ids.TARGET_CHOICES, placeholder="top prediction"),
         html.Datalist(id=ids.TARGET_CHOICES),
         dbc.Switch(id=ids.MASK_MODE, label="clicking a token masks its word", value=False, className="mt-2",
-                   style={} if form["task"] == "mlm" else HIDDEN),
+                   style={} if ui.needs_mask(form["task"]) else HIDDEN),
         dbc.Button("Run", id=ids.RUN, color="primary", className="mt-2 w-100"),
         html.Div(ui.alert(error) if error else None, id=ids.ALERT),
         ui.progress_block(),
@@ -187,7 +187,7 @@ def model_changed(model: str | None, task: str | None) -> tuple[list, str | None
 
 
 def task_changed(task: str | None) -> tuple[dict, str, dict]:
-    return ui.pair_style(task), ui.PAIR_LABELS.get(task or "", "Second text"), {} if task == "mlm" else HIDDEN
+    return ui.pair_style(task), ui.pair_label(task), {} if ui.needs_mask(task) else HIDDEN
 
 
 def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
     task = form.get("task")
     try:
         request = AnalysisRequest(model=form.get("model") or "", task=task, text=form.get("text") or "",
-                                  pair=(form.get("pair") or None) if task in PAIR_TASKS else None,
+                                  pair=(form.get("pair") or None) if ui.takes_pair(task) else None,
                                   target=form.get("target") or None)
         sub = services.executor.submit(request)
     except (InputError, ModelUnavailable) as exc:
@@ -258,7 +258,7 @@ def start(services: Services, trigger: Any, autorun: dict | None, form: dict[str
         return {**submit(services, {**form, **autorun["request"]}), "autorun": None}
     if isinstance(trigger, dict) and trigger.get("type") == ids.TOKEN_BUTTON:
         index = trigger["index"]
-        if not (mask_mode and form.get("task") == "mlm" and clicks and index < len(clicks) and clicks[index]):
+        if not (mask_mode and ui.needs_mask(form.get("task")) and clicks and index < len(clicks) and clicks[index]):
             return {}
         analysis = services.analysis((view or {}).get("key"))
         word = analysis.token_words[index] if analysis and index < analysis.n_tokens else None

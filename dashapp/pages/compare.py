@@ -18,7 +18,7 @@ from dashapp.figures.words import word_attention_figure, word_saliency_figure
 from dashapp.pages import components as ui
 from dashapp.selection import DEFAULT_METHOD, last
 from dashapp.services import Services
-from interp.schema import PAIR_TASKS, SALIENCY_METHODS, TASKS, AnalysisRequest, InputError, ModelUnavailable
+from interp.schema import SALIENCY_METHODS, TASKS, AnalysisRequest, InputError, ModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def run_compare(services: Services, task: str | None, models: list[str] | None, 
     if not MIN_MODELS <= len(models) <= MAX_MODELS:
         return {"alert": ui.alert(f"pick {MIN_MODELS} to {MAX_MODELS} models")}
     try:  # the input's problems are the same for every model: one message
-        requests = [AnalysisRequest(model=model, task=task, text=text or "", pair=(pair or None) if task in PAIR_TASKS else None)
+        requests = [AnalysisRequest(model=model, task=task, text=text or "", pair=(pair or None) if ui.takes_pair(task) else None)
                     for model in models]
     except InputError as exc:
         return {"alert": ui.alert(str(exc))}

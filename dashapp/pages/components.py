@@ -10,16 +10,8 @@ from dash import dcc, html
 
 from dashapp import ids
 from interp.registry import Registry, load_registry
-from interp.schema import PAIR_TASKS, TASKS
+from interp.task_specs import TASK_SPECS, TASKS, TaskSpec
 
-TASK_NAMES = {
-    "mlm": "masked word",
-    "sst": "sentiment (SST-2)",
-    "mnli": "entailment (MNLI)",
-    "causal-lm": "next token",
-    "similarity": "sentence similarity",
-}
-PAIR_LABELS = {"mnli": "Hypothesis", "similarity": "Second sentence"}
 POLL_MS = 400
 
 
@@ -64,11 +56,31 @@ def model_options(task: str | None = None) -> list[dict[str, Any]]:
 
 
 def task_options(tasks: tuple[str, ...] | list[str] = TASKS) -> list[dict[str, str]]:
-    return [{"label": f"{TASK_NAMES.get(t, t)} ({t})", "value": t} for t in tasks]
+    return [{"label": f"{TASK_SPECS[t].label} ({t})", "value": t} for t in tasks]
+
+
+def _spec(task: str | None) -> TaskSpec | None:
+    """The task's spec; None for no task or an unknown name (a hand-edited link)."""
+    return TASK_SPECS.get(task or "")
+
+
+def takes_pair(task: str | None) -> bool:
+    spec = _spec(task)
+    return spec is not None and spec.takes_pair
+
+
+def needs_mask(task: str | None) -> bool:
+    spec = _spec(task)
+    return spec is not None and spec.needs_mask
+
+
+def pair_label(task: str | None) -> str:
+    spec = _spec(task)
+    return (spec.pair_label if spec else None) or "Second text"
 
 
 def pair_style(task: str | None) -> dict[str, str]:
-    return {} if task in PAIR_TASKS else {"display": "none"}
+    return {} if takes_pair(task) else {"display": "none"}
 
 
 def alert(message: str, color: str = "danger") -> dbc.Alert:
