@@ -21,11 +21,7 @@ TASK_NAMES = {
 }
 PAIR_LABELS = {"mnli": "Hypothesis", "similarity": "Second sentence"}
 POLL_MS = 400
-
-
-def stage_kind(stage: str | None) -> str | None:
-    """"sensitivity 3/12" -> "sensitivity": views re-render once per kind of stage, not per step."""
-    return stage.split(" ", 1)[0] if stage else None
+HIDDEN = {"display": "none"}
 
 
 def navbar() -> dbc.Navbar:

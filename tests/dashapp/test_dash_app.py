@@ -10,6 +10,7 @@ import dash
 from dashapp import ids
 from dashapp.app import create_app, sync_theme
 from dashapp.pages import analyze, compare, history, permalink
+from dashapp.pages.analyze import run
 from tests.dashapp.fakes import FakeExecutor
 
 
@@ -44,7 +45,7 @@ def test_model_picker_marks_unavailable_models(tmp_path, monkeypatch):
 
     [option] = model_options()
     assert option["disabled"] and "unavailable" in option["label"]
-    options, task, info = analyze.model_changed("gone", "sst")
+    options, task, info = run.model_changed("gone", "sst")
     assert task == "mlm" and "unavailable" in info
 
 
