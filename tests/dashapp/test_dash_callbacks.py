@@ -290,6 +290,7 @@ def test_exports(services, ex):
     npz = drawing.export(services, ids.EXPORT_NPZ, view, sel, None, EDGES)
     arrays = np.load(io.BytesIO(base64.b64decode(npz["content"])))
     assert arrays["attention"].shape == analysis.attention.shape and "saliency.grad_norm" in arrays
+    assert list(arrays["tokens"]) == analysis.tokens  # the API's .npz has the same contents (exports.to_npz)
     report = drawing.export(services, ids.EXPORT_HTML, view, sel, None, EDGES)["content"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;" in report
     assert "<script>alert(1)</script>" not in report and "<b>x</b>" not in report

@@ -8,6 +8,5 @@ drawing.py; tests call them directly); `register` wires them to one app.
 """
 
 from dashapp.pages.analyze.callbacks import register
-from dashapp.pages.analyze.layout import layout, layout_for_key
 
-__all__ = ["layout", "layout_for_key", "register"]
+__all__ = ["register"]
