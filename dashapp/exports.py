@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import jinja2
 import numpy as np
@@ -63,4 +64,5 @@ def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> s
             ("target", (analysis.target or {}).get("label")), ("key", key)]
     parts = [Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
              for i, fig in enumerate(figures)]
-    return _REPORT.render(request=request, rows=[(n, str(v)) for n, v in rows if v is not None], figures=parts)
+    shown = [(name, str(value)) for name, value in rows if value is not None]
+    return _REPORT.render(request=request, rows=shown, figures=parts)

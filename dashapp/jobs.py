@@ -22,8 +22,22 @@ GONE_MESSAGE = "the job's record is gone (expired, or the server restarted): run
 # Stages whose partial result the views can draw: none while the model loads.
 NOTHING_TO_DRAW = (None, "loading")
 
-__all__ = ["CANCELLED", "DONE", "ERROR", "GONE", "QUEUED", "RUNNING", "JobReport", "Started", "cancel", "finished",
-           "follow", "stage_kind", "submit", "updated_record"]
+__all__ = [
+    "CANCELLED",
+    "DONE",
+    "ERROR",
+    "GONE",
+    "QUEUED",
+    "RUNNING",
+    "JobReport",
+    "Started",
+    "cancel",
+    "finished",
+    "follow",
+    "stage_kind",
+    "submit",
+    "updated_record",
+]
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,7 @@ class JobReport:
 
 
 def stage_kind(stage: str | None) -> str | None:
-    """"sensitivity 3/12" -> "sensitivity": views re-render once per kind of stage, not per step."""
+    """ "sensitivity 3/12" -> "sensitivity": views re-render once per kind of stage, not per step."""
     return stage.split(" ", 1)[0] if stage else None
 
 
@@ -80,8 +94,14 @@ def submit(services: Services, request: AnalysisRequest) -> Started:
     except Exception as exc:  # the service behind the page failed (Redis down, …): say so, never a traceback
         log.exception("submit failed")
         return Started(failure=f"{type(exc).__name__}: {exc}")
-    record = {"key": sub.key, "job_id": sub.job_id, "cached": sub.cached, "state": DONE if sub.cached else QUEUED,
-              "stage": None, "error": None}
+    record = {
+        "key": sub.key,
+        "job_id": sub.job_id,
+        "cached": sub.cached,
+        "state": DONE if sub.cached else QUEUED,
+        "stage": None,
+        "error": None,
+    }
     return Started(record=record)
 
 
@@ -95,8 +115,14 @@ def follow(services: Services, job_id: str) -> JobReport:
     error = status.error
     if error is None and status.state in (ERROR, CANCELLED):
         error = "the job was cancelled" if status.state == CANCELLED else "the job failed"
-    return JobReport(str(status.state), stage_kind(status.stage), round(100 * float(status.progress)),
-                     str(status.stage), text, error)
+    return JobReport(
+        str(status.state),
+        stage_kind(status.stage),
+        round(100 * float(status.progress)),
+        str(status.stage),
+        text,
+        error,
+    )
 
 
 def finished(record: dict[str, Any]) -> bool:

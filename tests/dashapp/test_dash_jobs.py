@@ -1,4 +1,4 @@
-"""Following jobs (dashapp.jobs): what a JobStatus means to the pages, written once for Analyze and Compare."""
+"""Following jobs (dashapp.jobs): what a JobStatus means to the pages, written once for both pages."""
 
 from __future__ import annotations
 
@@ -20,17 +20,27 @@ def test_a_job_is_followed_from_queue_to_end():
     assert report.drawable_stage is None and not report.finished  # nothing to draw while the model loads
     status.stage, status.progress = "sensitivity 3/12", 0.75
     record, report = jobs.updated_record(services, record)
-    assert report.drawable_stage == "sensitivity" and report.percent == 75 and record["stage"] == "sensitivity"
+    assert (
+        report.drawable_stage == "sensitivity" and report.percent == 75 and record["stage"] == "sensitivity"
+    )
     status.state, status.error = "cancelled", None
     record, report = jobs.updated_record(services, record)
     assert report.failed and report.severity == "warning" and record["error"] == "the job was cancelled"
-    assert jobs.finished(record) and jobs.updated_record(services, record) == (record, None)  # not polled again
+    assert jobs.finished(record) and jobs.updated_record(services, record) == (
+        record,
+        None,
+    )  # not polled again
 
 
 def test_a_gone_record_and_a_refused_request():
     ex = FakeExecutor()
     services = Services(ex)
     record, report = jobs.updated_record(services, {"key": "k", "job_id": "expired", "state": jobs.QUEUED})
-    assert report.state == jobs.GONE and report.finished and record["state"] == jobs.ERROR and "gone" in record["error"]
+    assert (
+        report.state == jobs.GONE
+        and report.finished
+        and record["state"] == jobs.ERROR
+        and "gone" in record["error"]
+    )
     refused = jobs.submit(services, AnalysisRequest(model="no-such-model", task="mlm", text="a [MASK]"))
     assert refused.record is None and "unknown model" in refused.problem and refused.failure is None

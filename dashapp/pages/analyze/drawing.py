@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from dash import dcc, html, no_update
 
@@ -20,7 +21,9 @@ from interp.schema import Analysis
 log = logging.getLogger(__name__)
 
 
-def current(services: Services, shown: dict | None, selection: dict | None) -> tuple[Analysis | None, dict[str, Any]]:
+def current(
+    services: Services, shown: dict | None, selection: dict | None
+) -> tuple[Analysis | None, dict[str, Any]]:
     """The analysis on show (final or partial) and the selection made valid for it."""
     analysis = services.analysis((shown or {}).get("key"))
     return analysis, clamp(selection, analysis)
@@ -30,26 +33,47 @@ def placeholder(shown: dict | None) -> str:
     """What an empty view says: nothing asked yet, still computing, or the job ended without a result."""
     if not shown:
         return "run an analysis"
-    return {"cancelled": "no result: the job was cancelled",
-            "error": "no result: the job failed (the message is beside the Run button)"}.get(shown.get("stage"), "computing…")
+    return {
+        "cancelled": "no result: the job was cancelled",
+        "error": "no result: the job failed (the message is beside the Run button)",
+    }.get(shown.get("stage"), "computing…")
 
 
-def _draw(view: View, analysis: Analysis | None, sel: dict[str, Any], shown: dict | None, theme: str | None,
-          options: dict[str, Any]) -> Any:
+def _draw(
+    view: View,
+    analysis: Analysis | None,
+    sel: dict[str, Any],
+    shown: dict | None,
+    theme: str | None,
+    options: dict[str, Any],
+) -> Any:
     if analysis is None:
         return empty_figure(placeholder(shown), theme) if view.graph else None
     return view.build(analysis, sel, theme, **options)
 
 
-def render_view(services: Services, view: View, shown: dict | None, selection: dict | None, theme: str | None,
-                **options: Any) -> Any:
+def render_view(
+    services: Services,
+    view: View,
+    shown: dict | None,
+    selection: dict | None,
+    theme: str | None,
+    **options: Any,
+) -> Any:
     """The view's whole figure (or components) for the analysis on show."""
     analysis, sel = current(services, shown, selection)
     return _draw(view, analysis, sel, shown, theme, options)
 
 
-def redraw_view(services: Services, view: View, shown: dict | None, selection: dict | None, theme: str | None,
-                drawn: dict | None, **options: Any) -> tuple[Any, Any]:
+def redraw_view(
+    services: Services,
+    view: View,
+    shown: dict | None,
+    selection: dict | None,
+    theme: str | None,
+    drawn: dict | None,
+    **options: Any,
+) -> tuple[Any, Any]:
     """(what to send the view, the signature of what it then shows): a whole figure (or components),
     a Patch of its token overlay, or no_update when nothing it shows has changed."""
     theme = theme if view.graph else None  # plain components follow the page's CSS theme by themselves
@@ -64,7 +88,11 @@ def redraw_view(services: Services, view: View, shown: dict | None, selection: d
     if change == redraw.NOTHING:
         return no_update, no_update
     if change == redraw.TOKEN:
-        patch = view.overlay(analysis, (drawn or {}).get("token"), sel["token"]) if view.overlay and analysis is not None else None
+        patch = (
+            view.overlay(analysis, (drawn or {}).get("token"), sel["token"])
+            if view.overlay and analysis is not None
+            else None
+        )
         return (no_update if patch is None else patch), now
     return _draw(view, analysis, sel, shown, theme, options), now
 
@@ -74,9 +102,16 @@ def target_choices(services: Services, shown: dict | None) -> list:
     return [html.Option(value=str(p["label"])) for p in (analysis.predictions if analysis else [])]
 
 
-def export(services: Services, which: str, shown: dict | None, selection: dict | None, theme: str | None,
-           options: dict[str, Any], views: Sequence[View] = VIEWS) -> dict[str, Any] | None:
-    """The dcc.Download payload for one export button; `options`: {component id: value} of the views' controls."""
+def export(
+    services: Services,
+    which: str,
+    shown: dict | None,
+    selection: dict | None,
+    theme: str | None,
+    options: dict[str, Any],
+    views: Sequence[View] = VIEWS,
+) -> dict[str, Any] | None:
+    """The dcc.Download payload for one export button (`options`: {component id: value})."""
     analysis, sel = current(services, shown, selection)
     if analysis is None:
         return None
@@ -88,5 +123,7 @@ def export(services: Services, which: str, shown: dict | None, selection: dict |
         return dcc.send_string(exports.to_csv(analysis), f"{name}.csv")
     if which == ids.EXPORT_NPZ:
         return dcc.send_bytes(exports.to_npz(*analysis.to_record()), f"{name}.npz")
-    figures = [view.build(analysis, sel, theme, **view.option_values(options)) for view in views if view.in_report]
+    figures = [
+        view.build(analysis, sel, theme, **view.option_values(options)) for view in views if view.in_report
+    ]
     return dcc.send_string(exports.html_report(analysis, key, figures), f"{name}.html")

@@ -30,16 +30,24 @@ def model_changed(model: str | None, task: str | None) -> tuple[list, str | None
 
 
 def task_changed(task: str | None) -> tuple[dict, str, dict]:
-    return ui.pair_style(task), ui.PAIR_LABELS.get(task or "", "Second text"), {} if task == "mlm" else ui.HIDDEN
+    return (
+        ui.pair_style(task),
+        ui.PAIR_LABELS.get(task or "", "Second text"),
+        {} if task == "mlm" else ui.HIDDEN,
+    )
 
 
 def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
     """Submit the form's request: a cached result shows at once, otherwise the page starts polling."""
     task = form.get("task")
     try:
-        request = AnalysisRequest(model=form.get("model") or "", task=task, text=form.get("text") or "",
-                                  pair=(form.get("pair") or None) if task in PAIR_TASKS else None,
-                                  target=form.get("target") or None)
+        request = AnalysisRequest(
+            model=form.get("model") or "",
+            task=task,
+            text=form.get("text") or "",
+            pair=(form.get("pair") or None) if task in PAIR_TASKS else None,
+            target=form.get("target") or None,
+        )
     except InputError as exc:
         return {"alert": ui.alert(str(exc)), "progress_style": ui.HIDDEN}
     started = jobs.submit(services, request)
@@ -60,7 +68,9 @@ def open_key(services: Services, key: str) -> dict[str, Any]:
     """A permalink: the cached analysis `key`, its request copied into the form."""
     meta = services.executor.store.get_meta(key) if is_key(key) else None
     if meta is None:
-        return {"alert": ui.alert(f"no cached analysis with key {key!r} (it may have been deleted)", "warning")}
+        return {
+            "alert": ui.alert(f"no cached analysis with key {key!r} (it may have been deleted)", "warning")
+        }
     request = meta.get("request") or {}
     return {
         "job": {"key": key, "job_id": None, "cached": True, "state": jobs.DONE, "request": request},
@@ -71,7 +81,9 @@ def open_key(services: Services, key: str) -> dict[str, Any]:
     }
 
 
-def mask_word(text: str, word: int, memo: dict[str, Any] | None, fill: str | None) -> tuple[str, dict[str, Any]]:
+def mask_word(
+    text: str, word: int, memo: dict[str, Any] | None, fill: str | None
+) -> tuple[str, dict[str, Any]]:
     """`text` with its word number `word` replaced by [MASK].
 
     One mask per request: the word an earlier click masked comes back (`memo`); a typed mask
@@ -90,8 +102,16 @@ def mask_word(text: str, word: int, memo: dict[str, Any] | None, fill: str | Non
     return "".join(parts), {"word": word, "original": original}
 
 
-def start(services: Services, trigger: Any, autorun: dict | None, form: dict[str, Any], clicks: list | None,
-          mask_mode: bool, shown: dict | None, memo: dict | None) -> dict[str, Any]:
+def start(
+    services: Services,
+    trigger: Any,
+    autorun: dict | None,
+    form: dict[str, Any],
+    clicks: list | None,
+    mask_mode: bool,
+    shown: dict | None,
+    memo: dict | None,
+) -> dict[str, Any]:
     """Run, a link's autorun, a permalink, or (mlm, mask mode) a click on a token that masks its word."""
     if trigger == ids.AUTORUN:  # runs once: the store is emptied
         if not autorun:
@@ -120,15 +140,31 @@ def poll(services: Services, job: dict | None, shown: dict | None) -> dict[str, 
     report = jobs.follow(services, job["job_id"])
     key = job["key"]
     if report.state == jobs.GONE:  # the views keep waiting: nothing says how the job ended
-        return {"poll_disabled": True, "progress_style": ui.HIDDEN, "alert": ui.alert(report.error, report.severity)}
+        return {
+            "poll_disabled": True,
+            "progress_style": ui.HIDDEN,
+            "alert": ui.alert(report.error, report.severity),
+        }
     if report.state == jobs.DONE:
-        return {"poll_disabled": True, "progress_style": ui.HIDDEN, "shown": {"key": key, "final": True, "stage": "done"}}
+        return {
+            "poll_disabled": True,
+            "progress_style": ui.HIDDEN,
+            "shown": {"key": key, "final": True, "stage": "done"},
+        }
     if report.failed:
         # The views stop waiting: they keep what the job produced before it ended, if anything.
-        return {"poll_disabled": True, "progress_style": ui.HIDDEN, "shown": {"key": key, "final": False, "stage": report.state},
-                "alert": ui.alert(report.error, report.severity)}
-    out: dict[str, Any] = {"progress": report.percent, "progress_label": report.label, "progress_text": report.text,
-                           "progress_style": {}}
+        return {
+            "poll_disabled": True,
+            "progress_style": ui.HIDDEN,
+            "shown": {"key": key, "final": False, "stage": report.state},
+            "alert": ui.alert(report.error, report.severity),
+        }
+    out: dict[str, Any] = {
+        "progress": report.percent,
+        "progress_label": report.label,
+        "progress_text": report.text,
+        "progress_style": {},
+    }
     if report.drawable_stage and (shown or {}).get("stage") != report.drawable_stage:
         out["shown"] = {"key": key, "final": False, "stage": report.drawable_stage}
     return out

@@ -3,18 +3,28 @@ choices, and the address bar's query string."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from dash import no_update
 
 from dashapp import ids
+from dashapp.selection import (
+    HEAD_AVERAGE,
+    clamp,
+    default_selection,
+    head_from_value,
+    head_value,
+    query_string,
+)
 from dashapp.services import Services
-from dashapp.selection import HEAD_AVERAGE, clamp, default_selection, head_from_value, head_value, query_string
 from dashapp.views import VIEWS, View
 from interp.schema import SALIENCY_METHODS
 
 
-def update_selection(selection: dict | None, trigger: Any, value: Any, views: Sequence[View] = VIEWS) -> dict[str, Any]:
+def update_selection(
+    selection: dict | None, trigger: Any, value: Any, views: Sequence[View] = VIEWS
+) -> dict[str, Any]:
     """The selection after one control changed, one token button was pressed or one view was clicked
     (`value`: the control's value, the button's n_clicks, the view's clickData)."""
     sel = {**default_selection(), **(selection or {})}
@@ -39,7 +49,9 @@ def layer_options(layers: int) -> list[dict[str, Any]]:
 
 
 def head_options(heads: int) -> list[dict[str, Any]]:
-    return [{"label": "head average", "value": HEAD_AVERAGE}] + [{"label": f"head {h}", "value": h} for h in range(heads)]
+    return [{"label": "head average", "value": HEAD_AVERAGE}] + [
+        {"label": f"head {h}", "value": h} for h in range(heads)
+    ]
 
 
 def dimension_options(services: Services, shown: dict | None, selection: dict | None) -> tuple:
@@ -48,11 +60,16 @@ def dimension_options(services: Services, shown: dict | None, selection: dict | 
     if analysis is None or analysis.attention is None:
         return no_update, no_update, no_update, no_update
     sel = clamp(selection, analysis)
-    return layer_options(analysis.num_layers), head_options(analysis.num_heads), sel["layer"], head_value(sel["head"])
+    return (
+        layer_options(analysis.num_layers),
+        head_options(analysis.num_heads),
+        sel["layer"],
+        head_value(sel["head"]),
+    )
 
 
 def url_query(shown: dict | None, job: dict | None, selection: dict | None) -> str | None:
-    """The query string for the address bar: request and selection (a permalink's path already names the request)."""
+    """The address bar's query string: request and selection (a permalink's path names the request)."""
     if not shown:
         return None
     request = None if shown.get("permalink") else (job or {}).get("request")
