@@ -45,11 +45,12 @@ def _pick(result: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
     return [result[name] if name in result else no_update for name in names]
 
 
-def register(app: dash.Dash, services: Services, views: Sequence[View] = VIEWS) -> None:
+def register(app: dash.Dash, services: Services) -> None:
+    """The page at "/" (its layout shows VIEWS) and its callbacks."""
     dash.register_page(
         __package__, path="/", name="Analyze", title="interpboard · analyze", layout=layout, order=0
     )
-    wire(app, services, views)
+    wire(app, services, VIEWS)
 
 
 def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
