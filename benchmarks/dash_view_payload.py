@@ -17,7 +17,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashapp import ids  # noqa: E402
-from dashapp.pages.analyze import VIEW_BUILDERS  # noqa: E402
+from dashapp.views import VIEWS  # noqa: E402
 from tests.dashapp.synthetic import synthetic_analysis  # noqa: E402
 
 
@@ -26,10 +26,10 @@ def main() -> None:
     selection = {"layer": 5, "head": None, "token": 40, "method": "integrated_gradients"}
     full = analysis.attention.astype(np.float32).nbytes * 4 // 3  # base64 of float32, as plotly sends arrays
     sent = 0
-    for graph_id, build in VIEW_BUILDERS.items():
+    for view in (v for v in VIEWS if v.graph):
         start = time.perf_counter()
-        size = len(build(analysis, selection, "light").to_json())
-        print(f"{graph_id:28s} {size / 1e3:9.1f} kB  {time.perf_counter() - start:6.3f} s")
+        size = len(view.build(analysis, selection, "light").to_json())
+        print(f"{view.id:28s} {size / 1e3:9.1f} kB  {time.perf_counter() - start:6.3f} s")
         sent += size
     print(f"{ids.VIEWS:28s} {sent / 1e3:9.1f} kB in all; the full attention would be {full / 1e6:.1f} MB "
           f"({analysis.n_tokens} tokens)")

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import orjson
 import redis
 from flask import Blueprint, Flask, Response, current_app, request, send_file, url_for
@@ -23,6 +22,7 @@ from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from cache import CacheUnavailable
+from dashapp import exports
 from dashapp.openapi import ANALYSIS_REQUEST_SCHEMA, openapi_document
 from interp.registry import load_registry
 from interp.schema import Analysis, AnalysisRequest, InputError
@@ -271,9 +271,7 @@ def analysis_arrays(key: str) -> Response:
     record = _executor().store.get(_known_key(key))
     if record is None:
         raise ApiError(404, f"unknown analysis {key}")
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **record.arrays)
-    buffer.seek(0)
+    buffer = io.BytesIO(exports.to_npz(record.meta, record.arrays))
     return send_file(buffer, mimetype="application/octet-stream", as_attachment=True, download_name=f"{key}.npz")
 
 

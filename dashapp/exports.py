@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
-import html
 import io
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Any
 
+import jinja2
 import numpy as np
 import orjson
 import plotly.graph_objects as go
+from markupsafe import Markup
 
 from interp.schema import SALIENCY_METHODS, Analysis
 
@@ -34,11 +36,25 @@ def to_csv(analysis: Analysis) -> str:
     return out.getvalue()
 
 
-def to_npz(analysis: Analysis) -> bytes:
-    _meta, arrays = analysis.to_record()
+def to_npz(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    """The one .npz of an analysis (the page's download and the API's `/api/analyses/<key>.npz`), from its
+    stored record (`Analysis.to_record()`, or a store's Record): `tokens` (strings), then every stored
+    array at its storage precision: `attention` [layers, heads, n, n], `attention_sensitivity`
+    [layers, n, n], `saliency.<method>` [n] and `head_<statistic>` [layers, heads], as far as computed."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, tokens=np.array(analysis.tokens, dtype=str), **arrays)
+    np.savez_compressed(buffer, tokens=np.array(meta["tokens"], dtype=str), **arrays)
     return buffer.getvalue()
+
+
+# Autoescaped: the request's text is the user's; the figures' HTML is plotly's own (marked safe).
+_REPORT = jinja2.Environment(autoescape=True).from_string(
+    "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+    "<title>interpboard · {{ request.model }} · {{ request.task }}</title>"
+    "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}</style></head>"
+    "<body><h1>interpboard report</h1><table>"
+    "{% for name, value in rows %}<tr><th>{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}"
+    "</table>{% for figure in figures %}{{ figure }}{% endfor %}</body></html>"
+)
 
 
 def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> str:
@@ -46,12 +62,7 @@ def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> s
     request = analysis.request
     rows = [("model", request.model), ("task", request.task), ("text", request.text), ("pair", request.pair),
             ("target", (analysis.target or {}).get("label")), ("key", key)]
-    table = "".join(f"<tr><th>{name}</th><td>{html.escape(str(value))}</td></tr>" for name, value in rows if value is not None)
-    parts = [fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
+    parts = [Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
              for i, fig in enumerate(figures)]
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>interpboard · {html.escape(request.model)} · {html.escape(request.task)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}</style></head>"
-        f"<body><h1>interpboard report</h1><table>{table}</table>{''.join(parts)}</body></html>"
-    )
+    shown = [(name, str(value)) for name, value in rows if value is not None]
+    return _REPORT.render(request=request, rows=shown, figures=parts)

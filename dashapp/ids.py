@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+
+def view_id(name: str) -> str:
+    """The component id of the Analyze page's view `name` (a View declares only its name)."""
+    return f"analyze-{name}"
+
+
 # App shell
 NAVBAR = "navbar"
 THEME_SWITCH = "theme-switch"
@@ -26,8 +32,8 @@ AUTORUN = "analyze-autorun"  # dcc.Store: a request from the URL, run once on lo
 MODEL_INFO = "analyze-model-info"
 
 # Analyze page: job and view state (only keys and small dicts live in the browser)
-JOB = "analyze-job"  # dcc.Store: {"key", "job_id", "cached"}
-VIEW = "analyze-view"  # dcc.Store: {"key", "stages", "final"}
+JOB = "analyze-job"  # dcc.Store: the job's record (dashapp.jobs) and its request
+SHOWN = "analyze-shown"  # dcc.Store: the analysis on show {"key", "final", "stage", "permalink"}
 SELECTION = "analyze-selection"  # dcc.Store: {"layer", "head", "token", "method"}
 MASK_MEMO = "analyze-mask-memo"  # dcc.Store: the word a click replaced with [MASK]
 POLL = "analyze-poll"  # dcc.Interval
@@ -47,15 +53,15 @@ METHOD = "analyze-method"
 EDGE_TOP_K = "analyze-edge-top-k"
 EDGE_THRESHOLD = "analyze-edge-threshold"
 
-# Analyze page: views
-PREDICTIONS = "analyze-predictions"
-TOKEN_STRIP = "analyze-token-strip"
-ATTENTION_GRAPH = "analyze-attention-graph"
-HEATMAP = "analyze-heatmap"
-TOKEN_FOCUS = "analyze-token-focus"
-MODEL_GRID = "analyze-model-grid"
-SALIENCY = "analyze-saliency"
-SENSITIVITY = "analyze-sensitivity"
+# Analyze page: views (declared in dashapp.views; their ids named here for tests and benchmarks)
+PREDICTIONS = view_id("predictions")
+TOKEN_STRIP = view_id("token-strip")
+ATTENTION_GRAPH = view_id("attention-graph")
+HEATMAP = view_id("heatmap")
+TOKEN_FOCUS = view_id("token-focus")
+MODEL_GRID = view_id("model-grid")
+SALIENCY = view_id("saliency")
+SENSITIVITY = view_id("sensitivity")
 TOKEN_BUTTON = "token-button"  # pattern-matching: {"type": TOKEN_BUTTON, "index": i}
 
 # Analyze page: export

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from dash import Patch
 
 from interp.schema import Analysis
 
@@ -97,3 +98,12 @@ def row_outline(n_tokens: int, token: int | None) -> list[dict]:
         return []
     return [dict(type="rect", xref="x", yref="y", x0=-0.5, x1=n_tokens - 0.5, y0=token - 0.5, y1=token + 0.5,
                  line=dict(color=HIGHLIGHT, width=2))]
+
+
+def shapes_patch(shapes: list[dict] | None) -> Patch | None:
+    """A Patch that replaces a figure's shapes; None when there is no figure to outline on."""
+    if shapes is None:
+        return None
+    patch = Patch()
+    patch["layout"]["shapes"] = shapes
+    return patch

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
-from dashapp import ids
+from dashapp import ids, jobs
 from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config
 from dashapp.figures.difference import difference_figure
 from dashapp.figures.predictions import predictions_figure
@@ -18,12 +17,9 @@ from dashapp.figures.words import word_attention_figure, word_saliency_figure
 from dashapp.pages import components as ui
 from dashapp.selection import DEFAULT_METHOD, last
 from dashapp.services import Services
-from interp.schema import SALIENCY_METHODS, TASKS, AnalysisRequest, InputError, ModelUnavailable
-
-log = logging.getLogger(__name__)
+from interp.schema import SALIENCY_METHODS, TASKS, AnalysisRequest, InputError
 
 MIN_MODELS, MAX_MODELS = 2, 4
-FINISHED = ("done", "error", "cancelled")
 
 
 def layout(task: str | None = None, models: str | None = None, text: str | None = None, pair: str | None = None,
@@ -84,47 +80,38 @@ def run_compare(services: Services, task: str | None, models: list[str] | None, 
                     for model in models]
     except InputError as exc:
         return {"alert": ui.alert(str(exc))}
-    jobs = []
+    records = []
     for request in requests:
-        try:
-            sub = services.executor.submit(request)
-        except (InputError, ModelUnavailable) as exc:  # this model cannot take it: shown in its column
-            jobs.append({"model": request.model, "key": None, "job_id": None, "state": "error", "error": str(exc)})
-            continue
-        except Exception as exc:  # the job layer failed: a readable message, never a traceback
-            log.exception("compare submit failed")
-            return {"alert": ui.alert(f"could not start the comparison: {type(exc).__name__}: {exc}")}
-        jobs.append({"model": request.model, "key": sub.key, "job_id": sub.job_id, "stage": None,
-                     "state": "done" if sub.cached else "queued", "error": None})
-    return {"jobs": jobs, "poll_disabled": all(j["state"] in FINISHED for j in jobs), "alert": None}
+        started = jobs.submit(services, request)
+        if started.failure:  # the job layer failed: a readable message, never a traceback
+            return {"alert": ui.alert(f"could not start the comparison: {started.failure}")}
+        # a model that cannot take the input shows why in its column
+        record = started.record or {"key": None, "job_id": None, "state": jobs.ERROR, "stage": None,
+                                    "error": started.problem}
+        records.append({"model": request.model, **record})
+    return {"jobs": records, "poll_disabled": all(map(jobs.finished, records)), "alert": None}
 
 
-def poll_compare(services: Services, jobs: list[dict] | None) -> dict[str, Any]:
+def poll_compare(services: Services, records: list[dict] | None) -> dict[str, Any]:
     """Advance each column's job; the jobs store changes only when a state or stage does."""
-    if not jobs:
+    if not records:
         return {"poll_disabled": True}
     updated, lines = [], []
-    for job in jobs:
-        job = dict(job)
-        if job["state"] not in FINISHED and job.get("job_id"):
-            status = services.executor.status(job["job_id"])
-            if status is None:
-                job.update(state="error", error="the job's record is gone: run it again")
-            else:
-                job.update(state=status.state, stage=ui.stage_kind(status.stage), error=status.error)
-                if not status.finished:
-                    lines.append(f"{job['model']}: {status.state} {status.stage} ({round(100 * status.progress)} %)")
-        updated.append(job)
-    changed = updated != jobs
-    return {"jobs": updated if changed else no_update, "poll_disabled": all(j["state"] in FINISHED for j in updated),
+    for record in records:
+        record, report = jobs.updated_record(services, record)
+        if report is not None and not report.finished:
+            lines.append(f"{record['model']}: {report.text} ({report.percent} %)")
+        updated.append(record)
+    changed = updated != records
+    return {"jobs": updated if changed else no_update, "poll_disabled": all(map(jobs.finished, updated)),
             "status": " · ".join(lines)}
 
 
 def column(services: Services, job: dict[str, Any], layer: int, method: str, theme: str | None, fmt: str) -> dbc.Col:
     model = job["model"]
-    analysis = services.analysis(job.get("key")) if job["state"] != "error" else None
+    analysis = services.analysis(job.get("key")) if job["state"] != jobs.ERROR else None
     body: list[Any]
-    if job["state"] in ("error", "cancelled"):
+    if job["state"] in (jobs.ERROR, jobs.CANCELLED):
         body = [ui.alert(job.get("error") or f"the job was {job['state']}")]
     elif analysis is None:
         body = [html.Div(f"{job['state']}: {job.get('stage') or 'waiting'}…", className="text-muted")]
@@ -136,14 +123,14 @@ def column(services: Services, job: dict[str, Any], layer: int, method: str, the
     return dbc.Col(ui.card(model, body), className="compare-column")
 
 
-def render_columns(services: Services, jobs: list[dict] | None, layer: int | None, method: str | None,
+def render_columns(services: Services, records: list[dict] | None, layer: int | None, method: str | None,
                    theme: str | None, fmt: str | None) -> list:
-    return [column(services, job, int(layer or 0), method or DEFAULT_METHOD, theme, fmt or "png") for job in jobs or []]
+    return [column(services, job, int(layer or 0), method or DEFAULT_METHOD, theme, fmt or "png") for job in records or []]
 
 
-def layer_range(services: Services, jobs: list[dict] | None, layer: int | None) -> tuple[Any, Any]:
+def layer_range(services: Services, records: list[dict] | None, layer: int | None) -> tuple[Any, Any]:
     """The layer slider reaches the deepest model on show (and the chosen layer stays on it)."""
-    depths = [a.num_layers for j in jobs or [] if j.get("key") and j["state"] != "error"
+    depths = [a.num_layers for j in records or [] if j.get("key") and j["state"] != jobs.ERROR
               and (a := services.analysis(j["key"])) is not None and a.attention is not None]
     if not depths:
         return no_update, no_update
@@ -151,15 +138,15 @@ def layer_range(services: Services, jobs: list[dict] | None, layer: int | None) 
     return top, min(int(layer or 0), top)
 
 
-def diff_choices(jobs: list[dict] | None) -> tuple[list, str | None, list, str | None]:
+def diff_choices(records: list[dict] | None) -> tuple[list, str | None, list, str | None]:
     """Options and defaults of the two difference pickers: the first two models."""
-    models = [j["model"] for j in jobs or []]
+    models = [j["model"] for j in records or []]
     return models, models[0] if models else None, models, models[1] if len(models) > 1 else None
 
 
-def render_difference(services: Services, jobs: list[dict] | None, a: str | None, b: str | None,
+def render_difference(services: Services, records: list[dict] | None, a: str | None, b: str | None,
                       method: str | None, theme: str | None):
-    keys = {j["model"]: j.get("key") for j in jobs or []}
+    keys = {j["model"]: j.get("key") for j in records or []}
     if not a or not b or a == b:
         return empty_figure("choose two different models", theme)
     first, second = services.analysis(keys.get(a)), services.analysis(keys.get(b))
@@ -184,16 +171,16 @@ def register(app: dash.Dash, services: Services) -> None:
     @app.callback(Output(ids.CMP_JOBS, "data", allow_duplicate=True), Output(ids.CMP_POLL, "disabled", allow_duplicate=True),
                   Output(ids.CMP_STATUS, "children"), Input(ids.CMP_POLL, "n_intervals"), State(ids.CMP_JOBS, "data"),
                   prevent_initial_call=True)
-    def _poll(_n, jobs):
-        result = poll_compare(services, jobs)
+    def _poll(_n, records):
+        result = poll_compare(services, records)
         return result.get("jobs", no_update), result["poll_disabled"], result.get("status", "")
 
     app.callback(Output(ids.CMP_COLUMNS, "children"), Input(ids.CMP_JOBS, "data"), Input(ids.CMP_LAYER, "value"),
                  Input(ids.CMP_METHOD, "value"), Input(ids.THEME, "data"), Input(ids.CMP_IMAGE_FORMAT, "value"))(
-        lambda jobs, layer, method, theme, fmt: render_columns(services, jobs, layer, method, theme, fmt))
+        lambda records, layer, method, theme, fmt: render_columns(services, records, layer, method, theme, fmt))
     app.callback(Output(ids.CMP_LAYER, "max"), Output(ids.CMP_LAYER, "value"), Input(ids.CMP_JOBS, "data"),
                  State(ids.CMP_LAYER, "value"), prevent_initial_call=True)(
-        lambda jobs, layer: layer_range(services, jobs, layer))
+        lambda records, layer: layer_range(services, records, layer))
     app.callback(Output(ids.CMP_DIFF, "config"), Input(ids.CMP_IMAGE_FORMAT, "value"))(
         lambda fmt: graph_config("difference", fmt))
     app.callback(Output(ids.CMP_DIFF_A, "options"), Output(ids.CMP_DIFF_A, "value"), Output(ids.CMP_DIFF_B, "options"),
@@ -202,4 +189,4 @@ def register(app: dash.Dash, services: Services) -> None:
     app.callback(Output(ids.CMP_DIFF, "figure"), Input(ids.CMP_JOBS, "data"), Input(ids.CMP_DIFF_A, "value"),
                  Input(ids.CMP_DIFF_B, "value"), Input(ids.CMP_METHOD, "value"), Input(ids.THEME, "data"),
                  prevent_initial_call=True)(
-        lambda jobs, a, b, method, theme: render_difference(services, jobs, a, b, method, theme))
+        lambda records, a, b, method, theme: render_difference(services, records, a, b, method, theme))

@@ -13,11 +13,7 @@ from interp.registry import Registry, load_registry
 from interp.task_specs import TASK_SPECS, TASKS, TaskSpec
 
 POLL_MS = 400
-
-
-def stage_kind(stage: str | None) -> str | None:
-    """"sensitivity 3/12" -> "sensitivity": views re-render once per kind of stage, not per step."""
-    return stage.split(" ", 1)[0] if stage else None
+HIDDEN = {"display": "none"}
 
 
 def navbar() -> dbc.Navbar:

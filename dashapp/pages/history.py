@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dash_table, dcc, html, no_update
 
+from cache.keys import is_key
 from dashapp import ids
 from dashapp.pages import components as ui
 from dashapp.services import Services
@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 500
 TEXT_PREVIEW = 120
-KEY_RE = re.compile(r"[0-9a-f]{16,128}")
 COLUMNS = [
     {"name": "model", "id": "model"},
     {"name": "task", "id": "task"},
@@ -67,7 +66,7 @@ def layout(**_query: Any) -> html.Div:
 def history_row(entry: dict[str, Any]) -> dict[str, Any] | None:
     """A table row from a store index entry (request fields nested or flat); None for a malformed entry."""
     key = str(entry.get("key", ""))
-    if not KEY_RE.fullmatch(key):  # the key goes into a markdown link: only plain hex passes
+    if not is_key(key):  # the key goes into a markdown link: only plain hex passes
         return None
     request = entry.get("request") if isinstance(entry.get("request"), dict) else entry
     text = str(request.get("text") or "")

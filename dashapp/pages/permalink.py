@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 
-from dashapp.pages.analyze import layout_for_key
+from dashapp.pages.analyze.layout import layout_for_key
 
 
 def register(app: dash.Dash) -> None:  # noqa: ARG001 - the Analyze page's callbacks serve this page too

@@ -10,6 +10,7 @@ import dash
 from dashapp import ids
 from dashapp.app import create_app, sync_theme
 from dashapp.pages import analyze, compare, history, permalink
+from dashapp.pages.analyze import layout, run
 from tests.dashapp.fakes import FakeExecutor
 
 
@@ -26,11 +27,11 @@ def test_two_apps_in_one_process_each_have_every_page_and_callback(tiny_registry
 
 
 def test_layouts_render_from_query_parameters(tiny_registry):
-    page = analyze.layout(model="tiny-bert-mlm", task="mlm", text="a [MASK] b", layer="2", head="1", token="x")
+    page = layout.layout(model="tiny-bert-mlm", task="mlm", text="a [MASK] b", layer="2", head="1", token="x")
     stores = {c.id: getattr(c, "data", None) for c in page.children if isinstance(c, dash.dcc.Store)}
     assert stores[ids.AUTORUN] == {"request": {"model": "tiny-bert-mlm", "task": "mlm", "text": "a [MASK] b", "pair": None, "target": None}}
     assert stores[ids.SELECTION] == {"layer": 2, "head": 1, "token": None, "method": "integrated_gradients"}
-    assert getattr(analyze.layout().children[0], "data", None) is None  # no text in the link: nothing runs by itself
+    assert getattr(layout.layout().children[0], "data", None) is None  # no text in the link: nothing runs by itself
     assert permalink.layout_for_key(key="ab" * 32).children[0].data == {"key": "ab" * 32}
     assert compare.layout(models="tiny-bert-mlm,tiny-roberta-mlm") is not None
     assert history.layout() is not None
@@ -44,7 +45,7 @@ def test_model_picker_marks_unavailable_models(tmp_path, monkeypatch):
 
     [option] = model_options()
     assert option["disabled"] and "unavailable" in option["label"]
-    options, task, info = analyze.model_changed("gone", "sst")
+    options, task, info = run.model_changed("gone", "sst")
     assert task == "mlm" and "unavailable" in info
 
 

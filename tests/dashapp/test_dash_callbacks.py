@@ -16,12 +16,17 @@ from dashapp import ids
 from dash import Patch, no_update
 
 from dashapp.figures.common import HIGHLIGHT
-from dashapp.pages import analyze, compare, history
+from dashapp import jobs
+from dashapp.pages import compare, history
+from dashapp.pages.analyze import drawing, run, selecting
 from dashapp.selection import parse_selection
 from dashapp.services import Services
+from dashapp.views import VIEWS, by_id
 from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
 
+EDGES = {ids.EDGE_TOP_K: 3, ids.EDGE_THRESHOLD: 0}
+VIEW_IDS = [view.id for view in VIEWS]
 FORM = {"model": "tiny-bert-mlm", "task": "mlm", "text": "the quick brown fox jumps [MASK]", "pair": "", "target": ""}
 
 
@@ -42,15 +47,15 @@ def cached(ex: FakeExecutor, **kw) -> tuple[str, object]:
 
 def test_submit_cached_renders_at_once(ex, services):
     key, _ = cached(ex)
-    out = analyze.submit(services, FORM)
-    assert out["view"] == {"key": key, "final": True, "stage": None}
+    out = run.submit(services, FORM)
+    assert out["shown"] == {"key": key, "final": True, "stage": None}
     assert out["poll_disabled"] is True and out["job"]["cached"] is True
     assert out["job"]["request"]["text"] == FORM["text"]
 
 
 def test_submit_miss_starts_polling(services):
-    out = analyze.submit(services, {**FORM, "text": "a new [MASK] sentence"})
-    assert out["poll_disabled"] is False and out["job"]["job_id"] == "job-0" and out["view"]["final"] is False
+    out = run.submit(services, {**FORM, "text": "a new [MASK] sentence"})
+    assert out["poll_disabled"] is False and out["job"]["job_id"] == "job-0" and out["shown"]["final"] is False
 
 
 @pytest.mark.parametrize("form, message", [
@@ -60,7 +65,7 @@ def test_submit_miss_starts_polling(services):
     ({**FORM, "task": "mnli", "pair": ""}, "needs a hypothesis"),
 ])
 def test_bad_input_is_a_readable_alert(services, form, message):
-    out = analyze.submit(services, form)
+    out = run.submit(services, form)
     assert "job" not in out and message in out["alert"].children
 
 
@@ -68,59 +73,59 @@ def test_executor_failure_is_an_alert_not_a_traceback(services, ex):
     def broken(_request):
         raise ConnectionError("redis is down")
     ex.submit = broken
-    assert "redis is down" in analyze.submit(services, FORM)["alert"].children
+    assert "redis is down" in run.submit(services, FORM)["alert"].children
 
 
 def test_poll_follows_a_job_to_the_end(services, ex):
-    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
-    job, view = out["job"], out["view"]
-    queued = analyze.poll(services, job, view)
-    assert "position 1 in the queue" in queued["progress_text"] and "view" not in queued
+    out = run.submit(services, {**FORM, "text": "the [MASK] sat"})
+    job, view = out["job"], out["shown"]
+    queued = run.poll(services, job, view)
+    assert "position 1 in the queue" in queued["progress_text"] and "shown" not in queued
     status = ex.jobs[job["job_id"]]
     status.state, status.stage, status.progress, status.queue_position = "running", "forward", 0.3, None
-    running = analyze.poll(services, job, view)
-    assert running["progress"] == 30 and running["view"]["stage"] == "forward"
-    assert "view" not in analyze.poll(services, job, running["view"])  # same stage: no re-render
+    running = run.poll(services, job, view)
+    assert running["progress"] == 30 and running["shown"]["stage"] == "forward"
+    assert "shown" not in run.poll(services, job, running["shown"])  # same stage: no re-render
     status.state = "done"
-    done = analyze.poll(services, job, running["view"])
-    assert done["poll_disabled"] and done["view"]["final"]
+    done = run.poll(services, job, running["shown"])
+    assert done["poll_disabled"] and done["shown"]["final"]
 
 
 def test_poll_shows_job_errors(services, ex):
-    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
+    out = run.submit(services, {**FORM, "text": "the [MASK] sat"})
     status = ex.jobs[out["job"]["job_id"]]
     status.state, status.error = "error", "model tiny-bert-mlm cannot be loaded: no weights"
-    result = analyze.poll(services, out["job"], out["view"])
+    result = run.poll(services, out["job"], out["shown"])
     assert result["poll_disabled"] and "no weights" in result["alert"].children
     # the views stop saying "computing…"
-    assert "the job failed" in analyze.render_view(services, ids.HEATMAP, result["view"], None, None).layout.annotations[0].text
-    assert analyze.poll(services, {"key": "k", "job_id": "gone"}, None)["alert"].color == "warning"
+    assert "the job failed" in drawing.render_view(services, by_id(ids.HEATMAP), result["shown"], None, None).layout.annotations[0].text
+    assert run.poll(services, {"key": "k", "job_id": "gone"}, None)["alert"].color == "warning"
 
 
 def test_cancel(services, ex):
-    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
-    assert analyze.cancel(services, out["job"]) == "cancelling…"
+    out = run.submit(services, {**FORM, "text": "the [MASK] sat"})
+    assert jobs.cancel(services, out["job"]) == "cancelling…"
     assert ex.cancelled == [out["job"]["job_id"]]
-    ended = analyze.poll(services, out["job"], out["view"])["view"]
-    assert "cancelled" in analyze.render_view(services, ids.SALIENCY, ended, None, None).layout.annotations[0].text
-    assert analyze.cancel(services, out["job"]) == "the job had already ended"
+    ended = run.poll(services, out["job"], out["shown"])["shown"]
+    assert "cancelled" in drawing.render_view(services, by_id(ids.SALIENCY), ended, None, None).layout.annotations[0].text
+    assert jobs.cancel(services, out["job"]) == "the job had already ended"
 
 
 def test_partial_results_render_before_the_end(services, ex):
-    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
-    ex.store.partials[out["view"]["key"]] = synthetic_analysis(stages="forward")
-    view = {**out["view"], "stage": "saliency"}
-    assert len(analyze.render_view(services, ids.HEATMAP, view, None, "light").data) == 1
-    assert "not computed" in analyze.render_view(services, ids.SALIENCY, view, None, "light").layout.annotations[0].text
+    out = run.submit(services, {**FORM, "text": "the [MASK] sat"})
+    ex.store.partials[out["shown"]["key"]] = synthetic_analysis(stages="forward")
+    view = {**out["shown"], "stage": "saliency"}
+    assert len(drawing.render_view(services, by_id(ids.HEATMAP), view, None, "light").data) == 1
+    assert "not computed" in drawing.render_view(services, by_id(ids.SALIENCY), view, None, "light").layout.annotations[0].text
 
 
 def test_mask_word_rewrites_one_word():
-    text, memo = analyze.mask_word("the cat  sat down", 2, None, None)
+    text, memo = run.mask_word("the cat  sat down", 2, None, None)
     assert text == "the cat  [MASK] down" and memo == {"word": 2, "original": "sat"}
-    text, memo = analyze.mask_word(text, 0, memo, "mat")  # the earlier mask comes back
+    text, memo = run.mask_word(text, 0, memo, "mat")  # the earlier mask comes back
     assert text == "[MASK] cat  sat down"
-    assert analyze.mask_word("a [MASK] b", 2, None, "dog")[0] == "a dog [MASK]"  # a typed mask: filled
-    assert analyze.mask_word("a [MASK] b", 2, None, "##st")[0] == "a st [MASK]"  # never "##st" in the text
+    assert run.mask_word("a [MASK] b", 2, None, "dog")[0] == "a dog [MASK]"  # a typed mask: filled
+    assert run.mask_word("a [MASK] b", 2, None, "##st")[0] == "a st [MASK]"  # never "##st" in the text
 
 
 def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
@@ -129,22 +134,22 @@ def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
     clicks = [0] * analysis.n_tokens
     clicks[5] = 1  # [CLS] the qu ##ick brown fox: token 5 is word 3
     form = {**FORM, "text": analysis.request.text}
-    out = analyze.start(services, ids.token_button(5), None, form, clicks, True, view, None)
+    out = run.start(services, ids.token_button(5), None, form, clicks, True, view, None)
     assert out["form"]["text"] == "the quick brown [MASK] jumps cat" and out["memo"]["original"] == "fox"
     assert out["job"]["request"]["text"] == out["form"]["text"]
-    assert analyze.start(services, ids.token_button(5), None, form, clicks, False, view, None) == {}
-    assert analyze.start(services, ids.token_button(0), None, form, [1] + clicks[1:], True, view, None) == {}  # [CLS]
+    assert run.start(services, ids.token_button(5), None, form, clicks, False, view, None) == {}
+    assert run.start(services, ids.token_button(0), None, form, [1] + clicks[1:], True, view, None) == {}  # [CLS]
 
 
 def test_autorun_and_permalink(services, ex):
     key, analysis = cached(ex)
-    out = analyze.start(services, ids.AUTORUN, {"request": FORM}, {}, [], False, None, None)
-    assert out["view"]["key"] == key and out["autorun"] is None
-    link = analyze.start(services, ids.AUTORUN, {"key": key}, {}, [], False, None, None)
-    assert link["view"]["permalink"] and link["form"]["text"] == analysis.request.text
-    missing = analyze.open_key(services, "0" * 64)
+    out = run.start(services, ids.AUTORUN, {"request": FORM}, {}, [], False, None, None)
+    assert out["shown"]["key"] == key and out["autorun"] is None
+    link = run.start(services, ids.AUTORUN, {"key": key}, {}, [], False, None, None)
+    assert link["shown"]["permalink"] and link["form"]["text"] == analysis.request.text
+    missing = run.open_key(services, "0" * 64)
     assert "no cached analysis" in missing["alert"].children
-    assert "no cached analysis" in analyze.open_key(services, "../etc")["alert"].children
+    assert "no cached analysis" in run.open_key(services, "../etc")["alert"].children
 
 
 @pytest.mark.parametrize("trigger, value, expected", [
@@ -163,24 +168,24 @@ def test_autorun_and_permalink(services, ex):
 ])
 def test_update_selection(trigger, value, expected):
     before = {"layer": 0, "head": 1, "token": None, "method": "integrated_gradients"}
-    assert analyze.update_selection(before, trigger, value) == {**before, **expected}
+    assert selecting.update_selection(before, trigger, value) == {**before, **expected}
 
 
 def test_views_follow_the_selection(services, ex):
     key, analysis = cached(ex)
     view, sel = {"key": key, "final": True}, {"layer": 1, "head": 2, "token": 3, "method": "grad_norm"}
-    heat = analyze.render_view(services, ids.HEATMAP, view, sel, "dark")
+    heat = drawing.render_view(services, by_id(ids.HEATMAP), view, sel, "dark")
     assert np.allclose(np.asarray(heat.data[0].z), analysis.attention[1, 2], atol=1e-4)
     assert heat.layout.template.layout.paper_bgcolor is not None  # plotly_dark
-    graph = analyze.render_view(services, ids.ATTENTION_GRAPH, view, sel, "light", top_k=2, threshold=0.0)
+    graph = drawing.render_view(services, by_id(ids.ATTENTION_GRAPH), view, sel, "light", top_k=2, threshold=0.0)
     assert any(t.name == "selected attends to" for t in graph.data)
-    strip = analyze.render_token_strip(services, view, sel)
+    strip = drawing.render_view(services, by_id(ids.TOKEN_STRIP), view, sel, None)
     assert "token-selected" in strip.children[3].className
-    layers, heads, layer, head = analyze.dimension_options(services, view, {**sel, "layer": 7})
+    layers, heads, layer, head = selecting.dimension_options(services, view, {**sel, "layer": 7})
     assert len(layers) == 3 and heads[0]["value"] == "avg" and (layer, head) == (2, 2)
     # a link naming layer 11 of a 3-layer model is clamped, not a crash
-    assert "layer 2" in analyze.render_view(services, ids.HEATMAP, view, {**sel, "layer": 11}, None).layout.title.text
-    assert "run an analysis" in analyze.render_view(services, ids.PREDICTIONS, None, None, None).layout.annotations[0].text
+    assert "layer 2" in drawing.render_view(services, by_id(ids.HEATMAP), view, {**sel, "layer": 11}, None).layout.title.text
+    assert "run an analysis" in drawing.render_view(services, by_id(ids.PREDICTIONS), None, None, None).layout.annotations[0].text
 
 
 def patched(out) -> dict:
@@ -193,13 +198,13 @@ def test_views_send_only_what_changed(services, ex):
     key, analysis = cached(ex)
     view, sel = {"key": key, "final": True}, {"layer": 1, "head": 2, "token": None, "method": "grad_norm"}
     first, drawn = {}, {}
-    for vid in analyze.VIEW_DEPENDS:
-        first[vid], drawn[vid] = analyze.redraw_view(services, vid, view, sel, "light", None)
+    for vid in VIEW_IDS:
+        first[vid], drawn[vid] = drawing.redraw_view(services, by_id(vid), view, sel, "light", None)
         assert first[vid] is not no_update and not isinstance(first[vid], Patch)
     assert np.allclose(np.asarray(first[ids.SENSITIVITY].data[0].z), analysis.attention_sensitivity[1], atol=1e-4)
 
     def again(vid, selection, theme="light"):
-        return analyze.redraw_view(services, vid, view, selection, theme, drawn[vid])
+        return drawing.redraw_view(services, by_id(vid), view, selection, theme, drawn[vid])
 
     # a token click: the big matrices get their outline patched, views that show no token get nothing
     token = {**sel, "token": 3}
@@ -212,14 +217,14 @@ def test_views_send_only_what_changed(services, ex):
     assert again(ids.PREDICTIONS, token) == (no_update, no_update)
     marks = patched(again(ids.TOKEN_STRIP, token)[0])
     assert marks == {("props", "children", 3, "props", "className"): "token token-selected"}
-    moved = analyze.redraw_view(services, ids.TOKEN_STRIP, view, {**sel, "token": 5},
+    moved = drawing.redraw_view(services, by_id(ids.TOKEN_STRIP), view, {**sel, "token": 5},
                                 "light", again(ids.TOKEN_STRIP, token)[1])[0]
     assert patched(moved) == {("props", "children", 3, "props", "className"): "token",
                               ("props", "children", 5, "props", "className"): "token token-selected"}
     assert any(t.name == "selected attends to" for t in again(ids.ATTENTION_GRAPH, token)[0].data)
     # a saliency method colours the token strip only; a layer redraws what shows the layer
     method = {**sel, "method": "integrated_gradients"}
-    assert all(again(vid, method) == (no_update, no_update) for vid in analyze.VIEW_DEPENDS if vid != ids.TOKEN_STRIP)
+    assert all(again(vid, method) == (no_update, no_update) for vid in VIEW_IDS if vid != ids.TOKEN_STRIP)
     assert again(ids.TOKEN_STRIP, method)[0] is not no_update
     layer = {**sel, "layer": 2}
     assert np.allclose(np.asarray(again(ids.HEATMAP, layer)[0].data[0].z), analysis.attention[2, 2], atol=1e-4)
@@ -228,23 +233,23 @@ def test_views_send_only_what_changed(services, ex):
 
 
 def test_a_placeholder_gets_no_token_outline(services, ex):
-    out = analyze.submit(services, {**FORM, "text": "the [MASK] sat"})
-    ex.store.partials[out["view"]["key"]] = synthetic_analysis(stages="forward")
-    view, sel = {**out["view"], "stage": "forward"}, {"layer": 0, "head": None, "token": None, "method": "grad_norm"}
-    placeholder, drawn = analyze.redraw_view(services, ids.SENSITIVITY, view, sel, None, None)
+    out = run.submit(services, {**FORM, "text": "the [MASK] sat"})
+    ex.store.partials[out["shown"]["key"]] = synthetic_analysis(stages="forward")
+    view, sel = {**out["shown"], "stage": "forward"}, {"layer": 0, "head": None, "token": None, "method": "grad_norm"}
+    placeholder, drawn = drawing.redraw_view(services, by_id(ids.SENSITIVITY), view, sel, None, None)
     assert "not computed" in placeholder.layout.annotations[0].text
-    assert analyze.redraw_view(services, ids.SENSITIVITY, view, {**sel, "token": 2}, None, drawn)[0] is no_update
-    assert patched(analyze.redraw_view(services, ids.HEATMAP, view, {**sel, "token": 2}, None,
-                                       analyze.redraw_view(services, ids.HEATMAP, view, sel, None, None)[1])[0])
+    assert drawing.redraw_view(services, by_id(ids.SENSITIVITY), view, {**sel, "token": 2}, None, drawn)[0] is no_update
+    assert patched(drawing.redraw_view(services, by_id(ids.HEATMAP), view, {**sel, "token": 2}, None,
+                                       drawing.redraw_view(services, by_id(ids.HEATMAP), view, sel, None, None)[1])[0])
 
 
 def test_a_store_failure_is_shown_in_the_views(services, ex):
     def broken(_key):
         raise ConnectionError("redis is down")
     ex.result = broken
-    figure, drawn = analyze.redraw_view(services, ids.HEATMAP, {"key": "k", "final": True}, None, None, None)
+    figure, drawn = drawing.redraw_view(services, by_id(ids.HEATMAP), {"key": "k", "final": True}, None, None, None)
     assert "redis is down" in figure.layout.annotations[0].text and drawn is None
-    assert "redis is down" in analyze.redraw_view(services, ids.TOKEN_STRIP, {"key": "k"}, None, None, None)[0].children
+    assert "redis is down" in drawing.redraw_view(services, by_id(ids.TOKEN_STRIP), {"key": "k"}, None, None, None)[0].children
 
 
 def test_views_asking_at_once_read_an_analysis_once(ex):
@@ -269,7 +274,7 @@ def test_views_asking_at_once_read_an_analysis_once(ex):
 
 def test_badge_says_cached_time_and_worker(services, ex):
     key, _ = cached(ex)
-    badge = analyze.badge(services, {"key": key, "final": True}, {"cached": True})
+    badge = run.badge(services, {"key": key, "final": True}, {"cached": True})
     text = str(badge)
     assert "cached" in text and "took 1.50 s" in text and "by host:1" in text and f"/analysis/{key}" in text
 
@@ -277,28 +282,29 @@ def test_badge_says_cached_time_and_worker(services, ex):
 def test_exports(services, ex):
     key, analysis = cached(ex, text="<script>alert(1)</script><b>x</b> [MASK]")
     view, sel = {"key": key, "final": True}, {"layer": 0, "head": None, "token": 1, "method": "grad_norm"}
-    as_json = analyze.export(services, ids.EXPORT_JSON, view, sel, 3, 0, None)
+    as_json = drawing.export(services, ids.EXPORT_JSON, view, sel, None, EDGES)
     data = json.loads(base64.b64decode(as_json["content"]) if as_json.get("base64") else as_json["content"])
     assert data["key"] == key and np.asarray(data["attention"]).shape == analysis.attention.shape
-    csv_text = analyze.export(services, ids.EXPORT_CSV, view, sel, 3, 0, None)["content"]
+    csv_text = drawing.export(services, ids.EXPORT_CSV, view, sel, None, EDGES)["content"]
     assert csv_text.startswith("index,token,word,special,grad_norm,grad_x_input,integrated_gradients,attention_rollout")
-    npz = analyze.export(services, ids.EXPORT_NPZ, view, sel, 3, 0, None)
+    npz = drawing.export(services, ids.EXPORT_NPZ, view, sel, None, EDGES)
     arrays = np.load(io.BytesIO(base64.b64decode(npz["content"])))
     assert arrays["attention"].shape == analysis.attention.shape and "saliency.grad_norm" in arrays
-    report = analyze.export(services, ids.EXPORT_HTML, view, sel, 3, 0, None)["content"]
+    assert list(arrays["tokens"]) == analysis.tokens  # the API's .npz has the same contents (exports.to_npz)
+    report = drawing.export(services, ids.EXPORT_HTML, view, sel, None, EDGES)["content"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;" in report
     assert "<script>alert(1)</script>" not in report and "<b>x</b>" not in report
-    assert analyze.export(services, ids.EXPORT_JSON, None, sel, 3, 0, None) is None
+    assert drawing.export(services, ids.EXPORT_JSON, None, sel, None, EDGES) is None
 
 
 def test_url_carries_request_and_selection():
     job = {"request": {"model": "m", "task": "mlm", "text": "a [MASK] & b", "pair": None, "target": None}}
     sel = {"layer": 1, "head": None, "token": 4, "method": "grad_norm"}
-    query = analyze.url_query({"key": "k"}, job, sel)
+    query = selecting.url_query({"key": "k"}, job, sel)
     params = parse_qs(query[1:])
     assert params == {"model": ["m"], "task": ["mlm"], "text": ["a [MASK] & b"], "layer": ["1"], "token": ["4"], "method": ["grad_norm"]}
     assert parse_selection({k: v[0] for k, v in params.items()}) == sel
-    assert analyze.url_query({"key": "k", "permalink": True}, job, sel) == "?layer=1&token=4&method=grad_norm"
+    assert selecting.url_query({"key": "k", "permalink": True}, job, sel) == "?layer=1&token=4&method=grad_norm"
     assert parse_selection({"layer": "x", "head": "-3", "method": "evil"})["method"] == "integrated_gradients"
     assert parse_selection({"layer": ["0", "2"]})["layer"] == 2  # ?layer=0&layer=2: the last wins
 

@@ -118,6 +118,7 @@ def test_full_arrays_and_npz(client: FlaskClient) -> None:
     arrays = np.load(io.BytesIO(download.data), allow_pickle=False)
     assert arrays["attention"].shape == (3, 4, n, n)
     assert arrays["saliency.grad_norm"].shape == (n,)
+    assert list(arrays["tokens"]) == full["tokens"]  # the Analyze page's .npz download has the same contents
 
 
 def test_history_index_filters_and_delete(client: FlaskClient) -> None:

@@ -1,0 +1,146 @@
+"""Following analysis jobs from a page: submit, poll, cancel, and what a job's status means to the UI.
+
+The Analyze and Compare pages keep a small dict per job in the browser (its "record": key, job id,
+state, stage kind, error) and read a JobStatus only through `follow`: every interpretation of a
+job's state and stage in the web pages is written here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from dashapp.services import Services
+from interp.schema import AnalysisRequest, InputError, ModelUnavailable
+from workers.jobs import CANCELLED, DONE, ERROR, QUEUED, RUNNING, TERMINAL
+
+log = logging.getLogger(__name__)
+
+GONE = "gone"  # not a job state: the job's record has expired (or the server restarted)
+GONE_MESSAGE = "the job's record is gone (expired, or the server restarted): run it again"
+# Stages whose partial result the views can draw: none while the model loads.
+NOTHING_TO_DRAW = (None, "loading")
+
+__all__ = [
+    "CANCELLED",
+    "DONE",
+    "ERROR",
+    "GONE",
+    "QUEUED",
+    "RUNNING",
+    "JobReport",
+    "Started",
+    "cancel",
+    "finished",
+    "follow",
+    "stage_kind",
+    "submit",
+    "updated_record",
+]
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a submit gave: the job's record for the browser, or why no job started."""
+
+    record: dict[str, Any] | None = None
+    problem: str | None = None  # the input or the model cannot be used: the user's to fix
+    failure: str | None = None  # the job layer itself failed (Redis down, …)
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """One poll of a job, as the pages show it."""
+
+    state: str  # a job state, or GONE
+    stage: str | None  # the stage's kind ("saliency 2/4" -> "saliency")
+    percent: int
+    label: str  # the stage as the worker wrote it (on the progress bar)
+    text: str  # "queued: queued · position 2 in the queue"
+    error: str | None  # why it ended without a result
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL or self.state == GONE
+
+    @property
+    def failed(self) -> bool:
+        """Ended without a (final) result."""
+        return self.finished and self.state != DONE
+
+    @property
+    def severity(self) -> str:
+        """The alert colour of its end: the user's own doing or an expiry warns, a failure is an error."""
+        return "danger" if self.state == ERROR else "warning"
+
+    @property
+    def drawable_stage(self) -> str | None:
+        """The stage whose partial result the views can draw (a running job past loading), else None."""
+        return self.stage if self.state == RUNNING and self.stage not in NOTHING_TO_DRAW else None
+
+
+def stage_kind(stage: str | None) -> str | None:
+    """ "sensitivity 3/12" -> "sensitivity": views re-render once per kind of stage, not per step."""
+    return stage.split(" ", 1)[0] if stage else None
+
+
+def submit(services: Services, request: AnalysisRequest) -> Started:
+    """Submit one request; a cached result comes back as a record already done."""
+    try:
+        sub = services.executor.submit(request)
+    except (InputError, ModelUnavailable) as exc:
+        return Started(problem=str(exc))
+    except Exception as exc:  # the service behind the page failed (Redis down, …): say so, never a traceback
+        log.exception("submit failed")
+        return Started(failure=f"{type(exc).__name__}: {exc}")
+    record = {
+        "key": sub.key,
+        "job_id": sub.job_id,
+        "cached": sub.cached,
+        "state": DONE if sub.cached else QUEUED,
+        "stage": None,
+        "error": None,
+    }
+    return Started(record=record)
+
+
+def follow(services: Services, job_id: str) -> JobReport:
+    status = services.executor.status(job_id)
+    if status is None:
+        return JobReport(GONE, None, 0, "", "", GONE_MESSAGE)
+    text = f"{status.state}: {status.stage}"
+    if status.queue_position:
+        text += f" · position {status.queue_position} in the queue"
+    error = status.error
+    if error is None and status.state in (ERROR, CANCELLED):
+        error = "the job was cancelled" if status.state == CANCELLED else "the job failed"
+    return JobReport(
+        str(status.state),
+        stage_kind(status.stage),
+        round(100 * float(status.progress)),
+        str(status.stage),
+        text,
+        error,
+    )
+
+
+def finished(record: dict[str, Any]) -> bool:
+    """Whether a job's browser record needs no more polling."""
+    return record.get("state") in TERMINAL
+
+
+def updated_record(services: Services, record: dict[str, Any]) -> tuple[dict[str, Any], JobReport | None]:
+    """A job's browser record after one poll, and the poll's report (None: already finished, not polled)."""
+    if finished(record) or not record.get("job_id"):
+        return record, None
+    report = follow(services, record["job_id"])
+    state = ERROR if report.state == GONE else report.state
+    return {**record, "state": state, "stage": report.stage, "error": report.error}, report
+
+
+def cancel(services: Services, record: dict[str, Any] | None) -> str:
+    """Ask the job to stop; what to tell the user."""
+    if not record or not record.get("job_id"):
+        return ""
+    return "cancelling…" if services.executor.cancel(record["job_id"]) else "the job had already ended"

@@ -1,0 +1,242 @@
+"""Wiring the Analyze page's plain functions to one app; the views' callbacks are generated from VIEWS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, ctx, no_update
+
+from dashapp import ids, jobs
+from dashapp.figures.common import graph_config
+from dashapp.pages.analyze import drawing, run, selecting
+from dashapp.pages.analyze.layout import layout
+from dashapp.selection import head_value
+from dashapp.services import Services
+from dashapp.views import VIEWS, View
+
+START_OUTPUTS = ("job", "shown", "poll_disabled", "alert", "progress_style", "memo", "autorun")
+FORM_FIELDS = ("model", "task", "text", "pair", "target")
+POLL_OUTPUTS = (
+    "shown",
+    "poll_disabled",
+    "alert",
+    "progress_style",
+    "progress",
+    "progress_label",
+    "progress_text",
+)
+EXPORT_BUTTONS = (ids.EXPORT_JSON, ids.EXPORT_CSV, ids.EXPORT_NPZ, ids.EXPORT_HTML)
+# The form's components, by field name.
+FORM_IDS = {"model": ids.MODEL, "task": ids.TASK, "text": ids.TEXT, "pair": ids.PAIR, "target": ids.TARGET}
+# replaceState, not dcc.Location: a Location change would make the page router re-render the page.
+REPLACE_URL = """function(query) {
+    if (query === null || query === undefined) { return window.dash_clientside.no_update; }
+    const url = window.location.pathname + query;
+    if (url !== window.location.pathname + window.location.search) {
+        window.history.replaceState(window.history.state, "", url);
+    }
+    return "";
+}"""
+
+
+def _pick(result: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
+    return [result[name] if name in result else no_update for name in names]
+
+
+def register(app: dash.Dash, services: Services) -> None:
+    """The page at "/" (its layout shows VIEWS) and its callbacks."""
+    dash.register_page(
+        __package__, path="/", name="Analyze", title="interpboard · analyze", layout=layout, order=0
+    )
+    wire(app, services, VIEWS)
+
+
+def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
+    """Every callback of the page, for the views `views` (the page's layout must hold the same)."""
+    wire_form(app, services)
+    wire_job(app, services)
+    wire_selection(app, views)
+    for view in views:
+        wire_view(app, services, view)
+    wire_exports(app, services, views)
+
+
+def wire_form(app: dash.Dash, services: Services) -> None:
+    app.callback(
+        Output(ids.TASK, "options"),
+        Output(ids.TASK, "value"),
+        Output(ids.MODEL_INFO, "children"),
+        Input(ids.MODEL, "value"),
+        State(ids.TASK, "value"),
+    )(run.model_changed)
+    app.callback(
+        Output(ids.PAIR_GROUP, "style"),
+        Output(ids.PAIR_LABEL, "children"),
+        Output(ids.MASK_MODE, "style"),
+        Input(ids.TASK, "value"),
+    )(run.task_changed)
+
+    @app.callback(
+        Output(ids.JOB, "data"),
+        Output(ids.SHOWN, "data"),
+        Output(ids.POLL, "disabled"),
+        Output(ids.ALERT, "children"),
+        Output(ids.PROGRESS_GROUP, "style"),
+        Output(ids.MASK_MEMO, "data"),
+        Output(ids.AUTORUN, "data"),
+        *(Output(FORM_IDS[f], "value") for f in FORM_FIELDS),
+        Input(ids.RUN, "n_clicks"),
+        Input(ids.AUTORUN, "data"),
+        Input(ids.token_button(ALL), "n_clicks"),
+        *(State(FORM_IDS[f], "value") for f in FORM_FIELDS),
+        State(ids.MASK_MODE, "value"),
+        State(ids.SHOWN, "data"),
+        State(ids.MASK_MEMO, "data"),
+    )
+    def _start(_run, autorun, clicks, model, task, text, pair, target, mask_mode, shown, memo):
+        trigger = ctx.triggered_id
+        if trigger is None:
+            if not autorun:
+                raise dash.exceptions.PreventUpdate
+            trigger = ids.AUTORUN
+        form = {"model": model, "task": task, "text": text, "pair": pair, "target": target}
+        result = run.start(services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo)
+        if not result:
+            raise dash.exceptions.PreventUpdate
+        filled = result.get("form", {})
+        return (
+            *_pick(result, START_OUTPUTS),
+            *(filled[f] if f in filled else no_update for f in FORM_FIELDS),
+        )
+
+
+def wire_job(app: dash.Dash, services: Services) -> None:
+    """Following the job, and what the page shows once an analysis is on show."""
+    app.callback(
+        Output(ids.SHOWN, "data", allow_duplicate=True),
+        Output(ids.POLL, "disabled", allow_duplicate=True),
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Output(ids.PROGRESS_GROUP, "style", allow_duplicate=True),
+        Output(ids.PROGRESS, "value"),
+        Output(ids.PROGRESS, "label"),
+        Output(ids.PROGRESS_TEXT, "children"),
+        Input(ids.POLL, "n_intervals"),
+        State(ids.JOB, "data"),
+        State(ids.SHOWN, "data"),
+        prevent_initial_call=True,
+    )(lambda _n, job, shown: _pick(run.poll(services, job, shown), POLL_OUTPUTS))
+    app.callback(
+        Output(ids.PROGRESS_TEXT, "children", allow_duplicate=True),
+        Input(ids.CANCEL, "n_clicks"),
+        State(ids.JOB, "data"),
+        prevent_initial_call=True,
+    )(lambda _n, job: jobs.cancel(services, job))
+    app.callback(Output(ids.BADGE, "children"), Input(ids.SHOWN, "data"), State(ids.JOB, "data"))(
+        lambda shown, job: run.badge(services, shown, job)
+    )
+    app.callback(
+        Output(ids.LAYER, "options"),
+        Output(ids.HEAD, "options"),
+        Output(ids.LAYER, "value", allow_duplicate=True),
+        Output(ids.HEAD, "value", allow_duplicate=True),
+        Input(ids.SHOWN, "data"),
+        State(ids.SELECTION, "data"),
+        prevent_initial_call=True,
+    )(lambda shown, sel: selecting.dimension_options(services, shown, sel))
+    app.callback(Output(ids.TARGET_CHOICES, "children"), Input(ids.SHOWN, "data"))(
+        lambda shown: drawing.target_choices(services, shown)
+    )
+    app.callback(
+        Output(ids.URL_QUERY, "data"),
+        Input(ids.SHOWN, "data"),
+        Input(ids.SELECTION, "data"),
+        State(ids.JOB, "data"),
+    )(lambda shown, sel, job: selecting.url_query(shown, job, sel))
+    app.clientside_callback(REPLACE_URL, Output(ids.URL_DUMMY, "children"), Input(ids.URL_QUERY, "data"))
+
+
+def wire_selection(app: dash.Dash, views: Sequence[View]) -> None:
+    """The controls, the token buttons and a click on any clickable view change the one selection."""
+    clickable = [view.id for view in views if view.on_click]
+
+    @app.callback(
+        Output(ids.SELECTION, "data"),
+        Output(ids.LAYER, "value"),
+        Output(ids.HEAD, "value"),
+        Output(ids.METHOD, "value"),
+        Input(ids.LAYER, "value"),
+        Input(ids.HEAD, "value"),
+        Input(ids.METHOD, "value"),
+        Input(ids.token_button(ALL), "n_clicks"),
+        *(Input(view_id, "clickData") for view_id in clickable),
+        State(ids.SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def _select(layer, head, method, clicks, *rest):
+        *click_data, selection = rest
+        trigger = ctx.triggered_id
+        if isinstance(trigger, dict):
+            value = clicks[trigger["index"]] if trigger["index"] < len(clicks) else None
+        else:
+            value = {
+                ids.LAYER: layer,
+                ids.HEAD: head,
+                ids.METHOD: method,
+                **dict(zip(clickable, click_data, strict=True)),
+            }.get(trigger)
+        sel = selecting.update_selection(selection, trigger, value, views)
+        if sel == selection:
+            raise dash.exceptions.PreventUpdate
+        return sel, sel["layer"], head_value(sel["head"]), sel["method"]
+
+
+def wire_view(app: dash.Dash, services: Services, view: View) -> None:
+    """The view follows the whole selection (and its own controls); redraw_view sends only what changed."""
+    prop = "figure" if view.graph else "children"
+    names = [option.name for option in view.options]
+
+    def _redraw(shown, selection, theme, *rest):
+        *values, drawn = rest
+        return drawing.redraw_view(
+            services, view, shown, selection, theme, drawn, **dict(zip(names, values, strict=True))
+        )
+
+    app.callback(
+        Output(view.id, prop),
+        Output(ids.drawn(view.id), "data"),
+        Input(ids.SHOWN, "data"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.THEME, "data"),
+        *(Input(option.component_id, "value") for option in view.options),
+        State(ids.drawn(view.id), "data"),
+    )(_redraw)
+
+
+def wire_exports(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
+    """The download buttons, and the image format of every graph's camera button."""
+    controls = list(dict.fromkeys(option.component_id for view in views for option in view.options))
+
+    @app.callback(
+        Output(ids.DOWNLOAD, "data"),
+        *(Input(b, "n_clicks") for b in EXPORT_BUTTONS),
+        State(ids.SHOWN, "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.THEME, "data"),
+        *(State(c, "value") for c in controls),
+        prevent_initial_call=True,
+    )
+    def _export(*args):
+        shown, sel, theme, *values = args[len(EXPORT_BUTTONS) :]
+        payload = drawing.export(
+            services, ctx.triggered_id, shown, sel, theme, dict(zip(controls, values, strict=True)), views
+        )
+        if payload is None:
+            raise dash.exceptions.PreventUpdate
+        return payload
+
+    graphs = [view for view in views if view.graph]
+    app.callback(*(Output(view.id, "config") for view in graphs), Input(ids.IMAGE_FORMAT, "value"))(
+        lambda fmt: [graph_config(view.file_name, fmt) for view in graphs]
+    )

@@ -1,0 +1,246 @@
+"""The Analyze page's layout: the form on the left, the views (generated from dashapp.views.VIEWS) right."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dashapp import ids
+from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config
+from dashapp.figures.saliency import METHOD_NAMES
+from dashapp.pages import components as ui
+from dashapp.pages.analyze.selecting import head_options, layer_options
+from dashapp.selection import head_value, last, parse_selection
+from dashapp.views import VIEWS, View
+from interp.schema import SALIENCY_METHODS
+
+DEFAULT_TEXT = "The cat sat on the [MASK] ."
+ROW = 12  # Bootstrap's columns in a row
+
+
+def layout(
+    model: str | None = None,
+    task: str | None = None,
+    text: str | None = None,
+    pair: str | None = None,
+    target: str | None = None,
+    key: str | None = None,
+    **query: Any,
+) -> html.Div:
+    """The page; query parameters (from a shared link) pre-fill the form and run it at once."""
+    model, task, text, pair, target, key = map(last, (model, task, text, pair, target, key))
+    form = initial_form(model, task, text, pair, target)
+    if key:
+        start = {"key": key}
+    elif model and task and text:
+        start = {"request": form}
+    else:
+        start = None
+    return page(form, start, parse_selection(query), VIEWS)
+
+
+def layout_for_key(key: str | None = None, **query: Any) -> html.Div:
+    """The permalink page /analysis/<key>: the Analyze page opened on a cached analysis."""
+    return layout(key=key or "", **query)
+
+
+def page(
+    form: dict[str, Any], start: dict | None, selection: dict[str, Any], views: Sequence[View]
+) -> html.Div:
+    return html.Div(
+        [
+            dcc.Store(id=ids.AUTORUN, data=start),
+            dcc.Store(id=ids.JOB),
+            dcc.Store(id=ids.SHOWN),
+            dcc.Store(id=ids.SELECTION, data=selection),
+            dcc.Store(id=ids.MASK_MEMO),
+            dcc.Store(id=ids.URL_QUERY),
+            *(dcc.Store(id=ids.drawn(view.id)) for view in views),
+            html.Div(id=ids.URL_DUMMY, hidden=True),
+            dcc.Interval(id=ids.POLL, interval=ui.POLL_MS, disabled=True),
+            dcc.Download(id=ids.DOWNLOAD),
+            dbc.Row(
+                [
+                    dbc.Col(input_panel(form), lg=3),
+                    dbc.Col(views_panel(selection, views), lg=9),
+                ]
+            ),
+        ]
+    )
+
+
+def initial_form(
+    model: str | None, task: str | None, text: str | None, pair: str | None, target: str | None
+) -> dict[str, Any]:
+    registry, _error = ui.registry_or_none()
+    models = list(registry.models.values()) if registry else []
+    if model is None and models:
+        available = [m for m in models if m.availability().ok]
+        model = (next((m for m in available if "mlm" in m.tasks), None) or (available or models)[0]).id
+    spec = registry.models.get(model) if registry and model else None
+    if task is None and spec is not None:
+        task = spec.task
+    return {
+        "model": model,
+        "task": task,
+        "text": DEFAULT_TEXT if text is None else text,
+        "pair": pair,
+        "target": target,
+    }
+
+
+def input_panel(form: dict[str, Any]) -> html.Div:
+    registry, error = ui.registry_or_none()
+    spec = registry.models.get(form["model"]) if registry and form["model"] else None
+    return html.Div(
+        [
+            dbc.Label("Model", html_for=ids.MODEL),
+            dcc.Dropdown(id=ids.MODEL, options=ui.model_options(), value=form["model"], clearable=False),
+            dbc.Label("Task", html_for=ids.TASK, className="mt-2"),
+            dcc.Dropdown(
+                id=ids.TASK,
+                options=ui.task_options(spec.tasks if spec else ()),
+                value=form["task"],
+                clearable=False,
+            ),
+            html.Div(id=ids.MODEL_INFO, className="small text-muted"),
+            dbc.Label("Text", html_for=ids.TEXT, className="mt-2"),
+            dbc.Textarea(
+                id=ids.TEXT,
+                value=form["text"],
+                rows=3,
+                placeholder="Type a sentence; for mlm write [MASK] or click a word",
+            ),
+            html.Div(
+                [
+                    dbc.Label(
+                        ui.pair_label(form["task"]),
+                        id=ids.PAIR_LABEL,
+                        html_for=ids.PAIR,
+                        className="mt-2",
+                    ),
+                    dbc.Textarea(id=ids.PAIR, value=form["pair"] or "", rows=2),
+                ],
+                id=ids.PAIR_GROUP,
+                style=ui.pair_style(form["task"]),
+            ),
+            dbc.Label("Explain target (default: the top prediction)", html_for=ids.TARGET, className="mt-2"),
+            dbc.Input(
+                id=ids.TARGET,
+                value=form["target"] or "",
+                list=ids.TARGET_CHOICES,
+                placeholder="top prediction",
+            ),
+            html.Datalist(id=ids.TARGET_CHOICES),
+            dbc.Switch(
+                id=ids.MASK_MODE,
+                label="clicking a token masks its word",
+                value=False,
+                className="mt-2",
+                style={} if ui.needs_mask(form["task"]) else ui.HIDDEN,
+            ),
+            dbc.Button("Run", id=ids.RUN, color="primary", className="mt-2 w-100"),
+            html.Div(ui.alert(error) if error else None, id=ids.ALERT),
+            ui.progress_block(),
+            html.Div(id=ids.BADGE, className="mt-2"),
+            html.Hr(),
+            dbc.Label("Export", className="d-block"),
+            dbc.ButtonGroup(
+                [
+                    dbc.Button(name, id=bid, size="sm", color="secondary", outline=True)
+                    for name, bid in (
+                        ("JSON", ids.EXPORT_JSON),
+                        ("CSV", ids.EXPORT_CSV),
+                        ("NPZ", ids.EXPORT_NPZ),
+                        ("HTML report", ids.EXPORT_HTML),
+                    )
+                ],
+                className="mb-2",
+            ),
+            dbc.RadioItems(
+                id=ids.IMAGE_FORMAT,
+                options=[{"label": f"images as {f.upper()}", "value": f} for f in IMAGE_FORMATS],
+                value="png",
+                inline=True,
+                className="small",
+            ),
+        ]
+    )
+
+
+def views_panel(selection: dict[str, Any], views: Sequence[View]) -> html.Div:
+    controls = dbc.Row(
+        [
+            # Until an analysis says how many there are, the choices reach just the selected layer and head.
+            dbc.Col(
+                [
+                    dbc.Label("Layer"),
+                    dcc.Dropdown(
+                        id=ids.LAYER,
+                        options=layer_options(selection["layer"] + 1),
+                        value=selection["layer"],
+                        clearable=False,
+                    ),
+                ],
+                md=3,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Head"),
+                    dcc.Dropdown(
+                        id=ids.HEAD,
+                        options=head_options((selection["head"] or 0) + 1),
+                        value=head_value(selection["head"]),
+                        clearable=False,
+                    ),
+                ],
+                md=4,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Saliency method"),
+                    dcc.Dropdown(
+                        id=ids.METHOD,
+                        options=[{"label": METHOD_NAMES[m], "value": m} for m in SALIENCY_METHODS],
+                        value=selection["method"],
+                        clearable=False,
+                    ),
+                ],
+                md=5,
+            ),
+        ],
+        className="mb-2",
+    )
+    return html.Div([controls, *view_cards(views)], id=ids.VIEWS)
+
+
+def view_cards(views: Sequence[View]) -> list[Any]:
+    """The views' cards in order, side by side while their widths fill a row; full-width ones stand alone."""
+    out: list[Any] = []
+    row: list[dbc.Col] = []
+    used = 0
+    for view in views:
+        if row and (view.width >= ROW or used + view.width > ROW):
+            out.append(dbc.Row(row))
+            row, used = [], 0
+        if view.width >= ROW:
+            out.append(view_card(view))
+        else:
+            row.append(dbc.Col(view_card(view), lg=view.width))
+            used += view.width
+    if row:
+        out.append(dbc.Row(row))
+    return out
+
+
+def view_card(view: View) -> dbc.Card:
+    if view.graph:
+        body: Any = dcc.Graph(
+            id=view.id, config=graph_config(view.file_name), figure=empty_figure("run an analysis")
+        )
+    else:
+        body = html.Div(id=view.id)
+    return ui.card(view.title, [view.controls(), body] if view.controls else body)

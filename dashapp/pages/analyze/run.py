@@ -1,0 +1,177 @@
+"""Running an analysis from the Analyze page: the form, Run, a link's autorun, a permalink, mask mode, and
+following the job (through dashapp.jobs) until the views can show its result."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cache.keys import is_key
+from dashapp import ids, jobs
+from dashapp.pages import components as ui
+from dashapp.selection import REQUEST_FIELDS
+from dashapp.services import Services
+from interp.schema import MASK_MARKERS, AnalysisRequest, InputError, replace_mask_marker
+
+_WORDS = re.compile(r"(\s+)")
+
+
+def model_changed(model: str | None, task: str | None) -> tuple[list, str | None, str]:
+    """Task choices for the picked model (keeping the current task when the model serves it)."""
+    registry, error = ui.registry_or_none()
+    if registry is None or model not in registry.models:
+        return [], None, error or ""
+    spec = registry.models[model]
+    available = spec.availability()
+    info = spec.description or spec.id
+    if not available.ok:
+        info += f" — unavailable: {available.detail}"
+    return ui.task_options(spec.tasks), task if task in spec.tasks else spec.task, info
+
+
+def task_changed(task: str | None) -> tuple[dict, str, dict]:
+    return (
+        ui.pair_style(task),
+        ui.pair_label(task),
+        {} if ui.needs_mask(task) else ui.HIDDEN,
+    )
+
+
+def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
+    """Submit the form's request: a cached result shows at once, otherwise the page starts polling."""
+    task = form.get("task")
+    try:
+        request = AnalysisRequest(
+            model=form.get("model") or "",
+            task=task,
+            text=form.get("text") or "",
+            pair=(form.get("pair") or None) if ui.takes_pair(task) else None,
+            target=form.get("target") or None,
+        )
+    except InputError as exc:
+        return {"alert": ui.alert(str(exc)), "progress_style": ui.HIDDEN}
+    started = jobs.submit(services, request)
+    if started.record is None:
+        message = started.problem or f"could not start the analysis: {started.failure}"
+        return {"alert": ui.alert(message), "progress_style": ui.HIDDEN}
+    record = started.record
+    return {
+        "job": {**record, "request": request.to_dict()},
+        "shown": {"key": record["key"], "final": record["cached"], "stage": None},
+        "poll_disabled": record["cached"],
+        "alert": None,
+        "progress_style": ui.HIDDEN if record["cached"] else {},
+    }
+
+
+def open_key(services: Services, key: str) -> dict[str, Any]:
+    """A permalink: the cached analysis `key`, its request copied into the form."""
+    meta = services.executor.store.get_meta(key) if is_key(key) else None
+    if meta is None:
+        return {
+            "alert": ui.alert(f"no cached analysis with key {key!r} (it may have been deleted)", "warning")
+        }
+    request = meta.get("request") or {}
+    return {
+        "job": {"key": key, "job_id": None, "cached": True, "state": jobs.DONE, "request": request},
+        "shown": {"key": key, "final": True, "stage": None, "permalink": True},
+        "poll_disabled": True,
+        "alert": None,
+        "form": {name: request.get(name) or "" for name in REQUEST_FIELDS},
+    }
+
+
+def mask_word(
+    text: str, word: int, memo: dict[str, Any] | None, fill: str | None
+) -> tuple[str, dict[str, Any]]:
+    """`text` with its word number `word` replaced by [MASK].
+
+    One mask per request: the word an earlier click masked comes back (`memo`); a typed mask
+    is filled with the model's top prediction (`fill`).
+    """
+    parts = _WORDS.split(text)  # words at even positions, whitespace between them
+    words = parts[0::2]
+    if memo and 0 <= memo.get("word", -1) < len(words) and words[memo["word"]] in MASK_MARKERS:
+        words[memo["word"]] = memo["original"]
+    fill = (fill or "").strip().removeprefix("##")  # a WordPiece continuation ("##s") still fills as text
+    if fill:
+        words = [w if i == word else replace_mask_marker(w, fill) for i, w in enumerate(words)]
+    original = words[word]
+    words[word] = "[MASK]"
+    parts[0::2] = words
+    return "".join(parts), {"word": word, "original": original}
+
+
+def start(
+    services: Services,
+    trigger: Any,
+    autorun: dict | None,
+    form: dict[str, Any],
+    clicks: list | None,
+    mask_mode: bool,
+    shown: dict | None,
+    memo: dict | None,
+) -> dict[str, Any]:
+    """Run, a link's autorun, a permalink, or (mlm, mask mode) a click on a token that masks its word."""
+    if trigger == ids.AUTORUN:  # runs once: the store is emptied
+        if not autorun:
+            return {}
+        if "key" in autorun:
+            return {**open_key(services, autorun["key"]), "autorun": None}
+        return {**submit(services, {**form, **autorun["request"]}), "autorun": None}
+    if isinstance(trigger, dict) and trigger.get("type") == ids.TOKEN_BUTTON:
+        index = trigger["index"]
+        if not (mask_mode and ui.needs_mask(form.get("task")) and clicks and index < len(clicks) and clicks[index]):
+            return {}
+        analysis = services.analysis((shown or {}).get("key"))
+        word = analysis.token_words[index] if analysis and index < analysis.n_tokens else None
+        if word is None:
+            return {}
+        fill = analysis.predictions[0]["label"] if analysis.predictions else None
+        text, memo = mask_word(form.get("text") or "", word, memo, fill)
+        return {**submit(services, {**form, "text": text}), "form": {"text": text}, "memo": memo}
+    return submit(services, form)
+
+
+def poll(services: Services, job: dict | None, shown: dict | None) -> dict[str, Any]:
+    """Follow a running job: progress, stage, queue position; re-render when a new stage lands."""
+    if not job or not job.get("job_id"):
+        return {"poll_disabled": True}
+    report = jobs.follow(services, job["job_id"])
+    key = job["key"]
+    if report.state == jobs.GONE:  # the views keep waiting: nothing says how the job ended
+        return {
+            "poll_disabled": True,
+            "progress_style": ui.HIDDEN,
+            "alert": ui.alert(report.error, report.severity),
+        }
+    if report.state == jobs.DONE:
+        return {
+            "poll_disabled": True,
+            "progress_style": ui.HIDDEN,
+            "shown": {"key": key, "final": True, "stage": "done"},
+        }
+    if report.failed:
+        # The views stop waiting: they keep what the job produced before it ended, if anything.
+        return {
+            "poll_disabled": True,
+            "progress_style": ui.HIDDEN,
+            "shown": {"key": key, "final": False, "stage": report.state},
+            "alert": ui.alert(report.error, report.severity),
+        }
+    out: dict[str, Any] = {
+        "progress": report.percent,
+        "progress_label": report.label,
+        "progress_text": report.text,
+        "progress_style": {},
+    }
+    if report.drawable_stage and (shown or {}).get("stage") != report.drawable_stage:
+        out["shown"] = {"key": key, "final": False, "stage": report.drawable_stage}
+    return out
+
+
+def badge(services: Services, shown: dict | None, job: dict | None) -> Any:
+    if not shown or not shown.get("final"):
+        return None
+    meta = services.executor.store.get_meta(shown["key"])
+    return ui.result_badge(meta, bool(job and job.get("cached")), shown["key"])

@@ -1,0 +1,76 @@
+"""The linked selection on the Analyze page: what a control or a click on a view changes, the layer and head
+choices, and the address bar's query string."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dash import no_update
+
+from dashapp import ids
+from dashapp.selection import (
+    HEAD_AVERAGE,
+    clamp,
+    default_selection,
+    head_from_value,
+    head_value,
+    query_string,
+)
+from dashapp.services import Services
+from dashapp.views import VIEWS, View
+from interp.schema import SALIENCY_METHODS
+
+
+def update_selection(
+    selection: dict | None, trigger: Any, value: Any, views: Sequence[View] = VIEWS
+) -> dict[str, Any]:
+    """The selection after one control changed, one token button was pressed or one view was clicked
+    (`value`: the control's value, the button's n_clicks, the view's clickData)."""
+    sel = {**default_selection(), **(selection or {})}
+    if trigger in (ids.LAYER, ids.HEAD) and value is None:
+        return sel  # a dropdown clears itself while its options are replaced: not a choice
+    if trigger == ids.LAYER:
+        return {**sel, "layer": int(value)}
+    if trigger == ids.HEAD:
+        return {**sel, "head": head_from_value(value)}
+    if trigger == ids.METHOD:
+        return {**sel, "method": value} if value in SALIENCY_METHODS else sel
+    if isinstance(trigger, dict) and trigger.get("type") == ids.TOKEN_BUTTON:
+        return {**sel, "token": int(trigger["index"])} if value else sel
+    view = next((v for v in views if v.id == trigger and v.on_click), None)
+    if view is None or not isinstance(value, dict):
+        return sel
+    return view.on_click(sel, (value.get("points") or [{}])[0])
+
+
+def layer_options(layers: int) -> list[dict[str, Any]]:
+    return [{"label": f"layer {n}", "value": n} for n in range(layers)]
+
+
+def head_options(heads: int) -> list[dict[str, Any]]:
+    return [{"label": "head average", "value": HEAD_AVERAGE}] + [
+        {"label": f"head {h}", "value": h} for h in range(heads)
+    ]
+
+
+def dimension_options(services: Services, shown: dict | None, selection: dict | None) -> tuple:
+    """Layer and head choices of the analysis on show, and the (valid) selected ones."""
+    analysis = services.analysis((shown or {}).get("key"))
+    if analysis is None or analysis.attention is None:
+        return no_update, no_update, no_update, no_update
+    sel = clamp(selection, analysis)
+    return (
+        layer_options(analysis.num_layers),
+        head_options(analysis.num_heads),
+        sel["layer"],
+        head_value(sel["head"]),
+    )
+
+
+def url_query(shown: dict | None, job: dict | None, selection: dict | None) -> str | None:
+    """The address bar's query string: request and selection (a permalink's path names the request)."""
+    if not shown:
+        return None
+    request = None if shown.get("permalink") else (job or {}).get("request")
+    return query_string(request, selection)

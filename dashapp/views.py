@@ -1,0 +1,233 @@
+"""The Analyze page's views, each declared once: its card, what it draws, what it shows of the selection,
+how a click on it changes the selection, and whether it joins the HTML report.
+
+The page (dashapp/pages/analyze) generates from VIEWS its cards, the stores of what each view has drawn,
+one redraw callback per view, the click -> selection handling, the image-export configs and the report.
+Adding a view: its figure function in dashapp/figures/, one View in VIEWS below, its tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import Patch, dcc
+
+from dashapp import ids
+from dashapp.figures.attention_graph import attention_graph_figure
+from dashapp.figures.common import label_index, row_outline, shapes_patch
+from dashapp.figures.heatmap import heatmap_figure, token_outline
+from dashapp.figures.model_grid import model_grid_figure
+from dashapp.figures.predictions import predictions_figure
+from dashapp.figures.saliency import saliency_figure, saliency_token_patch
+from dashapp.figures.sensitivity import sensitivity_figure
+from dashapp.figures.token_focus import token_focus_figure
+from dashapp.figures.token_strip import token_strip, token_strip_patch
+from interp.schema import Analysis
+
+Selection = dict[str, Any]  # {"layer", "head", "token", "method"} (dashapp.selection)
+# (analysis, clamped selection, theme, **options) -> a figure (or Dash components)
+Builder = Callable[..., Any]
+# (analysis, previously selected token, selected token) -> a Patch of the token mark, or None (no mark)
+Overlay = Callable[[Analysis, "int | None", "int | None"], "Patch | None"]
+# (selection, the clicked point of a Plotly clickData) -> the selection after the click
+Click = Callable[[Selection, dict[str, Any]], Selection]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A control in the view's card: its "value" reaches the builder as keyword `name`."""
+
+    name: str
+    component_id: str
+
+
+@dataclass(frozen=True)
+class View:
+    name: str  # the component id is ids.view_id(name): "heatmap" -> "analyze-heatmap"
+    title: str  # the card's header
+    build: Builder
+    depends_on: tuple[str, ...] = ()  # the selection fields it shows: redrawn only when they change
+    width: int = 12  # its card's share (of 12) of a row on large screens
+    overlay: Overlay | None = None  # the selected token as a mark patched over a big drawing
+    on_click: Click | None = None
+    in_report: bool = False
+    image_name: str | None = None  # file name of its image export; default: its name
+    controls: Callable[[], Any] | None = None  # components above the figure, in its card
+    options: tuple[Option, ...] = ()
+    graph: bool = True  # a dcc.Graph; False: plain components in a Div (which follow the page's CSS theme)
+
+    @property
+    def id(self) -> str:
+        return ids.view_id(self.name)
+
+    @property
+    def file_name(self) -> str:
+        return self.image_name or self.name
+
+    def option_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The builder's keyword options from {component id: value}."""
+        return {option.name: values.get(option.component_id) for option in self.options}
+
+
+# --- clicks ------------------------------------------------------------------------------------------
+
+
+def token_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
+    """A token's marker or bar (its index in customdata)."""
+    return selection if point.get("customdata") is None else {**selection, "token": int(point["customdata"])}
+
+
+def token_of_row(selection: Selection, point: dict[str, Any]) -> Selection:
+    """A square matrix's row (the token label on y)."""
+    token = label_index(point.get("y"))
+    return selection if token is None else {**selection, "token": token}
+
+
+def layer_and_head_of_cell(selection: Selection, point: dict[str, Any]) -> Selection:
+    """A model overview cell ([layer, head] in customdata)."""
+    if not isinstance(point.get("customdata"), list):
+        return selection
+    layer, head = (int(v) for v in point["customdata"])
+    return {**selection, "layer": layer, "head": head}
+
+
+def token_and_layer_of_cell(selection: Selection, point: dict[str, Any]) -> Selection:
+    """A token focus cell: token label on x, "L<layer>" on y."""
+    token = label_index(point.get("x"))
+    if token is None:
+        return selection
+    return {**selection, "token": token, "layer": label_index(str(point.get("y", "")).lstrip("L")) or 0}
+
+
+# --- the views --------------------------------------------------------------------------------------
+
+
+def _edge_filters() -> dbc.Row:
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label("Edges per token", className="small mb-0"),
+                    dcc.Slider(
+                        id=ids.EDGE_TOP_K,
+                        min=1,
+                        max=10,
+                        step=1,
+                        value=3,
+                        marks={1: "1", 3: "3", 5: "5", 10: "10"},
+                    ),
+                ],
+                sm=6,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Edge threshold", className="small mb-0"),
+                    dcc.Slider(
+                        id=ids.EDGE_THRESHOLD,
+                        min=0,
+                        max=0.5,
+                        step=0.05,
+                        value=0,
+                        marks={0: "0", 0.25: ".25", 0.5: ".5"},
+                    ),
+                ],
+                sm=6,
+            ),
+        ]
+    )
+
+
+TOKEN_STRIP = View(
+    "token-strip",
+    "Tokens (coloured by the saliency method; click to select)",
+    lambda a, s, _theme: token_strip(a, s["method"], s["token"]),
+    depends_on=("method",),
+    overlay=token_strip_patch,
+    graph=False,
+    # a click on a token button is pattern-matched (ids.token_button) by the page: it may also mask the word
+)
+PREDICTIONS = View(
+    "predictions", "Predictions", lambda a, s, theme: predictions_figure(a, theme), width=5, in_report=True
+)
+ATTENTION_GRAPH = View(
+    "attention-graph",
+    "Attention graph",
+    lambda a, s, theme, top_k=3, threshold=0.0: attention_graph_figure(
+        a, s["layer"], s["head"], s["token"], int(top_k or 3), float(threshold or 0), theme
+    ),
+    depends_on=("layer", "head", "token"),
+    width=7,
+    on_click=token_of_point,
+    in_report=True,
+    controls=_edge_filters,
+    options=(Option("top_k", ids.EDGE_TOP_K), Option("threshold", ids.EDGE_THRESHOLD)),
+)
+HEATMAP = View(
+    "heatmap",
+    "Attention heatmap",
+    lambda a, s, theme: heatmap_figure(a, s["layer"], s["head"], s["token"], theme),
+    depends_on=("layer", "head"),
+    width=6,
+    on_click=token_of_row,
+    in_report=True,
+    overlay=lambda a, _old, token: shapes_patch(
+        token_outline(a.n_tokens, token) if a.attention is not None else None
+    ),
+)
+MODEL_GRID = View(
+    "model-grid",
+    "Model overview",
+    lambda a, s, theme: model_grid_figure(a, s["layer"], s["head"], theme),
+    depends_on=("layer", "head"),
+    width=6,
+    on_click=layer_and_head_of_cell,
+    image_name="model-overview",
+)
+TOKEN_FOCUS = View(
+    "token-focus",
+    "Token focus",
+    lambda a, s, theme: token_focus_figure(a, s["token"], s["head"], theme),
+    depends_on=("head", "token"),
+    width=6,
+    on_click=token_and_layer_of_cell,
+)
+SENSITIVITY = View(
+    "sensitivity",
+    "Attention sensitivity",
+    lambda a, s, theme: sensitivity_figure(a, s["layer"], s["token"], theme),
+    depends_on=("layer",),
+    width=6,
+    on_click=token_of_row,
+    in_report=True,
+    overlay=lambda a, _old, token: shapes_patch(
+        row_outline(a.n_tokens, token) if a.attention_sensitivity is not None else None
+    ),
+)
+# Every method has its own bars: the saliency method colours only the token strip.
+SALIENCY = View(
+    "saliency",
+    "Saliency",
+    lambda a, s, theme: saliency_figure(a, s["token"], theme),
+    on_click=token_of_point,
+    in_report=True,
+    overlay=saliency_token_patch,
+)
+
+# In page order: cards fill rows of 12 left to right; the report takes its views in this order too.
+VIEWS: tuple[View, ...] = (
+    TOKEN_STRIP,
+    PREDICTIONS,
+    ATTENTION_GRAPH,
+    HEATMAP,
+    MODEL_GRID,
+    TOKEN_FOCUS,
+    SENSITIVITY,
+    SALIENCY,
+)
+
+
+def by_id(view_id: str, views: tuple[View, ...] = VIEWS) -> View:
+    return next(view for view in views if view.id == view_id)
