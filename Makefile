@@ -1,5 +1,5 @@
-# The two commands of the README: `make run` and `make test`.
-# Both create or refresh the virtualenv at .venv (torch first, CPU wheel, so pip never pulls CUDA).
+# The commands of the README: `make run`, `make test` (what CI runs), `make test-fast` (the edit loop), `make lint`.
+# All create or refresh the virtualenv at .venv (torch first, CPU wheel, so pip never pulls CUDA).
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 HOST   ?= 127.0.0.1
 PORT   ?= 8050
 
-.PHONY: run test venv system-deps redis bench clean
+.PHONY: run test test-fast lint venv system-deps redis bench clean
 
 venv: $(STAMP)
 
@@ -37,8 +37,20 @@ redis:
 run: venv
 	$(VENV)/bin/interpboard serve --host $(HOST) --port $(PORT)
 
-test: venv system-deps redis
+# The layering contracts (pyproject.toml [tool.importlinter]) and ruff's lint and format checks.
+lint: venv
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: venv system-deps redis lint
 	$(PY) -m pytest -q
+
+# No browser and no Celery worker, gunicorn, flower or redis-server processes (the shared Redis stays).
+test-fast: venv redis
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not browser and not processes"
 
 bench: venv
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

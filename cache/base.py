@@ -87,15 +87,34 @@ class ResultStore(ABC):
             return self._contains(key)
 
     def put_partial(self, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> int:
-        """What a running job has so far; expires after an hour, removed by the final put."""
+        """One more stage of a running job: its meta and the arrays it added (earlier ones stay stored).
+
+        Stages expire an hour after the latest one; the final put removes them. One job writes a key.
+        """
         _check_key(key)
         blob = codec.encode(meta, arrays)
         with self._backend():
-            self._write_partial(key, blob)
+            self._append_partial(key, blob)
         return len(blob)
 
     def get_partial(self, key: str) -> Record | None:
-        return self._load(key, self._read_partial, codec.decode)
+        """The stages so far as one record: the latest stage's meta, every stage's arrays."""
+        def merged() -> Record | None:
+            stages = [codec.decode(blob) for blob in self._read_partials(key)]
+            if not stages:
+                return None
+            arrays: dict[str, np.ndarray] = {}
+            for stage in stages:
+                arrays.update(stage.arrays)
+            return Record(stages[-1].meta, arrays)
+
+        return self._guarded(key, merged)
+
+    def partial_stages(self, key: str) -> int:
+        """How many stages of a running job are stored (0: none); cheap, for readers that cache."""
+        _check_key(key)
+        with self._backend():
+            return self._count_partials(key)
 
     def delete(self, key: str) -> bool:
         """Remove value, partial and index row; True when there was a value or index row."""
@@ -150,10 +169,15 @@ class ResultStore(ABC):
     def _contains(self, key: str) -> bool: ...
 
     @abstractmethod
-    def _write_partial(self, key: str, blob: bytes) -> None: ...
+    def _append_partial(self, key: str, blob: bytes) -> None:
+        """Store blob as the key's next stage and renew the expiry of all its stages."""
 
     @abstractmethod
-    def _read_partial(self, key: str) -> object | None: ...
+    def _read_partials(self, key: str) -> list[object]:
+        """The key's stage blobs in order; [] when there are none or one has gone."""
+
+    @abstractmethod
+    def _count_partials(self, key: str) -> int: ...
 
     @abstractmethod
     def _delete(self, key: str) -> bool: ...

@@ -58,7 +58,7 @@ def decode(blob: object) -> Record:
     meta = _meta_of(_safetensors_header(payload))
     try:
         planes = safetensors.numpy.load(payload)
-    except Exception as exc:  # SafetensorError derives from Exception only
+    except Exception as exc:  # noqa: BLE001 - SafetensorError derives from Exception only
         raise RejectedValue(f"damaged arrays: {exc}") from None
     return Record(meta=meta, arrays={name: _unshuffle(a) for name, a in planes.items()})
 

@@ -25,7 +25,10 @@ from cache.codec import RejectedValue
 
 SQLITE_TIMEOUT_SECONDS = 10  # diskcache's default of 60 s would hang a web request on a busy writer
 _OVERWRITE_RETRIES = 5
-_PARTIAL_PREFIX = "partial:"  # ':' cannot occur in a key, so partials never collide with values
+# ':' cannot occur in a key, so partials never collide with values. "partials:<key>" holds the number
+# of stages stored, "partials:<key>:<i>" stage i's blob ("partials", not the "partial:<key>" of the
+# one-blob format before it: such an entry expires on its own).
+_PARTIAL_PREFIX = "partials:"
 
 
 class BytesOnlyDisk(diskcache.Disk):
@@ -87,7 +90,7 @@ class DiskStore(ResultStore):
         # partial's removal: inside an outer transaction diskcache deletes the replaced value's
         # file before the commit, so readers would miss. A partial beside its result is harmless.
         self._cache.set(key, blob, expire=self.ttl_seconds, tag=orjson.dumps(row).decode())
-        self._cache.delete(_PARTIAL_PREFIX + key)
+        self._drop_partials(key)
 
     def _read(self, key: str) -> object | None:
         return self._fetch(key)
@@ -102,11 +105,34 @@ class DiskStore(ResultStore):
     def _contains(self, key: str) -> bool:
         return key in self._cache
 
-    def _write_partial(self, key: str, blob: bytes) -> None:
-        self._cache.set(_PARTIAL_PREFIX + key, blob, expire=PARTIAL_TTL_SECONDS)
+    def _append_partial(self, key: str, blob: bytes) -> None:
+        stages = self._count_partials(key)  # one job writes a key's stages, so nobody else appends meanwhile
+        self._cache.set(_stage_name(key, stages), blob, expire=PARTIAL_TTL_SECONDS)
+        for earlier in range(stages):
+            self._cache.touch(_stage_name(key, earlier), expire=PARTIAL_TTL_SECONDS)
+        # The count last: a reader never finds a stage counted that is not stored yet.
+        self._cache.set(_PARTIAL_PREFIX + key, str(stages + 1).encode(), expire=PARTIAL_TTL_SECONDS)
 
-    def _read_partial(self, key: str) -> object | None:
-        return self._fetch(_PARTIAL_PREFIX + key)
+    def _read_partials(self, key: str) -> list[object]:
+        blobs = [self._fetch(_stage_name(key, stage)) for stage in range(self._count_partials(key))]
+        return [] if None in blobs else blobs  # a stage gone (evicted): no partial rather than half of one
+
+    def _count_partials(self, key: str) -> int:
+        count = self._fetch(_PARTIAL_PREFIX + key)
+        if count is None:
+            return 0
+        if not isinstance(count, bytes) or not count.isdigit():
+            raise RejectedValue("a partial's stage count is not a number")
+        return int(count)
+
+    def _drop_partials(self, key: str) -> None:
+        try:
+            stages = self._count_partials(key)
+        except RejectedValue:
+            stages = 0  # not ours to read; deleting it is enough
+        self._cache.delete(_PARTIAL_PREFIX + key)
+        for stage in range(stages):
+            self._cache.delete(_stage_name(key, stage))
 
     def _fetch(self, name: str, read: bool = False) -> object | None:
         # diskcache answers a miss when an overwrite removes the value's file between its row
@@ -119,7 +145,7 @@ class DiskStore(ResultStore):
 
     def _delete(self, key: str) -> bool:
         with self._cache.transact():
-            self._cache.delete(_PARTIAL_PREFIX + key)
+            self._drop_partials(key)
             return self._cache.delete(key)
 
     def _rows(self) -> Iterator[dict[str, Any]]:
@@ -132,3 +158,7 @@ class DiskStore(ResultStore):
         with closing(sqlite3.connect(self.directory / DBNAME, timeout=SQLITE_TIMEOUT_SECONDS)) as con:
             tags = con.execute(query, (time.time(),)).fetchall()
         return (orjson.loads(tag) for (tag,) in tags)
+
+
+def _stage_name(key: str, stage: int) -> str:
+    return f"{_PARTIAL_PREFIX}{key}:{stage}"

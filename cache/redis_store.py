@@ -3,7 +3,7 @@
 Keys (all under ``interpboard:``)::
 
     interpboard:result:<key>    the codec blob (string), TTL = ttl_seconds (none by default)
-    interpboard:partial:<key>   a running job's stage-by-stage blob, TTL 1 h
+    interpboard:partials:<key>  hash: stage number -> that stage's blob (its new arrays), TTL 1 h
     interpboard:index           sorted set: key -> created_at
     interpboard:rows            hash: key -> JSON index row
 
@@ -35,6 +35,7 @@ import orjson
 import redis
 
 from cache.base import PARTIAL_TTL_SECONDS, ResultStore
+from cache.codec import RejectedValue
 from cache.urls import mask_password
 
 PREFIX = b"interpboard:"
@@ -58,7 +59,8 @@ def value_name(key: str | bytes) -> bytes:
 
 
 def partial_name(key: str) -> bytes:
-    return PREFIX + b"partial:" + key.encode()
+    # "partials", not the "partial" of the one-blob format before it: such a string expires on its own.
+    return PREFIX + b"partials:" + key.encode()
 
 
 class RedisStore(ResultStore):
@@ -112,11 +114,22 @@ class RedisStore(ResultStore):
     def _contains(self, key: str) -> bool:
         return bool(self._redis.exists(value_name(key)))
 
-    def _write_partial(self, key: str, blob: bytes) -> None:
-        self._redis.set(partial_name(key), blob, ex=PARTIAL_TTL_SECONDS)
+    def _append_partial(self, key: str, blob: bytes) -> None:
+        name = partial_name(key)
+        stage = self._redis.hlen(name)  # one job writes a key's stages, so nobody else appends meanwhile
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(name, str(stage), blob)
+            pipe.expire(name, PARTIAL_TTL_SECONDS)
+            pipe.execute()
 
-    def _read_partial(self, key: str) -> object | None:
-        return self._redis.get(partial_name(key))
+    def _read_partials(self, key: str) -> list[object]:
+        stages = self._redis.hgetall(partial_name(key))
+        if not all(field.isdigit() for field in stages):
+            raise RejectedValue("a partial stage is not numbered")
+        return [stages[field] for field in sorted(stages, key=int)]
+
+    def _count_partials(self, key: str) -> int:
+        return self._redis.hlen(partial_name(key))
 
     def _delete(self, key: str) -> bool:
         with self._redis.pipeline(transaction=True) as pipe:

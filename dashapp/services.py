@@ -8,13 +8,15 @@ re-decoding the arrays on every click.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from interp.lru import LoadingLRU
 from interp.schema import Analysis
 
 ANALYSIS_LRU_SIZE = 16
 ANALYSIS_LRU_BYTES = 512 * 2**20  # one 512-token 12 × 12 analysis holds about 150 MB of attention
+PARTIAL_LRU_SIZE = 4  # running jobs being watched at once
 
 
 def analysis_bytes(analysis: Analysis) -> int:
@@ -27,11 +29,11 @@ class Services:
                  lru_size: int = ANALYSIS_LRU_SIZE, lru_bytes: int = ANALYSIS_LRU_BYTES) -> None:
         self._executor = executor
         self._factory = executor_factory
-        self._lru: OrderedDict[str, Analysis] = OrderedDict()
-        self._lru_size = lru_size
-        self._lru_bytes = lru_bytes
         self._lock = threading.Lock()
-        self._loading: dict[str, threading.Lock] = {}  # one reader per key; the other callbacks wait for it
+        # Final analyses by key; a running job's partial by (key, stages stored), decoded once each.
+        self._lru: LoadingLRU[str, Analysis] = LoadingLRU(lambda: (lru_size, lru_bytes), size=analysis_bytes)
+        self._partials: LoadingLRU[tuple[str, int], Analysis] = LoadingLRU(
+            lambda: (PARTIAL_LRU_SIZE, lru_bytes), size=analysis_bytes)
 
     @property
     def executor(self) -> Any:
@@ -46,43 +48,22 @@ class Services:
                     self._executor = self._factory()
         return self._executor
 
-    def _cached(self, key: str) -> Analysis | None:
-        with self._lock:
-            if key in self._lru:
-                self._lru.move_to_end(key)
-                return self._lru[key]
-            return None
-
     def analysis(self, key: str | None) -> Analysis | None:
         """The final Analysis for `key`, else what a running job has produced so far, else None.
 
         The page's views ask for the same key at the same moment; one of them reads and decodes it
-        (a second or more at 512 tokens), the others wait and take it from the LRU.
+        (a second or more at 512 tokens), the others wait and take it from the LRU. The same for a
+        partial, once per stage the job has stored.
         """
         if not key:
             return None
-        if (found := self._cached(key)) is not None:
-            return found
-        with self._lock:
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:
-            try:
-                if (found := self._cached(key)) is not None:
-                    return found
-                final = self.executor.result(key)
-                if final is None:
-                    return self.executor.partial(key)
-                with self._lock:
-                    self._lru[key] = final
-                    # Oldest out first, until both limits hold; the newest always stays.
-                    while len(self._lru) > 1 and (len(self._lru) > self._lru_size
-                                                  or sum(map(analysis_bytes, self._lru.values())) > self._lru_bytes):
-                        self._lru.popitem(last=False)
-                return final
-            finally:
-                with self._lock:  # running jobs' keys too: the table of locks must not grow with every key seen
-                    self._loading.pop(key, None)
+        final = self._lru.get_or_load(key, lambda: self.executor.result(key))
+        if final is not None:
+            return final
+        stages = self.executor.store.partial_stages(key)
+        if not stages:
+            return None
+        return self._partials.get_or_load((key, stages), lambda: self.executor.partial(key))
 
     def forget(self, key: str) -> None:
-        with self._lock:
-            self._lru.pop(key, None)
+        self._lru.pop(key)

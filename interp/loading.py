@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import torch
 import transformers
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from interp.lru import LoadingLRU
 from interp.registry import ModelSpec
 from interp.schema import ModelUnavailable
 from interp.task_specs import TargetKind, task_spec
@@ -120,45 +120,27 @@ class ModelCache:
     """
 
     def __init__(self) -> None:
-        self._models: OrderedDict[tuple[ModelSpec, str, str], LoadedModel] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loading: dict[tuple[ModelSpec, str, str], threading.Lock] = {}
+        self._models: LoadingLRU[tuple[ModelSpec, str, str], LoadedModel] = LoadingLRU(
+            _model_limits, size=lambda m: m.param_bytes, on_evict=_release)
 
     def get(self, spec: ModelSpec, head: str) -> LoadedModel:
         key = (spec, spec.fingerprint(), head)  # the whole spec: its labels shape the loaded model too
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:  # one thread loads a given model; others wait for it, not for other models
-            with self._lock:
-                if key in self._models:
-                    return self._models[key]
-            loaded = load_model(spec, head)
-            with self._lock:
-                self._models[key] = loaded
-                self._evict()
-                self._loading.pop(key, None)
-            return loaded
-
-    def _evict(self) -> None:
-        max_models = max(1, int(os.environ.get(MAX_MODELS_ENV) or 3))
-        max_mb = os.environ.get(MAX_MEMORY_ENV)
-        max_bytes = float(max_mb) * 2**20 if max_mb else float("inf")
-        while len(self._models) > 1 and (
-            len(self._models) > max_models or sum(m.param_bytes for m in self._models.values()) > max_bytes
-        ):
-            _, dropped = self._models.popitem(last=False)
-            if dropped.device.type == "cuda":
-                torch.cuda.empty_cache()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
+        # One thread loads a given model; others wait for it, not for other models.
+        return self._models.get_or_load(key, lambda: load_model(spec, head))
 
     def __len__(self) -> int:
         return len(self._models)
+
+
+def _model_limits() -> tuple[int, float]:
+    max_models = max(1, int(os.environ.get(MAX_MODELS_ENV) or 3))
+    max_mb = os.environ.get(MAX_MEMORY_ENV)
+    return max_models, float(max_mb) * 2**20 if max_mb else float("inf")
+
+
+def _release(dropped: LoadedModel) -> None:
+    if dropped.device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 MODELS = ModelCache()

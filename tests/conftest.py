@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,9 +50,9 @@ TEST_DBS = range(8, 16)
 LOCK_PREFIX = "interpboard-test-db-lock:"  # in DB 0, so parallel test runs never share a database
 
 
-@pytest.fixture
-def redis_url(redis_server: str) -> str:
-    """A Redis database of its own for one test (one of DBs 8-15), emptied before and after."""
+@contextmanager
+def leased_redis_db(redis_server: str) -> Iterator[str]:
+    """The URL of a Redis database (one of DBs 8-15) no other test holds meanwhile, emptied before and after."""
     import redis
 
     locks = redis.Redis.from_url(f"{redis_server}/0")
@@ -72,3 +74,21 @@ def redis_url(redis_server: str) -> str:
         client.flushdb()
         if locks.get(f"{LOCK_PREFIX}{db}") == token.encode():
             locks.delete(f"{LOCK_PREFIX}{db}")
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> Iterator[str]:
+    """A Redis database of its own for one test."""
+    with leased_redis_db(redis_server) as url:
+        yield url
+
+
+# Fixtures that start Celery workers, gunicorn, flower or redis-server: a test using one (directly or
+# through another fixture) is marked `processes`, which `make test-fast` leaves out.
+PROCESS_FIXTURES = frozenset({"celery_worker_module", "redis_services"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.processes)

@@ -112,6 +112,7 @@ def test_precompute_reports_bad_lines_and_fills_the_cache(cli, tmp_path):
     assert (again["computed"], again["cached"]) == (0, 4)
 
 
+@pytest.mark.processes
 def test_analyze_through_a_celery_worker(cli, tmp_path, tiny_registry, redis_url):
     queue = {"INTERPBOARD_BROKER": redis_url, "INTERPBOARD_QUEUE": f"test-{uuid.uuid4().hex[:12]}"}
     env = worker_env({**queue, "INTERPBOARD_CACHE": str(tmp_path / "cache")}, tiny_registry)

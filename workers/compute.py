@@ -66,6 +66,7 @@ def _start(job_id: str, ctx: JobContext) -> JobStatus | None:
 
 def _run_one(status: JobStatus, ctx: JobContext) -> None:
     clock = time.monotonic()
+    stored: set[str] = set()  # arrays earlier stages stored: the engine never changes one it handed out
 
     def on_progress(stage: str, fraction: float, partial: Analysis | None) -> None:
         if ctx.records.is_cancel_requested(status.job_id):
@@ -73,7 +74,9 @@ def _run_one(status: JobStatus, ctx: JobContext) -> None:
         # The partial first: whoever sees the stage can read what it produced.
         if partial is not None and stage in PARTIAL_STAGES:
             meta, arrays = partial.to_record()
-            ctx.store.put_partial(status.key, {**meta, **_job_meta(status, ctx)}, arrays)
+            new = {name: values for name, values in arrays.items() if name not in stored}
+            ctx.store.put_partial(status.key, {**meta, **_job_meta(status, ctx)}, new)
+            stored.update(new)
         if stage != ENGINE_DONE:
             ctx.records.progress(status.job_id, stage, fraction)
 

@@ -53,7 +53,11 @@ def no_unpickling():
 def test_planted_pickle_is_rejected_not_loaded(store, store_url, padding, caplog):
     redis_backend = store_url.startswith("redis://")
     plant(store_url, value_name(KEY) if redis_backend else KEY, Booby(padding))
-    plant(store_url, partial_name(KEY) if redis_backend else f"partial:{KEY}", Booby(padding))
+    if redis_backend:  # a partial's stages are fields of one hash
+        redis.Redis.from_url(store_url).hset(partial_name(KEY), "0", pickle.dumps(Booby(padding)))
+    else:  # a stage count of one, then stage 0
+        plant(store_url, f"partials:{KEY}", b"1")
+        plant(store_url, f"partials:{KEY}:0", Booby(padding))
     assert store.get(KEY) is None
     assert store.get_meta(KEY) is None
     assert store.get_partial(KEY) is None

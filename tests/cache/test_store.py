@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cache import Record
+from cache import Record, codec
 from cache.base import META_HEAD_BYTES
 from tests.cache.conftest import assert_same_arrays, make_arrays, make_meta
 
@@ -96,6 +96,27 @@ def test_partial_then_final_put_removes_partial(store):
     store.put(KEY, make_meta(KEY), make_arrays())
     assert store.get_partial(KEY) is None
     assert store.get(KEY) is not None
+
+
+def test_partial_stages_are_stored_apart_and_read_merged(store):
+    """A later stage stores only its new arrays; a reader gets every stage's arrays and the latest meta."""
+    arrays = make_arrays()
+    forward = {"attention": arrays["attention"]}
+    saliency = {name: values for name, values in arrays.items() if name != "attention"}
+    store.put_partial(KEY, make_meta(KEY) | {"stages_done": ["forward"]}, forward)
+    store.put_partial(KEY, make_meta(KEY) | {"stages_done": ["forward", "saliency"]}, saliency)
+
+    assert store.partial_stages(KEY) == 2
+    stored = [codec.decode(blob).arrays for blob in store._read_partials(KEY)]
+    assert [set(stage) for stage in stored] == [set(forward), set(saliency)]  # the attention once
+    partial = store.get_partial(KEY)
+    assert partial.meta["stages_done"] == ["forward", "saliency"]
+    assert_same_arrays(partial.arrays, arrays)
+
+    store.put(KEY, make_meta(KEY), arrays)
+    assert store.partial_stages(KEY) == 0 and store.get_partial(KEY) is None
+    store.put_partial(KEY, make_meta(KEY), forward)  # a new job for the key starts at stage 0 again
+    assert store.partial_stages(KEY) == 1 and set(store.get_partial(KEY).arrays) == set(forward)
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "a/b", "a:b", "x" * 201, None, 42, b"bytes"])

@@ -42,6 +42,9 @@ class FakeStore:
     def get_meta(self, key: str) -> dict | None:
         return self.metas.get(key)
 
+    def partial_stages(self, key: str) -> int:
+        return len(self.partials[key].stages_done) if key in self.partials else 0
+
     def delete(self, key: str) -> bool:
         self.metas.pop(key, None)
         return self.analyses.pop(key, None) is not None

@@ -321,6 +321,16 @@ def test_services_lru_keeps_final_analyses(ex):
     assert list(small._lru) == [keys[1]]
 
 
+
+def test_services_read_a_running_jobs_partial_once_per_stage(ex, monkeypatch):
+    services = Services(ex)
+    reads = []
+    monkeypatch.setattr(ex, "partial", lambda key: reads.append(key) or ex.store.partials.get(key))
+    ex.store.partials["running"] = forward = synthetic_analysis(stages="forward")
+    assert all(services.analysis("running") is forward for _ in range(5)) and reads == ["running"]
+    ex.store.partials["running"] = later = synthetic_analysis()  # a stage more stored: read again, once
+    assert all(services.analysis("running") is later for _ in range(5)) and reads == ["running"] * 2
+
 def test_history_rows_and_delete(services, ex):
     key, _ = cached(ex, text="<b>x</b> the [MASK]")
     rows, problem = history.history_rows(services, None, None, None)

@@ -17,7 +17,7 @@ from tests.deploy.stack import (Service, compose_command, compose_environment, c
                                 wait_job)
 from workers.settings import safe_url
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 SST = {"model": "tiny-bert-sst", "task": "sst", "text": "the weather today is cold but sunny",
        "methods": ["grad_norm", "attention_rollout"]}

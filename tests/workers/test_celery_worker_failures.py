@@ -12,7 +12,7 @@ from workers.executor import CeleryExecutor
 from workers.jobs import JobStatus, MemoryJobRecords
 from workers.settings import Settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 # Unacked jobs return after the visibility timeout, which must stay above the job time limit.
 LOSS_LIMITS = {"INTERPBOARD_JOB_TIME_LIMIT": "40", "INTERPBOARD_VISIBILITY_TIMEOUT": "45"}

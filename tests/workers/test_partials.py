@@ -1,0 +1,39 @@
+"""A running job's partial results: each stage stores only the arrays it added."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cache import DiskStore
+from tests.workers.support import QUICK
+from workers.compute import JobContext, run_jobs
+from workers.jobs import JobStatus, MemoryJobRecords
+from workers.settings import Settings
+
+
+class RecordingStore(DiskStore):
+    """A DiskStore that notes which arrays each put_partial call stores."""
+
+    def __init__(self, directory: Any) -> None:
+        super().__init__(directory)
+        self.stages: list[tuple[list[str], set[str]]] = []
+
+    def put_partial(self, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> int:
+        self.stages.append((meta["stages_done"], set(arrays)))
+        return super().put_partial(key, meta, arrays)
+
+
+def test_a_later_stage_does_not_store_the_attention_again(tmp_path, tiny_registry):
+    store = RecordingStore(tmp_path / "results")
+    records = MemoryJobRecords()
+    records.create(JobStatus(job_id="j", key="k", request=QUICK.to_dict()))
+    run_jobs(["j"], JobContext(records, store, Settings(cache=str(tmp_path / "results")), worker="test:1"))
+    assert records.get("j").state == "done", records.get("j").error
+
+    (forward_done, forward), (saliency_done, saliency) = store.stages
+    assert forward_done == ["forward"] and "attention" in forward
+    assert saliency_done == ["forward", "saliency"] and saliency == {"saliency.grad_norm"}
+    final = store.get("k").arrays
+    assert forward | saliency <= set(final) and forward.isdisjoint(saliency)
