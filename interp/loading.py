@@ -113,7 +113,7 @@ def load_model(spec: ModelSpec, task: str) -> LoadedModel:
 
 
 class ModelCache:
-    """Loaded models by (spec, fingerprint, head), least recently used first out.
+    """Loaded models by (spec, fingerprint, task), least recently used first out.
 
     Bounded by count ($INTERPBOARD_MAX_MODELS, default 3) and, if set, by total parameter
     memory ($INTERPBOARD_MAX_MODEL_MEMORY_MB); the newest model always stays.
@@ -123,10 +123,10 @@ class ModelCache:
         self._models: LoadingLRU[tuple[ModelSpec, str, str], LoadedModel] = LoadingLRU(
             _model_limits, size=lambda m: m.param_bytes, on_evict=_release)
 
-    def get(self, spec: ModelSpec, head: str) -> LoadedModel:
-        key = (spec, spec.fingerprint(), head)  # the whole spec: its labels shape the loaded model too
+    def get(self, spec: ModelSpec, task: str) -> LoadedModel:
+        key = (spec, spec.fingerprint(), task)  # the whole spec: its labels shape the loaded model too
         # One thread loads a given model; others wait for it, not for other models.
-        return self._models.get_or_load(key, lambda: load_model(spec, head))
+        return self._models.get_or_load(key, lambda: load_model(spec, task))
 
     def __len__(self) -> int:
         return len(self._models)
