@@ -6,7 +6,6 @@ importing this module, and a CUDA context does not survive a fork.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,9 +24,8 @@ from transformers import (
 
 from interp.registry import ModelSpec
 from interp.schema import ModelUnavailable
+from interp.settings import settings
 
-MAX_MODELS_ENV = "INTERPBOARD_MAX_MODELS"
-MAX_MEMORY_ENV = "INTERPBOARD_MAX_MODEL_MEMORY_MB"
 DEVICE_ENV = "INTERPBOARD_DEVICE"
 
 AUTO_CLASSES = {
@@ -63,7 +61,7 @@ class LoadedModel:
 
 
 def pick_device() -> torch.device:
-    chosen = os.environ.get(DEVICE_ENV, "").strip()
+    chosen = settings().engine.device.strip()
     if chosen:
         try:
             return torch.device(chosen)
@@ -155,9 +153,8 @@ class ModelCache:
             return loaded
 
     def _evict(self) -> None:
-        max_models = max(1, int(os.environ.get(MAX_MODELS_ENV) or 3))
-        max_mb = os.environ.get(MAX_MEMORY_ENV)
-        max_bytes = float(max_mb) * 2**20 if max_mb else float("inf")
+        max_models, max_mb = settings().engine.max_models, settings().engine.max_model_memory_mb
+        max_bytes = max_mb * 2**20 if max_mb else float("inf")
         while len(self._models) > 1 and (
             len(self._models) > max_models or sum(m.param_bytes for m in self._models.values()) > max_bytes
         ):

@@ -58,7 +58,7 @@ def test_celery_app_is_json_only_acks_late_and_routes_to_the_queue():
 
 def test_worker_side_imports_no_torch():
     """Models (and torch) load in the worker child at its first job, never in the parent before the fork."""
-    code = "import sys, workers.app, workers.tasks; print(sorted(m for m in ('torch', 'transformers', 'interp.engine') if m in sys.modules))"
+    code = "import sys, workers.app, workers.celery_jobs; print(sorted(m for m in ('torch', 'transformers', 'interp.engine') if m in sys.modules))"
     env = {**os.environ, "INTERPBOARD_BROKER": "redis://127.0.0.1:6379/15"}
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
