@@ -210,7 +210,8 @@ def _request_body() -> AnalysisRequest:
 
 @api.post("/analyses")
 def submit() -> Response:
-    submission = _executor().submit(_request_body())
+    analysis_request = _request_body()  # before the executor: a bad body never needs the broker
+    submission = _executor().submit(analysis_request)
     status = "done" if submission.cached else submission.status.state
     body = {"key": submission.key, "status": status, "job_id": submission.job_id, "cached": submission.cached}
     if submission.cached:

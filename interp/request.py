@@ -190,7 +190,7 @@ def _input_error(exc: ValidationError) -> InputError:
 
 def _shape_message(error: ErrorDetails) -> str:
     name = str(error["loc"][0]) if error["loc"] else "request"
-    if error["type"] == "missing":
+    if error["type"] == "missing" or (name in ("model", "task", "text") and error.get("input") is None):
         return f"{name} is required"
     if name in LIMITS:
         return f"{name} must be an integer between {LIMITS[name][0]} and {LIMITS[name][1]}"
