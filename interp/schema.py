@@ -30,7 +30,6 @@ from interp.request import (  # noqa: F401
 )
 from interp.task_specs import PAIR_TASKS, TASK_SPECS, TASKS  # noqa: F401
 
-
 # Arrays stored per analysis, with the precision the cache keeps them in.
 ARRAY_DTYPES = {
     "attention": np.float16,  # [L, H, n, n]

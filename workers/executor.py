@@ -14,8 +14,8 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from pydantic import BaseModel, ConfigDict
