@@ -35,7 +35,7 @@ RUN pip install --no-deps . \
     && INTERPBOARD_BROKER=redis://build-check python -c "import sys, dashapp.wsgi, workers.app; assert 'torch' not in sys.modules"
 USER interpboard
 EXPOSE 8050 5555
-CMD ["gunicorn", "dashapp.wsgi:server", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--bind", "0.0.0.0:8050", "--timeout", "60", \
+CMD ["gunicorn", "dashapp.wsgi:server", "--config", "python:dashapp.gunicorn_conf", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--bind", "0.0.0.0:8050", "--timeout", "60", \
      "--access-logfile", "-", "--access-logformat", "%(h)s %(u)s %(t)s \"%(m)s %(U)s %(H)s\" %(s)s %(b)s %(M)sms"]
 
 FROM base AS worker

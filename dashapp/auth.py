@@ -12,15 +12,10 @@ Every secret comparison is constant-time.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import ipaddress
 import logging
-import os
-import shlex
-import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,6 +24,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, redirect, request
 
 from dashapp.api import is_api_path, json_error  # one JSON error shape for the whole API
+from interp.settings import WebSettings, settings
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +62,13 @@ def _parse_users(entries: list[str], where: str) -> dict[str, str]:
     return users
 
 
-def load_credentials(environ: Mapping[str, str] = os.environ) -> Credentials:
-    users = _parse_users(environ.get("INTERPBOARD_USERS", "").split(","), "INTERPBOARD_USERS")
-    if users_file := environ.get("INTERPBOARD_USERS_FILE"):  # one a line, so passwords may hold commas
-        users |= _parse_users(Path(users_file).read_text(encoding="utf-8").splitlines(), users_file)
-    return Credentials(token=environ.get("INTERPBOARD_TOKEN") or None, users=users)
+def load_credentials(web: WebSettings | None = None) -> Credentials:
+    """The credentials of the web settings section (this process's, by default)."""
+    web = web if web is not None else settings().web
+    users = _parse_users(web.users.split(","), "INTERPBOARD_USERS")
+    if web.users_file:  # one a line, so passwords may hold commas
+        users |= _parse_users(Path(web.users_file).read_text(encoding="utf-8").splitlines(), web.users_file)
+    return Credentials(token=web.token or None, users=users)
 
 
 def _same(given: str, expected: str) -> bool:
@@ -136,16 +134,9 @@ def install_auth(app, creds: Credentials | None = None) -> Credentials:  # noqa:
     return creds
 
 
-def bind_hosts(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> list[str]:
-    """The hosts gunicorn listens on: $INTERPBOARD_BIND, else its --bind options (argv, GUNICORN_CMD_ARGS)."""
-    environ = dict(os.environ) if environ is None else environ
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("-b", "--bind", action="append", default=[])
-    binds = parser.parse_known_args(shlex.split(environ.get("GUNICORN_CMD_ARGS", "")) + argv)[0].bind
-    if environ.get("INTERPBOARD_BIND"):
-        binds = [environ["INTERPBOARD_BIND"]]
-    return [_host(bind) for bind in binds or [GUNICORN_DEFAULT_BIND]]
+def listen_hosts(binds: list[str], override: str | None = None) -> list[str]:
+    """The hosts the server listens on: `override` ($INTERPBOARD_BIND) when set, else its binds."""
+    return [_host(bind) for bind in ([override] if override else binds) or [GUNICORN_DEFAULT_BIND]]
 
 
 def _host(bind: str) -> str:
@@ -165,11 +156,11 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: may resolve to anything
 
 
-def warn_if_open(host: str, creds: Credentials | None = None) -> bool:
+def warn_if_open(host: str, creds: Credentials | None = None, logger: logging.Logger | None = None) -> bool:
     """Log a warning when serving beyond this machine without authentication; True if it warned."""
     creds = creds if creds is not None else load_credentials()
     if creds.enabled or is_loopback(host):
         return False
-    log.warning("interpboard is listening on %s WITHOUT authentication: anyone who can reach it can run and read "
+    (logger or log).warning("interpboard is listening on %s WITHOUT authentication: anyone who can reach it can run and read "
                 "analyses. Set INTERPBOARD_TOKEN or INTERPBOARD_USERS (see docs/deploy.md).", host or "all interfaces")
     return True

@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -50,15 +49,14 @@ def _progress() -> Progress:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from interp.schema import AnalysisRequest
     from workers import get_executor
+    from workers.jobs import JobState
 
-    request = AnalysisRequest(model=args.model, task=args.task, text=args.text, pair=args.pair,
-                              mask_index=args.mask_index, target=args.target, methods=args.methods,
-                              top_k=args.top_k, ig_steps=args.ig_steps)
+    request = AnalysisRequest.from_dict({name: getattr(args, name) for name in AnalysisRequest.model_fields})
     executor = get_executor()
     sub = executor.submit(request)
     if not sub.cached:
         status = _follow(executor, sub.job_id, args.timeout)
-        if status.state != "done":
+        if status.state != JobState.DONE:
             _fail(status.error or f"the job was {status.state}", EXIT_BAD_INPUT if status.error_kind == "input" else EXIT_INTERNAL)
     analysis = executor.result(sub.key)
     if analysis is None:
@@ -78,42 +76,16 @@ def _follow(executor: Any, job_id: str, timeout: float | None) -> Any:
         with _progress() as progress:
             bar = progress.add_task("queued", total=1.0)
 
-            def show() -> None:
-                status = executor.status(job_id)
-                if status is not None:
-                    where = f" (#{status.queue_position} in queue)" if status.queue_position else ""
-                    progress.update(bar, description=status.stage + where, completed=status.progress)
+            def show(status: Any) -> None:
+                where = f" (#{status.queue_position} in queue)" if status.queue_position else ""
+                progress.update(bar, description=status.stage_text + where, completed=status.progress)
 
-            poll = _Ticker(show)
-            poll.start()
-            try:
-                return executor.wait(job_id, timeout=timeout)
-            finally:
-                poll.stop()
+            return executor.wait(job_id, timeout=timeout, poll=0.2, on_poll=show)
     except KeyboardInterrupt:
         executor.cancel(job_id)
         _fail("interrupted: job cancelled", 130)
     except TimeoutError as exc:
         _fail(str(exc), EXIT_INTERNAL)
-
-
-class _Ticker:
-    """Calls `fn` a few times a second on a daemon thread while we wait."""
-
-    def __init__(self, fn: Any, every: float = 0.2) -> None:
-        self._fn, self._every, self._stop = fn, every, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            self._fn()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _print_summary(key: str, cached: bool, analysis: Any) -> None:
@@ -194,9 +166,9 @@ def cmd_precompute(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from workers.settings import Settings
+    from workers.settings import job_settings
 
-    settings = Settings()
+    settings = job_settings()
     if not settings.broker:
         raise UsageError("interpboard worker needs INTERPBOARD_BROKER=redis://... (without a broker the server runs jobs itself)")
     from workers.app import app

@@ -13,6 +13,7 @@ from typing import Any
 
 from dashapp.services import Services
 from interp.schema import AnalysisRequest, InputError, ModelUnavailable
+from interp.stages import Stage
 from workers.jobs import CANCELLED, DONE, ERROR, QUEUED, RUNNING, TERMINAL
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 GONE = "gone"  # not a job state: the job's record has expired (or the server restarted)
 GONE_MESSAGE = "the job's record is gone (expired, or the server restarted): run it again"
 # Stages whose partial result the views can draw: none while the model loads.
-NOTHING_TO_DRAW = (None, "loading")
+NOTHING_TO_DRAW = (None, Stage.QUEUED, Stage.STARTING, Stage.LOADING)
 
 __all__ = [
     "CANCELLED",
@@ -34,7 +35,6 @@ __all__ = [
     "cancel",
     "finished",
     "follow",
-    "stage_kind",
     "submit",
     "updated_record",
 ]
@@ -54,9 +54,9 @@ class JobReport:
     """One poll of a job, as the pages show it."""
 
     state: str  # a job state, or GONE
-    stage: str | None  # the stage's kind ("saliency 2/4" -> "saliency")
+    stage: str | None  # a Stage value: views redraw once per stage, not per step
     percent: int
-    label: str  # the stage as the worker wrote it (on the progress bar)
+    label: str  # the stage for people, steps included (on the progress bar): "sensitivity 3/12"
     text: str  # "queued: queued · position 2 in the queue"
     error: str | None  # why it ended without a result
 
@@ -78,11 +78,6 @@ class JobReport:
     def drawable_stage(self) -> str | None:
         """The stage whose partial result the views can draw (a running job past loading), else None."""
         return self.stage if self.state == RUNNING and self.stage not in NOTHING_TO_DRAW else None
-
-
-def stage_kind(stage: str | None) -> str | None:
-    """ "sensitivity 3/12" -> "sensitivity": views re-render once per kind of stage, not per step."""
-    return stage.split(" ", 1)[0] if stage else None
 
 
 def submit(services: Services, request: AnalysisRequest) -> Started:
@@ -109,7 +104,7 @@ def follow(services: Services, job_id: str) -> JobReport:
     status = services.executor.status(job_id)
     if status is None:
         return JobReport(GONE, None, 0, "", "", GONE_MESSAGE)
-    text = f"{status.state}: {status.stage}"
+    text = f"{status.state}: {status.stage_text}"
     if status.queue_position:
         text += f" · position {status.queue_position} in the queue"
     error = status.error
@@ -117,9 +112,9 @@ def follow(services: Services, job_id: str) -> JobReport:
         error = "the job was cancelled" if status.state == CANCELLED else "the job failed"
     return JobReport(
         str(status.state),
-        stage_kind(status.stage),
-        round(100 * float(status.progress)),
         str(status.stage),
+        round(100 * float(status.progress)),
+        status.stage_text,
         text,
         error,
     )

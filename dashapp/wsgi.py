@@ -1,4 +1,5 @@
-"""WSGI entry for production: `gunicorn dashapp.wsgi:server --workers 4 --worker-class gthread --bind 0.0.0.0:8050`.
+"""WSGI entry for production:
+`gunicorn -c python:dashapp.gunicorn_conf dashapp.wsgi:server --workers 4 --worker-class gthread --bind 0.0.0.0:8050`.
 
 Each gunicorn worker builds its own app; jobs and results go through the shared broker and cache
 (INTERPBOARD_BROKER / INTERPBOARD_CACHE), so any worker can answer any request.
@@ -9,8 +10,7 @@ from __future__ import annotations
 import logging
 
 from dashapp.app import create_app
-from dashapp.auth import bind_hosts, warn_if_open
-from workers.settings import Settings
+from workers.settings import job_settings
 
 
 def _log_through_gunicorn() -> None:
@@ -26,9 +26,8 @@ def _log_through_gunicorn() -> None:
 _log_through_gunicorn()
 app = create_app()
 server = app.server
-for host in bind_hosts():
-    warn_if_open(host)
-if not Settings().broker:
+# The open-without-auth warning comes from the master (dashapp/gunicorn_conf.py), once.
+if not job_settings().broker:
     logging.getLogger(__name__).warning(
         "no INTERPBOARD_BROKER: jobs run inside each gunicorn worker process and only that process knows them; "
         "with more than one gunicorn worker, set a broker (see docs/deploy.md)")

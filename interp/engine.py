@@ -1,7 +1,7 @@
 """Orchestration: one request (`analyze`) or a batch (`analyze_many`) through the stages.
 
-Stages, each reported to `on_progress(stage, fraction, partial)`: "loading model", "forward"
-(predictions, attention, head statistics), "saliency", "sensitivity l/L" per layer, "done".
+Stages, each reported to `on_progress(progress, fraction, partial)` as an `interp.stages.Progress`: loading,
+forward (predictions, attention, head statistics), saliency, sensitivity (step l of L layers), done.
 A callback that raises stops the work (that is how jobs are cancelled).
 """
 
@@ -20,26 +20,27 @@ from interp.registry import Registry, load_registry
 from interp.saliency import METHODS as SALIENCY
 from interp.saliency import Explainer
 from interp.schema import Analysis, AnalysisRequest, InputError
+from interp.stages import Progress, Stage
 from interp.sensitivity import attention_sensitivity
 from interp.tasks import TaskEngine, engine_for
 from interp.tokens import Batch, Tokenized, block_diagonal, pad_batch, repeat_batch, tokenize
 
-Progress = Callable[[str, float, Analysis | None], None]
+OnProgress = Callable[[Progress, float, Analysis | None], None]
 # analyze_many batches at most this many requests (x their longest length in tokens) per pass.
 MAX_BATCH = 16
 MAX_BATCH_TOKENS = 4096
 
 
-def analyze(request: AnalysisRequest, *, registry: Registry | None = None, on_progress: Progress | None = None) -> Analysis:
+def analyze(request: AnalysisRequest, *, registry: Registry | None = None, on_progress: OnProgress | None = None) -> Analysis:
     """Everything request.methods asks for (attention, predictions and head stats always)."""
     report = on_progress or (lambda *_: None)
     started = time.perf_counter()
     lm = _model(registry or load_registry(), request)
     loading = time.perf_counter() - started
-    report("loading model", 0.05, None)
+    report(Progress(Stage.LOADING), 0.05, None)
     item, target = _prepare(request, lm)
 
-    def partial(stage: str, fraction: float, analyses: list[Analysis] | None) -> None:
+    def partial(stage: Progress, fraction: float, analyses: list[Analysis] | None) -> None:
         report(stage, fraction, replace(analyses[0]) if analyses else None)
 
     with lm.lock:
@@ -49,7 +50,7 @@ def analyze(request: AnalysisRequest, *, registry: Registry | None = None, on_pr
 
 
 def analyze_many(requests: Sequence[AnalysisRequest], *, registry: Registry | None = None,
-                 on_progress: Progress | None = None) -> list[Analysis | InputError]:
+                 on_progress: OnProgress | None = None) -> list[Analysis | InputError]:
     """Analyses of many requests (batch precompute), in order; a bad request gives its InputError.
 
     Requests of the same model, task and parameters run as padded batches; the results equal
@@ -68,22 +69,22 @@ def analyze_many(requests: Sequence[AnalysisRequest], *, registry: Registry | No
             continue
         key = (lm.spec, lm.task, request.methods, request.ig_steps, request.top_k)
         groups.setdefault(key, []).append(prepared)
-    report("loading model", 0.05, None)
+    report(Progress(Stage.LOADING), 0.05, None)
 
     batches = [batch for members in groups.values() for batch in _batches(members)]
     for number, batch in enumerate(batches):
         lm = _model(registry, batch[0].request)
         offset, share = 0.05 + 0.95 * number / len(batches), 0.95 / len(batches)
 
-        def progress(stage: str, fraction: float, _: list[Analysis] | None) -> None:
-            if stage != "done":  # said once, at the very end
+        def progress(stage: Progress, fraction: float, _: list[Analysis] | None) -> None:
+            if stage.stage != Stage.DONE:  # said once, at the very end
                 report(stage, offset + share * fraction, None)
 
         with lm.lock:
             analyses = _compute(lm, [m.request for m in batch], [m.item for m in batch], [m.target for m in batch], progress)
         for member, analysis in zip(batch, analyses):
             results[member.index] = analysis
-    report("done", 1.0, None)
+    report(Progress(Stage.DONE), 1.0, None)
     return results  # type: ignore[return-value]
 
 
@@ -116,7 +117,7 @@ def _batches(members: list[_Prepared]) -> list[list[_Prepared]]:
     return batches
 
 
-Report = Callable[[str, float, list[Analysis] | None], None]
+Report = Callable[[Progress, float, list[Analysis] | None], None]
 
 
 def _compute(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Tokenized],
@@ -137,24 +138,24 @@ def _compute(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Token
     analyses = _forward(lm, requests, items, targets, batch, embeds)
     lap("forward")
     _done(analyses, "forward", timings)
-    report("forward", 0.2, analyses)
+    report(Progress(Stage.FORWARD), 0.2, analyses)
 
     methods = [m for m in requests[0].methods if m in SALIENCY]
     if methods:
         _saliency(lm, analyses, items, batch, embeds, methods, lap)
         timings["saliency"] = sum(timings[f"saliency.{name}"] for name in methods)
         _done(analyses, "saliency", timings)
-        report("saliency", 0.4, analyses)
+        report(Progress(Stage.SALIENCY), 0.4, analyses)
 
     if "attention_sensitivity" in requests[0].methods:
         _sensitivity(lm, analyses, items, batch, embeds,
-                     lambda layer, layers: report(f"sensitivity {layer}/{layers}", 0.4 + 0.6 * layer / layers, None))
+                     lambda layer, layers: report(Progress(Stage.SENSITIVITY, layer, layers), 0.4 + 0.6 * layer / layers, None))
         lap("sensitivity")
         _done(analyses, "sensitivity", timings)
     timings["total"] = sum(v for k, v in timings.items() if not k.startswith("saliency."))
     for analysis in analyses:
         analysis.timings = dict(timings)
-    report("done", 1.0, analyses)
+    report(Progress(Stage.DONE), 1.0, analyses)
     return analyses
 
 

@@ -6,7 +6,6 @@ importing this module, and a CUDA context does not survive a fork.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 
@@ -17,11 +16,10 @@ from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from interp.lru import LoadingLRU
 from interp.registry import ModelSpec
 from interp.schema import ModelUnavailable
+from interp.settings import settings
 from interp.task_specs import TargetKind, task_spec
 from interp.tasks import engine_for
 
-MAX_MODELS_ENV = "INTERPBOARD_MAX_MODELS"
-MAX_MEMORY_ENV = "INTERPBOARD_MAX_MODEL_MEMORY_MB"
 DEVICE_ENV = "INTERPBOARD_DEVICE"
 
 # Tokenizers without a real limit report this huge sentinel as model_max_length.
@@ -50,7 +48,7 @@ class LoadedModel:
 
 
 def pick_device() -> torch.device:
-    chosen = os.environ.get(DEVICE_ENV, "").strip()
+    chosen = settings().engine.device.strip()
     if chosen:
         try:
             return torch.device(chosen)
@@ -133,9 +131,8 @@ class ModelCache:
 
 
 def _model_limits() -> tuple[int, float]:
-    max_models = max(1, int(os.environ.get(MAX_MODELS_ENV) or 3))
-    max_mb = os.environ.get(MAX_MEMORY_ENV)
-    return max_models, float(max_mb) * 2**20 if max_mb else float("inf")
+    engine = settings().engine
+    return engine.max_models, engine.max_model_memory_mb * 2**20 if engine.max_model_memory_mb else float("inf")
 
 
 def _release(dropped: LoadedModel) -> None:

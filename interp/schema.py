@@ -6,177 +6,29 @@ pulling torch in. The engine (`interp.engine`) fills an `Analysis`; everyone els
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from interp.task_specs import PAIR_TASKS, TASK_SPECS, TASKS  # noqa: F401 (re-exported: rooms import them from here)
-
-# Bump whenever a change to the engine can change a result: it is part of every cache key.
-ENGINE_VERSION = "1"
-
-SALIENCY_METHODS = ("grad_norm", "grad_x_input", "integrated_gradients", "attention_rollout")
-METHODS = SALIENCY_METHODS + ("attention_sensitivity",)
-DEFAULT_TOP_K = 10
-DEFAULT_IG_STEPS = 50
-MAX_TEXT_CHARS = 20_000
-
-# Users may write either common mask spelling; the engine swaps in the tokenizer's own mask token,
-# so one sentence can be compared across BERT ([MASK]) and RoBERTa (<mask>).
-MASK_MARKERS = ("[MASK]", "<mask>")
-_MASK_RE = re.compile(r"\[MASK\]|<mask>")
-
-
-class InputError(ValueError):
-    """A request that can never succeed: the message names the problem for the user."""
-
-
-class ModelUnavailable(RuntimeError):
-    """The model cannot be loaded here (not downloaded, offline, broken files); says which and why."""
-
-
-def normalize_text(text: str | None) -> str | None:
-    """NFC, and strip only the outer whitespace (inner spacing can change tokens)."""
-    if text is None:
-        return None
-    return unicodedata.normalize("NFC", text).strip()
-
-
-def count_masks(text: str) -> int:
-    return len(_MASK_RE.findall(text))
-
-
-def replace_mask_marker(text: str, mask_token: str) -> str:
-    return _MASK_RE.sub(lambda _m: mask_token, text)
-
-
-def _visible(text: str) -> str:
-    """Text without whitespace, control and format (zero-width) characters."""
-    return "".join(c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf"))
-
-
-@dataclass(frozen=True)
-class AnalysisRequest:
-    """One analysis a user asks for. Normalised and validated on construction."""
-
-    model: str
-    task: str
-    text: str
-    pair: str | None = None
-    mask_index: int | None = None
-    target: str | None = None
-    methods: tuple[str, ...] = METHODS
-    top_k: int = DEFAULT_TOP_K
-    ig_steps: int = DEFAULT_IG_STEPS
-
-    def __post_init__(self) -> None:
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise InputError("model id is required")
-        set_("model", self.model.strip())
-        if self.task not in TASKS:
-            raise InputError(f"unknown task {self.task!r}; expected one of {', '.join(TASKS)}")
-        if not isinstance(self.text, str):
-            raise InputError("text must be a string")
-        text = normalize_text(self.text)
-        if not _visible(text):
-            raise InputError("text is empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise InputError(f"text is longer than {MAX_TEXT_CHARS} characters")
-        set_("text", text)
-
-        pair = normalize_text(self.pair) if self.pair is not None else None
-        spec = TASK_SPECS[self.task]
-        if spec.takes_pair:
-            if not pair or not _visible(pair):
-                raise InputError(f"task {self.task} needs a {spec.pair_label.lower()} (pair text)")
-            if len(pair) > MAX_TEXT_CHARS:
-                raise InputError(f"pair text is longer than {MAX_TEXT_CHARS} characters")
-        elif pair:
-            raise InputError(f"task {self.task} takes one text, not a pair")
-        else:
-            pair = None
-        set_("pair", pair)
-
-        masks = count_masks(text)
-        if spec.needs_mask:
-            if self.mask_index is None and masks == 0:
-                raise InputError("masked-word prediction needs a mask: write [MASK] in the text or give a mask index")
-            if masks > 1 or (masks == 1 and self.mask_index is not None):
-                raise InputError("only one mask per request: the text has more than one [MASK], or both a [MASK] and a mask index")
-        elif self.mask_index is not None:
-            raise InputError(f"mask index only applies to the mlm task, not {self.task}")
-        if self.mask_index is not None and (isinstance(self.mask_index, bool) or not isinstance(self.mask_index, int) or self.mask_index < 0):
-            raise InputError("mask index must be a non-negative integer")
-
-        target = normalize_text(self.target) if self.target is not None else None
-        set_("target", target or None)
-
-        methods = tuple(self.methods) if not isinstance(self.methods, str) else tuple(m for m in self.methods.split(",") if m)
-        unknown = [m for m in methods if m not in METHODS]
-        if unknown:
-            raise InputError(f"unknown method(s) {', '.join(unknown)}; expected some of {', '.join(METHODS)}")
-        set_("methods", tuple(m for m in METHODS if m in methods))  # canonical order, no duplicates
-        for name, lo, hi in (("top_k", 1, 100), ("ig_steps", 1, 1000)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise InputError(f"{name} must be an integer between {lo} and {hi}")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AnalysisRequest":
-        """Build from untrusted JSON (API, Celery message); unknown fields are an error."""
-        if not isinstance(data, dict):
-            raise InputError("request must be a JSON object")
-        known = {f.name for f in fields(cls)}
-        extra = sorted(set(data) - known)
-        if extra:
-            raise InputError(f"unknown field(s): {', '.join(extra)}")
-        for required in ("model", "task", "text"):
-            if data.get(required) is None:
-                raise InputError(f"{required} is required")
-        values = dict(data)
-        if "methods" in values and values["methods"] is not None:
-            if not isinstance(values["methods"], (list, tuple, str)):
-                raise InputError("methods must be a list of method names")
-            if isinstance(values["methods"], (list, tuple)) and not all(isinstance(m, str) for m in values["methods"]):
-                raise InputError("methods must be a list of method names")
-        else:
-            values.pop("methods", None)
-        for opt in ("top_k", "ig_steps"):
-            if values.get(opt) is None:
-                values.pop(opt, None)
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "task": self.task,
-            "text": self.text,
-            "pair": self.pair,
-            "mask_index": self.mask_index,
-            "target": self.target,
-            "methods": list(self.methods),
-            "top_k": self.top_k,
-            "ig_steps": self.ig_steps,
-        }
-
-    def key_payload(self, fingerprint: str) -> dict[str, Any]:
-        """Everything that determines the result; hashed into the cache key (see cache.keys).
-
-        A parameter enters only where it changes the result (ig_steps only with IG).
-        """
-        params: dict[str, Any] = {"top_k": self.top_k}
-        if "integrated_gradients" in self.methods:
-            params["ig_steps"] = self.ig_steps
-        request = {name: value for name, value in self.to_dict().items() if name not in ("top_k", "ig_steps")}
-        return {**request, "fingerprint": fingerprint, "params": params, "engine": ENGINE_VERSION}
-
-    def with_(self, **changes: Any) -> "AnalysisRequest":
-        return replace(self, **changes)
-
+# Re-exported: rooms import the request and its vocabulary from here.
+from interp.request import (  # noqa: F401
+    DEFAULT_IG_STEPS,
+    DEFAULT_TOP_K,
+    ENGINE_VERSION,
+    MASK_MARKERS,
+    MAX_TEXT_CHARS,
+    METHODS,
+    SALIENCY_METHODS,
+    AnalysisRequest,
+    InputError,
+    MalformedRequest,
+    ModelUnavailable,
+    count_masks,
+    normalize_text,
+    replace_mask_marker,
+)
+from interp.task_specs import PAIR_TASKS, TASK_SPECS, TASKS  # noqa: F401
 
 # Arrays stored per analysis, with the precision the cache keeps them in.
 ARRAY_DTYPES = {

@@ -17,6 +17,25 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(monkeypatch):
+    """Settings are read once per process (interp.settings); a test that changes the environment
+    through monkeypatch, or a session fixture before it, gets them read again."""
+    from interp.settings import settings
+
+    for name in ("setenv", "delenv"):
+        change = getattr(pytest.MonkeyPatch, name)
+
+        def and_reread(self, *args, _change=change, **kwargs):
+            _change(self, *args, **kwargs)
+            settings.cache_clear()
+
+        monkeypatch.setattr(pytest.MonkeyPatch, name, and_reread)
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 

@@ -1,4 +1,4 @@
-"""The Celery app: configuration only (task bodies live in workers/tasks.py).
+"""The Celery app: configuration only (the job message's body lives in workers/celery_jobs.py).
 
 `celery -A workers.app ...` (flower, inspect) and `interpboard worker` both use `app`.
 """
@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from celery import Celery
 
-from workers.settings import Settings
+from workers.settings import Settings, job_settings
 
 
 def make_app(settings: Settings) -> Celery:
-    app = Celery("interpboard", broker=settings.broker, include=["workers.tasks"])
+    app = Celery("interpboard", broker=settings.broker, include=["workers.celery_jobs"])
     app.conf.update(
         # JSON only: nothing shared is ever unpickled.
         task_serializer="json",
@@ -42,4 +42,4 @@ def make_app(settings: Settings) -> Celery:
     return app
 
 
-app = make_app(Settings())
+app = make_app(job_settings())

@@ -18,15 +18,14 @@ from billiard.exceptions import SoftTimeLimitExceeded
 
 from cache import ResultStore
 from interp.schema import Analysis, AnalysisRequest, InputError, ModelUnavailable
+from interp.stages import Progress, Stage
 from workers.jobs import CANCELLED, DONE, ERROR, JobRecords, JobStatus
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Stages after which the engine hands over a partial analysis worth showing early.
-PARTIAL_STAGES = ("forward", "saliency")
-# The engine's last stage; the job's own "done" comes after storing the result.
-ENGINE_DONE = "done"
+PARTIAL_STAGES = (Stage.FORWARD, Stage.SALIENCY)
 
 
 class JobCancelled(Exception):
@@ -68,17 +67,17 @@ def _run_one(status: JobStatus, ctx: JobContext) -> None:
     clock = time.monotonic()
     stored: set[str] = set()  # arrays earlier stages stored: the engine never changes one it handed out
 
-    def on_progress(stage: str, fraction: float, partial: Analysis | None) -> None:
+    def on_progress(progress: Progress, fraction: float, partial: Analysis | None) -> None:
         if ctx.records.is_cancel_requested(status.job_id):
             raise JobCancelled
         # The partial first: whoever sees the stage can read what it produced.
-        if partial is not None and stage in PARTIAL_STAGES:
+        if partial is not None and progress.stage in PARTIAL_STAGES:
             meta, arrays = partial.to_record()
             new = {name: values for name, values in arrays.items() if name not in stored}
             ctx.store.put_partial(status.key, {**meta, **_job_meta(status, ctx)}, new)
             stored.update(new)
-        if stage != ENGINE_DONE:
-            ctx.records.progress(status.job_id, stage, fraction)
+        if progress.stage != Stage.DONE:  # the job's own "done" comes after storing the result
+            ctx.records.progress(status.job_id, progress, fraction)
 
     try:
         from interp.engine import analyze  # imports torch: only ever in the process that computes
@@ -92,14 +91,14 @@ def _run_one(status: JobStatus, ctx: JobContext) -> None:
 def _run_batch(statuses: list[JobStatus], ctx: JobContext) -> None:
     clock = time.monotonic()
 
-    def on_progress(stage: str, fraction: float, _partial: None) -> None:
+    def on_progress(progress: Progress, fraction: float, _partial: None) -> None:
         wanted = [s for s in statuses if not ctx.records.is_cancel_requested(s.job_id)]
         if not wanted:
             raise JobCancelled
-        if stage == ENGINE_DONE:
+        if progress.stage == Stage.DONE:
             return
         for status in wanted:
-            ctx.records.progress(status.job_id, f"{stage} (batch of {len(statuses)})", fraction)
+            ctx.records.progress(status.job_id, progress, fraction, batch=len(statuses))
 
     try:
         from interp.engine import analyze_many
@@ -120,7 +119,7 @@ def _conclude(status: JobStatus, outcome: Analysis | Exception, seconds: float, 
             raise outcome
         if ctx.records.is_cancel_requested(status.job_id):
             raise JobCancelled
-        ctx.records.progress(status.job_id, "storing", 0.99)
+        ctx.records.progress(status.job_id, Progress(Stage.STORING), 0.99)
         meta, arrays = outcome.to_record()
         meta.update(_job_meta(status, ctx), created_at=time.time(), compute_seconds=round(seconds, 4))
         ctx.store.put(status.key, meta, arrays)

@@ -14,10 +14,11 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import redis
+from pydantic import BaseModel, ConfigDict
 
 from cache import ResultStore, open_store
 from cache.keys import content_key
@@ -25,12 +26,13 @@ from interp.registry import load_registry
 from interp.schema import Analysis, AnalysisRequest
 from workers.compute import JobContext, run_jobs, worker_name
 from workers.jobs import JobRecords, JobStatus, MemoryJobRecords, RedisJobRecords
-from workers.settings import Settings, safe_url
+from workers.settings import Settings, job_settings, safe_url
 
 log = logging.getLogger(__name__)
 
-# Celery task that runs a list of job ids (one job, or a precompute batch): see workers/tasks.py.
-RUN_JOBS_TASK = "interpboard.run_jobs"
+# The Celery message that runs a list of job ids (one job, or a precompute batch): see workers/celery_jobs.py.
+# ("task" is kept for NLP tasks; the name on the wire stays, so queued messages survive an upgrade.)
+RUN_JOBS_MESSAGE = "interpboard.run_jobs"
 
 
 def request_key(request: AnalysisRequest) -> str:
@@ -48,8 +50,9 @@ def redis_records(settings: Settings) -> RedisJobRecords:
     return RedisJobRecords(redis.Redis.from_url(settings.broker), settings.result_expires, settings.inflight_ttl)
 
 
-@dataclass
-class Submission:
+class Submission(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     key: str
     job_id: str | None  # None when the result was already cached
     cached: bool
@@ -92,17 +95,17 @@ class Executor(ABC):
         """A cached result, the job already computing `key`, or a new queued job (True) not yet sent."""
         for _ in range(3):  # a stale in-flight marker is dropped and the claim tried again
             if self.store.get_meta(key) is not None:
-                return Submission(key, None, True, None), False
+                return Submission(key=key, job_id=None, cached=True, status=None), False
             status = JobStatus(job_id=uuid.uuid4().hex, key=key, request=request.to_dict(), queue=self.settings.queue)
             # The record exists before the claim, so whoever loses the race always finds a record to follow.
             self.records.create(status)
             holder = self.records.claim(key, status.job_id)
             if holder is None:
-                return Submission(key, status.job_id, False, status), True
+                return Submission(key=key, job_id=status.job_id, cached=False, status=status), True
             self.records.discard(status.job_id)
             current = self.records.get(holder)
             if current is not None and not current.finished:
-                return Submission(key, holder, False, current), False
+                return Submission(key=key, job_id=holder, cached=False, status=current), False
             self.records.release(key, holder)  # ended (or expired) a moment ago: look again
         raise RuntimeError(f"could not claim key {key} for a new job")
 
@@ -124,17 +127,36 @@ class Executor(ABC):
         """True when the job was queued or running (it ends as cancelled); False when it had already ended."""
         return self.records.cancel(job_id) is not None
 
-    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.1) -> JobStatus:
+    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.1,
+             on_poll: Callable[[JobStatus], None] | None = None) -> JobStatus:
         """Block until the job ends. TimeoutError after `timeout` seconds; LookupError for an unknown job."""
+        show = None if on_poll is None else lambda statuses: on_poll(statuses[job_id]) if statuses[job_id] else None
+        status = self.wait_all([job_id], timeout, poll, show)[job_id]
+        if status is None:
+            raise LookupError(f"unknown job {job_id}")
+        return status
+
+    def wait_all(self, job_ids: Iterable[str], timeout: float | None = None, poll: float = 0.1,
+                 on_poll: Callable[[dict[str, JobStatus | None]], None] | None = None) -> dict[str, JobStatus | None]:
+        """The one polling loop: every job's last status once all ended (None: its record is gone).
+
+        `on_poll` sees every job's status after each look; TimeoutError after `timeout` seconds.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+        statuses: dict[str, JobStatus | None] = dict.fromkeys(job_ids)
+        pending = set(statuses)
         while True:
-            status = self.records.get(job_id)
-            if status is None:
-                raise LookupError(f"unknown job {job_id}")
-            if status.finished:
-                return status
+            for job_id in list(pending):
+                statuses[job_id] = status = self.records.get(job_id)
+                if status is None or status.finished:
+                    pending.discard(job_id)
+            if on_poll is not None:
+                on_poll(statuses)
+            if not pending:
+                return statuses
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {job_id} still {status.state} ({status.stage}) after {timeout} s")
+                waiting = statuses[min(pending)]
+                raise TimeoutError(f"job {waiting.job_id} still {waiting.state} ({waiting.stage_text}) after {timeout} s")
             time.sleep(poll)
 
     def result(self, key: str) -> Analysis | None:
@@ -185,7 +207,7 @@ class CeleryExecutor(Executor):
     def _dispatch(self, job_ids: list[str]) -> None:
         # A single job's task id is its job id, so Celery's own tools (flower, inspect) show the same id.
         task_id = job_ids[0] if len(job_ids) == 1 else uuid.uuid4().hex
-        self.app.send_task(RUN_JOBS_TASK, args=[job_ids], task_id=task_id, queue=self.settings.queue)
+        self.app.send_task(RUN_JOBS_MESSAGE, args=[job_ids], task_id=task_id, queue=self.settings.queue)
 
     def close(self) -> None:
         self.app.close()
@@ -203,6 +225,6 @@ def get_executor(reset: bool = False) -> Executor:
             _executor.close()
             _executor = None
         if _executor is None:
-            settings = Settings()
+            settings = job_settings()
             _executor = CeleryExecutor(settings) if settings.broker else EmbeddedExecutor(settings)
         return _executor

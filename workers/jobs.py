@@ -12,47 +12,13 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import orjson
 import redis
 
-QUEUED, RUNNING, DONE, ERROR, CANCELLED = "queued", "running", "done", "error", "cancelled"
-TERMINAL = frozenset({DONE, ERROR, CANCELLED})
-
-
-@dataclass
-class JobStatus:
-    job_id: str
-    key: str
-    state: str = QUEUED
-    stage: str = "queued"
-    progress: float = 0.0  # 0..1
-    queue_position: int | None = None  # 1 = next to start; only while queued
-    error: str | None = None  # for the user; InputError/ModelUnavailable messages verbatim
-    error_kind: str | None = None  # input | unavailable | timeout | lost | internal
-    created_at: float = field(default_factory=time.time)  # epoch seconds
-    started_at: float | None = None
-    finished_at: float | None = None
-    worker: str | None = None  # hostname:pid
-    request: dict[str, Any] = field(default_factory=dict)  # AnalysisRequest.to_dict()
-    queue: str = "cpu"
-    deliveries: int = 0  # how many times a worker took it up (more than once after a lost worker)
-    cancel_requested: bool = False
-
-    @property
-    def finished(self) -> bool:
-        return self.state in TERMINAL
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JobStatus":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
+from interp.stages import Progress, Stage
+from workers.job_status import CANCELLED, DONE, ERROR, QUEUED, RUNNING, TERMINAL, JobState, JobStatus  # noqa: F401
 
 # A change to a record: gets the current record, returns the fields to change, or None to leave it.
 Change = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -117,11 +83,10 @@ class JobRecords(ABC):
         record = self._read(job_id)
         if record is None:
             return None
-        status = JobStatus.from_dict(record)
-        if status.state == QUEUED:
-            rank = self._rank(status.queue, job_id)
-            status.queue_position = None if rank is None else rank + 1
-        return status
+        if record["state"] == QUEUED:
+            rank = self._rank(record["queue"], job_id)
+            record["queue_position"] = None if rank is None else rank + 1
+        return JobStatus.from_dict(record)
 
     def start(self, job_id: str, worker: str) -> JobStatus | None:
         """A worker takes the job up: the running record, or None when it must not run (cancelled, finished, gone)."""
@@ -130,7 +95,7 @@ class JobRecords(ABC):
             # RUNNING too: a redelivery after the previous worker was lost mid-job.
             if record["state"] not in (QUEUED, RUNNING) or record["cancel_requested"]:
                 return None
-            return {"state": RUNNING, "stage": "starting", "progress": 0.0, "worker": worker,
+            return {"state": RUNNING, "stage": Stage.STARTING, "progress": 0.0, "worker": worker,
                     "started_at": time.time(), "deliveries": record["deliveries"] + 1}
 
         record = self._change(job_id, change)
@@ -139,9 +104,10 @@ class JobRecords(ABC):
         self._dequeue(record["queue"], job_id)
         return JobStatus.from_dict(record)
 
-    def progress(self, job_id: str, stage: str, fraction: float) -> None:
-        fraction = min(max(float(fraction), 0.0), 1.0)
-        self._change(job_id, lambda r: {"stage": stage, "progress": fraction} if r["state"] == RUNNING else None)
+    def progress(self, job_id: str, progress: Progress, fraction: float, batch: int | None = None) -> None:
+        changes = {"stage": progress.stage, "step": progress.step, "of": progress.of, "batch": batch,
+                   "progress": min(max(float(fraction), 0.0), 1.0)}
+        self._change(job_id, lambda r: changes if r["state"] == RUNNING else None)
 
     def is_cancel_requested(self, job_id: str) -> bool:
         record = self._read(job_id)
@@ -154,7 +120,7 @@ class JobRecords(ABC):
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
             if record["state"] in TERMINAL:
                 return None
-            return {"state": state, "stage": state, "progress": 1.0 if state == DONE else record["progress"],
+            return {"state": state, "stage": Stage(state), "step": None, "of": None, "progress": 1.0 if state == DONE else record["progress"],
                     "error": error, "error_kind": error_kind, "finished_at": time.time()}
 
         record = self._change(job_id, change)

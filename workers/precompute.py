@@ -8,7 +8,6 @@ batches (one job runs `interp.engine.analyze_many` over a batch) and are stored 
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import orjson
 from interp.registry import load_registry
 from interp.schema import METHODS, AnalysisRequest, InputError
 from workers.executor import Executor
+from workers.jobs import JobState, JobStatus
 
 INPUT_FIELDS = ("text", "pair")
 
@@ -128,20 +128,19 @@ def precompute(
     # Identical lines share one job, so follow submissions, not jobs.
     pending = [(sub.job_id, origin) for sub, origin in zip(submissions, origins, strict=True) if not sub.cached]
     report.cached = len(submissions) - len(pending)
-    while True:
+
+    def show(statuses: dict[str, JobStatus | None]) -> None:
         if on_progress is not None:
-            on_progress(len(submissions) - len(pending), len(submissions))
-        if not pending:
-            return report
-        time.sleep(poll)
-        statuses = {job_id: executor.status(job_id) for job_id in {job_id for job_id, _ in pending}}
-        still = []
-        for job_id, origin in pending:
-            status = statuses[job_id]
-            if status is not None and not status.finished:
-                still.append((job_id, origin))
-            elif status is not None and status.state == "done":
-                report.done += 1
-            else:
-                report.failed.append(f"{origin}: {(status.error or status.state) if status else 'the job record expired'}")
-        pending = still
+            ended = sum(1 for job_id, _ in pending if statuses[job_id] is None or statuses[job_id].finished)
+            on_progress(report.cached + ended, len(submissions))
+
+    if on_progress is not None:
+        on_progress(report.cached, len(submissions))
+    statuses = executor.wait_all({job_id for job_id, _ in pending}, poll=poll, on_poll=show)
+    for job_id, origin in pending:
+        status = statuses[job_id]
+        if status is not None and status.state == JobState.DONE:
+            report.done += 1
+        else:
+            report.failed.append(f"{origin}: {(status.error or status.state) if status else 'the job record expired'}")
+    return report

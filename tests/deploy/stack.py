@@ -165,7 +165,7 @@ def start_worker(log_dir: Path, env: dict[str, str], queues: str = "cpu", concur
 
 
 def start_web(log_dir: Path, env: dict[str, str], port: int, workers: int = 2, name: str = "web") -> Service:
-    argv = [sys.executable, "-m", "gunicorn", "dashapp.wsgi:server", "--workers", str(workers),
+    argv = [sys.executable, "-m", "gunicorn", "dashapp.wsgi:server", "--config", "python:dashapp.gunicorn_conf", "--workers", str(workers),
             "--worker-class", "gthread", "--threads", "4", "--bind", f"127.0.0.1:{port}", "--timeout", "120"]
     service = start(name, argv, log_dir, env)
     wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code in (200, 503),

@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 
 from dashapp.api import register_api
-from dashapp.auth import COOKIE, Credentials, bind_hosts, install_auth, is_loopback, load_credentials, warn_if_open
+from dashapp.auth import COOKIE, Credentials, install_auth, is_loopback, listen_hosts, load_credentials, warn_if_open
+from interp.settings import WebSettings
 
 TOKEN = "s3cret-team-token"
 
@@ -27,7 +28,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 def test_off_by_default() -> None:
-    creds = load_credentials({})
+    creds = load_credentials(WebSettings(token=None, users="", users_file=None))
     assert not creds.enabled
     client = make_server(creds).test_client()
     assert client.get("/").status_code == 200
@@ -67,7 +68,7 @@ def test_forged_cookie_is_refused() -> None:
 def test_basic_auth_users(tmp_path) -> None:
     users_file = tmp_path / "users"
     users_file.write_text("# team\ncarol:pw,3\n")
-    creds = load_credentials({"INTERPBOARD_USERS": "alice:pw1, bob:p:w2", "INTERPBOARD_USERS_FILE": str(users_file)})
+    creds = load_credentials(WebSettings(users="alice:pw1, bob:p:w2", users_file=str(users_file)))
     assert creds.users == {"alice": "pw1", "bob": "p:w2", "carol": "pw,3"}
     client = make_server(creds).test_client()
     challenge = client.get("/")
@@ -88,7 +89,7 @@ def test_token_and_users_together() -> None:
 
 def test_malformed_users_are_a_clear_error() -> None:
     with pytest.raises(ValueError, match="user:password"):
-        load_credentials({"INTERPBOARD_USERS": "alice"})
+        load_credentials(WebSettings(users="alice"))
 
 
 def test_api_post_with_token_in_query_is_accepted_without_redirect() -> None:
@@ -113,9 +114,22 @@ def test_warns_when_open_beyond_loopback(caplog) -> None:
     assert "WITHOUT authentication" in record.getMessage() and "INTERPBOARD_TOKEN" in record.getMessage()
 
 
-def test_gunicorn_bind_hosts() -> None:
-    assert bind_hosts(["dashapp.wsgi:server", "--workers", "4", "--bind", "0.0.0.0:8050"], {}) == ["0.0.0.0"]
-    assert bind_hosts(["-b", "127.0.0.1:1", "-b", "[::]:2"], {}) == ["127.0.0.1", "[::]"]
-    assert bind_hosts([], {"GUNICORN_CMD_ARGS": "--bind=10.0.0.1:80"}) == ["10.0.0.1"]
-    assert bind_hosts(["--bind", "0.0.0.0:1"], {"INTERPBOARD_BIND": "unix:/run/x.sock"}) == ["unix:"]
-    assert bind_hosts([], {}) == ["127.0.0.1"]  # gunicorn's default
+def test_listen_hosts() -> None:
+    assert listen_hosts(["0.0.0.0:8050"]) == ["0.0.0.0"]
+    assert listen_hosts(["127.0.0.1:1", "[::]:2"]) == ["127.0.0.1", "[::]"]
+    assert listen_hosts(["0.0.0.0:1"], "unix:/run/x.sock") == ["unix:"]
+    assert listen_hosts([]) == ["127.0.0.1"]  # gunicorn's default
+
+
+def test_gunicorn_warns_once_when_ready(caplog) -> None:
+    """The master's when_ready hook warns for each bound address open without auth (not each worker)."""
+    from types import SimpleNamespace
+
+    from dashapp import gunicorn_conf
+
+    logger = logging.getLogger("test.gunicorn")
+    server = SimpleNamespace(cfg=SimpleNamespace(bind=["0.0.0.0:8050", "127.0.0.1:1"]), log=logger)
+    with caplog.at_level(logging.WARNING, logger="test.gunicorn"):
+        gunicorn_conf.when_ready(server)
+    (record,) = caplog.records
+    assert "WITHOUT authentication" in record.getMessage() and "0.0.0.0" in record.getMessage()

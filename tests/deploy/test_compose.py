@@ -60,6 +60,7 @@ def test_cache_is_bounded_lru() -> None:
 def test_web_runs_gunicorn_with_several_workers() -> None:
     argv = command("web")
     assert argv[:2] == ["gunicorn", "dashapp.wsgi:server"]
+    assert option(argv, "--config") == "python:dashapp.gunicorn_conf"  # the open-without-auth warning hook
     assert int(option(argv, "--workers")) >= 2
     assert option(argv, "--worker-class") == "gthread" and int(option(argv, "--threads")) > 1  # keep-alive
     assert option(argv, "--bind") == "0.0.0.0:8050" == SERVICES["web"]["environment"]["INTERPBOARD_BIND"]

@@ -51,7 +51,7 @@ def test_bad_requests_come_back_as_input_errors(registry):
         AnalysisRequest("tiny-bert-sst", "sst", "the movie", target="nonsense", methods=("grad_norm",)),
         AnalysisRequest("tiny-bert-mlm", "mlm", "the [MASK] sat", methods=("grad_norm",)),  # another model: its own batch
     ]
-    results = analyze_many(requests, registry=registry, on_progress=lambda stage, fraction, partial: stages.append((stage, fraction)))
+    results = analyze_many(requests, registry=registry, on_progress=lambda progress, fraction, partial: stages.append((progress.stage, fraction)))
     assert results[0].predictions and results[3].mask_position is not None
     assert isinstance(results[1], InputError) and "unknown model" in str(results[1])
     assert isinstance(results[2], InputError) and "unknown target label" in str(results[2])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
@@ -105,7 +104,7 @@ def test_label_order_follows_the_config(run):
 def test_registry_labels_override_the_config(registry):
     from interp.engine import analyze
 
-    spec = dataclasses.replace(registry.get("tiny-bert-sst"), labels=("bad", "good"))
+    spec = registry.get("tiny-bert-sst").model_copy(update=dict(labels=("bad", "good")))
     custom = Registry({**registry.models, spec.id: spec}, "test")
     a = analyze(AnalysisRequest(spec.id, "sst", "the movie", target="good", methods=FAST), registry=custom)
     assert [p["label"] for p in a.predictions] == ["bad", "good"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import threading
 
@@ -53,13 +52,13 @@ def test_analyze_reports_an_unavailable_model(builtin_registry, no_network):
 
 def test_broken_model_files_are_wrapped(tmp_path, registry):
     (tmp_path / "config.json").write_text("{ not json")
-    spec = dataclasses.replace(registry.get("tiny-bert-sst"), id="broken", path=str(tmp_path))
+    spec = registry.get("tiny-bert-sst").model_copy(update=dict(id="broken", path=str(tmp_path)))
     with pytest.raises(ModelUnavailable, match="broken could not be loaded"):
         ModelCache().get(spec, "sst")
 
 
 def test_registry_labels_must_match_the_model(registry):
-    spec = dataclasses.replace(registry.get("tiny-bert-mnli"), labels=("yes", "no"))
+    spec = registry.get("tiny-bert-mnli").model_copy(update=dict(labels=("yes", "no")))
     with pytest.raises(ModelUnavailable, match="2 labels but the model has 3"):
         ModelCache().get(spec, "mnli")
 

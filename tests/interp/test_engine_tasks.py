@@ -99,7 +99,7 @@ def test_progress_reports_every_stage_with_partials(registry):
     seen = []
     analyze(AnalysisRequest("tiny-bert-sst", "sst", "the movie was great"), registry=registry,
             on_progress=lambda stage, fraction, partial: seen.append((stage, fraction, partial)))
-    stages = [s for s, _, _ in seen]
+    stages = [str(s) for s, _, _ in seen]
     assert stages == ["loading model", "forward", "saliency", "sensitivity 1/3", "sensitivity 2/3", "sensitivity 3/3", "done"]
     fractions = [f for _, f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -116,7 +116,7 @@ def test_a_raising_callback_stops_the_work(registry):
         pass
 
     def cancel_at_saliency(stage, fraction, partial):
-        if stage == "saliency":
+        if stage.stage == "saliency":
             raise Cancelled
 
     with pytest.raises(Cancelled):

@@ -7,6 +7,7 @@ import threading
 import pytest
 import redis
 
+from interp.stages import Progress, Stage
 from workers.jobs import CANCELLED, DONE, ERROR, QUEUED, RUNNING, JobRecords, JobStatus, MemoryJobRecords, RedisJobRecords
 
 
@@ -64,13 +65,15 @@ def test_lifecycle_queued_running_done(records):
     assert records.get("a").queue_position is None
     assert records.get("b").queue_position == 1
 
-    records.progress("a", "forward", 0.4)
+    records.progress("a", Progress(Stage.FORWARD), 0.4)
     assert (records.get("a").stage, records.get("a").progress) == ("forward", 0.4)
+    records.progress("a", Progress(Stage.SENSITIVITY, 3, 12), 0.6, batch=4)
+    assert records.get("a").stage_text == "sensitivity 3/12 (batch of 4)"
     done = records.finish("a", DONE)
     assert done.state == DONE and done.progress == 1.0 and done.finished_at is not None
     assert records.claim("k", "next") is None  # the key was released
     # An ended job stays ended: no late progress, no second finish.
-    records.progress("a", "saliency", 0.5)
+    records.progress("a", Progress(Stage.SALIENCY), 0.5)
     assert records.finish("a", ERROR, "late") is None
     assert records.get("a").stage == DONE and records.get("a").error is None
     assert records.get("missing") is None

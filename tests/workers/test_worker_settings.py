@@ -62,7 +62,7 @@ def test_worker_side_imports_no_torch():
     Kept beside import-linter's contracts: they must let workers.compute import interp.engine (inside
     the job body), and only running the imports shows that this import stays inside the function.
     """
-    code = "import sys, workers.app, workers.tasks; print(sorted(m for m in ('torch', 'transformers', 'interp.engine') if m in sys.modules))"
+    code = "import sys, workers.app, workers.celery_jobs; print(sorted(m for m in ('torch', 'transformers', 'interp.engine') if m in sys.modules))"
     env = {**os.environ, "INTERPBOARD_BROKER": "redis://127.0.0.1:6379/15"}
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""Celery task bodies. Everything heavy (torch, models, connections) is made lazily in the worker child."""
+"""The Celery job message's body (a "task" in Celery's words). Everything heavy (torch, models, connections) is made lazily in the worker child."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ from billiard.exceptions import TimeLimitExceeded
 from celery import Task, shared_task
 
 from workers.compute import JobContext, run_jobs, worker_name
-from workers.executor import RUN_JOBS_TASK, open_result_store, redis_records
+from workers.executor import RUN_JOBS_MESSAGE, open_result_store, redis_records
 from workers.jobs import ERROR, JobRecords
-from workers.settings import Settings
+from workers.settings import Settings, job_settings
 
 log = logging.getLogger(__name__)
 
 
-@cache
 def _settings() -> Settings:
-    return Settings()
+    return job_settings()
 
 
 @cache
@@ -33,7 +32,7 @@ def _context() -> JobContext:
     return JobContext(_records(), open_result_store(_settings()), _settings(), worker_name())
 
 
-class JobTask(Task):
+class JobMessage(Task):
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         # The job body records its own end, except when it never got the chance: the hard time
         # limit killed the child (Celery calls this in the worker's main process then).
@@ -48,10 +47,10 @@ class JobTask(Task):
 def _job_ids(value: Any) -> list[str]:
     if isinstance(value, list) and all(isinstance(j, str) for j in value):
         return value
-    log.error("ignoring a malformed %s message: %r", RUN_JOBS_TASK, value)
+    log.error("ignoring a malformed %s message: %r", RUN_JOBS_MESSAGE, value)
     return []
 
 
-@shared_task(name=RUN_JOBS_TASK, base=JobTask)
-def run_jobs_task(job_ids: list[str]) -> None:
+@shared_task(name=RUN_JOBS_MESSAGE, base=JobMessage)
+def run_jobs_message(job_ids: list[str]) -> None:
     run_jobs(_job_ids(job_ids), _context())

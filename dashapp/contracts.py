@@ -1,0 +1,113 @@
+"""The JSON API's answers as pydantic models: the OpenAPI document is generated from them.
+
+The request (`AnalysisRequest`) and the job (`JobStatus`) are the job layer's own models; these
+are the shapes only the API writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workers.jobs import JobState, JobStatus
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Error(_Answer):
+    error: str
+
+
+class Submitted(_Answer):
+    key: str
+    status: Literal["done"] | JobState
+    job_id: str | None
+    cached: bool
+
+
+class AnalysisSummary(_Answer):
+    """Analysis.to_json plus provenance; attention and attention_sensitivity only with ?full=1."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    status: Literal["done"]
+    model: str
+    task: str
+    text: str | None = None
+    pair: str | None = None
+    tokens: list[str]
+    token_words: list[int | None] = Field([], description="Word index of each token.")
+    words: list[str] = []
+    mask_position: int | None = None
+    predictions: list[dict[str, Any]]
+    target: dict[str, Any] | None = Field(None, description="{label, index}: what the saliency explains.")
+    truncated: bool = False
+    saliency_info: dict[str, Any] = {}
+    stages_done: list[str] = []
+    saliency: dict[str, list[float]] = {}
+    head_stats: dict[str, Any] = {}
+    timings: dict[str, Any] = {}
+    created_at: float | None = None
+    compute_seconds: float | None = None
+    worker: str | None = None
+    queue: str | None = None
+    device: str | None = None
+    attention: list[Any] | None = Field(None, description="[layers][heads][n][n]")
+    attention_sensitivity: list[Any] | None = Field(None, description="[layers][n][n]")
+
+
+class Pending(_Answer):
+    key: str
+    status: JobState
+    job: JobStatus
+
+
+class NotComputed(_Answer):
+    error: str
+    job: JobStatus
+
+
+class AnalysisIndex(_Answer):
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+class ModelRow(_Answer):
+    id: str
+    tasks: list[str]
+    labels: list[str] | None
+    description: str
+    available: bool
+    where: str
+    detail: str
+
+
+class Models(_Answer):
+    models: list[ModelRow]
+    source: str
+
+
+class Check(_Answer):
+    ok: bool
+    detail: str
+
+
+class Health(_Answer):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Check]
+
+
+class Deleted(_Answer):
+    key: str
+    deleted: bool
+
+
+class Cancelled(_Answer):
+    cancelled: bool
+    job: JobStatus

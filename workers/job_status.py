@@ -1,0 +1,71 @@
+"""A job's status as everyone reads it: its state, stage (step of), progress and outcome.
+
+The records (workers/jobs.py) store and change it as a dict; `JobStatus` is its checked shape, and
+the API's and OpenAPI document's too.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from interp.stages import Stage, describe
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+QUEUED, RUNNING, DONE, ERROR, CANCELLED = JobState
+TERMINAL = frozenset({DONE, ERROR, CANCELLED})
+
+
+class JobStatus(BaseModel):
+    """A job record as read: the backends store and change it as a dict, this is its checked shape."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: str
+    key: str
+    state: JobState = QUEUED
+    stage: Stage = Stage.QUEUED
+    step: int | None = None  # for stages done in steps: sensitivity layer `step` of `of`
+    of: int | None = None
+    batch: int | None = None  # jobs computed together (precompute), when more than one
+    progress: float = Field(0.0, ge=0, le=1)
+    queue_position: int | None = None  # 1 = next to start; only while queued
+    error: str | None = None  # for the user; InputError/ModelUnavailable messages verbatim
+    error_kind: str | None = Field(None, description="input (the request cannot be analysed: change it), or "
+                                   "unavailable, timeout, lost, internal (try again, or ask the operator).")
+    created_at: float = Field(default_factory=time.time)  # epoch seconds
+    started_at: float | None = None
+    finished_at: float | None = None
+    worker: str | None = Field(None, description="host:pid of the worker process")
+    request: dict[str, Any] = Field(default_factory=dict)  # AnalysisRequest.to_dict()
+    queue: str = "cpu"
+    deliveries: int = Field(0, description="More than 1 after a lost worker's job was redelivered.")
+    cancel_requested: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL
+
+    @property
+    def stage_text(self) -> str:
+        """What people read: "sensitivity 3/12", "forward (batch of 4)"."""
+        return describe(self.stage, self.step, self.of, self.batch)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobStatus:
+        """From a stored record; fields this version does not know are left out."""
+        return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
