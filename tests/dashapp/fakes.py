@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from interp.schema import Analysis, AnalysisRequest, InputError
+from interp.stages import describe
 
 
 @dataclass
@@ -19,6 +20,12 @@ class FakeStatus:
     queue_position: int | None = 1
     error: str | None = None
     worker: str | None = None
+    step: int | None = None
+    of: int | None = None
+
+    @property
+    def stage_text(self) -> str:
+        return describe(self.stage, self.step, self.of)
 
     @property
     def finished(self) -> bool:

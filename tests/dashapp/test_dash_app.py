@@ -7,7 +7,7 @@ import dash
 
 from dashapp import ids
 from dashapp.app import create_app, sync_theme
-from dashapp.pages import analyze, compare, history, permalink
+from dashapp.pages import compare, history, permalink
 from dashapp.pages.analyze import layout, run
 from tests.dashapp.fakes import FakeExecutor
 

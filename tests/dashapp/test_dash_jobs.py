@@ -18,11 +18,12 @@ def test_a_job_is_followed_from_queue_to_end():
     status.state, status.stage = "running", "loading"
     report = jobs.follow(services, record["job_id"])
     assert report.drawable_stage is None and not report.finished  # nothing to draw while the model loads
-    status.stage, status.progress = "sensitivity 3/12", 0.75
+    status.stage, status.step, status.of, status.progress = "sensitivity", 3, 12, 0.75
     record, report = jobs.updated_record(services, record)
     assert (
         report.drawable_stage == "sensitivity" and report.percent == 75 and record["stage"] == "sensitivity"
     )
+    assert report.label == "sensitivity 3/12" and "running: sensitivity 3/12" in report.text
     status.state, status.error = "cancelled", None
     record, report = jobs.updated_record(services, record)
     assert report.failed and report.severity == "warning" and record["error"] == "the job was cancelled"
