@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from transformers import BertConfig, BertModel  # noqa: E402
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import BertConfig, BertModel
 
-from interp.sensitivity import attention_sensitivity, naive_attention_sensitivity  # noqa: E402
+from interp.sensitivity import attention_sensitivity, naive_attention_sensitivity
 
 
 def timed(fn, *args, **kwargs):
@@ -46,12 +46,20 @@ def matmul_peak_gflops(repeats: int = 10) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=32)
-    parser.add_argument("--layers", type=int, default=BertConfig().num_hidden_layers,
-                        help="fewer than bert-base's 12 keeps the naive loop short on long inputs")
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=BertConfig().num_hidden_layers,
+        help="fewer than bert-base's 12 keeps the naive loop short on long inputs",
+    )
     args = parser.parse_args()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     torch.manual_seed(0)
-    model = BertModel(BertConfig(num_hidden_layers=args.layers, attn_implementation="eager")).eval().requires_grad_(False)
+    model = (
+        BertModel(BertConfig(num_hidden_layers=args.layers, attn_implementation="eager"))
+        .eval()
+        .requires_grad_(False)
+    )
     ids = torch.randint(1000, model.config.vocab_size, (1, args.tokens))
     mask = torch.ones_like(ids)
     embeds = model.get_input_embeddings()(ids).detach()
@@ -68,12 +76,18 @@ def main() -> None:
         attention_sensitivity(attentions_of, embeds, mask)
     gflop, peak = counter.get_total_flops() / 1e9, matmul_peak_gflops()
     layers = model.config.num_hidden_layers
-    print(f"tokens={args.tokens} layers={layers} threads={torch.get_num_threads()} "
-          f"naive backward passes={layers * args.tokens}")
-    print(f"work={gflop:.0f} GFLOP (both ways) matmul_peak={peak:.0f} GFLOP/s: "
-          f"naive {gflop / naive_s:.0f} GFLOP/s, engine {gflop / engine_s:.0f} GFLOP/s ({gflop / engine_s / peak:.0%} of peak)")
+    print(
+        f"tokens={args.tokens} layers={layers} threads={torch.get_num_threads()} "
+        f"naive backward passes={layers * args.tokens}"
+    )
+    print(
+        f"work={gflop:.0f} GFLOP (both ways) matmul_peak={peak:.0f} GFLOP/s: "
+        f"naive {gflop / naive_s:.0f} GFLOP/s, engine {gflop / engine_s:.0f} GFLOP/s ({gflop / engine_s / peak:.0%} of peak)"
+    )
     print(f"ratio_ceiling={naive_s / (gflop / peak):.2f} (naive time / the work at peak speed)")
-    print(f"naive_seconds={naive_s:.2f} engine_seconds={engine_s:.2f} max_abs_diff={(engine - naive).abs().max():.2e}")
+    print(
+        f"naive_seconds={naive_s:.2f} engine_seconds={engine_s:.2f} max_abs_diff={(engine - naive).abs().max():.2e}"
+    )
     print(f"ratio={naive_s / engine_s:.2f}")
 
 

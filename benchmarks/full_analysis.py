@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast  # noqa: E402
+import torch
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-from interp.engine import analyze  # noqa: E402
-from interp.registry import load_registry  # noqa: E402
-from interp.schema import METHODS, AnalysisRequest  # noqa: E402
+from interp.engine import analyze
+from interp.registry import load_registry
+from interp.schema import METHODS, AnalysisRequest
 
 WORDS = [f"w{i}" for i in range(1000)]
 
@@ -38,7 +38,9 @@ def build(folder: Path) -> Path:
     model.save_pretrained(folder / "bert-base")
     BertTokenizerFast(vocab_file=str(vocab)).save_pretrained(folder / "bert-base")
     registry = folder / "models.toml"
-    registry.write_text(f'[[models]]\nid = "bert-base-random"\npath = "{(folder / "bert-base").as_posix()}"\ntask = "sst"\n')
+    registry.write_text(
+        f'[[models]]\nid = "bert-base-random"\npath = "{(folder / "bert-base").as_posix()}"\ntask = "sst"\n'
+    )
     return registry
 
 

@@ -21,21 +21,35 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import requests  # noqa: E402
+import requests
 
-from tests.deploy.stack import local_stack, wait_job  # noqa: E402
+from tests.deploy.stack import local_stack, wait_job
 
 TARGET_P95 = 0.100
-SENTENCES = ["the movie was great", "nobody liked the food", "the weather today is cold but sunny",
-             "what a boring and disappointing story", "children are playing football in the garden",
-             "this restaurant serves delicious pizza", "the film was terrible", "i think this is the best thing"]
+SENTENCES = [
+    "the movie was great",
+    "nobody liked the food",
+    "the weather today is cold but sunny",
+    "what a boring and disappointing story",
+    "children are playing football in the garden",
+    "this restaurant serves delicious pizza",
+    "the film was terrible",
+    "i think this is the best thing",
+]
 
 
 def request_for(text: str) -> dict:
-    return {"model": "tiny-bert-sst", "task": "sst", "text": text, "methods": ["grad_norm", "attention_rollout"]}
+    return {
+        "model": "tiny-bert-sst",
+        "task": "sst",
+        "text": text,
+        "methods": ["grad_norm", "attention_rollout"],
+    }
 
 
-def client(base: str, keys: list[str], rounds: int, me: int, hits: list[float], errors: list[str], misses: list[int]) -> None:
+def client(
+    base: str, keys: list[str], rounds: int, me: int, hits: list[float], errors: list[str], misses: list[int]
+) -> None:
     # A bare keep-alive connection: the load generator shares this machine's cores with the server,
     # and `requests` spent about 2 ms of CPU per call (30% of the machine at this load).
     connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
@@ -61,8 +75,10 @@ def client(base: str, keys: list[str], rounds: int, me: int, hits: list[float], 
 
     for i in range(rounds):
         text = SENTENCES[(me + i) % len(SENTENCES)]
-        for seconds in (timed("POST", "/api/analyses", 200, request_for(text)),
-                        timed("GET", f"/api/analyses/{keys[(me + i) % len(keys)]}", 200)):
+        for seconds in (
+            timed("POST", "/api/analyses", 200, request_for(text)),
+            timed("GET", f"/api/analyses/{keys[(me + i) % len(keys)]}", 200),
+        ):
             if seconds is not None:
                 hits.append(seconds)
         if i % 10 == 0:
@@ -74,11 +90,16 @@ def client(base: str, keys: list[str], rounds: int, me: int, hits: list[float], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=50, help="rounds per client (2 hits each, a miss every 10th)")
+    parser.add_argument(
+        "--rounds", type=int, default=50, help="rounds per client (2 hits each, a miss every 10th)"
+    )
     parser.add_argument("--web-workers", type=int, default=4)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="interpboard-load-") as tmp, local_stack(Path(tmp), web_workers=args.web_workers) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="interpboard-load-") as tmp,
+        local_stack(Path(tmp), web_workers=args.web_workers) as stack,
+    ):
         keys = []
         for text in SENTENCES:  # fill the cache: these are the hits
             submitted = requests.post(f"{stack.base}/api/analyses", json=request_for(text), timeout=30).json()
@@ -89,8 +110,10 @@ def main() -> None:
         hits: list[float] = []
         errors: list[str] = []
         misses: list[int] = []
-        threads = [threading.Thread(target=client, args=(stack.base, keys, args.rounds, me, hits, errors, misses))
-                   for me in range(args.clients)]
+        threads = [
+            threading.Thread(target=client, args=(stack.base, keys, args.rounds, me, hits, errors, misses))
+            for me in range(args.clients)
+        ]
         start = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -104,7 +127,9 @@ def main() -> None:
     p95 = hits[min(len(hits) - 1, int(0.95 * len(hits)))]
     for error in errors[:10]:
         print("error:", error)
-    print(f"clients={args.clients} gunicorn_workers={args.web_workers}x4 threads celery_workers=1 cpu_cores={os.cpu_count()}")
+    print(
+        f"clients={args.clients} gunicorn_workers={args.web_workers}x4 threads celery_workers=1 cpu_cores={os.cpu_count()}"
+    )
     print(f"requests={total} hits={len(hits)} misses={len(misses)} seconds={wall:.2f}")
     print(f"requests_per_second={total / wall:.1f}")
     print(f"hit_p50_ms={p50 * 1000:.1f}")

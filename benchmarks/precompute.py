@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from tests.tiny_models import CORPUS  # noqa: E402
-from workers.executor import EmbeddedExecutor  # noqa: E402
-from workers.precompute import precompute  # noqa: E402
-from workers.settings import Settings  # noqa: E402
+from tests.tiny_models import CORPUS
+from workers.executor import EmbeddedExecutor
+from workers.precompute import precompute
+from workers.settings import Settings
 
 MODEL, TASK = "minilm", "similarity"
 METHODS = ("grad_norm", "grad_x_input", "attention_rollout", "attention_sensitivity")
@@ -44,7 +44,9 @@ def seconds_per_sentence(inputs: Path, batch_size: int, cache_dir: str) -> float
     finally:
         executor.close()
     if report.done != len(PAIRS):
-        raise SystemExit(f"batch size {batch_size}: {report.done} of {len(PAIRS)} done; failed: {report.failed}")
+        raise SystemExit(
+            f"batch size {batch_size}: {report.done} of {len(PAIRS)} done; failed: {report.failed}"
+        )
     return elapsed / len(PAIRS)
 
 

@@ -15,12 +15,21 @@ from cache.disk_store import DiskStore
 from cache.redis_store import RedisStore
 from cache.urls import directory_of, is_redis_url, mask_password
 
-__all__ = ["CacheUnavailable", "DiskStore", "Record", "RedisStore", "RejectedValue", "ResultStore",
-           "mask_password", "open_store"]
+__all__ = [
+    "CacheUnavailable",
+    "DiskStore",
+    "Record",
+    "RedisStore",
+    "RejectedValue",
+    "ResultStore",
+    "mask_password",
+    "open_store",
+]
 
 
-def open_store(url: str | None = None, *, ttl_seconds: float | None = None,
-               size_limit_bytes: int | None = None) -> ResultStore:
+def open_store(
+    url: str | None = None, *, ttl_seconds: float | None = None, size_limit_bytes: int | None = None
+) -> ResultStore:
     """The store a URL names ($INTERPBOARD_CACHE, read by the job layer)."""
     if url and is_redis_url(url):
         return RedisStore(url, ttl_seconds=ttl_seconds)

@@ -69,6 +69,7 @@ class ResultStore(ABC):
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
         """The metadata alone, from the value's first bytes where they hold it."""
+
         def meta() -> dict[str, Any] | None:
             blob = self._read_head(key, META_HEAD_BYTES)
             if blob is not None and len(blob) == META_HEAD_BYTES:  # the value may go on
@@ -99,6 +100,7 @@ class ResultStore(ABC):
 
     def get_partial(self, key: str) -> Record | None:
         """The stages so far as one record: the latest stage's meta, every stage's arrays."""
+
         def merged() -> Record | None:
             stages = [codec.decode(blob) for blob in self._read_partials(key)]
             if not stages:
@@ -122,8 +124,14 @@ class ResultStore(ABC):
         with self._backend():
             return self._delete(key)
 
-    def index(self, model: str | None = None, task: str | None = None, q: str | None = None,
-              limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    def index(
+        self,
+        model: str | None = None,
+        task: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """Index rows newest first, filtered (model, task exact; q in text or pair, any case)."""
         for name, value in (("limit", limit), ("offset", offset)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -188,7 +196,9 @@ class ResultStore(ABC):
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _load(self, key: str, read: Callable[[str], object | None], decode: Callable[[object], T]) -> T | None:
+    def _load(
+        self, key: str, read: Callable[[str], object | None], decode: Callable[[object], T]
+    ) -> T | None:
         return self._guarded(key, lambda: None if (blob := read(key)) is None else decode(blob))
 
     def _guarded(self, key: str, produce: Callable[[], T | None]) -> T | None:
@@ -198,7 +208,9 @@ class ResultStore(ABC):
             with self._backend():
                 return produce()
         except RejectedValue as exc:
-            log.warning("cache %s: rejected the value under %s (treated as a miss): %s", self.url_for_logs, key, exc)
+            log.warning(
+                "cache %s: rejected the value under %s (treated as a miss): %s", self.url_for_logs, key, exc
+            )
             return None
 
     @contextmanager
@@ -206,9 +218,13 @@ class ResultStore(ABC):
         try:
             yield
         except self.backend_errors as exc:
-            raise CacheUnavailable(f"result store {self.url_for_logs} failed: {type(exc).__name__}: {exc}") from None
+            raise CacheUnavailable(
+                f"result store {self.url_for_logs} failed: {type(exc).__name__}: {exc}"
+            ) from None
 
 
 def _check_key(key: object) -> None:
     if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-        raise ValueError(f"invalid cache key {key!r}: expected 1-200 characters of letters, digits, '_', '.', '-'")
+        raise ValueError(
+            f"invalid cache key {key!r}: expected 1-200 characters of letters, digits, '_', '.', '-'"
+        )

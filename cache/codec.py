@@ -83,7 +83,9 @@ def _storable(name: object, array: object) -> np.ndarray:
         raise TypeError(f"array {name!r} must be a numpy array, not {type(array).__name__}")
     array = np.asarray(array)
     if array.dtype.kind not in _STORABLE_KINDS:
-        raise ValueError(f"array {name!r} has dtype {array.dtype}; only numeric and bool arrays can be stored")
+        raise ValueError(
+            f"array {name!r} has dtype {array.dtype}; only numeric and bool arrays can be stored"
+        )
     return array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)
 
 
@@ -110,10 +112,10 @@ def _body(blob: object) -> bytes:
         raise RejectedValue(f"stored value is {type(blob).__name__}, not bytes")
     if not blob.startswith(MAGIC):
         raise RejectedValue("stored value lacks the interpboard header")
-    version = blob[len(MAGIC):len(HEADER)]
+    version = blob[len(MAGIC) : len(HEADER)]
     if version != bytes([VERSION]):
         raise RejectedValue(f"stored value has format version {version!r}; this reader knows {VERSION}")
-    return blob[len(HEADER):]
+    return blob[len(HEADER) :]
 
 
 def _decompress(blob: object) -> bytes:
@@ -130,7 +132,7 @@ def _safetensors_header(payload: bytes) -> bytes:
     size = int.from_bytes(payload[:8], "little")
     if len(payload) < 8 + size:
         raise RejectedValue("truncated header")
-    return payload[8:8 + size]
+    return payload[8 : 8 + size]
 
 
 def _meta_of(header: bytes) -> dict[str, Any]:

@@ -58,18 +58,28 @@ class BytesOnlyDisk(diskcache.Disk):
 class DiskStore(ResultStore):
     backend_errors = (diskcache.Timeout, sqlite3.Error, OSError)
 
-    def __init__(self, directory: str | os.PathLike[str], *, ttl_seconds: float | None = None,
-                 size_limit_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        ttl_seconds: float | None = None,
+        size_limit_bytes: int | None = None,
+    ) -> None:
         self.directory = Path(directory).expanduser()
         super().__init__(ttl_seconds=ttl_seconds)
         settings: dict[str, Any] = {"eviction_policy": "least-recently-stored"}
         if size_limit_bytes is not None:
-            if isinstance(size_limit_bytes, bool) or not isinstance(size_limit_bytes, int) or size_limit_bytes <= 0:
+            if (
+                isinstance(size_limit_bytes, bool)
+                or not isinstance(size_limit_bytes, int)
+                or size_limit_bytes <= 0
+            ):
                 raise ValueError(f"size_limit_bytes must be a positive integer, not {size_limit_bytes!r}")
             settings["size_limit"] = size_limit_bytes
         with self._backend():
-            self._cache = diskcache.Cache(str(self.directory), timeout=SQLITE_TIMEOUT_SECONDS,
-                                          disk=BytesOnlyDisk, **settings)
+            self._cache = diskcache.Cache(
+                str(self.directory), timeout=SQLITE_TIMEOUT_SECONDS, disk=BytesOnlyDisk, **settings
+            )
 
     @property
     def url_for_logs(self) -> str:

@@ -73,7 +73,11 @@ class RedisStore(ResultStore):
         super().__init__(ttl_seconds=ttl_seconds)
         try:
             self._redis = redis.Redis.from_url(
-                url, decode_responses=False, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30,
+                url,
+                decode_responses=False,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                health_check_interval=30,
             )
         except ValueError:
             # from None: the original message may quote parts of the URL
@@ -143,7 +147,7 @@ class RedisStore(ResultStore):
     def _rows(self) -> Iterator[dict[str, Any]]:
         members: list[bytes] = self._redis.zrevrange(INDEX, 0, -1)
         for start in range(0, len(members), _CHUNK):
-            chunk = members[start:start + _CHUNK]
+            chunk = members[start : start + _CHUNK]
             with self._redis.pipeline(transaction=False) as pipe:
                 pipe.hmget(ROWS, chunk)
                 for member in chunk:
@@ -152,4 +156,6 @@ class RedisStore(ResultStore):
             dead = [m for m, row, ok in zip(chunk, rows, alive, strict=True) if not ok or row is None]
             if dead:
                 self._prune(keys=[INDEX, ROWS, *map(value_name, dead)], args=dead)
-            yield from (orjson.loads(row) for row, ok in zip(rows, alive, strict=True) if ok and row is not None)
+            yield from (
+                orjson.loads(row) for row, ok in zip(rows, alive, strict=True) if ok and row is not None
+            )

@@ -20,7 +20,11 @@ def index_row(key: str, meta: dict[str, Any], stored_bytes: int) -> dict[str, An
     row: dict[str, Any] = dict.fromkeys(ROW_FIELDS)
     row.update((k, v) for source in (request, meta) for k, v in source.items() if isinstance(v, _SCALARS))
     created_at = row["created_at"] if row["created_at"] is not None else time.time()
-    if isinstance(created_at, bool) or not isinstance(created_at, (int, float)) or not math.isfinite(created_at):
+    if (
+        isinstance(created_at, bool)
+        or not isinstance(created_at, (int, float))
+        or not math.isfinite(created_at)
+    ):
         raise ValueError(f"meta created_at must be a unix time in seconds, not {created_at!r}")
     tokens = meta.get("tokens")
     row.update(

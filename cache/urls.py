@@ -41,5 +41,7 @@ def directory_of(url: str | None) -> Path:
             raise ValueError(f"file URL {mask_password(url)} names a remote host; use a local path")
         return Path(unquote(parts.path))
     if "://" in url:
-        raise ValueError(f"unsupported cache URL {mask_password(url)}: use a directory path, file://, redis:// or rediss://")
+        raise ValueError(
+            f"unsupported cache URL {mask_password(url)}: use a directory path, file://, redis:// or rediss://"
+        )
     return Path(url).expanduser()

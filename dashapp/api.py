@@ -36,7 +36,14 @@ KEY_RE = re.compile(r"[0-9a-f]{64}")
 # Provenance the job layer adds to a stored analysis's meta.
 PROVENANCE = ("created_at", "compute_seconds", "worker", "queue", "device")
 # What a lost broker or cache connection raises; answered with 503.
-UNREACHABLE = (CacheUnavailable, redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError, TimeoutError)
+UNREACHABLE = (
+    CacheUnavailable,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    OperationalError,
+    ConnectionError,
+    TimeoutError,
+)
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -78,8 +85,11 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
     """Routing errors (404, 405, 413) as JSON under /api; the Dash pages keep Flask's own."""
     if not is_api_path(request.path):
         return exc
-    messages = {404: _no_such_endpoint(request.path), 405: f"{request.method} is not allowed on {request.path[:200]}",
-                413: TOO_LARGE}
+    messages = {
+        404: _no_such_endpoint(request.path),
+        405: f"{request.method} is not allowed on {request.path[:200]}",
+        413: TOO_LARGE,
+    }
     return json_error(exc.code or 500, messages.get(exc.code, exc.description or exc.name))
 
 
@@ -107,7 +117,10 @@ def _unexpected(exc: Exception) -> Response:
         return json_error(503, "the job broker is full (Redis maxmemory reached); try again later")
     if isinstance(exc, UNREACHABLE):
         log.warning("%s %s: backend unreachable: %s", request.method, request.path, _redact(str(exc)))
-        return json_error(503, f"the job broker or result cache is unreachable right now ({type(exc).__name__}); try again shortly")
+        return json_error(
+            503,
+            f"the job broker or result cache is unreachable right now ({type(exc).__name__}); try again shortly",
+        )
     log.exception("%s %s failed", request.method, request.path)
     return json_error(500, f"internal error: {type(exc).__name__} (logged on the server)")
 
@@ -140,7 +153,10 @@ def _broker_check(url: str) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - any failure is "down", with its reason
         return _down(where, exc)
     if memory.get("maxmemory") and memory["used_memory"] >= memory["maxmemory"]:
-        return {"ok": False, "detail": f"{where} is full ({memory['used_memory']} of {memory['maxmemory']} bytes)"}
+        return {
+            "ok": False,
+            "detail": f"{where} is full ({memory['used_memory']} of {memory['maxmemory']} bytes)",
+        }
     return {"ok": True, "detail": where}
 
 
@@ -157,7 +173,9 @@ def health() -> Response:
     broker = job_settings().broker
     checks = {
         "web": {"ok": True, "detail": f"pid {os.getpid()}"},
-        "broker": _broker_check(broker) if broker else {"ok": True, "detail": "embedded executor (no broker)"},
+        "broker": _broker_check(broker)
+        if broker
+        else {"ok": True, "detail": "embedded executor (no broker)"},
         "cache": _cache_check(),
     }
     ok = all(c["ok"] for c in checks.values())
@@ -173,9 +191,17 @@ def models() -> Response:
     rows = []
     for spec in registry.models.values():
         available = spec.availability()
-        rows.append({"id": spec.id, "tasks": list(spec.tasks), "labels": list(spec.labels) if spec.labels else None,
-                     "description": spec.description, "available": available.ok, "where": available.where,
-                     "detail": available.detail})
+        rows.append(
+            {
+                "id": spec.id,
+                "tasks": list(spec.tasks),
+                "labels": list(spec.labels) if spec.labels else None,
+                "description": spec.description,
+                "available": available.ok,
+                "where": available.where,
+                "detail": available.detail,
+            }
+        )
     return _json({"models": rows, "source": registry.source})
 
 
@@ -204,7 +230,9 @@ def _request_body() -> AnalysisRequest:
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ApiError(400, f"request body must be a JSON object (an analysis request), not {type(data).__name__}")
+        raise ApiError(
+            400, f"request body must be a JSON object (an analysis request), not {type(data).__name__}"
+        )
     return AnalysisRequest.from_dict(data)
 
 
@@ -216,7 +244,9 @@ def submit() -> Response:
     body = {"key": submission.key, "status": status, "job_id": submission.job_id, "cached": submission.cached}
     if submission.cached:
         return _json(body, 200)
-    return _json(body, 202, headers={"Location": url_for("api.analysis", key=submission.key, job=submission.job_id)})
+    return _json(
+        body, 202, headers={"Location": url_for("api.analysis", key=submission.key, job=submission.job_id)}
+    )
 
 
 def _known_key(key: str) -> str:
@@ -237,7 +267,10 @@ def analysis(key: str) -> Response:
         if job is None or job.key != key:
             raise ApiError(404, f"unknown analysis {key}: not in the cache")
         if job.finished:
-            return _json({"error": f"analysis {key} was not computed: {job.error or job.state}", "job": job.to_dict()}, 404)
+            return _json(
+                {"error": f"analysis {key} was not computed: {job.error or job.state}", "job": job.to_dict()},
+                404,
+            )
         return _json({"key": key, "status": job.state, "job": job.to_dict()}, 202)
     full = request.args.get("full", "0").lower() in ("1", "true", "yes")
     result = Analysis.from_record(record.meta, record.arrays).to_json(full=full)
@@ -251,7 +284,9 @@ def analysis_arrays(key: str) -> Response:
     if record is None:
         raise ApiError(404, f"unknown analysis {key}")
     buffer = io.BytesIO(exports.to_npz(record.meta, record.arrays))
-    return send_file(buffer, mimetype="application/octet-stream", as_attachment=True, download_name=f"{key}.npz")
+    return send_file(
+        buffer, mimetype="application/octet-stream", as_attachment=True, download_name=f"{key}.npz"
+    )
 
 
 @api.delete("/analyses/<key>")

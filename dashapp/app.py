@@ -25,7 +25,11 @@ def create_app(*, executor: Any = None) -> dash.Dash:
     services = Services(executor)
     # Bootstrap's CSS is served from assets/ (the team's machines may be offline): no CDN themes.
     app = dash.Dash(
-        __name__, use_pages=True, pages_folder="", assets_folder=str(ASSETS), title="interpboard",
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(ASSETS),
+        title="interpboard",
         suppress_callback_exceptions=True,  # pages mount their components only when shown
     )
     # dash.register_page fills a process-wide registry: every app registers the same pages, so a second app works.
@@ -33,18 +37,24 @@ def create_app(*, executor: Any = None) -> dash.Dash:
     permalink.register(app)
     compare.register(app, services)
     history.register(app, services)
-    app.layout = html.Div([
-        dcc.Store(id=ids.THEME, storage_type="local", data="light"),
-        html.Div(id=ids.THEME_DUMMY, hidden=True),
-        components.navbar(),
-        dbc.Container(dash.page_container, fluid=True),
-    ])
-    app.callback(Output(ids.THEME, "data"), Output(ids.THEME_SWITCH, "value"),
-                 Input(ids.THEME_SWITCH, "value"), Input(ids.THEME, "data"))(
-        lambda dark, theme: sync_theme(dash.ctx.triggered_id, dark, theme))
+    app.layout = html.Div(
+        [
+            dcc.Store(id=ids.THEME, storage_type="local", data="light"),
+            html.Div(id=ids.THEME_DUMMY, hidden=True),
+            components.navbar(),
+            dbc.Container(dash.page_container, fluid=True),
+        ]
+    )
+    app.callback(
+        Output(ids.THEME, "data"),
+        Output(ids.THEME_SWITCH, "value"),
+        Input(ids.THEME_SWITCH, "value"),
+        Input(ids.THEME, "data"),
+    )(lambda dark, theme: sync_theme(dash.ctx.triggered_id, dark, theme))
     app.clientside_callback(
         """function(theme) { document.documentElement.setAttribute("data-bs-theme", theme || "light"); return ""; }""",
-        Output(ids.THEME_DUMMY, "children"), Input(ids.THEME, "data"),
+        Output(ids.THEME_DUMMY, "children"),
+        Input(ids.THEME, "data"),
     )
     api.register_api(app.server, lambda: services.executor)
     auth.install_auth(app)

@@ -93,15 +93,28 @@ def _authorised(creds: Credentials) -> bool:
 
 
 def _with_session_cookie(response: Response, creds: Credentials) -> Response:
-    response.set_cookie(COOKIE, creds.session_value(), httponly=True, samesite="Lax", secure=request.is_secure,
-                        max_age=30 * 86400)
+    response.set_cookie(
+        COOKIE,
+        creds.session_value(),
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+        max_age=30 * 86400,
+    )
     return response
 
 
 def _challenge(creds: Credentials) -> Response:
     scheme = f'Basic realm="{REALM}"' if creds.users else f'Bearer realm="{REALM}"'
-    how = " or ".join(filter(None, ["a user name and password" if creds.users else "",
-                                    "the team token (Authorization: Bearer, or ?token= in the link)" if creds.token else ""]))
+    how = " or ".join(
+        filter(
+            None,
+            [
+                "a user name and password" if creds.users else "",
+                "the team token (Authorization: Bearer, or ?token= in the link)" if creds.token else "",
+            ],
+        )
+    )
     message = f"authentication required: this interpboard needs {how}"
     if is_api_path(request.path):
         response = json_error(401, message)
@@ -125,7 +138,7 @@ def _gate(creds: Credentials) -> Response | None:
     return _challenge(creds)
 
 
-def install_auth(app, creds: Credentials | None = None) -> Credentials:  # noqa: ANN001 - a Dash app or a Flask server
+def install_auth(app, creds: Credentials | None = None) -> Credentials:
     """Guard every route of `app` (Dash or Flask) when credentials are configured; returns them."""
     creds = creds if creds is not None else load_credentials()
     if creds.enabled:
@@ -161,6 +174,9 @@ def warn_if_open(host: str, creds: Credentials | None = None, logger: logging.Lo
     creds = creds if creds is not None else load_credentials()
     if creds.enabled or is_loopback(host):
         return False
-    (logger or log).warning("interpboard is listening on %s WITHOUT authentication: anyone who can reach it can run and read "
-                "analyses. Set INTERPBOARD_TOKEN or INTERPBOARD_USERS (see docs/deploy.md).", host or "all interfaces")
+    (logger or log).warning(
+        "interpboard is listening on %s WITHOUT authentication: anyone who can reach it can run and read "
+        "analyses. Set INTERPBOARD_TOKEN or INTERPBOARD_USERS (see docs/deploy.md).",
+        host or "all interfaces",
+    )
     return True

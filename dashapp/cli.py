@@ -39,8 +39,14 @@ def _print_json(payload: Any) -> None:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                    console=err, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 # --- analyze ------------------------------------------------------------------------------------
@@ -57,10 +63,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not sub.cached:
         status = _follow(executor, sub.job_id, args.timeout)
         if status.state != JobState.DONE:
-            _fail(status.error or f"the job was {status.state}", EXIT_BAD_INPUT if status.error_kind == "input" else EXIT_INTERNAL)
+            _fail(
+                status.error or f"the job was {status.state}",
+                EXIT_BAD_INPUT if status.error_kind == "input" else EXIT_INTERNAL,
+            )
     analysis = executor.result(sub.key)
     if analysis is None:
-        _fail(f"the result {sub.key} is not in the cache (evicted already? check INTERPBOARD_CACHE_SIZE_LIMIT)", EXIT_INTERNAL)
+        _fail(
+            f"the result {sub.key} is not in the cache (evicted already? check INTERPBOARD_CACHE_SIZE_LIMIT)",
+            EXIT_INTERNAL,
+        )
     if args.json:
         _print_json({"key": sub.key, "cached": sub.cached, **analysis.to_json(full=args.full)})
     else:
@@ -90,8 +102,14 @@ def _follow(executor: Any, job_id: str, timeout: float | None) -> Any:
 
 def _print_summary(key: str, cached: bool, analysis: Any) -> None:
     request = analysis.request
-    out.print(Text.assemble((f"{request.model}", "bold"), f" · {request.task} · {analysis.n_tokens} tokens",
-                            " · cached" if cached else " · computed", f" · key {key[:16]}…"))
+    out.print(
+        Text.assemble(
+            (f"{request.model}", "bold"),
+            f" · {request.task} · {analysis.n_tokens} tokens",
+            " · cached" if cached else " · computed",
+            f" · key {key[:16]}…",
+        )
+    )
     predictions = Table("prediction", "score", title="Predictions", title_justify="left")
     for p in analysis.predictions[:10]:
         predictions.add_row(Text(str(p["label"])), f"{p['score']:.4f}")
@@ -100,7 +118,9 @@ def _print_summary(key: str, cached: bool, analysis: Any) -> None:
         saliency = Table("method", "most salient tokens", title="Saliency", title_justify="left")
         for method, values in analysis.saliency.items():
             ranked = sorted(range(len(values)), key=lambda i: -abs(float(values[i])))[:5]
-            saliency.add_row(method, Text(", ".join(f"{analysis.tokens[i]} {float(values[i]):.3f}" for i in ranked)))
+            saliency.add_row(
+                method, Text(", ".join(f"{analysis.tokens[i]} {float(values[i]):.3f}" for i in ranked))
+            )
         out.print(saliency)
     if analysis.truncated:
         out.print(Text("the input was truncated to the model's maximum length", style="yellow"))
@@ -116,15 +136,32 @@ def cmd_models(args: argparse.Namespace) -> int:
     rows = []
     for spec in registry.models.values():
         available = spec.availability()
-        rows.append({"id": spec.id, "tasks": list(spec.tasks), "path": spec.path,
-                     "available": available.ok, "where": available.where, "detail": available.detail})
+        rows.append(
+            {
+                "id": spec.id,
+                "tasks": list(spec.tasks),
+                "path": spec.path,
+                "available": available.ok,
+                "where": available.where,
+                "detail": available.detail,
+            }
+        )
     if args.json:
         _print_json(rows)
         return 0
-    table = Table("id", "task", "path", "available", title=f"Models ({registry.source})", title_justify="left")
+    table = Table(
+        "id", "task", "path", "available", title=f"Models ({registry.source})", title_justify="left"
+    )
     for row in rows:
-        table.add_row(Text(row["id"]), ", ".join(row["tasks"]), Text(row["path"], overflow="fold"),
-                      Text("yes" if row["available"] else f"no: {row['detail']}", style="green" if row["available"] else "red"))
+        table.add_row(
+            Text(row["id"]),
+            ", ".join(row["tasks"]),
+            Text(row["path"], overflow="fold"),
+            Text(
+                "yes" if row["available"] else f"no: {row['detail']}",
+                style="green" if row["available"] else "red",
+            ),
+        )
     out.print(table)
     return 0
 
@@ -145,16 +182,28 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     if err.is_terminal:
         with _progress() as progress:
             bar = progress.add_task("precompute", total=None)
-            report = precompute(executor, args.file, models, args.task, batch_size=args.batch_size,
-                                on_progress=lambda done, total: progress.update(bar, completed=done, total=total), **kwargs)
+            report = precompute(
+                executor,
+                args.file,
+                models,
+                args.task,
+                batch_size=args.batch_size,
+                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+                **kwargs,
+            )
     else:
         report = precompute(executor, args.file, models, args.task, batch_size=args.batch_size, **kwargs)
     for problem in report.skipped:
         err.print(Text(f"skipped {problem}"))
     for failure in report.failed:
         err.print(Text(f"failed {failure}"))
-    summary = {"submitted": report.submitted, "computed": report.done, "cached": report.cached,
-               "failed": len(report.failed), "skipped": len(report.skipped)}
+    summary = {
+        "submitted": report.submitted,
+        "computed": report.done,
+        "cached": report.cached,
+        "failed": len(report.failed),
+        "skipped": len(report.skipped),
+    }
     if args.json:
         _print_json({**summary, "failures": report.failed, "skipped_lines": report.skipped})
     else:
@@ -170,12 +219,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = job_settings()
     if not settings.broker:
-        raise UsageError("interpboard worker needs INTERPBOARD_BROKER=redis://... (without a broker the server runs jobs itself)")
+        raise UsageError(
+            "interpboard worker needs INTERPBOARD_BROKER=redis://... (without a broker the server runs jobs itself)"
+        )
     from workers.app import app
 
     # A unique node name per process, so several workers on one host answer pings separately.
-    app.worker_main(["worker", "--queues", args.queues or settings.queue, "--concurrency", str(args.concurrency),
-                     "--loglevel", args.loglevel, "--hostname", f"interpboard-{os.getpid()}@%h"])
+    app.worker_main(
+        [
+            "worker",
+            "--queues",
+            args.queues or settings.queue,
+            "--concurrency",
+            str(args.concurrency),
+            "--loglevel",
+            args.loglevel,
+            "--hostname",
+            f"interpboard-{os.getpid()}@%h",
+        ]
+    )
     return 0
 
 
@@ -211,14 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--task", required=True, choices=TASKS)
     analyze.add_argument("--text", required=True)
     analyze.add_argument("--pair", help="hypothesis (mnli) or second sentence (similarity)")
-    analyze.add_argument("--mask-index", type=int, help="token index to mask (mlm), instead of [MASK] in the text")
+    analyze.add_argument(
+        "--mask-index", type=int, help="token index to mask (mlm), instead of [MASK] in the text"
+    )
     analyze.add_argument("--target", help="the label to explain (default: the top prediction)")
-    analyze.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}")
+    analyze.add_argument(
+        "--methods", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}"
+    )
     analyze.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
     analyze.add_argument("--ig-steps", type=int, default=DEFAULT_IG_STEPS)
     analyze.add_argument("--timeout", type=float, help="seconds to wait for the job")
     analyze.add_argument("--json", action="store_true", help="print one JSON object")
-    analyze.add_argument("--full", action="store_true", help="with --json: include attention and attention_sensitivity")
+    analyze.add_argument(
+        "--full", action="store_true", help="with --json: include attention and attention_sensitivity"
+    )
     analyze.set_defaults(func=cmd_analyze)
 
     models = commands.add_parser("models", help="list the models of the registry and whether they are here")
@@ -226,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=cmd_models)
 
     pre = commands.add_parser("precompute", help="analyse every line of a JSONL or CSV file into the cache")
-    pre.add_argument("file", type=Path, help='JSONL ({"text": ..., "pair": ...} per line) or CSV (columns text[,pair])')
+    pre.add_argument(
+        "file", type=Path, help='JSONL ({"text": ..., "pair": ...} per line) or CSV (columns text[,pair])'
+    )
     pre.add_argument("--model", required=True, help="model id(s), comma-separated")
     pre.add_argument("--task", required=True, choices=TASKS)
     pre.add_argument("--methods", help=f"comma-separated, from {','.join(METHODS)} (default: all)")
@@ -235,8 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     pre.set_defaults(func=cmd_precompute)
 
     worker = commands.add_parser("worker", help="run a Celery worker (needs INTERPBOARD_BROKER)")
-    worker.add_argument("--queues", help="comma-separated queues to consume (default: INTERPBOARD_QUEUE, cpu)")
-    worker.add_argument("--concurrency", type=_positive, default=1, help="worker processes (each keeps its own models warm)")
+    worker.add_argument(
+        "--queues", help="comma-separated queues to consume (default: INTERPBOARD_QUEUE, cpu)"
+    )
+    worker.add_argument(
+        "--concurrency", type=_positive, default=1, help="worker processes (each keeps its own models warm)"
+    )
     worker.add_argument("--loglevel", default="info")
     worker.set_defaults(func=cmd_worker)
 
@@ -268,8 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, InputError) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     except ValidationError as exc:  # settings from the environment
-        _fail("bad INTERPBOARD_* setting: " + "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()),
-              EXIT_BAD_INPUT)
+        _fail(
+            "bad INTERPBOARD_* setting: "
+            + "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()),
+            EXIT_BAD_INPUT,
+        )
     except Exception as exc:  # noqa: BLE001 - a one-line message, never a traceback
         _fail(f"{type(exc).__name__}: {exc}", EXIT_INTERNAL)
 

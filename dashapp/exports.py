@@ -27,8 +27,15 @@ def to_csv(analysis: Analysis) -> str:
     writer = csv.writer(out)
     writer.writerow(["index", "token", "word", "special", *methods])
     for i, token in enumerate(analysis.tokens):
-        writer.writerow([i, token, analysis.token_words[i], analysis.special_tokens[i],
-                         *(f"{float(analysis.saliency[m][i]):.7g}" for m in methods)])
+        writer.writerow(
+            [
+                i,
+                token,
+                analysis.token_words[i],
+                analysis.special_tokens[i],
+                *(f"{float(analysis.saliency[m][i]):.7g}" for m in methods),
+            ]
+        )
     writer.writerow([])
     writer.writerow(["rank", "label", "score"])
     for rank, prediction in enumerate(analysis.predictions):
@@ -60,9 +67,17 @@ _REPORT = jinja2.Environment(autoescape=True).from_string(
 def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> str:
     """One self-contained page (plotly.js inline: the team's machines may be offline)."""
     request = analysis.request
-    rows = [("model", request.model), ("task", request.task), ("text", request.text), ("pair", request.pair),
-            ("target", (analysis.target or {}).get("label")), ("key", key)]
-    parts = [Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
-             for i, fig in enumerate(figures)]
+    rows = [
+        ("model", request.model),
+        ("task", request.task),
+        ("text", request.text),
+        ("pair", request.pair),
+        ("target", (analysis.target or {}).get("label")),
+        ("key", key),
+    ]
+    parts = [
+        Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
+        for i, fig in enumerate(figures)
+    ]
     shown = [(name, str(value)) for name, value in rows if value is not None]
     return _REPORT.render(request=request, rows=shown, figures=parts)

@@ -18,10 +18,26 @@ from interp.schema import AnalysisRequest
 from workers.jobs import JobStatus
 
 _REQUEST: list[type[BaseModel]] = [AnalysisRequest]
-_ANSWERS: list[type[BaseModel]] = [JobStatus, c.Error, c.Submitted, c.AnalysisSummary, c.Pending, c.NotComputed,
-                                   c.AnalysisIndex, c.Models, c.Health, c.Deleted, c.Cancelled]
+_ANSWERS: list[type[BaseModel]] = [
+    JobStatus,
+    c.Error,
+    c.Submitted,
+    c.AnalysisSummary,
+    c.Pending,
+    c.NotComputed,
+    c.AnalysisIndex,
+    c.Models,
+    c.Health,
+    c.Deleted,
+    c.Cancelled,
+]
 
-_KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}
+_KEY = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+}
 _JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -38,26 +54,43 @@ def _error(description: str) -> dict[str, Any]:
     return _json(description, c.Error)
 
 
-_COMMON_ERRORS = {"401": _error("Authentication required (only when the deployment enables it)."),
-                  "503": _error("The broker or the cache cannot be reached right now.")}
+_COMMON_ERRORS = {
+    "401": _error("Authentication required (only when the deployment enables it)."),
+    "503": _error("The broker or the cache cannot be reached right now."),
+}
 
 _PATHS: dict[str, Any] = {
     "/api/health": {
-        "get": {"summary": "Web, broker and cache reachable", "security": [],
-                "responses": {"200": _json("All reachable.", c.Health), "503": _json("Something is down.", c.Health)}},
+        "get": {
+            "summary": "Web, broker and cache reachable",
+            "security": [],
+            "responses": {
+                "200": _json("All reachable.", c.Health),
+                "503": _json("Something is down.", c.Health),
+            },
+        },
     },
     "/api/models": {
-        "get": {"summary": "The model registry, with availability on this server",
-                "responses": {"200": _json("Models.", c.Models), **_COMMON_ERRORS}},
+        "get": {
+            "summary": "The model registry, with availability on this server",
+            "responses": {"200": _json("Models.", c.Models), **_COMMON_ERRORS},
+        },
     },
     "/api/analyses": {
         "post": {
             "summary": "Ask for an analysis: answered from the cache, or queued",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(AnalysisRequest)}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(AnalysisRequest)}},
+            },
             "responses": {
                 "200": _json("Already cached.", c.Submitted),
-                "202": {**_json("Queued (or following an identical running job).", c.Submitted),
-                        "headers": {"Location": {"schema": {"type": "string"}, "description": "GET this for the result."}}},
+                "202": {
+                    **_json("Queued (or following an identical running job).", c.Submitted),
+                    "headers": {
+                        "Location": {"schema": {"type": "string"}, "description": "GET this for the result."}
+                    },
+                },
                 "400": _error("Body is not valid JSON or does not match AnalysisRequest."),
                 "413": _error("Body too large."),
                 "415": _error("Body is not JSON."),
@@ -70,11 +103,24 @@ _PATHS: dict[str, Any] = {
             "parameters": [
                 {"name": "model", "in": "query", "schema": {"type": "string"}},
                 {"name": "task", "in": "query", "schema": {"type": "string"}},
-                {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Substring of text or pair, any case."},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                {
+                    "name": "q",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "Substring of text or pair, any case.",
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                },
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
             ],
-            "responses": {"200": _json("One page.", c.AnalysisIndex), "400": _error("Bad limit or offset."), **_COMMON_ERRORS},
+            "responses": {
+                "200": _json("One page.", c.AnalysisIndex),
+                "400": _error("Bad limit or offset."),
+                **_COMMON_ERRORS,
+            },
         },
     },
     "/api/analyses/{key}": {
@@ -83,20 +129,30 @@ _PATHS: dict[str, Any] = {
             "summary": "One analysis (JSON); ?full=1 adds the attention arrays",
             "parameters": [
                 {"name": "full", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
-                {"name": "job", "in": "query", "schema": {"type": "string"},
-                 "description": "The job computing it (from the submit's Location): while it runs, 202 with its status."},
+                {
+                    "name": "job",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "The job computing it (from the submit's Location): while it runs, 202 with its status.",
+                },
             ],
             "responses": {
                 "200": _json("The analysis.", c.AnalysisSummary),
                 "202": _json("Still computing.", c.Pending),
-                "404": _json("Unknown key, or its job ended without a result.",
-                             {"anyOf": [_ref(c.Error), _ref(c.NotComputed)]}),
+                "404": _json(
+                    "Unknown key, or its job ended without a result.",
+                    {"anyOf": [_ref(c.Error), _ref(c.NotComputed)]},
+                ),
                 **_COMMON_ERRORS,
             },
         },
         "delete": {
             "summary": "Remove an analysis from the cache and the index",
-            "responses": {"200": _json("Deleted.", c.Deleted), "404": _error("Unknown key."), **_COMMON_ERRORS},
+            "responses": {
+                "200": _json("Deleted.", c.Deleted),
+                "404": _error("Unknown key."),
+                **_COMMON_ERRORS,
+            },
         },
     },
     "/api/analyses/{key}.npz": {
@@ -104,8 +160,14 @@ _PATHS: dict[str, Any] = {
         "get": {
             "summary": "All arrays of an analysis as a NumPy .npz download",
             "responses": {
-                "200": {"description": "The arrays.", "content": {"application/octet-stream": {
-                    "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
+                "200": {
+                    "description": "The arrays.",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
+                        }
+                    },
+                },
                 "404": _error("Unknown key."),
                 **_COMMON_ERRORS,
             },
@@ -115,16 +177,27 @@ _PATHS: dict[str, Any] = {
         "parameters": [_JOB_ID],
         "get": {
             "summary": "Status of a job: state, stage (step of), progress, queue position, error",
-            "responses": {"200": _json("The job.", JobStatus), "404": _error("Unknown job."), **_COMMON_ERRORS},
+            "responses": {
+                "200": _json("The job.", JobStatus),
+                "404": _error("Unknown job."),
+                **_COMMON_ERRORS,
+            },
         },
         "delete": {
             "summary": "Cancel a job (queued: skipped; running: stops at the next stage)",
-            "responses": {"200": _json("Whether it was cancelled, and the job now.", c.Cancelled),
-                          "404": _error("Unknown job."), **_COMMON_ERRORS},
+            "responses": {
+                "200": _json("Whether it was cancelled, and the job now.", c.Cancelled),
+                "404": _error("Unknown job."),
+                **_COMMON_ERRORS,
+            },
         },
     },
     "/api/openapi.json": {
-        "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1 JSON."}}},
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1 JSON."}},
+        },
     },
 }
 

@@ -9,13 +9,20 @@ a few hundred bytes.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 NOTHING, TOKEN, ALL = "nothing", "token", "all"
 
 
-def signature(view: dict | None, theme: str | None, selection: dict[str, Any], depends: Iterable[str],
-              options: dict[str, Any] | None = None, overlay: bool = False) -> dict[str, Any]:
+def signature(
+    view: dict | None,
+    theme: str | None,
+    selection: dict[str, Any],
+    depends: Iterable[str],
+    options: dict[str, Any] | None = None,
+    overlay: bool = False,
+) -> dict[str, Any]:
     """What a view draws: the analysis and stage, theme, options, the selection fields it shows,
     and (for a view with a token overlay) the selected token, kept apart so it can be patched."""
     base = {"view": view, "theme": theme, "options": options or {}, **{f: selection.get(f) for f in depends}}

@@ -20,20 +20,31 @@ PARTIAL_LRU_SIZE = 4  # running jobs being watched at once
 
 
 def analysis_bytes(analysis: Analysis) -> int:
-    arrays = [analysis.attention, analysis.attention_sensitivity, *analysis.saliency.values(), *analysis.head_stats.values()]
+    arrays = [
+        analysis.attention,
+        analysis.attention_sensitivity,
+        *analysis.saliency.values(),
+        *analysis.head_stats.values(),
+    ]
     return sum(a.nbytes for a in arrays if a is not None)
 
 
 class Services:
-    def __init__(self, executor: Any = None, executor_factory: Callable[[], Any] | None = None,
-                 lru_size: int = ANALYSIS_LRU_SIZE, lru_bytes: int = ANALYSIS_LRU_BYTES) -> None:
+    def __init__(
+        self,
+        executor: Any = None,
+        executor_factory: Callable[[], Any] | None = None,
+        lru_size: int = ANALYSIS_LRU_SIZE,
+        lru_bytes: int = ANALYSIS_LRU_BYTES,
+    ) -> None:
         self._executor = executor
         self._factory = executor_factory
         self._lock = threading.Lock()
         # Final analyses by key; a running job's partial by (key, stages stored), decoded once each.
         self._lru: LoadingLRU[str, Analysis] = LoadingLRU(lambda: (lru_size, lru_bytes), size=analysis_bytes)
         self._partials: LoadingLRU[tuple[str, int], Analysis] = LoadingLRU(
-            lambda: (PARTIAL_LRU_SIZE, lru_bytes), size=analysis_bytes)
+            lambda: (PARTIAL_LRU_SIZE, lru_bytes), size=analysis_bytes
+        )
 
     @property
     def executor(self) -> Any:

@@ -30,4 +30,5 @@ server = app.server
 if not job_settings().broker:
     logging.getLogger(__name__).warning(
         "no INTERPBOARD_BROKER: jobs run inside each gunicorn worker process and only that process knows them; "
-        "with more than one gunicorn worker, set a broker (see docs/deploy.md)")
+        "with more than one gunicorn worker, set a broker (see docs/deploy.md)"
+    )

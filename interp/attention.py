@@ -11,7 +11,7 @@ from interp.tokens import block_diagonal
 def request_attention(attentions: tuple[torch.Tensor, ...], b: int, lengths: list[int]) -> np.ndarray:
     """Request b's attention, [L, H, N, N]: per layer [B*S, H, n, n] maps made block-diagonal over its S sequences."""
     S = len(lengths)
-    stacked = torch.stack([a[b * S:(b + 1) * S] for a in attentions], dim=1)  # [S, L, H, n, n]
+    stacked = torch.stack([a[b * S : (b + 1) * S] for a in attentions], dim=1)  # [S, L, H, n, n]
     return block_diagonal(stacked, lengths)
 
 

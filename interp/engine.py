@@ -20,8 +20,8 @@ from interp.registry import Registry, load_registry
 from interp.saliency import METHODS as SALIENCY
 from interp.saliency import Explainer
 from interp.schema import Analysis, AnalysisRequest, InputError
-from interp.stages import Progress, Stage
 from interp.sensitivity import attention_sensitivity
+from interp.stages import Progress, Stage
 from interp.tasks import TaskEngine, engine_for
 from interp.tokens import Batch, Tokenized, block_diagonal, pad_batch, repeat_batch, tokenize
 
@@ -31,7 +31,9 @@ MAX_BATCH = 16
 MAX_BATCH_TOKENS = 4096
 
 
-def analyze(request: AnalysisRequest, *, registry: Registry | None = None, on_progress: OnProgress | None = None) -> Analysis:
+def analyze(
+    request: AnalysisRequest, *, registry: Registry | None = None, on_progress: OnProgress | None = None
+) -> Analysis:
     """Everything request.methods asks for (attention, predictions and head stats always)."""
     report = on_progress or (lambda *_: None)
     started = time.perf_counter()
@@ -49,8 +51,12 @@ def analyze(request: AnalysisRequest, *, registry: Registry | None = None, on_pr
     return analysis
 
 
-def analyze_many(requests: Sequence[AnalysisRequest], *, registry: Registry | None = None,
-                 on_progress: OnProgress | None = None) -> list[Analysis | InputError]:
+def analyze_many(
+    requests: Sequence[AnalysisRequest],
+    *,
+    registry: Registry | None = None,
+    on_progress: OnProgress | None = None,
+) -> list[Analysis | InputError]:
     """Analyses of many requests (batch precompute), in order; a bad request gives its InputError.
 
     Requests of the same model, task and parameters run as padded batches; the results equal
@@ -76,12 +82,20 @@ def analyze_many(requests: Sequence[AnalysisRequest], *, registry: Registry | No
         lm = _model(registry, batch[0].request)
         offset, share = 0.05 + 0.95 * number / len(batches), 0.95 / len(batches)
 
-        def progress(stage: Progress, fraction: float, _: list[Analysis] | None) -> None:
+        def progress(
+            stage: Progress,
+            fraction: float,
+            _: list[Analysis] | None,
+            offset: float = offset,
+            share: float = share,
+        ) -> None:
             if stage.stage != Stage.DONE:  # said once, at the very end
                 report(stage, offset + share * fraction, None)
 
         with lm.lock:
-            analyses = _compute(lm, [m.request for m in batch], [m.item for m in batch], [m.target for m in batch], progress)
+            analyses = _compute(
+                lm, [m.request for m in batch], [m.item for m in batch], [m.target for m in batch], progress
+            )
         for member, analysis in zip(batch, analyses):
             results[member.index] = analysis
     report(Progress(Stage.DONE), 1.0, None)
@@ -110,7 +124,11 @@ def _batches(members: list[_Prepared]) -> list[list[_Prepared]]:
     size = lambda m: max(m.item.lengths) * len(m.item.lengths)  # noqa: E731 (padded tokens per request)
     batches: list[list[_Prepared]] = []
     for member in sorted(members, key=size):
-        if batches and len(batches[-1]) < MAX_BATCH and size(member) * (len(batches[-1]) + 1) <= MAX_BATCH_TOKENS:
+        if (
+            batches
+            and len(batches[-1]) < MAX_BATCH
+            and size(member) * (len(batches[-1]) + 1) <= MAX_BATCH_TOKENS
+        ):
             batches[-1].append(member)
         else:
             batches.append([member])
@@ -120,8 +138,13 @@ def _batches(members: list[_Prepared]) -> list[list[_Prepared]]:
 Report = Callable[[Progress, float, list[Analysis] | None], None]
 
 
-def _compute(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Tokenized],
-             targets: list[dict[str, Any] | None], report: Report) -> list[Analysis]:
+def _compute(
+    lm: LoadedModel,
+    requests: list[AnalysisRequest],
+    items: list[Tokenized],
+    targets: list[dict[str, Any] | None],
+    report: Report,
+) -> list[Analysis]:
     """All stages for a batch of requests that share model, task and methods."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -148,8 +171,16 @@ def _compute(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Token
         report(Progress(Stage.SALIENCY), 0.4, analyses)
 
     if "attention_sensitivity" in requests[0].methods:
-        _sensitivity(lm, analyses, items, batch, embeds,
-                     lambda layer, layers: report(Progress(Stage.SENSITIVITY, layer, layers), 0.4 + 0.6 * layer / layers, None))
+        _sensitivity(
+            lm,
+            analyses,
+            items,
+            batch,
+            embeds,
+            lambda layer, layers: report(
+                Progress(Stage.SENSITIVITY, layer, layers), 0.4 + 0.6 * layer / layers, None
+            ),
+        )
         lap("sensitivity")
         _done(analyses, "sensitivity", timings)
     timings["total"] = sum(v for k, v in timings.items() if not k.startswith("saliency."))
@@ -159,8 +190,14 @@ def _compute(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Token
     return analyses
 
 
-def _forward(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Tokenized], targets: list[dict[str, Any] | None],
-             batch: Batch, embeds: torch.Tensor) -> list[Analysis]:
+def _forward(
+    lm: LoadedModel,
+    requests: list[AnalysisRequest],
+    items: list[Tokenized],
+    targets: list[dict[str, Any] | None],
+    batch: Batch,
+    embeds: torch.Tensor,
+) -> list[Analysis]:
     """Predictions, attention and head statistics: the analyses' first version."""
     engine = engine_for(lm.task)
     with torch.inference_mode():
@@ -169,17 +206,34 @@ def _forward(lm: LoadedModel, requests: list[AnalysisRequest], items: list[Token
         attention = [request_attention(outputs.attentions, b, item.lengths) for b, item in enumerate(items)]
     return [
         Analysis(
-            request=request, fingerprint=lm.fingerprint, tokens=item.tokens, token_words=item.token_words,
-            words=item.words, token_segments=item.token_segments, special_tokens=item.special_tokens,
-            predictions=p, target=target or engine.default_target(p), mask_position=item.mask_position,
-            truncated=item.truncated, attention=a, head_stats=head_stats(a, item.special_tokens), device=str(lm.device),
+            request=request,
+            fingerprint=lm.fingerprint,
+            tokens=item.tokens,
+            token_words=item.token_words,
+            words=item.words,
+            token_segments=item.token_segments,
+            special_tokens=item.special_tokens,
+            predictions=p,
+            target=target or engine.default_target(p),
+            mask_position=item.mask_position,
+            truncated=item.truncated,
+            attention=a,
+            head_stats=head_stats(a, item.special_tokens),
+            device=str(lm.device),
         )
         for request, item, p, target, a in zip(requests, items, preds, targets, attention)
     ]
 
 
-def _saliency(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized], batch: Batch, embeds: torch.Tensor,
-              methods: list[str], lap: Callable[[str], None]) -> None:
+def _saliency(
+    lm: LoadedModel,
+    analyses: list[Analysis],
+    items: list[Tokenized],
+    batch: Batch,
+    embeds: torch.Tensor,
+    methods: list[str],
+    lap: Callable[[str], None],
+) -> None:
     engine, B = engine_for(lm.task), len(analyses)
     read_pos = _read_positions(engine, items, lm)
     target_ids = torch.tensor([a.target["index"] for a in analyses], device=lm.device)
@@ -190,8 +244,14 @@ def _saliency(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized],
         outputs = engine.run(lm, x, repeated)
         return engine.target_scores(outputs, repeated, read_pos.repeat(times), target_ids.repeat(times))
 
-    explainer = Explainer(score, embeds, batch.lengths, [a.attention for a in analyses],
-                          [engine.reading_rows(item) for item in items], analyses[0].request.ig_steps)
+    explainer = Explainer(
+        score,
+        embeds,
+        batch.lengths,
+        [a.attention for a in analyses],
+        [engine.reading_rows(item) for item in items],
+        analyses[0].request.ig_steps,
+    )
     for name in methods:
         # New dicts, not updates in place: partial snapshots already handed out stay as they were.
         for analysis, (values, info) in zip(analyses, SALIENCY[name](explainer)):
@@ -201,8 +261,14 @@ def _saliency(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized],
         lap(f"saliency.{name}")
 
 
-def _sensitivity(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenized], batch: Batch, embeds: torch.Tensor,
-                 on_layer: Callable[[int, int], None]) -> None:
+def _sensitivity(
+    lm: LoadedModel,
+    analyses: list[Analysis],
+    items: list[Tokenized],
+    batch: Batch,
+    embeds: torch.Tensor,
+    on_layer: Callable[[int, int], None],
+) -> None:
     # Sequences are independent, so one cotangent batch can serve a whole batch of requests. That
     # pays where backward passes are launch-bound (GPU); on a CPU they are compute-bound and padding
     # to the longest request only adds work, so there each request goes alone.
@@ -213,14 +279,18 @@ def _sensitivity(lm: LoadedModel, analyses: list[Analysis], items: list[Tokenize
         B, S, n = part.shape
         x = embeds[group, :, :n]
 
-        def attentions_of(flat: torch.Tensor, part: Batch = part, B: int = B, S: int = S, n: int = n) -> tuple[torch.Tensor, ...]:
+        def attentions_of(
+            flat: torch.Tensor, part: Batch = part, B: int = B, S: int = S, n: int = n
+        ) -> tuple[torch.Tensor, ...]:
             outputs = engine.run(lm, flat.reshape(B, S, n, -1), part, attentions=True, encoder_only=True)
             return outputs.attentions
 
         def layer_done(layer: int, layers: int, number: int = number) -> None:
             on_layer(number * layers + layer, len(groups) * layers)
 
-        maps = attention_sensitivity(attentions_of, x.reshape(B * S, n, -1), part.attention_mask.reshape(B * S, n), layer_done)
+        maps = attention_sensitivity(
+            attentions_of, x.reshape(B * S, n, -1), part.attention_mask.reshape(B * S, n), layer_done
+        )
         for b, per_sequence in zip(group, maps.reshape(B, S, *maps.shape[1:])):
             analyses[b].attention_sensitivity = block_diagonal(per_sequence, items[b].lengths)
 

@@ -53,7 +53,9 @@ def pick_device() -> torch.device:
         try:
             return torch.device(chosen)
         except RuntimeError:
-            raise ModelUnavailable(f"${DEVICE_ENV}={chosen!r} is not a device; use cpu, cuda or cuda:N") from None
+            raise ModelUnavailable(
+                f"${DEVICE_ENV}={chosen!r} is not a device; use cpu, cuda or cuda:N"
+            ) from None
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -72,7 +74,9 @@ def _labels(spec: ModelSpec, model: PreTrainedModel, task: str) -> tuple[str, ..
     n = model.config.num_labels
     if spec.labels is not None:
         if len(spec.labels) != n:
-            raise ModelUnavailable(f"model {spec.id}: the registry names {len(spec.labels)} labels but the model has {n} classes")
+            raise ModelUnavailable(
+                f"model {spec.id}: the registry names {len(spec.labels)} labels but the model has {n} classes"
+            )
         return spec.labels
     id2label = model.config.id2label or {}
     return tuple(str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(n))
@@ -92,9 +96,12 @@ def load_model(spec: ModelSpec, task: str) -> LoadedModel:
         auto_class = engine_for(task).auto_class
         model = auto_class.from_pretrained(spec.load_path(), attn_implementation="eager", **options)
         model.eval().requires_grad_(False).to(device)
-    except Exception as exc:  # any loader failure is the same thing to the user: this model cannot be used here
-        raise ModelUnavailable(f"model {spec.id} could not be loaded from {spec.path} onto {device}: "
-                               f"{type(exc).__name__}: {exc}") from exc
+    except (
+        Exception
+    ) as exc:  # any loader failure is the same thing to the user: this model cannot be used here
+        raise ModelUnavailable(
+            f"model {spec.id} could not be loaded from {spec.path} onto {device}: {type(exc).__name__}: {exc}"
+        ) from exc
     if not tokenizer.is_fast:
         raise ModelUnavailable(f"model {spec.id}: needs a fast tokenizer (for character offsets)")
     return LoadedModel(
@@ -119,7 +126,8 @@ class ModelCache:
 
     def __init__(self) -> None:
         self._models: LoadingLRU[tuple[ModelSpec, str, str], LoadedModel] = LoadingLRU(
-            _model_limits, size=lambda m: m.param_bytes, on_evict=_release)
+            _model_limits, size=lambda m: m.param_bytes, on_evict=_release
+        )
 
     def get(self, spec: ModelSpec, task: str) -> LoadedModel:
         key = (spec, spec.fingerprint(), task)  # the whole spec: its labels shape the loaded model too
@@ -132,7 +140,9 @@ class ModelCache:
 
 def _model_limits() -> tuple[int, float]:
     engine = settings().engine
-    return engine.max_models, engine.max_model_memory_mb * 2**20 if engine.max_model_memory_mb else float("inf")
+    return engine.max_models, engine.max_model_memory_mb * 2**20 if engine.max_model_memory_mb else float(
+        "inf"
+    )
 
 
 def _release(dropped: LoadedModel) -> None:

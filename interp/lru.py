@@ -22,8 +22,12 @@ class LoadingLRU(Generic[K, V]):
     each value dropped (under the lock: keep it short).
     """
 
-    def __init__(self, limits: Callable[[], tuple[int, float]], size: Callable[[V], float] = lambda _: 0,
-                 on_evict: Callable[[V], None] | None = None) -> None:
+    def __init__(
+        self,
+        limits: Callable[[], tuple[int, float]],
+        size: Callable[[V], float] = lambda _: 0,
+        on_evict: Callable[[V], None] | None = None,
+    ) -> None:
         self._limits = limits
         self._size = size
         self._on_evict = on_evict

@@ -72,11 +72,11 @@ class ModelSpec(BaseModel):
     def local_dir(self) -> Path | None:
         """The directory holding the model, if it is on this machine as a folder."""
         if self.path.startswith(PACKAGE_PREFIX):
-            package, _, sub = self.path[len(PACKAGE_PREFIX):].partition("/")
+            package, _, sub = self.path[len(PACKAGE_PREFIX) :].partition("/")
             spec = importlib.util.find_spec(package)
             if spec is None or not spec.submodule_search_locations:
                 return None
-            return Path(list(spec.submodule_search_locations)[0]) / sub
+            return Path(next(iter(spec.submodule_search_locations))) / sub
         candidate = Path(self.path).expanduser()
         if candidate.is_absolute() or self.path.startswith(".") or candidate.is_dir():
             return candidate
@@ -104,8 +104,14 @@ class ModelSpec(BaseModel):
         if snapshot is not None:
             return Availability(True, "hub cache", f"{self.path}@{snapshot.name[:12]}")
         if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-            return Availability(False, "missing", f"{self.path} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
-        return Availability(False, "missing", f"{self.path} is not downloaded yet (needs the Hugging Face Hub)")
+            return Availability(
+                False,
+                "missing",
+                f"{self.path} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+            )
+        return Availability(
+            False, "missing", f"{self.path} is not downloaded yet (needs the Hugging Face Hub)"
+        )
 
     def fingerprint(self) -> str:
         """Identifies the exact weights: a Hub commit, or a hash of the local files' name/size/mtime."""
@@ -129,21 +135,30 @@ class Registry:
         try:
             return self.models[model_id]
         except KeyError:
-            raise InputError(f"unknown model {model_id!r}; known models: {', '.join(self.models) or 'none'}") from None
+            raise InputError(
+                f"unknown model {model_id!r}; known models: {', '.join(self.models) or 'none'}"
+            ) from None
 
     def check(self, request: AnalysisRequest) -> ModelSpec:
         """The spec for a request, after checking the model serves the task."""
         spec = self.get(request.model)
         if request.task not in spec.tasks:
-            raise InputError(f"model {spec.id} does not serve task {request.task}; it serves {', '.join(spec.tasks)}")
+            raise InputError(
+                f"model {spec.id} does not serve task {request.task}; it serves {', '.join(spec.tasks)}"
+            )
         return spec
 
 
 @lru_cache(maxsize=256)
 def _weight_files(directory: str, mtime_ns: int) -> tuple[Path, ...]:
     """The files a fingerprint covers, listed again only when the folder changes."""
-    return tuple(sorted(p for p in Path(directory).glob("*")
-                        if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json")))
+    return tuple(
+        sorted(
+            p
+            for p in Path(directory).glob("*")
+            if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json")
+        )
+    )
 
 
 @lru_cache(maxsize=256)

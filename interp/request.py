@@ -20,7 +20,7 @@ from interp.task_specs import TASK_SPECS, TASKS
 ENGINE_VERSION = "1"
 
 SALIENCY_METHODS = ("grad_norm", "grad_x_input", "integrated_gradients", "attention_rollout")
-METHODS = SALIENCY_METHODS + ("attention_sensitivity",)
+METHODS = (*SALIENCY_METHODS, "attention_sensitivity")
 DEFAULT_TOP_K = 10
 DEFAULT_IG_STEPS = 50
 MAX_TEXT_CHARS = 20_000
@@ -75,15 +75,23 @@ class AnalysisRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    model: str = Field(min_length=1, max_length=200, strict=True, description="A model id from GET /api/models.")
+    model: str = Field(
+        min_length=1, max_length=200, strict=True, description="A model id from GET /api/models."
+    )
     task: Task
     text: str = Field(strict=True, description="The input; for mlm write [MASK] (or <mask>) once.")
     pair: str | None = Field(None, description="Hypothesis (mnli) or second sentence (similarity).")
-    mask_index: int | None = Field(None, ge=0, strict=True, description="mlm: mask this word instead of writing [MASK].")
-    target: str | None = Field(None, max_length=1000,
-                               description="Label or token the saliency explains (default: the top prediction).")
+    mask_index: int | None = Field(
+        None, ge=0, strict=True, description="mlm: mask this word instead of writing [MASK]."
+    )
+    target: str | None = Field(
+        None,
+        max_length=1000,
+        description="Label or token the saliency explains (default: the top prediction).",
+    )
     methods: tuple[Method, ...] | Annotated[str, Field(max_length=1000)] = Field(
-        METHODS, description="Saliency methods: a list, or a comma-separated string. Default: all.")
+        METHODS, description="Saliency methods: a list, or a comma-separated string. Default: all."
+    )
     top_k: int = Field(DEFAULT_TOP_K, ge=LIMITS["top_k"][0], le=LIMITS["top_k"][1], strict=True)
     ig_steps: int = Field(DEFAULT_IG_STEPS, ge=LIMITS["ig_steps"][0], le=LIMITS["ig_steps"][1], strict=True)
 
@@ -148,10 +156,14 @@ class AnalysisRequest(BaseModel):
         masks = count_masks(self.text)
         if spec.needs_mask:
             if self.mask_index is None and masks == 0:
-                raise ValueError("masked-word prediction needs a mask: write [MASK] in the text or give a mask index")
+                raise ValueError(
+                    "masked-word prediction needs a mask: write [MASK] in the text or give a mask index"
+                )
             if masks > 1 or (masks == 1 and self.mask_index is not None):
-                raise ValueError("only one mask per request: the text has more than one [MASK], "
-                                 "or both a [MASK] and a mask index")
+                raise ValueError(
+                    "only one mask per request: the text has more than one [MASK], "
+                    "or both a [MASK] and a mask index"
+                )
         elif self.mask_index is not None:
             raise ValueError(f"mask index only applies to the mlm task, not {self.task}")
         return self

@@ -84,13 +84,18 @@ def integrated_gradients(ex: Explainer) -> Result:
     baseline = torch.zeros_like(ex.embeds)
     steps_per_call = max(1, min(ex.ig_steps, MAX_ROWS_TOKENS // (B * S * n)))
     attributions, delta = IntegratedGradients(ex.score).attribute(
-        _leaf(ex.embeds), baselines=baseline, n_steps=ex.ig_steps, internal_batch_size=B * steps_per_call,
+        _leaf(ex.embeds),
+        baselines=baseline,
+        n_steps=ex.ig_steps,
+        internal_batch_size=B * steps_per_call,
         return_convergence_delta=True,
     )
     with torch.no_grad():
         difference = ex.score(ex.embeds) - ex.score(baseline)
-    return [(s, {"delta": float(d), "score_difference": float(f), "steps": ex.ig_steps})
-            for s, d, f in zip(ex.per_request(attributions.sum(-1)), delta, difference)]
+    return [
+        (s, {"delta": float(d), "score_difference": float(f), "steps": ex.ig_steps})
+        for s, d, f in zip(ex.per_request(attributions.sum(-1)), delta, difference)
+    ]
 
 
 @method("attention_rollout")

@@ -69,17 +69,25 @@ class Analysis:
     tokens: list[str]
     token_words: list[int | None]  # word index of each token; None for special tokens
     words: list[str]  # the words, in order over text then pair
-    token_segments: list[int]  # 0 = text, 1 = pair (similarity: the second sentence's tokens follow the first's)
+    token_segments: list[
+        int
+    ]  # 0 = text, 1 = pair (similarity: the second sentence's tokens follow the first's)
     special_tokens: list[bool]
-    predictions: list[dict[str, Any]]  # [{"label", "score", ...}], best first for mlm/causal-lm, model order for classes
+    predictions: list[
+        dict[str, Any]
+    ]  # [{"label", "score", ...}], best first for mlm/causal-lm, model order for classes
     target: dict[str, Any] | None  # {"label", "index"} the saliency explains
     mask_position: int | None = None  # token index of the mask (mlm)
     truncated: bool = False
     attention: np.ndarray | None = None  # [L, H, n, n], rows sum to 1
     saliency: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [n]
     saliency_info: dict[str, dict[str, float]] = field(default_factory=dict)  # e.g. IG completeness delta
-    attention_sensitivity: np.ndarray | None = None  # [L, n, n]; row j = moved embedding, column k = attended token
-    head_stats: dict[str, np.ndarray] = field(default_factory=dict)  # entropy / special_share / mean_distance -> [L, H]
+    attention_sensitivity: np.ndarray | None = (
+        None  # [L, n, n]; row j = moved embedding, column k = attended token
+    )
+    head_stats: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # entropy / special_share / mean_distance -> [L, H]
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     stages_done: list[str] = field(default_factory=list)
     device: str = "cpu"
@@ -131,7 +139,7 @@ class Analysis:
         return meta, arrays
 
     @classmethod
-    def from_record(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "Analysis":
+    def from_record(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Analysis:
         as32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
         return cls(
             request=AnalysisRequest.from_dict(meta["request"]),
@@ -148,8 +156,10 @@ class Analysis:
             attention=as32(arrays["attention"]) if "attention" in arrays else None,
             saliency={k.split(".", 1)[1]: as32(v) for k, v in arrays.items() if k.startswith("saliency.")},
             saliency_info=dict(meta.get("saliency_info") or {}),
-            attention_sensitivity=as32(arrays["attention_sensitivity"]) if "attention_sensitivity" in arrays else None,
-            head_stats={k[len("head_"):]: as32(v) for k, v in arrays.items() if k.startswith("head_")},
+            attention_sensitivity=as32(arrays["attention_sensitivity"])
+            if "attention_sensitivity" in arrays
+            else None,
+            head_stats={k[len("head_") :]: as32(v) for k, v in arrays.items() if k.startswith("head_")},
             timings=dict(meta.get("timings") or {}),
             stages_done=list(meta.get("stages_done") or []),
             device=meta.get("device", "cpu"),
@@ -168,17 +178,26 @@ class Analysis:
             "mask_position": self.mask_position,
             "predictions": self.predictions,
             "target": self.target,
-            "saliency": {k: np.asarray(v, dtype=np.float64).round(7).tolist() for k, v in self.saliency.items()},
+            "saliency": {
+                k: np.asarray(v, dtype=np.float64).round(7).tolist() for k, v in self.saliency.items()
+            },
             "saliency_info": self.saliency_info,
-            "head_stats": {k: np.asarray(v, dtype=np.float64).round(6).tolist() for k, v in self.head_stats.items()},
+            "head_stats": {
+                k: np.asarray(v, dtype=np.float64).round(6).tolist() for k, v in self.head_stats.items()
+            },
             "truncated": self.truncated,
             "timings": self.timings,
             "stages_done": self.stages_done,
         }
         if full:
-            out["attention"] = None if self.attention is None else np.asarray(self.attention, dtype=np.float64).round(6).tolist()
+            out["attention"] = (
+                None
+                if self.attention is None
+                else np.asarray(self.attention, dtype=np.float64).round(6).tolist()
+            )
             out["attention_sensitivity"] = (
-                None if self.attention_sensitivity is None
+                None
+                if self.attention_sensitivity is None
                 else np.asarray(self.attention_sensitivity, dtype=np.float64).round(7).tolist()
             )
         return out

@@ -32,8 +32,12 @@ def received_attention(attention: torch.Tensor, row_mask: torch.Tensor) -> torch
     return (attention.mean(1) * row_mask[:, :, None]).sum(1)
 
 
-def attention_sensitivity(attentions_of: AttentionsOf, embeds: torch.Tensor, row_mask: torch.Tensor,
-                          on_layer: Callable[[int, int], None] | None = None) -> torch.Tensor:
+def attention_sensitivity(
+    attentions_of: AttentionsOf,
+    embeds: torch.Tensor,
+    row_mask: torch.Tensor,
+    on_layer: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
     """G for M sequences at once: [M, n, d] embeddings, [M, n] mask of real tokens -> [M, L, n, n].
 
     on_layer(l, L) is called after each layer (1-based), e.g. to report progress.
@@ -54,9 +58,13 @@ def attention_sensitivity(attentions_of: AttentionsOf, embeds: torch.Tensor, row
             received = received_attention(attention, mask)  # [M, n]
             columns = []
             for start in range(0, n, chunk):
-                cotangents = eye[start:start + chunk, None, :].expand(-1, M, -1)  # one-hot column k, every sequence
+                cotangents = eye[start : start + chunk, None, :].expand(
+                    -1, M, -1
+                )  # one-hot column k, every sequence
                 last = layer == layers - 1 and start + chunk >= n
-                (grads,) = torch.autograd.grad(received, embeds, cotangents, retain_graph=not last, is_grads_batched=True)
+                (grads,) = torch.autograd.grad(
+                    received, embeds, cotangents, retain_graph=not last, is_grads_batched=True
+                )
                 columns.append(grads.norm(dim=-1).permute(1, 2, 0))  # [K, M, n, d] -> [M, n(j), K]
             maps.append(torch.cat(columns, dim=-1))
             if on_layer is not None:
@@ -64,7 +72,9 @@ def attention_sensitivity(attentions_of: AttentionsOf, embeds: torch.Tensor, row
     return torch.stack(maps, dim=1)
 
 
-def naive_attention_sensitivity(attentions_of: AttentionsOf, embeds: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
+def naive_attention_sensitivity(
+    attentions_of: AttentionsOf, embeds: torch.Tensor, row_mask: torch.Tensor
+) -> torch.Tensor:
     """The reference: one backward pass per (layer, column k). Same inputs and output as above.
 
     Slow on purpose; tests check the batched computation against it and the benchmark times both.

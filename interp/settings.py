@@ -41,7 +41,9 @@ class JobSettings(BaseSettings):
             return None
         if value is not None and urlsplit(value).scheme.lower() not in BROKER_SCHEMES:
             # The scheme only: the rest of the URL may hold a password.
-            raise ValueError(f"INTERPBOARD_BROKER must be a redis:// URL, not a {urlsplit(value).scheme or 'plain'}:// one")
+            raise ValueError(
+                f"INTERPBOARD_BROKER must be a redis:// URL, not a {urlsplit(value).scheme or 'plain'}:// one"
+            )
         return value
 
     @model_validator(mode="after")
@@ -109,4 +111,6 @@ class AllSettings(BaseModel):
 @lru_cache(maxsize=1)
 def settings() -> AllSettings:
     """This process's settings (pydantic.ValidationError naming the variable when one is bad)."""
-    return AllSettings(jobs=JobSettings(), engine=EngineSettings(), registry=RegistrySettings(), web=WebSettings())
+    return AllSettings(
+        jobs=JobSettings(), engine=EngineSettings(), registry=RegistrySettings(), web=WebSettings()
+    )

@@ -38,7 +38,9 @@ class Progress(NamedTuple):
         return describe(self.stage, self.step, self.of)
 
 
-def describe(stage: str | None, step: int | None = None, of: int | None = None, batch: int | None = None) -> str:
+def describe(
+    stage: str | None, step: int | None = None, of: int | None = None, batch: int | None = None
+) -> str:
     """The one human text of a stage: "loading model", "sensitivity 3/12", "forward (batch of 4)"."""
     if stage is None:
         return ""

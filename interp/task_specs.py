@@ -35,20 +35,63 @@ class TaskSpec:
         return self.pair_label is not None
 
 
-TASK_SPECS: dict[str, TaskSpec] = {spec.name: spec for spec in (
-    TaskSpec("mlm", "masked word", None, needs_mask=True, separate_sequences=False, target=TargetKind.TOKEN,
-             explains="the target token's logit at the mask", example_text="The cat sat on the [MASK] ."),
-    TaskSpec("sst", "sentiment (SST-2)", None, needs_mask=False, separate_sequences=False, target=TargetKind.CLASS,
-             explains="the target class logit", example_text="A gripping, beautifully acted film."),
-    TaskSpec("mnli", "entailment (MNLI)", "Hypothesis", needs_mask=False, separate_sequences=False,
-             target=TargetKind.CLASS, explains="the target class logit",
-             example_text="A man is playing a guitar on stage.", example_pair="A person is making music."),
-    TaskSpec("causal-lm", "next token", None, needs_mask=False, separate_sequences=False, target=TargetKind.TOKEN,
-             explains="the target token's logit after the last token", example_text="The capital of France is"),
-    TaskSpec("similarity", "sentence similarity", "Second sentence", needs_mask=False, separate_sequences=True,
-             target=TargetKind.NONE, explains="the cosine similarity of the two mean-pooled sentence embeddings",
-             example_text="A man is playing a guitar.", example_pair="Someone plays an instrument."),
-)}
+TASK_SPECS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec(
+            "mlm",
+            "masked word",
+            None,
+            needs_mask=True,
+            separate_sequences=False,
+            target=TargetKind.TOKEN,
+            explains="the target token's logit at the mask",
+            example_text="The cat sat on the [MASK] .",
+        ),
+        TaskSpec(
+            "sst",
+            "sentiment (SST-2)",
+            None,
+            needs_mask=False,
+            separate_sequences=False,
+            target=TargetKind.CLASS,
+            explains="the target class logit",
+            example_text="A gripping, beautifully acted film.",
+        ),
+        TaskSpec(
+            "mnli",
+            "entailment (MNLI)",
+            "Hypothesis",
+            needs_mask=False,
+            separate_sequences=False,
+            target=TargetKind.CLASS,
+            explains="the target class logit",
+            example_text="A man is playing a guitar on stage.",
+            example_pair="A person is making music.",
+        ),
+        TaskSpec(
+            "causal-lm",
+            "next token",
+            None,
+            needs_mask=False,
+            separate_sequences=False,
+            target=TargetKind.TOKEN,
+            explains="the target token's logit after the last token",
+            example_text="The capital of France is",
+        ),
+        TaskSpec(
+            "similarity",
+            "sentence similarity",
+            "Second sentence",
+            needs_mask=False,
+            separate_sequences=True,
+            target=TargetKind.NONE,
+            explains="the cosine similarity of the two mean-pooled sentence embeddings",
+            example_text="A man is playing a guitar.",
+            example_pair="Someone plays an instrument.",
+        ),
+    )
+}
 TASKS = tuple(TASK_SPECS)
 PAIR_TASKS = tuple(name for name, spec in TASK_SPECS.items() if spec.takes_pair)
 

@@ -53,7 +53,9 @@ def _encode(tokenizer: PreTrainedTokenizerBase, text: str, pair: str | None, max
     encoding = tokenizer(text, pair, return_offsets_mapping=True)
     truncated = len(encoding["input_ids"]) > max_length
     if truncated:
-        encoding = tokenizer(text, pair, return_offsets_mapping=True, truncation="longest_first", max_length=max_length)
+        encoding = tokenizer(
+            text, pair, return_offsets_mapping=True, truncation="longest_first", max_length=max_length
+        )
     return encoding, truncated
 
 
@@ -110,21 +112,41 @@ def tokenize(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, max_l
     if any(len(s) == 0 for s in sequences):
         raise InputError("the text has no tokens this model can read")
 
-    mask_position = (_place_mask(request, tokenizer, sequences[0], specials, truncated, max_length)
-                     if spec.needs_mask else None)
+    mask_position = (
+        _place_mask(request, tokenizer, sequences[0], specials, truncated, max_length)
+        if spec.needs_mask
+        else None
+    )
     tokens = [t for seq in sequences for t in tokenizer.convert_ids_to_tokens(seq)]
     uses_types = "token_type_ids" in tokenizer.model_input_names
-    return Tokenized(sequences, type_ids if uses_types else None, tokens, token_words, all_words, segments, specials,
-                     truncated, mask_position)
+    return Tokenized(
+        sequences,
+        type_ids if uses_types else None,
+        tokens,
+        token_words,
+        all_words,
+        segments,
+        specials,
+        truncated,
+        mask_position,
+    )
 
 
-def _place_mask(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, ids: list[int], specials: list[bool],
-                truncated: bool, max_length: int) -> int:
+def _place_mask(
+    request: AnalysisRequest,
+    tokenizer: PreTrainedTokenizerBase,
+    ids: list[int],
+    specials: list[bool],
+    truncated: bool,
+    max_length: int,
+) -> int:
     """The mask's token position; a mask index replaces that token's id in place."""
     if request.mask_index is not None:
         i = request.mask_index
         if i >= len(ids):
-            raise InputError(f"mask index {i} is out of range: the input has {len(ids)} tokens (0 to {len(ids) - 1})")
+            raise InputError(
+                f"mask index {i} is out of range: the input has {len(ids)} tokens (0 to {len(ids) - 1})"
+            )
         if specials[i]:
             raise InputError(f"mask index {i} points at a special token, not at a word")
         ids[i] = tokenizer.mask_token_id
@@ -133,7 +155,9 @@ def _place_mask(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, id
     if not found:
         if truncated:
             raise InputError(f"the mask lies beyond the model's maximum length of {max_length} tokens")
-        raise InputError("the mask was lost in tokenisation; write it as [MASK] or <mask> with spaces around it")
+        raise InputError(
+            "the mask was lost in tokenisation; write it as [MASK] or <mask> with spaces around it"
+        )
     if len(found) > 1:
         raise InputError("only one mask per request")
     return found[0]
@@ -152,7 +176,7 @@ class Batch:
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.input_ids.shape)  # type: ignore[return-value]
 
-    def select(self, requests: list[int]) -> "Batch":
+    def select(self, requests: list[int]) -> Batch:
         """Some of the requests, padded only to their own longest sequence."""
         lengths = [self.lengths[b] for b in requests]
         width = max(max(ls) for ls in lengths)
@@ -172,7 +196,12 @@ def pad_batch(items: list[Tokenized], device: torch.device) -> Batch:
             mask[b, s, : len(seq)] = 1
             if types is not None:
                 types[b, s, : len(seq)] = torch.tensor(item.type_ids[s])
-    return Batch(ids.to(device), mask.to(device), None if types is None else types.to(device), [i.lengths for i in items])
+    return Batch(
+        ids.to(device),
+        mask.to(device),
+        None if types is None else types.to(device),
+        [i.lengths for i in items],
+    )
 
 
 def unpad(values: torch.Tensor | np.ndarray, lengths: list[int]) -> np.ndarray:
@@ -185,10 +214,10 @@ def block_diagonal(values: torch.Tensor | np.ndarray, lengths: list[int]) -> np.
     """[S, ..., n, n] per-sequence square maps → one [..., N, N] map with zeros across sequences."""
     values = values.detach().float().cpu().numpy() if isinstance(values, torch.Tensor) else values
     total = sum(lengths)
-    out = np.zeros(values.shape[1:-2] + (total, total), dtype=np.float32)
+    out = np.zeros((*values.shape[1:-2], total, total), dtype=np.float32)
     start = 0
     for s, length in enumerate(lengths):
-        out[..., start:start + length, start:start + length] = values[s, ..., :length, :length]
+        out[..., start : start + length, start : start + length] = values[s, ..., :length, :length]
         start += length
     return out
 
@@ -198,4 +227,9 @@ def repeat_batch(batch: Batch, times: int) -> Batch:
     if times == 1:
         return batch
     again = lambda t: None if t is None else t.repeat(times, 1, 1)  # noqa: E731
-    return Batch(again(batch.input_ids), again(batch.attention_mask), again(batch.token_type_ids), batch.lengths * times)
+    return Batch(
+        again(batch.input_ids),
+        again(batch.attention_mask),
+        again(batch.token_type_ids),
+        batch.lengths * times,
+    )

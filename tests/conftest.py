@@ -36,6 +36,8 @@ def fresh_settings(monkeypatch):
     settings.cache_clear()
     yield
     settings.cache_clear()
+
+
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 

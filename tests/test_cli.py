@@ -23,8 +23,14 @@ def cli(tmp_path, tiny_registry):
     env.update(INTERPBOARD_CACHE=str(tmp_path / "cache"), INTERPBOARD_MODELS=str(tiny_registry))
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "dashapp.cli", *args], env={**env, **extra_env}, cwd=REPO_ROOT,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "dashapp.cli", *args],
+            env={**env, **extra_env},
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     return run
 
@@ -47,39 +53,83 @@ def test_analyze_json_twice_second_is_cached(cli):
 
 
 def test_analyze_full_has_attention_of_the_right_shape(cli):
-    result = cli("analyze", "--model", "tiny-bert-mnli", "--task", "mnli", "--text", "a man plays guitar",
-                 "--pair", "a person makes music", "--methods", "attention_sensitivity", "--json", "--full")
+    result = cli(
+        "analyze",
+        "--model",
+        "tiny-bert-mnli",
+        "--task",
+        "mnli",
+        "--text",
+        "a man plays guitar",
+        "--pair",
+        "a person makes music",
+        "--methods",
+        "attention_sensitivity",
+        "--json",
+        "--full",
+    )
     assert result.returncode == 0, result.stderr
     out = orjson.loads(result.stdout)
     n = len(out["tokens"])
     layers, heads = 3, 4  # tests/tiny_models.py
     attention = out["attention"]
-    assert (len(attention), len(attention[0]), len(attention[0][0]), len(attention[0][0][0])) == (layers, heads, n, n)
+    assert (len(attention), len(attention[0]), len(attention[0][0]), len(attention[0][0][0])) == (
+        layers,
+        heads,
+        n,
+        n,
+    )
     sensitivity = out["attention_sensitivity"]
     assert (len(sensitivity), len(sensitivity[0]), len(sensitivity[0][0])) == (layers, n, n)
 
 
 def test_analyze_prints_a_human_summary(cli):
-    result = cli("analyze", "--model", "tiny-gpt2", "--task", "causal-lm", "--text", "the cat sat on the", "--methods", "grad_norm")
+    result = cli(
+        "analyze",
+        "--model",
+        "tiny-gpt2",
+        "--task",
+        "causal-lm",
+        "--text",
+        "the cat sat on the",
+        "--methods",
+        "grad_norm",
+    )
     assert result.returncode == 0, result.stderr
     assert "tiny-gpt2" in result.stdout and "Predictions" in result.stdout and "grad_norm" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "env", "code"), [
-    (["--model", "nope", "--task", "sst", "--text", "hi"], {}, 2),
-    (["--model", "tiny-bert-sst", "--task", "mlm", "--text", "the [MASK] sat"], {}, 2),
-    (["--model", "tiny-bert-sst", "--task", "sst", "--text", "   "], {}, 2),
-    (["--model", "tiny-bert-sst", "--task", "poetry", "--text", "hi"], {}, 2),
-    (["--model", "tiny-bert-sst", "--task", "sst", "--text", "hi", "--methods", "vibes"], {}, 2),
-    (["--model", "tiny-bert-sst", "--task", "sst", "--text", "hi", "--top-k", "0"], {}, 2),
-    (["--model", "tiny-bert-mlm", "--task", "mlm", "--text", "hi", "--mask-index", "two"], {}, 2),
-    (["--model", "tiny-bert-sim", "--task", "similarity", "--text", "hi"], {}, 2),
-    (["--model", "tiny-bert-sst", "--task", "sst"], {}, 2),
-    (["--model", "tiny-bert-mlm", "--task", "mlm", "--text", "the cat sat", "--mask-index", "40"], {}, 2),
-    (["--model", "tiny-bert-sst", "--task", "sst", "--text", "hi", "--target", "banana"], {}, 2),
-    (SST, {"INTERPBOARD_VISIBILITY_TIMEOUT": "5"}, 2),
-], ids=["unknown-model", "task-not-served", "empty-text", "unknown-task", "unknown-method", "top-k-0",
-        "mask-index-not-int", "missing-pair", "missing-text", "mask-index-beyond-text", "unknown-target", "bad-setting"])
+@pytest.mark.parametrize(
+    ("args", "env", "code"),
+    [
+        (["--model", "nope", "--task", "sst", "--text", "hi"], {}, 2),
+        (["--model", "tiny-bert-sst", "--task", "mlm", "--text", "the [MASK] sat"], {}, 2),
+        (["--model", "tiny-bert-sst", "--task", "sst", "--text", "   "], {}, 2),
+        (["--model", "tiny-bert-sst", "--task", "poetry", "--text", "hi"], {}, 2),
+        (["--model", "tiny-bert-sst", "--task", "sst", "--text", "hi", "--methods", "vibes"], {}, 2),
+        (["--model", "tiny-bert-sst", "--task", "sst", "--text", "hi", "--top-k", "0"], {}, 2),
+        (["--model", "tiny-bert-mlm", "--task", "mlm", "--text", "hi", "--mask-index", "two"], {}, 2),
+        (["--model", "tiny-bert-sim", "--task", "similarity", "--text", "hi"], {}, 2),
+        (["--model", "tiny-bert-sst", "--task", "sst"], {}, 2),
+        (["--model", "tiny-bert-mlm", "--task", "mlm", "--text", "the cat sat", "--mask-index", "40"], {}, 2),
+        (["--model", "tiny-bert-sst", "--task", "sst", "--text", "hi", "--target", "banana"], {}, 2),
+        (SST, {"INTERPBOARD_VISIBILITY_TIMEOUT": "5"}, 2),
+    ],
+    ids=[
+        "unknown-model",
+        "task-not-served",
+        "empty-text",
+        "unknown-task",
+        "unknown-method",
+        "top-k-0",
+        "mask-index-not-int",
+        "missing-pair",
+        "missing-text",
+        "mask-index-beyond-text",
+        "unknown-target",
+        "bad-setting",
+    ],
+)
 def test_bad_input_is_one_stderr_line_and_exit_2(cli, args, env, code):
     result = cli("analyze", *args, "--json", **env)
     assert result.returncode == code
@@ -100,9 +150,23 @@ def test_models_lists_the_tiny_models_as_available(cli):
 
 def test_precompute_reports_bad_lines_and_fills_the_cache(cli, tmp_path):
     path = tmp_path / "in.jsonl"
-    path.write_text('{"text": "the movie was great"}\n{"txt": "typo"}\n{"text": "what a boring story"}\n', encoding="utf-8")
-    args = ["precompute", str(path), "--model", "tiny-bert-sst,tiny-distilbert-sst", "--task", "sst",
-            "--methods", "grad_norm", "--batch-size", "2", "--json"]
+    path.write_text(
+        '{"text": "the movie was great"}\n{"txt": "typo"}\n{"text": "what a boring story"}\n',
+        encoding="utf-8",
+    )
+    args = [
+        "precompute",
+        str(path),
+        "--model",
+        "tiny-bert-sst,tiny-distilbert-sst",
+        "--task",
+        "sst",
+        "--methods",
+        "grad_norm",
+        "--batch-size",
+        "2",
+        "--json",
+    ]
     first = cli(*args)
     assert first.returncode == 0, first.stderr
     summary = orjson.loads(first.stdout)

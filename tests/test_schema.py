@@ -114,13 +114,23 @@ def test_analysis_record_roundtrip_is_json_and_arrays_only():
     att = rng.random((2, 3, 4, 4), dtype=np.float32)
     att /= att.sum(-1, keepdims=True)
     a = Analysis(
-        request=req(), fingerprint="fp", tokens=["[CLS]", "a", "film", "[SEP]"], token_words=[None, 0, 1, None],
-        words=["a", "film"], token_segments=[0, 0, 0, 0], special_tokens=[True, False, False, True],
-        predictions=[{"label": "negative", "score": 0.4, "index": 0}, {"label": "positive", "score": 0.6, "index": 1}],
-        target={"label": "positive", "index": 1}, attention=att,
+        request=req(),
+        fingerprint="fp",
+        tokens=["[CLS]", "a", "film", "[SEP]"],
+        token_words=[None, 0, 1, None],
+        words=["a", "film"],
+        token_segments=[0, 0, 0, 0],
+        special_tokens=[True, False, False, True],
+        predictions=[
+            {"label": "negative", "score": 0.4, "index": 0},
+            {"label": "positive", "score": 0.6, "index": 1},
+        ],
+        target={"label": "positive", "index": 1},
+        attention=att,
         saliency={"grad_norm": rng.random(4, dtype=np.float32)},
         attention_sensitivity=rng.random((2, 4, 4), dtype=np.float32),
-        head_stats={"entropy": rng.random((2, 3), dtype=np.float32)}, timings={"forward": 0.1},
+        head_stats={"entropy": rng.random((2, 3), dtype=np.float32)},
+        timings={"forward": 0.1},
     )
     meta, arrays = a.to_record()
     orjson.dumps(meta)  # JSON-able

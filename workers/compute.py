@@ -58,7 +58,12 @@ def _start(job_id: str, ctx: JobContext) -> JobStatus | None:
     if status is None:  # cancelled while queued, or already finished
         return None
     if status.deliveries > ctx.settings.max_retries + 1:
-        ctx.records.finish(job_id, ERROR, f"gave up: the worker running this job was lost {status.deliveries - 1} times", "lost")
+        ctx.records.finish(
+            job_id,
+            ERROR,
+            f"gave up: the worker running this job was lost {status.deliveries - 1} times",
+            "lost",
+        )
         return None
     return status
 
@@ -82,7 +87,9 @@ def _run_one(status: JobStatus, ctx: JobContext) -> None:
     try:
         from interp.engine import analyze  # imports torch: only ever in the process that computes
 
-        outcome: Analysis | Exception = analyze(AnalysisRequest.from_dict(status.request), on_progress=on_progress)
+        outcome: Analysis | Exception = analyze(
+            AnalysisRequest.from_dict(status.request), on_progress=on_progress
+        )
     except Exception as exc:  # noqa: BLE001 - every failure becomes a job status
         outcome = exc
     _conclude(status, outcome, time.monotonic() - clock, ctx)

@@ -42,12 +42,16 @@ def request_key(request: AnalysisRequest) -> str:
 
 
 def open_result_store(settings: Settings) -> ResultStore:
-    return open_store(settings.cache, ttl_seconds=settings.cache_ttl, size_limit_bytes=settings.cache_size_limit)
+    return open_store(
+        settings.cache, ttl_seconds=settings.cache_ttl, size_limit_bytes=settings.cache_size_limit
+    )
 
 
 def redis_records(settings: Settings) -> RedisJobRecords:
     """Job records in the broker's Redis."""
-    return RedisJobRecords(redis.Redis.from_url(settings.broker), settings.result_expires, settings.inflight_ttl)
+    return RedisJobRecords(
+        redis.Redis.from_url(settings.broker), settings.result_expires, settings.inflight_ttl
+    )
 
 
 class Submission(BaseModel):
@@ -69,7 +73,7 @@ class Executor(ABC):
     def _dispatch(self, job_ids: list[str]) -> None:
         """Hand queued jobs (one, or a batch for one model and task) to whatever runs them."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: an executor may have nothing to stop
         """Stop accepting work."""
 
     def submit(self, request: AnalysisRequest) -> Submission:
@@ -87,7 +91,12 @@ class Executor(ABC):
             except Exception as exc:
                 # Jobs nobody will run must not hold their keys: end them all with the reason.
                 for status in itertools.chain.from_iterable(batches[number:]):
-                    self.records.finish(status.job_id, "error", f"could not queue the job: {type(exc).__name__}: {exc}", "internal")
+                    self.records.finish(
+                        status.job_id,
+                        "error",
+                        f"could not queue the job: {type(exc).__name__}: {exc}",
+                        "internal",
+                    )
                 raise
         return [sub for sub, _ in opened]
 
@@ -96,7 +105,9 @@ class Executor(ABC):
         for _ in range(3):  # a stale in-flight marker is dropped and the claim tried again
             if self.store.get_meta(key) is not None:
                 return Submission(key=key, job_id=None, cached=True, status=None), False
-            status = JobStatus(job_id=uuid.uuid4().hex, key=key, request=request.to_dict(), queue=self.settings.queue)
+            status = JobStatus(
+                job_id=uuid.uuid4().hex, key=key, request=request.to_dict(), queue=self.settings.queue
+            )
             # The record exists before the claim, so whoever loses the race always finds a record to follow.
             self.records.create(status)
             holder = self.records.claim(key, status.job_id)
@@ -127,17 +138,31 @@ class Executor(ABC):
         """True when the job was queued or running (it ends as cancelled); False when it had already ended."""
         return self.records.cancel(job_id) is not None
 
-    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.1,
-             on_poll: Callable[[JobStatus], None] | None = None) -> JobStatus:
+    def wait(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        poll: float = 0.1,
+        on_poll: Callable[[JobStatus], None] | None = None,
+    ) -> JobStatus:
         """Block until the job ends. TimeoutError after `timeout` seconds; LookupError for an unknown job."""
-        show = None if on_poll is None else lambda statuses: on_poll(statuses[job_id]) if statuses[job_id] else None
+        show = (
+            None
+            if on_poll is None
+            else lambda statuses: on_poll(statuses[job_id]) if statuses[job_id] else None
+        )
         status = self.wait_all([job_id], timeout, poll, show)[job_id]
         if status is None:
             raise LookupError(f"unknown job {job_id}")
         return status
 
-    def wait_all(self, job_ids: Iterable[str], timeout: float | None = None, poll: float = 0.1,
-                 on_poll: Callable[[dict[str, JobStatus | None]], None] | None = None) -> dict[str, JobStatus | None]:
+    def wait_all(
+        self,
+        job_ids: Iterable[str],
+        timeout: float | None = None,
+        poll: float = 0.1,
+        on_poll: Callable[[dict[str, JobStatus | None]], None] | None = None,
+    ) -> dict[str, JobStatus | None]:
         """The one polling loop: every job's last status once all ended (None: its record is gone).
 
         `on_poll` sees every job's status after each look; TimeoutError after `timeout` seconds.
@@ -156,7 +181,9 @@ class Executor(ABC):
                 return statuses
             if deadline is not None and time.monotonic() >= deadline:
                 waiting = statuses[min(pending)]
-                raise TimeoutError(f"job {waiting.job_id} still {waiting.state} ({waiting.stage_text}) after {timeout} s")
+                raise TimeoutError(
+                    f"job {waiting.job_id} still {waiting.state} ({waiting.stage_text}) after {timeout} s"
+                )
             time.sleep(poll)
 
     def result(self, key: str) -> Analysis | None:
@@ -174,7 +201,7 @@ def _batches(statuses: list[JobStatus], size: int) -> list[list[JobStatus]]:
     batches: list[list[JobStatus]] = []
     for _, same in itertools.groupby(sorted(statuses, key=model_task), key=model_task):
         group = list(same)
-        batches += [group[start:start + size] for start in range(0, len(group), size)]
+        batches += [group[start : start + size] for start in range(0, len(group), size)]
     return batches
 
 

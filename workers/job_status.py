@@ -42,8 +42,11 @@ class JobStatus(BaseModel):
     progress: float = Field(0.0, ge=0, le=1)
     queue_position: int | None = None  # 1 = next to start; only while queued
     error: str | None = None  # for the user; InputError/ModelUnavailable messages verbatim
-    error_kind: str | None = Field(None, description="input (the request cannot be analysed: change it), or "
-                                   "unavailable, timeout, lost, internal (try again, or ask the operator).")
+    error_kind: str | None = Field(
+        None,
+        description="input (the request cannot be analysed: change it), or "
+        "unavailable, timeout, lost, internal (try again, or ask the operator).",
+    )
     created_at: float = Field(default_factory=time.time)  # epoch seconds
     started_at: float | None = None
     finished_at: float | None = None

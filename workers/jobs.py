@@ -95,8 +95,14 @@ class JobRecords(ABC):
             # RUNNING too: a redelivery after the previous worker was lost mid-job.
             if record["state"] not in (QUEUED, RUNNING) or record["cancel_requested"]:
                 return None
-            return {"state": RUNNING, "stage": Stage.STARTING, "progress": 0.0, "worker": worker,
-                    "started_at": time.time(), "deliveries": record["deliveries"] + 1}
+            return {
+                "state": RUNNING,
+                "stage": Stage.STARTING,
+                "progress": 0.0,
+                "worker": worker,
+                "started_at": time.time(),
+                "deliveries": record["deliveries"] + 1,
+            }
 
         record = self._change(job_id, change)
         if record is None:
@@ -105,23 +111,38 @@ class JobRecords(ABC):
         return JobStatus.from_dict(record)
 
     def progress(self, job_id: str, progress: Progress, fraction: float, batch: int | None = None) -> None:
-        changes = {"stage": progress.stage, "step": progress.step, "of": progress.of, "batch": batch,
-                   "progress": min(max(float(fraction), 0.0), 1.0)}
+        changes = {
+            "stage": progress.stage,
+            "step": progress.step,
+            "of": progress.of,
+            "batch": batch,
+            "progress": min(max(float(fraction), 0.0), 1.0),
+        }
         self._change(job_id, lambda r: changes if r["state"] == RUNNING else None)
 
     def is_cancel_requested(self, job_id: str) -> bool:
         record = self._read(job_id)
         return record is None or bool(record["cancel_requested"])
 
-    def finish(self, job_id: str, state: str, error: str | None = None, error_kind: str | None = None) -> JobStatus | None:
+    def finish(
+        self, job_id: str, state: str, error: str | None = None, error_kind: str | None = None
+    ) -> JobStatus | None:
         """The job's end; frees its key for a new job. No-op when it already ended."""
         assert state in TERMINAL
 
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
             if record["state"] in TERMINAL:
                 return None
-            return {"state": state, "stage": Stage(state), "step": None, "of": None, "progress": 1.0 if state == DONE else record["progress"],
-                    "error": error, "error_kind": error_kind, "finished_at": time.time()}
+            return {
+                "state": state,
+                "stage": Stage(state),
+                "step": None,
+                "of": None,
+                "progress": 1.0 if state == DONE else record["progress"],
+                "error": error,
+                "error_kind": error_kind,
+                "finished_at": time.time(),
+            }
 
         record = self._change(job_id, change)
         if record is None:
@@ -210,7 +231,9 @@ class MemoryJobRecords(JobRecords):
 
     def _expire_finished(self) -> None:
         cutoff = time.time() - self.expires
-        old = [j for j, r in self._records.items() if r["finished_at"] is not None and r["finished_at"] < cutoff]
+        old = [
+            j for j, r in self._records.items() if r["finished_at"] is not None and r["finished_at"] < cutoff
+        ]
         for job_id in old:
             del self._records[job_id]
 

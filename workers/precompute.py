@@ -50,7 +50,9 @@ def read_inputs(path: Path) -> tuple[list[InputLine], list[str]]:
         text, pair = row.get("text"), row.get("pair")
         extra = sorted(set(row) - set(INPUT_FIELDS))
         if extra:
-            problems.append(f"line {line}: unknown field(s) {', '.join(extra)}; expected text and optionally pair")
+            problems.append(
+                f"line {line}: unknown field(s) {', '.join(extra)}; expected text and optionally pair"
+            )
         elif not isinstance(text, str) or not text.strip():
             problems.append(f"line {line}: no text")
         elif pair is not None and not isinstance(pair, str):
@@ -105,7 +107,9 @@ def precompute(
     registry = load_registry()
     for model in models:
         if task not in registry.get(model).tasks:
-            raise InputError(f"model {model} does not serve task {task}; it serves {', '.join(registry.get(model).tasks)}")
+            raise InputError(
+                f"model {model} does not serve task {task}; it serves {', '.join(registry.get(model).tasks)}"
+            )
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InputError(f"unknown method(s) {', '.join(unknown)}; expected some of {', '.join(METHODS)}")
@@ -117,7 +121,9 @@ def precompute(
     for model in models:
         for item in inputs:
             try:
-                requests.append(AnalysisRequest(model=model, task=task, text=item.text, pair=item.pair, methods=methods))
+                requests.append(
+                    AnalysisRequest(model=model, task=task, text=item.text, pair=item.pair, methods=methods)
+                )
             except InputError as exc:
                 report.skipped.append(f"line {item.line} ({model}): {exc}")
                 continue
@@ -126,7 +132,9 @@ def precompute(
     submissions = executor.submit_many(requests, batch_size=batch_size)
     report.submitted = len(submissions)
     # Identical lines share one job, so follow submissions, not jobs.
-    pending = [(sub.job_id, origin) for sub, origin in zip(submissions, origins, strict=True) if not sub.cached]
+    pending = [
+        (sub.job_id, origin) for sub, origin in zip(submissions, origins, strict=True) if not sub.cached
+    ]
     report.cached = len(submissions) - len(pending)
 
     def show(statuses: dict[str, JobStatus | None]) -> None:
@@ -142,5 +150,7 @@ def precompute(
         if status is not None and status.state == JobState.DONE:
             report.done += 1
         else:
-            report.failed.append(f"{origin}: {(status.error or status.state) if status else 'the job record expired'}")
+            report.failed.append(
+                f"{origin}: {(status.error or status.state) if status else 'the job record expired'}"
+            )
     return report

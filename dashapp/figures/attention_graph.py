@@ -11,7 +11,15 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, head_matrix, head_name
+from dashapp.figures.common import (
+    ACCENT,
+    HIGHLIGHT,
+    apply_theme,
+    empty_figure,
+    escape,
+    head_matrix,
+    head_name,
+)
 from interp.schema import Analysis
 
 WIDTH_BINS = 5  # plotly draws one width per trace: edges are grouped into this many strengths
@@ -48,8 +56,15 @@ def _segments(edges: Edges, mask: np.ndarray, n: int) -> tuple[list, list]:
     return xs, ys
 
 
-def attention_graph_figure(analysis: Analysis, layer: int, head: int | None, token: int | None = None,
-                           top_k: int = 3, threshold: float = 0.0, theme: str | None = None) -> go.Figure:
+def attention_graph_figure(
+    analysis: Analysis,
+    layer: int,
+    head: int | None,
+    token: int | None = None,
+    top_k: int = 3,
+    threshold: float = 0.0,
+    theme: str | None = None,
+) -> go.Figure:
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
     n = analysis.n_tokens
@@ -64,25 +79,53 @@ def attention_graph_figure(analysis: Analysis, layer: int, head: int | None, tok
     for level in range(WIDTH_BINS):
         xs, ys = _segments(edges, plain & (strength == level), n)
         if xs:
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                                     line=dict(color=ACCENT, width=0.5 + 1.5 * level),
-                                     opacity=0.15 + 0.85 * (level + 1) / WIDTH_BINS if selected is None else 0.12))
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    hoverinfo="skip",
+                    showlegend=False,
+                    line=dict(color=ACCENT, width=0.5 + 1.5 * level),
+                    opacity=0.15 + 0.85 * (level + 1) / WIDTH_BINS if selected is None else 0.12,
+                )
+            )
     for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
         xs, ys = _segments(edges, mask, n)
         if xs:
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", name=f"selected {name}",
-                                     line=dict(color=color, width=3)))
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    hoverinfo="skip",
+                    name=f"selected {name}",
+                    line=dict(color=color, width=3),
+                )
+            )
     labels = [escape(t) for t in analysis.tokens]
     colors = [HIGHLIGHT if i == selected else ACCENT for i in range(n)]
     for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
-        fig.add_trace(go.Scatter(
-            x=[x] * n, y=[-i for i in range(n)], mode="markers+text" if n <= MAX_LABELLED else "markers",
-            text=labels, textposition=position,
-            marker=dict(size=9, color=colors), customdata=list(range(n)), showlegend=False,
-            hovertemplate=f"{side} %{{text}} (#%{{customdata}})<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[x] * n,
+                y=[-i for i in range(n)],
+                mode="markers+text" if n <= MAX_LABELLED else "markers",
+                text=labels,
+                textposition=position,
+                marker=dict(size=9, color=colors),
+                customdata=list(range(n)),
+                showlegend=False,
+                hovertemplate=f"{side} %{{text}} (#%{{customdata}})<extra></extra>",
+            )
+        )
     fig.update_xaxes(visible=False, range=[-0.6, 1.6])
     fig.update_yaxes(visible=False, range=[-n + 0.5, 0.5])
-    return apply_theme(fig, theme, f"Attention graph · layer {layer} · {head_name(head)} · top {top_k} per token",
-                       height=min(1600, 120 + 22 * n), legend=dict(orientation="h", y=-0.02), clickmode="event")
-
+    return apply_theme(
+        fig,
+        theme,
+        f"Attention graph · layer {layer} · {head_name(head)} · top {top_k} per token",
+        height=min(1600, 120 + 22 * n),
+        legend=dict(orientation="h", y=-0.02),
+        clickmode="event",
+    )

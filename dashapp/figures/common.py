@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -54,15 +55,27 @@ def label_index(label: Any) -> int | None:
         return None
 
 
-def apply_theme(fig: go.Figure, theme: str | None, title: str | None = None, subtitle_lines: int = 0,
-                **layout: Any) -> go.Figure:
+def apply_theme(
+    fig: go.Figure, theme: str | None, title: str | None = None, subtitle_lines: int = 0, **layout: Any
+) -> go.Figure:
     """Template, margins and title. The top margin holds the modebar's row, then the title, then
     `subtitle_lines` lines of subplot titles, so none of them covers another."""
-    title_layout = {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left",
-                    "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": MODEBAR_HEIGHT}}
-    fig.update_layout(template=TEMPLATES.get(theme or "light", "plotly_white"),
-                      margin={**MARGIN, "t": MARGIN["t"] + 16 * subtitle_lines}, title=title_layout if title else None,
-                      **layout)
+    title_layout = {
+        "text": title,
+        "font": {"size": 14},
+        "x": 0.01,
+        "xanchor": "left",
+        "yref": "container",
+        "y": 1,
+        "yanchor": "top",
+        "pad": {"t": MODEBAR_HEIGHT},
+    }
+    fig.update_layout(
+        template=TEMPLATES.get(theme or "light", "plotly_white"),
+        margin={**MARGIN, "t": MARGIN["t"] + 16 * subtitle_lines},
+        title=title_layout if title else None,
+        **layout,
+    )
     if theme == "dark":
         fig.update_layout(paper_bgcolor=DARK_BACKGROUND, plot_bgcolor=DARK_BACKGROUND)
     return fig
@@ -96,8 +109,18 @@ def row_outline(n_tokens: int, token: int | None) -> list[dict]:
     """A square-matrix view's outline of the selected token's row; none when no token is selected."""
     if token is None or not 0 <= token < n_tokens:
         return []
-    return [dict(type="rect", xref="x", yref="y", x0=-0.5, x1=n_tokens - 0.5, y0=token - 0.5, y1=token + 0.5,
-                 line=dict(color=HIGHLIGHT, width=2))]
+    return [
+        dict(
+            type="rect",
+            xref="x",
+            yref="y",
+            x0=-0.5,
+            x1=n_tokens - 0.5,
+            y0=token - 0.5,
+            y1=token + 0.5,
+            line=dict(color=HIGHLIGHT, width=2),
+        )
+    ]
 
 
 def shapes_patch(shapes: list[dict] | None) -> Patch | None:

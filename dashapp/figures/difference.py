@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashapp.alignment import probability_difference, word_saliency
-from dashapp.figures.common import HIGHLIGHT, ACCENT, apply_theme, empty_figure, escape, rounded, token_labels
+from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, rounded, token_labels
 from dashapp.figures.saliency import METHOD_NAMES
 from interp.schema import Analysis
 
@@ -21,18 +21,48 @@ def difference_figure(a: Analysis, b: Analysis, method: str, theme: str | None =
     if not probs and (sa is None or sb is None):
         return empty_figure("nothing to compare yet", theme)
     name_a, name_b = escape(a.request.model), escape(b.request.model)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.2, subplot_titles=(
-        f"{METHOD_NAMES.get(method, method)} share per word: {name_a} − {name_b}",
-        f"probability per label: {name_a} − {name_b}"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.2,
+        subplot_titles=(
+            f"{METHOD_NAMES.get(method, method)} share per word: {name_a} − {name_b}",
+            f"probability per label: {name_a} − {name_b}",
+        ),
+    )
     if sa is not None and sb is not None and len(sa) == len(sb):
         diff = rounded(sa - sb)
-        fig.add_trace(go.Bar(x=diff, y=token_labels(a.words), orientation="h", marker_color=_colors(diff),
-                             hovertemplate="%{y}: %{x:+.3f}<extra></extra>"), row=1, col=1)
+        fig.add_trace(
+            go.Bar(
+                x=diff,
+                y=token_labels(a.words),
+                orientation="h",
+                marker_color=_colors(diff),
+                hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
     labels = list(probs)
-    fig.add_trace(go.Bar(x=[probs[l] for l in labels], y=[escape(l) for l in labels], orientation="h",
-                         marker_color=_colors(probs.values()), hovertemplate="%{y}: %{x:+.3f}<extra></extra>"),
-                  row=1, col=2)
+    fig.add_trace(
+        go.Bar(
+            x=[probs[l] for l in labels],
+            y=[escape(l) for l in labels],
+            orientation="h",
+            marker_color=_colors(probs.values()),
+            hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_annotations(font_size=11)
     rows = max(len(a.words), len(labels))
-    return apply_theme(fig, theme, f"Difference · {name_a} vs {name_b}", subtitle_lines=1, height=min(900, 180 + 22 * rows), showlegend=False)
+    return apply_theme(
+        fig,
+        theme,
+        f"Difference · {name_a} vs {name_b}",
+        subtitle_lines=1,
+        height=min(900, 180 + 22 * rows),
+        showlegend=False,
+    )

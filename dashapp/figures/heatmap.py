@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashapp.figures.common import apply_theme, empty_figure, head_matrix, head_name, rounded, row_outline, token_labels
+from dashapp.figures.common import (
+    apply_theme,
+    empty_figure,
+    head_matrix,
+    head_name,
+    rounded,
+    row_outline,
+    token_labels,
+)
 from interp.schema import Analysis
 
 
-def heatmap_figure(analysis: Analysis, layer: int, head: int | None, token: int | None = None,
-                   theme: str | None = None) -> go.Figure:
+def heatmap_figure(
+    analysis: Analysis, layer: int, head: int | None, token: int | None = None, theme: str | None = None
+) -> go.Figure:
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
     labels = token_labels(analysis.tokens)
     matrix = head_matrix(analysis, layer, head)
     # The scale starts at 0 (both ends given, or plotly ignores zmin): near-uniform attention looks uniform.
-    fig = go.Figure(go.Heatmap(
-        z=rounded(matrix), x=labels, y=labels, colorscale="Blues", zmin=0, zmax=max(float(matrix.max()), 1e-6),
-        hovertemplate="from %{y}<br>to %{x}<br>%{z:.3f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=rounded(matrix),
+            x=labels,
+            y=labels,
+            colorscale="Blues",
+            zmin=0,
+            zmax=max(float(matrix.max()), 1e-6),
+            hovertemplate="from %{y}<br>to %{x}<br>%{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_layout(shapes=token_outline(analysis.n_tokens, token))
     fig.update_yaxes(autorange="reversed", type="category", title="from (query)")
     fig.update_xaxes(type="category", title="to (key)", tickangle=-60)
@@ -29,5 +45,7 @@ def heatmap_figure(analysis: Analysis, layer: int, head: int | None, token: int 
 def token_outline(n_tokens: int, token: int | None) -> list[dict]:
     """The selected token's row (where it attends) and column (who attends to it), outlined."""
     row = row_outline(n_tokens, token)
-    column = [{**rect, "x0": token - 0.5, "x1": token + 0.5, "y0": -0.5, "y1": n_tokens - 0.5} for rect in row]
+    column = [
+        {**rect, "x0": token - 0.5, "x1": token + 0.5, "y0": -0.5, "y1": n_tokens - 0.5} for rect in row
+    ]
     return row + column

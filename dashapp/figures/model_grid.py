@@ -37,7 +37,9 @@ def mosaic(attention: np.ndarray, size: int) -> np.ndarray:
     for layer in range(L):
         for head in range(H):
             thumb = downsample(attention[layer, head], size)
-            image[layer * step: layer * step + size, head * step: head * step + size] = thumb / max(thumb.max(), 1e-9)
+            image[layer * step : layer * step + size, head * step : head * step + size] = thumb / max(
+                thumb.max(), 1e-9
+            )
     return image
 
 
@@ -45,35 +47,75 @@ def thumb_size(n_tokens: int, layers: int, heads: int) -> int:
     return min(n_tokens, max(MIN_THUMB, GRID_CELLS // max(layers, heads)))
 
 
-def model_grid_figure(analysis: Analysis, layer: int | None = None, head: int | None = None,
-                      theme: str | None = None) -> go.Figure:
+def model_grid_figure(
+    analysis: Analysis, layer: int | None = None, head: int | None = None, theme: str | None = None
+) -> go.Figure:
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
     L, H = analysis.num_layers, analysis.num_heads
     size = thumb_size(analysis.n_tokens, L, H)
     step = size + 1
-    fig = go.Figure(go.Heatmap(z=rounded(mosaic(analysis.attention, size), 3), colorscale="Blues",
-                               showscale=False, hoverinfo="skip"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=rounded(mosaic(analysis.attention, size), 3),
+            colorscale="Blues",
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
     centers = [(l, h) for l in range(L) for h in range(H)]
     hover = []
     for l, h in centers:
-        stats = "".join(f"<br>{label}: {float(analysis.head_stats[name][l, h]):.3f}"
-                        for name, label in STAT_NAMES.items() if name in analysis.head_stats)
+        stats = "".join(
+            f"<br>{label}: {float(analysis.head_stats[name][l, h]):.3f}"
+            for name, label in STAT_NAMES.items()
+            if name in analysis.head_stats
+        )
         hover.append(f"layer {l} · head {h}{stats}")
-    fig.add_trace(go.Scatter(
-        x=[h * step + (size - 1) / 2 for _, h in centers], y=[l * step + (size - 1) / 2 for l, _ in centers],
-        mode="markers", marker=dict(size=max(6, 200 // max(L, H)), opacity=0), customdata=centers,
-        hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=[h * step + (size - 1) / 2 for _, h in centers],
+            y=[l * step + (size - 1) / 2 for l, _ in centers],
+            mode="markers",
+            marker=dict(size=max(6, 200 // max(L, H)), opacity=0),
+            customdata=centers,
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
+            showlegend=False,
+        )
+    )
     if layer is not None:
         heads = range(H) if head is None else [head]
         for h in heads:
-            fig.add_shape(type="rect", x0=h * step - 0.5, x1=h * step + size - 0.5, y0=layer * step - 0.5,
-                          y1=layer * step + size - 0.5, line=dict(color=HIGHLIGHT, width=2))
-    fig.update_xaxes(tickvals=[h * step + (size - 1) / 2 for h in range(H)], ticktext=[f"h{h}" for h in range(H)],
-                     showgrid=False, zeroline=False, side="top")
-    fig.update_yaxes(tickvals=[l * step + (size - 1) / 2 for l in range(L)], ticktext=[f"L{l}" for l in range(L)],
-                     showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x")
+            fig.add_shape(
+                type="rect",
+                x0=h * step - 0.5,
+                x1=h * step + size - 0.5,
+                y0=layer * step - 0.5,
+                y1=layer * step + size - 0.5,
+                line=dict(color=HIGHLIGHT, width=2),
+            )
+    fig.update_xaxes(
+        tickvals=[h * step + (size - 1) / 2 for h in range(H)],
+        ticktext=[f"h{h}" for h in range(H)],
+        showgrid=False,
+        zeroline=False,
+        side="top",
+    )
+    fig.update_yaxes(
+        tickvals=[l * step + (size - 1) / 2 for l in range(L)],
+        ticktext=[f"L{l}" for l in range(L)],
+        showgrid=False,
+        zeroline=False,
+        autorange="reversed",
+        scaleanchor="x",
+    )
     # Square thumbnails in a card about 400 px wide: the height follows the grid's shape.
-    return apply_theme(fig, theme, "Model overview · layers × heads (click a cell)", height=min(900, 120 + 400 * L // H),
-                       hovermode="closest", hoverdistance=-1)
+    return apply_theme(
+        fig,
+        theme,
+        "Model overview · layers × heads (click a cell)",
+        height=min(900, 120 + 400 * L // H),
+        hovermode="closest",
+        hoverdistance=-1,
+    )

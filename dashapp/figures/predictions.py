@@ -15,11 +15,19 @@ def predictions_figure(analysis: Analysis, theme: str | None = None) -> go.Figur
     scores = [float(p["score"]) for p in analysis.predictions]
     target = (analysis.target or {}).get("label")
     colors = [HIGHLIGHT if p["label"] == target else ACCENT for p in analysis.predictions]
-    fig = go.Figure(go.Bar(
-        x=scores, y=labels, orientation="h", marker_color=colors,
-        text=[f"{s:.3f}" for s in scores], textposition="auto",
-        hovertemplate="%{y}: %{x:.4f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=scores,
+            y=labels,
+            orientation="h",
+            marker_color=colors,
+            text=[f"{s:.3f}" for s in scores],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", type="category")
-    title = f"{escape(analysis.request.model)}" + (f" · saliency explains {escape(target)}" if target is not None else "")
+    title = f"{escape(analysis.request.model)}" + (
+        f" · saliency explains {escape(target)}" if target is not None else ""
+    )
     return apply_theme(fig, theme, title, height=max(180, 60 + 26 * len(labels)), showlegend=False)

@@ -22,8 +22,11 @@ INFO_NAMES = {"delta": "Δ", "score_difference": "f(x)−f(x′)", "steps": "ste
 
 def method_title(method: str, info: dict[str, float] | None) -> str:
     """The method's name, and its numbers (IG: completeness delta) small on a second line."""
-    extras = " · ".join(f"{INFO_NAMES.get(k, k.replace('_', ' '))} {v:.3g}"
-                        for k, v in (info or {}).items() if isinstance(v, (int, float)))
+    extras = " · ".join(
+        f"{INFO_NAMES.get(k, k.replace('_', ' '))} {v:.3g}"
+        for k, v in (info or {}).items()
+        if isinstance(v, (int, float))
+    )
     name = METHOD_NAMES.get(method, method)
     return f"{name}<br><span style='font-size:10px'>{extras}</span>" if extras else name
 
@@ -34,18 +37,37 @@ def saliency_figure(analysis: Analysis, token: int | None = None, theme: str | N
         return empty_figure("saliency not computed yet", theme)
     labels = token_labels(analysis.tokens)
     titles = [method_title(m, analysis.saliency_info.get(m)) for m in methods]
-    fig = make_subplots(rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles)
+    fig = make_subplots(
+        rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles
+    )
     colors = token_colors(analysis.n_tokens, token)
     for col, method in enumerate(methods, start=1):
-        fig.add_trace(go.Bar(x=rounded(analysis.saliency[method], 5), y=labels, orientation="h", marker_color=colors,
-                             customdata=list(range(analysis.n_tokens)), name=METHOD_NAMES.get(method, method),
-                             hovertemplate="%{y}: %{x:.4g}<extra>" + method + "</extra>"), row=1, col=col)
+        fig.add_trace(
+            go.Bar(
+                x=rounded(analysis.saliency[method], 5),
+                y=labels,
+                orientation="h",
+                marker_color=colors,
+                customdata=list(range(analysis.n_tokens)),
+                name=METHOD_NAMES.get(method, method),
+                hovertemplate="%{y}: %{x:.4g}<extra>" + method + "</extra>",
+            ),
+            row=1,
+            col=col,
+        )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_annotations(font_size=11)
     target = (analysis.target or {}).get("label")
     title = "Saliency" + (f" for {escape(target)}" if target is not None else "")
     lines = 2 if any("<br>" in t for t in titles) else 1
-    return apply_theme(fig, theme, title, subtitle_lines=lines, height=min(1600, 190 + 20 * analysis.n_tokens), showlegend=False)
+    return apply_theme(
+        fig,
+        theme,
+        title,
+        subtitle_lines=lines,
+        height=min(1600, 190 + 20 * analysis.n_tokens),
+        showlegend=False,
+    )
 
 
 def token_colors(n_tokens: int, token: int | None) -> list[str]:

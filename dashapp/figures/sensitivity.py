@@ -9,18 +9,28 @@ from dashapp.figures.common import apply_theme, empty_figure, rounded, row_outli
 from interp.schema import Analysis
 
 
-def sensitivity_figure(analysis: Analysis, layer: int, token: int | None = None, theme: str | None = None) -> go.Figure:
+def sensitivity_figure(
+    analysis: Analysis, layer: int, token: int | None = None, theme: str | None = None
+) -> go.Figure:
     if analysis.attention_sensitivity is None:
         return empty_figure("attention sensitivity not computed yet", theme)
     labels = token_labels(analysis.tokens)
     layer = min(layer, analysis.attention_sensitivity.shape[0] - 1)
-    fig = go.Figure(go.Heatmap(
-        z=rounded(analysis.attention_sensitivity[layer], 5), x=labels, y=labels, colorscale="Viridis",
-        hovertemplate="moving %{y}<br>changes attention to %{x}<br>%{z:.4g}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=rounded(analysis.attention_sensitivity[layer], 5),
+            x=labels,
+            y=labels,
+            colorscale="Viridis",
+            hovertemplate="moving %{y}<br>changes attention to %{x}<br>%{z:.4g}<extra></extra>",
+        )
+    )
     fig.update_layout(shapes=row_outline(analysis.n_tokens, token))
     fig.update_yaxes(autorange="reversed", type="category", title="embedding moved (j)")
     fig.update_xaxes(type="category", title="attended token (k)", tickangle=-60)
-    return apply_theme(fig, theme, f"Attention sensitivity · layer {layer} (‖∂ Σᵢ Āᵢₖ / ∂eⱼ‖)",
-                       height=min(900, 250 + 14 * analysis.n_tokens))
-
+    return apply_theme(
+        fig,
+        theme,
+        f"Attention sensitivity · layer {layer} (‖∂ Σᵢ Āᵢₖ / ∂eⱼ‖)",
+        height=min(900, 250 + 14 * analysis.n_tokens),
+    )

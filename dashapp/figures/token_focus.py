@@ -10,7 +10,9 @@ from dashapp.figures.common import apply_theme, empty_figure, escape, head_name,
 from interp.schema import Analysis
 
 
-def token_focus_figure(analysis: Analysis, token: int | None, head: int | None, theme: str | None = None) -> go.Figure:
+def token_focus_figure(
+    analysis: Analysis, token: int | None, head: int | None, theme: str | None = None
+) -> go.Figure:
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
     if token is None or not 0 <= token < analysis.n_tokens:
@@ -18,13 +20,41 @@ def token_focus_figure(analysis: Analysis, token: int | None, head: int | None, 
     per_head = analysis.attention.mean(axis=1) if head is None else analysis.attention[:, head]  # [L, n, n]
     labels = token_labels(analysis.tokens)
     layers = [f"L{l}" for l in range(analysis.num_layers)]
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=(f"{escape(analysis.tokens[token])} attends to …", f"… attend to {escape(analysis.tokens[token])}"))
-    for row, values, verb in ((1, per_head[:, token, :], "attends to"), (2, per_head[:, :, token], "attended by")):
-        fig.add_trace(go.Heatmap(z=rounded(np.asarray(values)), x=labels, y=layers, coloraxis="coloraxis",
-                                 hovertemplate=f"%{{y}}: {verb} %{{x}}: %{{z:.3f}}<extra></extra>"), row=row, col=1)
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12,
+        subplot_titles=(
+            f"{escape(analysis.tokens[token])} attends to …",
+            f"… attend to {escape(analysis.tokens[token])}",
+        ),
+    )
+    for row, values, verb in (
+        (1, per_head[:, token, :], "attends to"),
+        (2, per_head[:, :, token], "attended by"),
+    ):
+        fig.add_trace(
+            go.Heatmap(
+                z=rounded(np.asarray(values)),
+                x=labels,
+                y=layers,
+                coloraxis="coloraxis",
+                hovertemplate=f"%{{y}}: {verb} %{{x}}: %{{z:.3f}}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_yaxes(autorange="reversed")
     top = max(float(per_head[:, token, :].max()), float(per_head[:, :, token].max()), 1e-6)
-    fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=top))  # both ends, or plotly ignores cmin
-    return apply_theme(fig, theme, f"Token focus · #{token} · {head_name(head)}", subtitle_lines=1, height=260 + 40 * analysis.num_layers)
+    fig.update_layout(
+        coloraxis=dict(colorscale="Blues", cmin=0, cmax=top)
+    )  # both ends, or plotly ignores cmin
+    return apply_theme(
+        fig,
+        theme,
+        f"Token focus · #{token} · {head_name(head)}",
+        subtitle_lines=1,
+        height=260 + 40 * analysis.num_layers,
+    )

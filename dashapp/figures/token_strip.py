@@ -26,15 +26,25 @@ def token_strip(analysis: Analysis, method: str | None, token: int | None = None
     buttons = []
     for i, text in enumerate(analysis.tokens):
         value = float(values[i]) if values is not None else 0.0
-        buttons.append(html.Button(
-            text, id=ids.token_button(i), n_clicks=0, title=f"#{i} {method or ''} {value:+.3f}".strip(),
-            className=token_class(analysis, i, i == token), style={"backgroundColor": _shade(value)},
-        ))
+        buttons.append(
+            html.Button(
+                text,
+                id=ids.token_button(i),
+                n_clicks=0,
+                title=f"#{i} {method or ''} {value:+.3f}".strip(),
+                className=token_class(analysis, i, i == token),
+                style={"backgroundColor": _shade(value)},
+            )
+        )
     return html.Div(buttons, className="token-strip")
 
 
 def token_class(analysis: Analysis, index: int, selected: bool) -> str:
-    return "token" + (" token-selected" if selected else "") + (" token-special" if analysis.special_tokens[index] else "")
+    return (
+        "token"
+        + (" token-selected" if selected else "")
+        + (" token-special" if analysis.special_tokens[index] else "")
+    )
 
 
 def token_strip_patch(analysis: Analysis, previous: int | None, token: int | None) -> Patch:
@@ -42,5 +52,7 @@ def token_strip_patch(analysis: Analysis, previous: int | None, token: int | Non
     patch = Patch()
     for index in {previous, token} - {None}:
         if 0 <= index < analysis.n_tokens:
-            patch["props"]["children"][index]["props"]["className"] = token_class(analysis, index, index == token)
+            patch["props"]["children"][index]["props"]["className"] = token_class(
+                analysis, index, index == token
+            )
     return patch

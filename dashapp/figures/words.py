@@ -14,11 +14,22 @@ def word_saliency_figure(analysis: Analysis, method: str, theme: str | None = No
     values = word_saliency(analysis, method)
     if values is None:
         return empty_figure(f"{METHOD_NAMES.get(method, method)} not computed yet", theme)
-    fig = go.Figure(go.Bar(x=rounded(values), y=token_labels(analysis.words), orientation="h", marker_color=ACCENT,
-                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=rounded(values),
+            y=token_labels(analysis.words),
+            orientation="h",
+            marker_color=ACCENT,
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", type="category")
-    return apply_theme(fig, theme, f"{METHOD_NAMES.get(method, method)} per word (share)",
-                       height=min(900, 140 + 22 * len(analysis.words)))
+    return apply_theme(
+        fig,
+        theme,
+        f"{METHOD_NAMES.get(method, method)} per word (share)",
+        height=min(900, 140 + 22 * len(analysis.words)),
+    )
 
 
 def word_attention_figure(analysis: Analysis, layer: int, theme: str | None = None) -> go.Figure:
@@ -26,10 +37,23 @@ def word_attention_figure(analysis: Analysis, layer: int, theme: str | None = No
     if matrix is None:
         return empty_figure("attention not computed yet", theme)
     labels = token_labels(analysis.words)
-    fig = go.Figure(go.Heatmap(z=rounded(matrix), x=labels, y=labels, colorscale="Blues", zmin=0,
-                               zmax=max(float(matrix.max()), 1e-6), hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=rounded(matrix),
+            x=labels,
+            y=labels,
+            colorscale="Blues",
+            zmin=0,
+            zmax=max(float(matrix.max()), 1e-6),
+            hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category", tickangle=-60)
     shown = min(layer, analysis.num_layers - 1)
-    return apply_theme(fig, theme, f"Attention per word · layer {shown} · head average",
-                       height=min(900, 220 + 18 * len(analysis.words)))
+    return apply_theme(
+        fig,
+        theme,
+        f"Attention per word · layer {shown} · head average",
+        height=min(900, 220 + 18 * len(analysis.words)),
+    )

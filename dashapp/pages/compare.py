@@ -22,43 +22,115 @@ from interp.schema import SALIENCY_METHODS, TASKS, AnalysisRequest, InputError
 MIN_MODELS, MAX_MODELS = 2, 4
 
 
-def layout(task: str | None = None, models: str | None = None, text: str | None = None, pair: str | None = None,
-           **_query: Any) -> html.Div:
+def layout(
+    task: str | None = None,
+    models: str | None = None,
+    text: str | None = None,
+    pair: str | None = None,
+    **_query: Any,
+) -> html.Div:
     """The page; a link may pre-fill it: /compare?task=mlm&models=a,b&text=…"""
     task, models, text, pair = map(last, (task, models, text, pair))
-    return html.Div([
-        dcc.Store(id=ids.CMP_JOBS),
-        dcc.Interval(id=ids.CMP_POLL, interval=ui.POLL_MS, disabled=True),
-        dbc.Row([
-            dbc.Col([dbc.Label("Task"), dcc.Dropdown(id=ids.CMP_TASK, options=ui.task_options(TASKS), value=task if task in TASKS else "mlm",
-                                                     clearable=False)], md=3),
-            dbc.Col([dbc.Label(f"Models ({MIN_MODELS}–{MAX_MODELS})"),
-                     dcc.Dropdown(id=ids.CMP_MODELS, multi=True, value=models.split(",") if models else None)], md=9),
-        ]),
-        dbc.Label("Text", className="mt-2"),
-        dbc.Textarea(id=ids.CMP_TEXT, value="The cat sat on the [MASK] ." if text is None else text, rows=2),
-        html.Div([dbc.Label("Second text", className="mt-2"), dbc.Textarea(id=ids.CMP_PAIR, value=pair, rows=2)],
-                 id=ids.CMP_PAIR_GROUP, style={"display": "none"}),
-        dbc.Button("Compare", id=ids.CMP_RUN, color="primary", className="mt-2"),
-        html.Div(id=ids.CMP_ALERT),
-        html.Div(id=ids.CMP_STATUS, className="small text-muted mt-1"),
-        dbc.Row([
-            dbc.Col([dbc.Label("Layer (clipped to each model's depth)"),
-                     dcc.Slider(id=ids.CMP_LAYER, min=0, max=11, step=1, value=0)], md=4),
-            dbc.Col([dbc.Label("Saliency method"), dcc.Dropdown(
-                id=ids.CMP_METHOD, options=[{"label": METHOD_NAMES[m], "value": m} for m in SALIENCY_METHODS],
-                value=DEFAULT_METHOD, clearable=False)], md=3),
-            dbc.Col([dbc.Label("Images"), dbc.RadioItems(
-                id=ids.CMP_IMAGE_FORMAT, options=[{"label": f.upper(), "value": f} for f in IMAGE_FORMATS],
-                value="png", inline=True)], md=2),
-        ], className="mt-3"),
-        dbc.Row(id=ids.CMP_COLUMNS, className="mt-2"),
-        ui.card("Difference", [
-            dbc.Row([dbc.Col(dcc.Dropdown(id=ids.CMP_DIFF_A, placeholder="model A"), md=3),
-                     dbc.Col(dcc.Dropdown(id=ids.CMP_DIFF_B, placeholder="model B"), md=3)], className="mb-2"),
-            dcc.Graph(id=ids.CMP_DIFF, figure=empty_figure("compare two models first"), config=graph_config("difference")),
-        ]),
-    ])
+    return html.Div(
+        [
+            dcc.Store(id=ids.CMP_JOBS),
+            dcc.Interval(id=ids.CMP_POLL, interval=ui.POLL_MS, disabled=True),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Task"),
+                            dcc.Dropdown(
+                                id=ids.CMP_TASK,
+                                options=ui.task_options(TASKS),
+                                value=task if task in TASKS else "mlm",
+                                clearable=False,
+                            ),
+                        ],
+                        md=3,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label(f"Models ({MIN_MODELS}–{MAX_MODELS})"),
+                            dcc.Dropdown(
+                                id=ids.CMP_MODELS, multi=True, value=models.split(",") if models else None
+                            ),
+                        ],
+                        md=9,
+                    ),
+                ]
+            ),
+            dbc.Label("Text", className="mt-2"),
+            dbc.Textarea(
+                id=ids.CMP_TEXT, value="The cat sat on the [MASK] ." if text is None else text, rows=2
+            ),
+            html.Div(
+                [
+                    dbc.Label("Second text", className="mt-2"),
+                    dbc.Textarea(id=ids.CMP_PAIR, value=pair, rows=2),
+                ],
+                id=ids.CMP_PAIR_GROUP,
+                style={"display": "none"},
+            ),
+            dbc.Button("Compare", id=ids.CMP_RUN, color="primary", className="mt-2"),
+            html.Div(id=ids.CMP_ALERT),
+            html.Div(id=ids.CMP_STATUS, className="small text-muted mt-1"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Layer (clipped to each model's depth)"),
+                            dcc.Slider(id=ids.CMP_LAYER, min=0, max=11, step=1, value=0),
+                        ],
+                        md=4,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Saliency method"),
+                            dcc.Dropdown(
+                                id=ids.CMP_METHOD,
+                                options=[{"label": METHOD_NAMES[m], "value": m} for m in SALIENCY_METHODS],
+                                value=DEFAULT_METHOD,
+                                clearable=False,
+                            ),
+                        ],
+                        md=3,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Images"),
+                            dbc.RadioItems(
+                                id=ids.CMP_IMAGE_FORMAT,
+                                options=[{"label": f.upper(), "value": f} for f in IMAGE_FORMATS],
+                                value="png",
+                                inline=True,
+                            ),
+                        ],
+                        md=2,
+                    ),
+                ],
+                className="mt-3",
+            ),
+            dbc.Row(id=ids.CMP_COLUMNS, className="mt-2"),
+            ui.card(
+                "Difference",
+                [
+                    dbc.Row(
+                        [
+                            dbc.Col(dcc.Dropdown(id=ids.CMP_DIFF_A, placeholder="model A"), md=3),
+                            dbc.Col(dcc.Dropdown(id=ids.CMP_DIFF_B, placeholder="model B"), md=3),
+                        ],
+                        className="mb-2",
+                    ),
+                    dcc.Graph(
+                        id=ids.CMP_DIFF,
+                        figure=empty_figure("compare two models first"),
+                        config=graph_config("difference"),
+                    ),
+                ],
+            ),
+        ]
+    )
 
 
 def task_changed(task: str | None, chosen: list[str] | None) -> tuple[list, list, dict]:
@@ -69,15 +141,20 @@ def task_changed(task: str | None, chosen: list[str] | None) -> tuple[list, list
     return options, kept if len(kept) >= MIN_MODELS else usable[:MIN_MODELS], ui.pair_style(task)
 
 
-def run_compare(services: Services, task: str | None, models: list[str] | None, text: str | None,
-                pair: str | None) -> dict[str, Any]:
+def run_compare(
+    services: Services, task: str | None, models: list[str] | None, text: str | None, pair: str | None
+) -> dict[str, Any]:
     """Submit one request per model; a model whose request fails gets its error in its column."""
     models = list(dict.fromkeys(models or []))
     if not MIN_MODELS <= len(models) <= MAX_MODELS:
         return {"alert": ui.alert(f"pick {MIN_MODELS} to {MAX_MODELS} models")}
     try:  # the input's problems are the same for every model: one message
-        requests = [AnalysisRequest(model=model, task=task, text=text or "", pair=(pair or None) if ui.takes_pair(task) else None)
-                    for model in models]
+        requests = [
+            AnalysisRequest(
+                model=model, task=task, text=text or "", pair=(pair or None) if ui.takes_pair(task) else None
+            )
+            for model in models
+        ]
     except InputError as exc:
         return {"alert": ui.alert(str(exc))}
     records = []
@@ -86,8 +163,13 @@ def run_compare(services: Services, task: str | None, models: list[str] | None, 
         if started.failure:  # the job layer failed: a readable message, never a traceback
             return {"alert": ui.alert(f"could not start the comparison: {started.failure}")}
         # a model that cannot take the input shows why in its column
-        record = started.record or {"key": None, "job_id": None, "state": jobs.ERROR, "stage": None,
-                                    "error": started.problem}
+        record = started.record or {
+            "key": None,
+            "job_id": None,
+            "state": jobs.ERROR,
+            "stage": None,
+            "error": started.problem,
+        }
         records.append({"model": request.model, **record})
     return {"jobs": records, "poll_disabled": all(map(jobs.finished, records)), "alert": None}
 
@@ -103,11 +185,16 @@ def poll_compare(services: Services, records: list[dict] | None) -> dict[str, An
             lines.append(f"{record['model']}: {report.text} ({report.percent} %)")
         updated.append(record)
     changed = updated != records
-    return {"jobs": updated if changed else no_update, "poll_disabled": all(map(jobs.finished, updated)),
-            "status": " · ".join(lines)}
+    return {
+        "jobs": updated if changed else no_update,
+        "poll_disabled": all(map(jobs.finished, updated)),
+        "status": " · ".join(lines),
+    }
 
 
-def column(services: Services, job: dict[str, Any], layer: int, method: str, theme: str | None, fmt: str) -> dbc.Col:
+def column(
+    services: Services, job: dict[str, Any], layer: int, method: str, theme: str | None, fmt: str
+) -> dbc.Col:
     model = job["model"]
     analysis = services.analysis(job.get("key")) if job["state"] != jobs.ERROR else None
     body: list[Any]
@@ -116,22 +203,41 @@ def column(services: Services, job: dict[str, Any], layer: int, method: str, the
     elif analysis is None:
         body = [html.Div(f"{job['state']}: {job.get('stage') or 'waiting'}…", className="text-muted")]
     else:
-        body = [dcc.Graph(figure=figure, config=graph_config(f"{model}-{name}", fmt))
-                for name, figure in (("predictions", predictions_figure(analysis, theme)),
-                                     ("saliency", word_saliency_figure(analysis, method, theme)),
-                                     ("attention", word_attention_figure(analysis, layer, theme)))]
+        body = [
+            dcc.Graph(figure=figure, config=graph_config(f"{model}-{name}", fmt))
+            for name, figure in (
+                ("predictions", predictions_figure(analysis, theme)),
+                ("saliency", word_saliency_figure(analysis, method, theme)),
+                ("attention", word_attention_figure(analysis, layer, theme)),
+            )
+        ]
     return dbc.Col(ui.card(model, body), className="compare-column")
 
 
-def render_columns(services: Services, records: list[dict] | None, layer: int | None, method: str | None,
-                   theme: str | None, fmt: str | None) -> list:
-    return [column(services, job, int(layer or 0), method or DEFAULT_METHOD, theme, fmt or "png") for job in records or []]
+def render_columns(
+    services: Services,
+    records: list[dict] | None,
+    layer: int | None,
+    method: str | None,
+    theme: str | None,
+    fmt: str | None,
+) -> list:
+    return [
+        column(services, job, int(layer or 0), method or DEFAULT_METHOD, theme, fmt or "png")
+        for job in records or []
+    ]
 
 
 def layer_range(services: Services, records: list[dict] | None, layer: int | None) -> tuple[Any, Any]:
     """The layer slider reaches the deepest model on show (and the chosen layer stays on it)."""
-    depths = [a.num_layers for j in records or [] if j.get("key") and j["state"] != jobs.ERROR
-              and (a := services.analysis(j["key"])) is not None and a.attention is not None]
+    depths = [
+        a.num_layers
+        for j in records or []
+        if j.get("key")
+        and j["state"] != jobs.ERROR
+        and (a := services.analysis(j["key"])) is not None
+        and a.attention is not None
+    ]
     if not depths:
         return no_update, no_update
     top = max(depths) - 1
@@ -144,8 +250,14 @@ def diff_choices(records: list[dict] | None) -> tuple[list, str | None, list, st
     return models, models[0] if models else None, models, models[1] if len(models) > 1 else None
 
 
-def render_difference(services: Services, records: list[dict] | None, a: str | None, b: str | None,
-                      method: str | None, theme: str | None):
+def render_difference(
+    services: Services,
+    records: list[dict] | None,
+    a: str | None,
+    b: str | None,
+    method: str | None,
+    theme: str | None,
+):
     keys = {j["model"]: j.get("key") for j in records or []}
     if not a or not b or a == b:
         return empty_figure("choose two different models", theme)
@@ -156,37 +268,77 @@ def render_difference(services: Services, records: list[dict] | None, a: str | N
 
 
 def register(app: dash.Dash, services: Services) -> None:
-    dash.register_page(__name__, path="/compare", name="Compare", title="interpboard · compare", layout=layout, order=1)
+    dash.register_page(
+        __name__, path="/compare", name="Compare", title="interpboard · compare", layout=layout, order=1
+    )
 
-    app.callback(Output(ids.CMP_MODELS, "options"), Output(ids.CMP_MODELS, "value"), Output(ids.CMP_PAIR_GROUP, "style"),
-                 Input(ids.CMP_TASK, "value"), State(ids.CMP_MODELS, "value"))(task_changed)
+    app.callback(
+        Output(ids.CMP_MODELS, "options"),
+        Output(ids.CMP_MODELS, "value"),
+        Output(ids.CMP_PAIR_GROUP, "style"),
+        Input(ids.CMP_TASK, "value"),
+        State(ids.CMP_MODELS, "value"),
+    )(task_changed)
 
-    @app.callback(Output(ids.CMP_JOBS, "data"), Output(ids.CMP_POLL, "disabled"), Output(ids.CMP_ALERT, "children"),
-                  Input(ids.CMP_RUN, "n_clicks"), State(ids.CMP_TASK, "value"), State(ids.CMP_MODELS, "value"),
-                  State(ids.CMP_TEXT, "value"), State(ids.CMP_PAIR, "value"), prevent_initial_call=True)
+    @app.callback(
+        Output(ids.CMP_JOBS, "data"),
+        Output(ids.CMP_POLL, "disabled"),
+        Output(ids.CMP_ALERT, "children"),
+        Input(ids.CMP_RUN, "n_clicks"),
+        State(ids.CMP_TASK, "value"),
+        State(ids.CMP_MODELS, "value"),
+        State(ids.CMP_TEXT, "value"),
+        State(ids.CMP_PAIR, "value"),
+        prevent_initial_call=True,
+    )
     def _run(_n, task, models, text, pair):
         result = run_compare(services, task, models, text, pair)
         return result.get("jobs", no_update), result.get("poll_disabled", no_update), result.get("alert")
 
-    @app.callback(Output(ids.CMP_JOBS, "data", allow_duplicate=True), Output(ids.CMP_POLL, "disabled", allow_duplicate=True),
-                  Output(ids.CMP_STATUS, "children"), Input(ids.CMP_POLL, "n_intervals"), State(ids.CMP_JOBS, "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output(ids.CMP_JOBS, "data", allow_duplicate=True),
+        Output(ids.CMP_POLL, "disabled", allow_duplicate=True),
+        Output(ids.CMP_STATUS, "children"),
+        Input(ids.CMP_POLL, "n_intervals"),
+        State(ids.CMP_JOBS, "data"),
+        prevent_initial_call=True,
+    )
     def _poll(_n, records):
         result = poll_compare(services, records)
         return result.get("jobs", no_update), result["poll_disabled"], result.get("status", "")
 
-    app.callback(Output(ids.CMP_COLUMNS, "children"), Input(ids.CMP_JOBS, "data"), Input(ids.CMP_LAYER, "value"),
-                 Input(ids.CMP_METHOD, "value"), Input(ids.THEME, "data"), Input(ids.CMP_IMAGE_FORMAT, "value"))(
-        lambda records, layer, method, theme, fmt: render_columns(services, records, layer, method, theme, fmt))
-    app.callback(Output(ids.CMP_LAYER, "max"), Output(ids.CMP_LAYER, "value"), Input(ids.CMP_JOBS, "data"),
-                 State(ids.CMP_LAYER, "value"), prevent_initial_call=True)(
-        lambda records, layer: layer_range(services, records, layer))
+    app.callback(
+        Output(ids.CMP_COLUMNS, "children"),
+        Input(ids.CMP_JOBS, "data"),
+        Input(ids.CMP_LAYER, "value"),
+        Input(ids.CMP_METHOD, "value"),
+        Input(ids.THEME, "data"),
+        Input(ids.CMP_IMAGE_FORMAT, "value"),
+    )(lambda records, layer, method, theme, fmt: render_columns(services, records, layer, method, theme, fmt))
+    app.callback(
+        Output(ids.CMP_LAYER, "max"),
+        Output(ids.CMP_LAYER, "value"),
+        Input(ids.CMP_JOBS, "data"),
+        State(ids.CMP_LAYER, "value"),
+        prevent_initial_call=True,
+    )(lambda records, layer: layer_range(services, records, layer))
     app.callback(Output(ids.CMP_DIFF, "config"), Input(ids.CMP_IMAGE_FORMAT, "value"))(
-        lambda fmt: graph_config("difference", fmt))
-    app.callback(Output(ids.CMP_DIFF_A, "options"), Output(ids.CMP_DIFF_A, "value"), Output(ids.CMP_DIFF_B, "options"),
-                 Output(ids.CMP_DIFF_B, "value"), Input(ids.CMP_JOBS, "data"), prevent_initial_call=True)(
-        diff_choices)
-    app.callback(Output(ids.CMP_DIFF, "figure"), Input(ids.CMP_JOBS, "data"), Input(ids.CMP_DIFF_A, "value"),
-                 Input(ids.CMP_DIFF_B, "value"), Input(ids.CMP_METHOD, "value"), Input(ids.THEME, "data"),
-                 prevent_initial_call=True)(
-        lambda records, a, b, method, theme: render_difference(services, records, a, b, method, theme))
+        lambda fmt: graph_config("difference", fmt)
+    )
+    app.callback(
+        Output(ids.CMP_DIFF_A, "options"),
+        Output(ids.CMP_DIFF_A, "value"),
+        Output(ids.CMP_DIFF_B, "options"),
+        Output(ids.CMP_DIFF_B, "value"),
+        Input(ids.CMP_JOBS, "data"),
+        prevent_initial_call=True,
+    )(diff_choices)
+    app.callback(
+        Output(ids.CMP_DIFF, "figure"),
+        Input(ids.CMP_JOBS, "data"),
+        Input(ids.CMP_DIFF_A, "value"),
+        Input(ids.CMP_DIFF_B, "value"),
+        Input(ids.CMP_METHOD, "value"),
+        Input(ids.THEME, "data"),
+        prevent_initial_call=True,
+    )(lambda records, a, b, method, theme: render_difference(services, records, a, b, method, theme))

@@ -17,13 +17,30 @@ HIDDEN = {"display": "none"}
 
 
 def navbar() -> dbc.Navbar:
-    links = [dbc.NavItem(dbc.NavLink(name, href=href, active="exact"))
-             for name, href in (("Analyze", "/"), ("Compare", "/compare"), ("History", "/history"))]
-    return dbc.Navbar(dbc.Container([
-        dbc.NavbarBrand("interpboard", href="/"),
-        dbc.Nav(links, navbar=True, className="me-auto"),
-        dbc.Switch(id=ids.THEME_SWITCH, label="dark", value=False, className="mb-0", label_class_name="text-light"),
-    ], fluid=True), id=ids.NAVBAR, color="primary", dark=True, className="mb-3")
+    links = [
+        dbc.NavItem(dbc.NavLink(name, href=href, active="exact"))
+        for name, href in (("Analyze", "/"), ("Compare", "/compare"), ("History", "/history"))
+    ]
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("interpboard", href="/"),
+                dbc.Nav(links, navbar=True, className="me-auto"),
+                dbc.Switch(
+                    id=ids.THEME_SWITCH,
+                    label="dark",
+                    value=False,
+                    className="mb-0",
+                    label_class_name="text-light",
+                ),
+            ],
+            fluid=True,
+        ),
+        id=ids.NAVBAR,
+        color="primary",
+        dark=True,
+        className="mb-3",
+    )
 
 
 def registry_or_none() -> tuple[Registry | None, str | None]:
@@ -47,7 +64,9 @@ def model_options(task: str | None = None) -> list[dict[str, Any]]:
         label = f"{spec.id} — {', '.join(spec.tasks)}"
         if not available.ok:
             label += f" (unavailable: {available.detail})"
-        options.append({"label": label, "value": spec.id, "disabled": not available.ok, "title": spec.description})
+        options.append(
+            {"label": label, "value": spec.id, "disabled": not available.ok, "title": spec.description}
+        )
     return options
 
 
@@ -90,7 +109,7 @@ def when(moment: float | str | None) -> str:
         return "unknown time"
     if isinstance(moment, str):
         return moment
-    return dt.datetime.fromtimestamp(float(moment), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(float(moment), dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Div:
@@ -101,18 +120,34 @@ def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Di
         parts.append(f"took {float(meta['compute_seconds']):.2f} s")
     if meta.get("worker"):
         parts.append(f"by {meta['worker']}")
-    return html.Div([
-        dbc.Badge(" · ".join(parts), color="success" if cached else "info", className="me-2 text-wrap text-start"),
-        dcc.Link("permalink", href=f"/analysis/{key}", className="badge-line"),
-    ], className="badge-line")
+    return html.Div(
+        [
+            dbc.Badge(
+                " · ".join(parts),
+                color="success" if cached else "info",
+                className="me-2 text-wrap text-start",
+            ),
+            dcc.Link("permalink", href=f"/analysis/{key}", className="badge-line"),
+        ],
+        className="badge-line",
+    )
 
 
 def progress_block() -> html.Div:
-    return html.Div([
-        dbc.Progress(id=ids.PROGRESS, value=0, label="", striped=True, animated=True, className="mb-1"),
-        html.Div([html.Span(id=ids.PROGRESS_TEXT, className="me-3"),
-                  dbc.Button("Cancel", id=ids.CANCEL, size="sm", color="secondary", outline=True)]),
-    ], id=ids.PROGRESS_GROUP, style={"display": "none"}, className="mb-2")
+    return html.Div(
+        [
+            dbc.Progress(id=ids.PROGRESS, value=0, label="", striped=True, animated=True, className="mb-1"),
+            html.Div(
+                [
+                    html.Span(id=ids.PROGRESS_TEXT, className="me-3"),
+                    dbc.Button("Cancel", id=ids.CANCEL, size="sm", color="secondary", outline=True),
+                ]
+            ),
+        ],
+        id=ids.PROGRESS_GROUP,
+        style={"display": "none"},
+        className="mb-2",
+    )
 
 
 def card(title: str, body: Any) -> dbc.Card:

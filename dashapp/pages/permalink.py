@@ -7,6 +7,11 @@ import dash
 from dashapp.pages.analyze.layout import layout_for_key
 
 
-def register(app: dash.Dash) -> None:  # noqa: ARG001 - the Analyze page's callbacks serve this page too
-    dash.register_page(__name__, path_template="/analysis/<key>", name="Analysis", title="interpboard · analysis",
-                       layout=layout_for_key)
+def register(app: dash.Dash) -> None:
+    dash.register_page(
+        __name__,
+        path_template="/analysis/<key>",
+        name="Analysis",
+        title="interpboard · analysis",
+        layout=layout_for_key,
+    )

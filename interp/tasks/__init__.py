@@ -12,13 +12,16 @@ from interp.tasks.classes import ClassEngine
 from interp.tasks.similarity import Similarity
 from interp.tasks.token import CausalLM, MaskedLM
 
-ENGINES: dict[str, TaskEngine] = {engine.name: engine for engine in (
-    MaskedLM(TASK_SPECS["mlm"]),
-    ClassEngine(TASK_SPECS["sst"]),
-    ClassEngine(TASK_SPECS["mnli"]),
-    CausalLM(TASK_SPECS["causal-lm"]),
-    Similarity(TASK_SPECS["similarity"]),
-)}
+ENGINES: dict[str, TaskEngine] = {
+    engine.name: engine
+    for engine in (
+        MaskedLM(TASK_SPECS["mlm"]),
+        ClassEngine(TASK_SPECS["sst"]),
+        ClassEngine(TASK_SPECS["mnli"]),
+        CausalLM(TASK_SPECS["causal-lm"]),
+        Similarity(TASK_SPECS["similarity"]),
+    )
+}
 
 
 def engine_for(task: str) -> TaskEngine:

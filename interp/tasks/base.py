@@ -31,25 +31,36 @@ class TaskEngine(ABC):
 
     def __init__(self, spec: TaskSpec) -> None:
         if spec.target is not self.target_kind:
-            raise ValueError(f"task {spec.name}: its spec's target is {spec.target}, {type(self).__name__} "
-                             f"explains a {self.target_kind} target")
+            raise ValueError(
+                f"task {spec.name}: its spec's target is {spec.target}, {type(self).__name__} "
+                f"explains a {self.target_kind} target"
+            )
         self.spec = spec
 
     @property
     def name(self) -> str:
         return self.spec.name
 
-    def run(self, lm: LoadedModel, embeds: torch.Tensor, batch: Batch, *, attentions: bool = False,
-            encoder_only: bool = False) -> Any:
+    def run(
+        self,
+        lm: LoadedModel,
+        embeds: torch.Tensor,
+        batch: Batch,
+        *,
+        attentions: bool = False,
+        encoder_only: bool = False,
+    ) -> Any:
         """Forward [B, S, n, d] word embeddings (the model adds positions and types itself).
 
         encoder_only runs the base model without its task head: enough for attention, and it spares a
         vocabulary-sized projection.
         """
         B, S, n, d = embeds.shape
-        kwargs: dict[str, Any] = dict(inputs_embeds=embeds.reshape(B * S, n, d),
-                                      attention_mask=batch.attention_mask.reshape(B * S, n),
-                                      output_attentions=attentions)
+        kwargs: dict[str, Any] = dict(
+            inputs_embeds=embeds.reshape(B * S, n, d),
+            attention_mask=batch.attention_mask.reshape(B * S, n),
+            output_attentions=attentions,
+        )
         if batch.token_type_ids is not None:
             kwargs["token_type_ids"] = batch.token_type_ids.reshape(B * S, n)
         return (lm.model.base_model if encoder_only else lm.model)(**kwargs)
@@ -63,13 +74,15 @@ class TaskEngine(ABC):
         return [[self.read_position(item)]]
 
     @abstractmethod
-    def target_scores(self, outputs: Any, batch: Batch, read_pos: torch.Tensor,
-                      target_ids: torch.Tensor) -> torch.Tensor:
+    def target_scores(
+        self, outputs: Any, batch: Batch, read_pos: torch.Tensor, target_ids: torch.Tensor
+    ) -> torch.Tensor:
         """The scalar each request's saliency explains: [B]."""
 
     @abstractmethod
-    def predictions(self, lm: LoadedModel, outputs: Any, batch: Batch, read_pos: torch.Tensor,
-                    top_k: int) -> list[list[Prediction]]:
+    def predictions(
+        self, lm: LoadedModel, outputs: Any, batch: Batch, read_pos: torch.Tensor, top_k: int
+    ) -> list[list[Prediction]]:
         """Per request, what the model predicts (shown, and the default target's source)."""
 
     def requested_target(self, request: AnalysisRequest, lm: LoadedModel) -> Target | None:

@@ -31,12 +31,14 @@ class Similarity(TaskEngine):
         na, nb = item.lengths
         return [list(range(na)), list(range(na, na + nb))]
 
-    def target_scores(self, outputs: Any, batch: Batch, read_pos: torch.Tensor,
-                      target_ids: torch.Tensor) -> torch.Tensor:
+    def target_scores(
+        self, outputs: Any, batch: Batch, read_pos: torch.Tensor, target_ids: torch.Tensor
+    ) -> torch.Tensor:
         return _cosine(outputs, batch)
 
-    def predictions(self, lm: LoadedModel, outputs: Any, batch: Batch, read_pos: torch.Tensor,
-                    top_k: int) -> list[list[Prediction]]:
+    def predictions(
+        self, lm: LoadedModel, outputs: Any, batch: Batch, read_pos: torch.Tensor, top_k: int
+    ) -> list[list[Prediction]]:
         return [[{"label": SIMILARITY_LABEL, "score": float(c)}] for c in _cosine(outputs, batch)]
 
     def parse_target(self, wanted: str, lm: LoadedModel) -> Target:

@@ -24,21 +24,32 @@ class TokenEngine(TaskEngine):
 
     target_kind = TargetKind.TOKEN
 
-    def target_scores(self, outputs: Any, batch: Batch, read_pos: torch.Tensor,
-                      target_ids: torch.Tensor) -> torch.Tensor:
+    def target_scores(
+        self, outputs: Any, batch: Batch, read_pos: torch.Tensor, target_ids: torch.Tensor
+    ) -> torch.Tensor:
         logits = outputs.logits
         rows = torch.arange(logits.shape[0], device=logits.device)
         return logits[rows, read_pos, target_ids]
 
-    def predictions(self, lm: LoadedModel, outputs: Any, batch: Batch, read_pos: torch.Tensor,
-                    top_k: int) -> list[list[Prediction]]:
+    def predictions(
+        self, lm: LoadedModel, outputs: Any, batch: Batch, read_pos: torch.Tensor, top_k: int
+    ) -> list[list[Prediction]]:
         """Top-k tokens, best first."""
         rows = torch.arange(outputs.logits.shape[0], device=outputs.logits.device)
         logits = outputs.logits[rows, read_pos].float()
         top = logits.softmax(-1).topk(min(top_k, logits.shape[-1]), dim=-1)
-        return [[{"label": token_label(lm, int(i)), "score": float(p), "token_id": int(i),
-                  "token": lm.tokenizer.convert_ids_to_tokens(int(i))}
-                 for p, i in zip(ps, ids)] for ps, ids in zip(top.values, top.indices)]
+        return [
+            [
+                {
+                    "label": token_label(lm, int(i)),
+                    "score": float(p),
+                    "token_id": int(i),
+                    "token": lm.tokenizer.convert_ids_to_tokens(int(i)),
+                }
+                for p, i in zip(ps, ids)
+            ]
+            for ps, ids in zip(top.values, top.indices)
+        ]
 
     def parse_target(self, wanted: str, lm: LoadedModel) -> Target:
         token_id = _single_token(lm, wanted)
@@ -86,5 +97,7 @@ def _single_token(lm: LoadedModel, wanted: str) -> int:
         if len(ids) == 1 and ids[0] != tokenizer.unk_token_id:
             return ids[0]
         pieces = pieces or tokenizer.convert_ids_to_tokens(ids)
-    raise InputError(f"target {wanted!r} is not a single token of model {lm.spec.id}'s vocabulary "
-                     f"(it splits into {' '.join(pieces) or 'nothing'})")
+    raise InputError(
+        f"target {wanted!r} is not a single token of model {lm.spec.id}'s vocabulary "
+        f"(it splits into {' '.join(pieces) or 'nothing'})"
+    )

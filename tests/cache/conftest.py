@@ -33,12 +33,29 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("store_url", BACKENDS, indirect=True)
 
 
-def make_meta(key: str = "k1", *, model: str = "tiny-bert-mlm", task: str = "mlm", text: str = "the [MASK] sat",
-              pair: str | None = None, created_at: float | None = None, n_tokens: int = 5) -> dict[str, Any]:
+def make_meta(
+    key: str = "k1",
+    *,
+    model: str = "tiny-bert-mlm",
+    task: str = "mlm",
+    text: str = "the [MASK] sat",
+    pair: str | None = None,
+    created_at: float | None = None,
+    n_tokens: int = 5,
+) -> dict[str, Any]:
     """Metadata shaped like the job layer's: request dict, key, timing, worker, tokens."""
     return {
-        "request": {"model": model, "task": task, "text": text, "pair": pair, "mask_index": None,
-                    "target": None, "methods": ["grad_norm"], "top_k": 10, "ig_steps": 50},
+        "request": {
+            "model": model,
+            "task": task,
+            "text": text,
+            "pair": pair,
+            "mask_index": None,
+            "target": None,
+            "methods": ["grad_norm"],
+            "top_k": 10,
+            "ig_steps": 50,
+        },
         "fingerprint": "abc123",
         "engine": "1",
         "key": key,

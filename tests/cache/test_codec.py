@@ -11,7 +11,19 @@ import zstandard
 from cache import codec
 from cache.codec import RejectedValue
 
-DTYPES = ["bool", "uint8", "int8", "int16", "uint16", "int32", "int64", "float16", "float32", "float64", "complex64"]
+DTYPES = [
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "uint16",
+    "int32",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -21,8 +21,11 @@ ENTRIES = [  # key, model, task, text, pair, created_at
 @pytest.fixture
 def filled(store):
     for key, model, task, text, pair, created_at in ENTRIES:
-        store.put(key, make_meta(key, model=model, task=task, text=text, pair=pair, created_at=created_at),
-                  make_arrays(n=3))
+        store.put(
+            key,
+            make_meta(key, model=model, task=task, text=text, pair=pair, created_at=created_at),
+            make_arrays(n=3),
+        )
     return store
 
 
@@ -35,9 +38,18 @@ def test_newest_first_with_row_fields(filled):
     assert keys(rows) == ["k4", "k2", "k5", "k3", "k1"]
     row = rows[3]
     assert row | {"stored_bytes": 0} == row | {
-        "key": "k3", "model": "tiny-bert-mnli", "task": "mnli", "text": "A man plays guitar",
-        "pair": "Someone makes music", "created_at": 200.0, "compute_seconds": 1.25, "worker": "host-1",
-        "n_tokens": 5, "fingerprint": "abc123", "top_k": 10, "stored_bytes": 0,
+        "key": "k3",
+        "model": "tiny-bert-mnli",
+        "task": "mnli",
+        "text": "A man plays guitar",
+        "pair": "Someone makes music",
+        "created_at": 200.0,
+        "compute_seconds": 1.25,
+        "worker": "host-1",
+        "n_tokens": 5,
+        "fingerprint": "abc123",
+        "top_k": 10,
+        "stored_bytes": 0,
     }
     assert row["stored_bytes"] > 0
     assert "tokens" not in row and "methods" not in row, "rows hold scalars only"
@@ -102,6 +114,8 @@ def test_value_dropped_behind_the_index_disappears(filled, store_url):
 
 def test_many_entries_page_correctly(store):
     for i in range(30):
-        store.put(f"key{i:02d}", make_meta(f"key{i:02d}", created_at=1000.0 + i, text=f"text {i}"), make_arrays(n=2))
+        store.put(
+            f"key{i:02d}", make_meta(f"key{i:02d}", created_at=1000.0 + i, text=f"text {i}"), make_arrays(n=2)
+        )
     assert keys(store.index(limit=3, offset=5)) == ["key24", "key23", "key22"]
     assert store.count(q="TEXT 1") == 11  # 1, 10..19

@@ -48,7 +48,10 @@ def test_partials_expire_after_an_hour(store):
     if type(store).__name__ == "RedisStore":
         ttls = [redis.Redis.from_url(store.url_for_logs).ttl(partial_name("p"))]  # one hash holds every stage
     else:
-        ttls = [store._cache.get(name, expire_time=True)[1] - time.time() for name in ("partials:p", "partials:p:0", "partials:p:1")]
+        ttls = [
+            store._cache.get(name, expire_time=True)[1] - time.time()
+            for name in ("partials:p", "partials:p:0", "partials:p:1")
+        ]
     assert all(0 < ttl <= PARTIAL_TTL_SECONDS for ttl in ttls)
 
 
@@ -62,8 +65,11 @@ def test_diskcache_size_limit_evicts_oldest(tmp_path):
     store = open_store(str(tmp_path), size_limit_bytes=400_000)
     rng = np.random.default_rng(0)
     for i in range(12):  # ~80 kB each of incompressible data: ~1 MB in all
-        store.put(f"k{i:02d}", make_meta(f"k{i:02d}", created_at=float(i)),
-                  {"noise": rng.integers(0, 2**32, size=20_000, dtype=np.uint32)})
+        store.put(
+            f"k{i:02d}",
+            make_meta(f"k{i:02d}", created_at=float(i)),
+            {"noise": rng.integers(0, 2**32, size=20_000, dtype=np.uint32)},
+        )
     present = [i for i in range(12) if store.contains(f"k{i:02d}")]
     assert present, "the newest entries stay"
     assert 11 in present

@@ -50,7 +50,9 @@ def test_get_meta_contains_and_missing(store):
 
 def test_get_meta_of_a_big_value_reads_only_its_head(store, monkeypatch):
     rng = np.random.default_rng(1)
-    arrays = {"attention": rng.random((4, 4, 256, 256)).astype(np.float16)}  # ~2 MB: no compression shrinks noise
+    arrays = {
+        "attention": rng.random((4, 4, 256, 256)).astype(np.float16)
+    }  # ~2 MB: no compression shrinks noise
     meta = make_meta(KEY)
     assert store.put(KEY, meta, arrays) > 4 * META_HEAD_BYTES
     monkeypatch.setattr(store, "_read", lambda key: pytest.fail("get_meta read the whole value"))

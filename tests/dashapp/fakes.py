@@ -57,16 +57,22 @@ class FakeStore:
         return self.analyses.pop(key, None) is not None
 
     def index(self, model=None, task=None, q=None, limit=50, offset=0) -> list[dict]:
-        rows = [m for m in self.metas.values()
-                if (model is None or m["request"]["model"] == model) and (task is None or m["request"]["task"] == task)
-                and (q is None or q.lower() in m["request"]["text"].lower())]
-        return sorted(rows, key=lambda m: -m["created_at"])[offset:offset + limit]
+        rows = [
+            m
+            for m in self.metas.values()
+            if (model is None or m["request"]["model"] == model)
+            and (task is None or m["request"]["task"] == task)
+            and (q is None or q.lower() in m["request"]["text"].lower())
+        ]
+        return sorted(rows, key=lambda m: -m["created_at"])[offset : offset + limit]
 
 
 class FakeExecutor:
     """Results come from `analyses` (by request text): submit is cached if `put` was called, else a running job."""
 
-    def __init__(self, models: tuple[str, ...] = ("tiny-bert-mlm", "tiny-roberta-mlm", "tiny-bert-sst")) -> None:
+    def __init__(
+        self, models: tuple[str, ...] = ("tiny-bert-mlm", "tiny-roberta-mlm", "tiny-bert-sst")
+    ) -> None:
         self.models = models
         self.store = FakeStore()
         self.jobs: dict[str, FakeStatus] = {}
@@ -80,7 +86,13 @@ class FakeExecutor:
         key = self.key_of(analysis.request)
         self.store.analyses[key] = analysis
         meta, _arrays = analysis.to_record()
-        self.store.metas[key] = {**meta, "key": key, "created_at": time.time(), "compute_seconds": 1.5, "worker": "host:1"}
+        self.store.metas[key] = {
+            **meta,
+            "key": key,
+            "created_at": time.time(),
+            "compute_seconds": 1.5,
+            "worker": "host:1",
+        }
         return key
 
     def submit(self, request: AnalysisRequest) -> FakeSubmission:

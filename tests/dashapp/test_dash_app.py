@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import dash
 
 from dashapp import ids
@@ -27,9 +26,19 @@ def test_two_apps_in_one_process_each_have_every_page_and_callback(tiny_registry
 def test_layouts_render_from_query_parameters(tiny_registry):
     page = layout.layout(model="tiny-bert-mlm", task="mlm", text="a [MASK] b", layer="2", head="1", token="x")
     stores = {c.id: getattr(c, "data", None) for c in page.children if isinstance(c, dash.dcc.Store)}
-    assert stores[ids.AUTORUN] == {"request": {"model": "tiny-bert-mlm", "task": "mlm", "text": "a [MASK] b", "pair": None, "target": None}}
+    assert stores[ids.AUTORUN] == {
+        "request": {
+            "model": "tiny-bert-mlm",
+            "task": "mlm",
+            "text": "a [MASK] b",
+            "pair": None,
+            "target": None,
+        }
+    }
     assert stores[ids.SELECTION] == {"layer": 2, "head": 1, "token": None, "method": "integrated_gradients"}
-    assert getattr(layout.layout().children[0], "data", None) is None  # no text in the link: nothing runs by itself
+    assert (
+        getattr(layout.layout().children[0], "data", None) is None
+    )  # no text in the link: nothing runs by itself
     assert permalink.layout_for_key(key="ab" * 32).children[0].data == {"key": "ab" * 32}
     assert compare.layout(models="tiny-bert-mlm,tiny-roberta-mlm") is not None
     assert history.layout() is not None
@@ -43,7 +52,7 @@ def test_model_picker_marks_unavailable_models(tmp_path, monkeypatch):
 
     [option] = model_options()
     assert option["disabled"] and "unavailable" in option["label"]
-    options, task, info = run.model_changed("gone", "sst")
+    _options, task, info = run.model_changed("gone", "sst")
     assert task == "mlm" and "unavailable" in info
 
 

@@ -8,7 +8,11 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import numpy as np
 import pytest
-from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -42,7 +46,7 @@ def wait_title(driver, graph_id: str, *parts: str) -> str:
 
 def no_alert(driver) -> bool:
     try:
-        driver.switch_to.alert
+        _ = driver.switch_to.alert
     except NoAlertPresentException:
         return True
     return False
@@ -84,9 +88,15 @@ def test_analyze_runs_and_views_follow_a_clicked_token(live_app, browser, screen
     label = tokens[clicked].text
     tokens[clicked].click()
     wait_title(browser, "analyze-token-focus", f"#{clicked}")
-    wait_for(browser, lambda d: "selected attends to" in d.find_element(By.ID, "analyze-attention-graph").text)
-    assert "token-selected" in browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[clicked].get_attribute("class")
-    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#analyze-heatmap .shapelayer path")) == 2)
+    wait_for(
+        browser, lambda d: "selected attends to" in d.find_element(By.ID, "analyze-attention-graph").text
+    )
+    assert "token-selected" in browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[
+        clicked
+    ].get_attribute("class")
+    wait_for(
+        browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#analyze-heatmap .shapelayer path")) == 2
+    )
     assert label in browser.find_element(By.ID, "analyze-token-focus").text
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("token") == [str(clicked)])
     query = parse_qs(urlparse(browser.current_url).query)
@@ -94,7 +104,9 @@ def test_analyze_runs_and_views_follow_a_clicked_token(live_app, browser, screen
     browser.save_screenshot(str(screenshots / "analyze.png"))
 
     # the address bar reproduces the view: same request (now cached), same selection, new layer/head
-    browser.get(f"{live_app.url}/?{urlparse(browser.current_url).query}&layer=2&head=1")  # repeated: the last wins
+    browser.get(
+        f"{live_app.url}/?{urlparse(browser.current_url).query}&layer=2&head=1"
+    )  # repeated: the last wins
     wait_title(browser, "analyze-heatmap", "layer 2", "head 1")
     wait_title(browser, "analyze-token-focus", f"#{clicked}", "head 1")
     wait_for(browser, lambda d: "cached" in d.find_element(By.ID, "analyze-badge").text)
@@ -135,14 +147,20 @@ def test_dark_mode_history_table_is_readable(live_app, browser, screenshots):
     wait_for(browser, lambda d: text in d.find_element(By.ID, "history-table").text)
     browser.find_element(By.CSS_SELECTOR, "#theme-switch").click()
     try:
-        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "dark")
+        wait_for(
+            browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "dark"
+        )
         cell = next(c for c in browser.find_elements(By.CSS_SELECTOR, "#history-table td") if c.text == text)
-        style = browser.execute_script("const s = getComputedStyle(arguments[0]); return [s.backgroundColor, s.color];", cell)
+        style = browser.execute_script(
+            "const s = getComputedStyle(arguments[0]); return [s.backgroundColor, s.color];", cell
+        )
         assert luminance(style[0]) < 0.3 and luminance(style[1]) > 0.7, style  # light text on a dark table
         browser.save_screenshot(str(screenshots / "history-dark.png"))
     finally:
         browser.find_element(By.CSS_SELECTOR, "#theme-switch").click()
-        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "light")
+        wait_for(
+            browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "light"
+        )
 
 
 def test_history_deletes_after_confirmation(live_app, browser):
@@ -169,9 +187,13 @@ def test_compare_bert_and_roberta_on_a_mask(live_app, browser, screenshots):
     headers = wait_for(browser, lambda d: texts(d, ".compare-column .card-header"))
     assert headers == models.split(",")
     # word level: the same whitespace words in both columns, whatever the tokenizer
-    word_axes = wait_for(browser, lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, ".compare-column")])
+    word_axes = wait_for(
+        browser, lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, ".compare-column")]
+    )
     # (the engine spells the mask word in each model's own way: "[MASK]" for BERT, "<mask>" for RoBERTa)
-    assert all("per word" in text and re.search(r"5 (\[MASK\]|<mask>)", text) for text in word_axes), word_axes
+    assert all("per word" in text and re.search(r"5 (\[MASK\]|<mask>)", text) for text in word_axes), (
+        word_axes
+    )
     browser.save_screenshot(str(screenshots / "compare.png"))
 
 
@@ -196,7 +218,9 @@ def test_a_shared_link_runs_a_pair_task(live_app, browser):
     assert browser.find_element(By.ID, "analyze-pair").is_displayed()
     labels = wait_for(browser, lambda d: texts(d, "#analyze-predictions .ytick"))
     assert sorted(labels) == ["contradiction", "entailment", "neutral"]
-    assert len(browser.find_elements(By.CSS_SELECTOR, ".token-strip button.token-special")) == 3  # [CLS] … [SEP] … [SEP]
+    assert (
+        len(browser.find_elements(By.CSS_SELECTOR, ".token-strip button.token-special")) == 3
+    )  # [CLS] … [SEP] … [SEP]
 
 
 def test_exports_download_json_csv_npz_and_report(live_app, browser, downloads):
@@ -204,9 +228,14 @@ def test_exports_download_json_csv_npz_and_report(live_app, browser, downloads):
     key = cached_key(live_app, text)
     browser.get(f"{live_app.url}/analysis/{key}")
     wait_title(browser, "analyze-heatmap", "layer 0")
-    for button, suffix in (("export-json", ".json"), ("export-csv", ".csv"), ("export-npz", ".npz"), ("export-html", ".html")):
+    for button, suffix in (
+        ("export-json", ".json"),
+        ("export-csv", ".csv"),
+        ("export-npz", ".npz"),
+        ("export-html", ".html"),
+    ):
         browser.find_element(By.ID, button).click()
-        found = wait_for(browser, lambda d: [p for p in downloads.glob(f"*{key[:12]}{suffix}")])
+        found = wait_for(browser, lambda d, suffix=suffix: list(downloads.glob(f"*{key[:12]}{suffix}")))
         assert found[0].stat().st_size > 0
     saved = json.loads(next(downloads.glob(f"*{key[:12]}.json")).read_text())
     assert saved["key"] == key and saved["text"] == text and len(saved["attention"]) == 3

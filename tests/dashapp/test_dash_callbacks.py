@@ -11,12 +11,10 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
-
-from dashapp import ids
 from dash import Patch, no_update
 
+from dashapp import ids, jobs
 from dashapp.figures.common import HIGHLIGHT
-from dashapp import jobs
 from dashapp.pages import compare, history
 from dashapp.pages.analyze import drawing, run, selecting
 from dashapp.selection import parse_selection
@@ -27,7 +25,13 @@ from tests.dashapp.synthetic import synthetic_analysis
 
 EDGES = {ids.EDGE_TOP_K: 3, ids.EDGE_THRESHOLD: 0}
 VIEW_IDS = [view.id for view in VIEWS]
-FORM = {"model": "tiny-bert-mlm", "task": "mlm", "text": "the quick brown fox jumps [MASK]", "pair": "", "target": ""}
+FORM = {
+    "model": "tiny-bert-mlm",
+    "task": "mlm",
+    "text": "the quick brown fox jumps [MASK]",
+    "pair": "",
+    "target": "",
+}
 
 
 @pytest.fixture
@@ -55,15 +59,20 @@ def test_submit_cached_renders_at_once(ex, services):
 
 def test_submit_miss_starts_polling(services):
     out = run.submit(services, {**FORM, "text": "a new [MASK] sentence"})
-    assert out["poll_disabled"] is False and out["job"]["job_id"] == "job-0" and out["shown"]["final"] is False
+    assert (
+        out["poll_disabled"] is False and out["job"]["job_id"] == "job-0" and out["shown"]["final"] is False
+    )
 
 
-@pytest.mark.parametrize("form, message", [
-    ({**FORM, "text": "   "}, "text is empty"),
-    ({**FORM, "text": "no mask here"}, "needs a mask"),
-    ({**FORM, "model": "nope"}, "unknown model"),
-    ({**FORM, "task": "mnli", "pair": ""}, "needs a hypothesis"),
-])
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({**FORM, "text": "   "}, "text is empty"),
+        ({**FORM, "text": "no mask here"}, "needs a mask"),
+        ({**FORM, "model": "nope"}, "unknown model"),
+        ({**FORM, "task": "mnli", "pair": ""}, "needs a hypothesis"),
+    ],
+)
 def test_bad_input_is_a_readable_alert(services, form, message):
     out = run.submit(services, form)
     assert "job" not in out and message in out["alert"].children
@@ -72,6 +81,7 @@ def test_bad_input_is_a_readable_alert(services, form, message):
 def test_executor_failure_is_an_alert_not_a_traceback(services, ex):
     def broken(_request):
         raise ConnectionError("redis is down")
+
     ex.submit = broken
     assert "redis is down" in run.submit(services, FORM)["alert"].children
 
@@ -98,7 +108,12 @@ def test_poll_shows_job_errors(services, ex):
     result = run.poll(services, out["job"], out["shown"])
     assert result["poll_disabled"] and "no weights" in result["alert"].children
     # the views stop saying "computing…"
-    assert "the job failed" in drawing.render_view(services, by_id(ids.HEATMAP), result["shown"], None, None).layout.annotations[0].text
+    assert (
+        "the job failed"
+        in drawing.render_view(services, by_id(ids.HEATMAP), result["shown"], None, None)
+        .layout.annotations[0]
+        .text
+    )
     assert run.poll(services, {"key": "k", "job_id": "gone"}, None)["alert"].color == "warning"
 
 
@@ -107,7 +122,10 @@ def test_cancel(services, ex):
     assert jobs.cancel(services, out["job"]) == "cancelling…"
     assert ex.cancelled == [out["job"]["job_id"]]
     ended = run.poll(services, out["job"], out["shown"])["shown"]
-    assert "cancelled" in drawing.render_view(services, by_id(ids.SALIENCY), ended, None, None).layout.annotations[0].text
+    assert (
+        "cancelled"
+        in drawing.render_view(services, by_id(ids.SALIENCY), ended, None, None).layout.annotations[0].text
+    )
     assert jobs.cancel(services, out["job"]) == "the job had already ended"
 
 
@@ -116,7 +134,10 @@ def test_partial_results_render_before_the_end(services, ex):
     ex.store.partials[out["shown"]["key"]] = synthetic_analysis(stages="forward")
     view = {**out["shown"], "stage": "saliency"}
     assert len(drawing.render_view(services, by_id(ids.HEATMAP), view, None, "light").data) == 1
-    assert "not computed" in drawing.render_view(services, by_id(ids.SALIENCY), view, None, "light").layout.annotations[0].text
+    assert (
+        "not computed"
+        in drawing.render_view(services, by_id(ids.SALIENCY), view, None, "light").layout.annotations[0].text
+    )
 
 
 def test_mask_word_rewrites_one_word():
@@ -138,7 +159,9 @@ def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
     assert out["form"]["text"] == "the quick brown [MASK] jumps cat" and out["memo"]["original"] == "fox"
     assert out["job"]["request"]["text"] == out["form"]["text"]
     assert run.start(services, ids.token_button(5), None, form, clicks, False, view, None) == {}
-    assert run.start(services, ids.token_button(0), None, form, [1] + clicks[1:], True, view, None) == {}  # [CLS]
+    assert (
+        run.start(services, ids.token_button(0), None, form, [1, *clicks[1:]], True, view, None) == {}
+    )  # [CLS]
 
 
 def test_autorun_and_permalink(services, ex):
@@ -152,20 +175,23 @@ def test_autorun_and_permalink(services, ex):
     assert "no cached analysis" in run.open_key(services, "../etc")["alert"].children
 
 
-@pytest.mark.parametrize("trigger, value, expected", [
-    (ids.LAYER, 2, {"layer": 2}),
-    (ids.HEAD, "avg", {"head": None}),
-    (ids.HEAD, 3, {"head": 3}),
-    (ids.HEAD, None, {}),
-    (ids.LAYER, None, {}),
-    (ids.METHOD, "grad_norm", {"method": "grad_norm"}),
-    (ids.token_button(5), 1, {"token": 5}),
-    (ids.token_button(5), 0, {}),
-    (ids.MODEL_GRID, {"points": [{"customdata": [2, 1]}]}, {"layer": 2, "head": 1}),
-    (ids.ATTENTION_GRAPH, {"points": [{"customdata": 4}]}, {"token": 4}),
-    (ids.HEATMAP, {"points": [{"x": "2 fox", "y": "6 over"}]}, {"token": 6}),
-    (ids.TOKEN_FOCUS, {"points": [{"x": "3 b", "y": "L2"}]}, {"token": 3, "layer": 2}),
-])
+@pytest.mark.parametrize(
+    "trigger, value, expected",
+    [
+        (ids.LAYER, 2, {"layer": 2}),
+        (ids.HEAD, "avg", {"head": None}),
+        (ids.HEAD, 3, {"head": 3}),
+        (ids.HEAD, None, {}),
+        (ids.LAYER, None, {}),
+        (ids.METHOD, "grad_norm", {"method": "grad_norm"}),
+        (ids.token_button(5), 1, {"token": 5}),
+        (ids.token_button(5), 0, {}),
+        (ids.MODEL_GRID, {"points": [{"customdata": [2, 1]}]}, {"layer": 2, "head": 1}),
+        (ids.ATTENTION_GRAPH, {"points": [{"customdata": 4}]}, {"token": 4}),
+        (ids.HEATMAP, {"points": [{"x": "2 fox", "y": "6 over"}]}, {"token": 6}),
+        (ids.TOKEN_FOCUS, {"points": [{"x": "3 b", "y": "L2"}]}, {"token": 3, "layer": 2}),
+    ],
+)
 def test_update_selection(trigger, value, expected):
     before = {"layer": 0, "head": 1, "token": None, "method": "integrated_gradients"}
     assert selecting.update_selection(before, trigger, value) == {**before, **expected}
@@ -177,15 +203,25 @@ def test_views_follow_the_selection(services, ex):
     heat = drawing.render_view(services, by_id(ids.HEATMAP), view, sel, "dark")
     assert np.allclose(np.asarray(heat.data[0].z), analysis.attention[1, 2], atol=1e-4)
     assert heat.layout.template.layout.paper_bgcolor is not None  # plotly_dark
-    graph = drawing.render_view(services, by_id(ids.ATTENTION_GRAPH), view, sel, "light", top_k=2, threshold=0.0)
+    graph = drawing.render_view(
+        services, by_id(ids.ATTENTION_GRAPH), view, sel, "light", top_k=2, threshold=0.0
+    )
     assert any(t.name == "selected attends to" for t in graph.data)
     strip = drawing.render_view(services, by_id(ids.TOKEN_STRIP), view, sel, None)
     assert "token-selected" in strip.children[3].className
     layers, heads, layer, head = selecting.dimension_options(services, view, {**sel, "layer": 7})
     assert len(layers) == 3 and heads[0]["value"] == "avg" and (layer, head) == (2, 2)
     # a link naming layer 11 of a 3-layer model is clamped, not a crash
-    assert "layer 2" in drawing.render_view(services, by_id(ids.HEATMAP), view, {**sel, "layer": 11}, None).layout.title.text
-    assert "run an analysis" in drawing.render_view(services, by_id(ids.PREDICTIONS), None, None, None).layout.annotations[0].text
+    assert (
+        "layer 2"
+        in drawing.render_view(
+            services, by_id(ids.HEATMAP), view, {**sel, "layer": 11}, None
+        ).layout.title.text
+    )
+    assert (
+        "run an analysis"
+        in drawing.render_view(services, by_id(ids.PREDICTIONS), None, None, None).layout.annotations[0].text
+    )
 
 
 def patched(out) -> dict:
@@ -201,7 +237,9 @@ def test_views_send_only_what_changed(services, ex):
     for vid in VIEW_IDS:
         first[vid], drawn[vid] = drawing.redraw_view(services, by_id(vid), view, sel, "light", None)
         assert first[vid] is not no_update and not isinstance(first[vid], Patch)
-    assert np.allclose(np.asarray(first[ids.SENSITIVITY].data[0].z), analysis.attention_sensitivity[1], atol=1e-4)
+    assert np.allclose(
+        np.asarray(first[ids.SENSITIVITY].data[0].z), analysis.attention_sensitivity[1], atol=1e-4
+    )
 
     def again(vid, selection, theme="light"):
         return drawing.redraw_view(services, by_id(vid), view, selection, theme, drawn[vid])
@@ -212,22 +250,29 @@ def test_views_send_only_what_changed(services, ex):
     assert [s_["y0"] for s_ in patched(outline)[("layout", "shapes")]] == [2.5, -0.5]  # row 3, column 3
     assert list(patched(again(ids.SENSITIVITY, token)[0])) == [("layout", "shapes")]
     bars = patched(again(ids.SALIENCY, token)[0])
-    assert len(bars) == 4 and all(colors[3] == HIGHLIGHT and colors.count(HIGHLIGHT) == 1 for colors in bars.values())
+    assert len(bars) == 4 and all(
+        colors[3] == HIGHLIGHT and colors.count(HIGHLIGHT) == 1 for colors in bars.values()
+    )
     assert again(ids.MODEL_GRID, token) == (no_update, no_update)
     assert again(ids.PREDICTIONS, token) == (no_update, no_update)
     marks = patched(again(ids.TOKEN_STRIP, token)[0])
     assert marks == {("props", "children", 3, "props", "className"): "token token-selected"}
-    moved = drawing.redraw_view(services, by_id(ids.TOKEN_STRIP), view, {**sel, "token": 5},
-                                "light", again(ids.TOKEN_STRIP, token)[1])[0]
-    assert patched(moved) == {("props", "children", 3, "props", "className"): "token",
-                              ("props", "children", 5, "props", "className"): "token token-selected"}
+    moved = drawing.redraw_view(
+        services, by_id(ids.TOKEN_STRIP), view, {**sel, "token": 5}, "light", again(ids.TOKEN_STRIP, token)[1]
+    )[0]
+    assert patched(moved) == {
+        ("props", "children", 3, "props", "className"): "token",
+        ("props", "children", 5, "props", "className"): "token token-selected",
+    }
     assert any(t.name == "selected attends to" for t in again(ids.ATTENTION_GRAPH, token)[0].data)
     # a saliency method colours the token strip only; a layer redraws what shows the layer
     method = {**sel, "method": "integrated_gradients"}
     assert all(again(vid, method) == (no_update, no_update) for vid in VIEW_IDS if vid != ids.TOKEN_STRIP)
     assert again(ids.TOKEN_STRIP, method)[0] is not no_update
     layer = {**sel, "layer": 2}
-    assert np.allclose(np.asarray(again(ids.HEATMAP, layer)[0].data[0].z), analysis.attention[2, 2], atol=1e-4)
+    assert np.allclose(
+        np.asarray(again(ids.HEATMAP, layer)[0].data[0].z), analysis.attention[2, 2], atol=1e-4
+    )
     assert again(ids.TOKEN_FOCUS, layer) == (no_update, no_update)
     assert again(ids.PREDICTIONS, sel, theme="dark")[0].layout.template.layout.paper_bgcolor is not None
 
@@ -235,21 +280,41 @@ def test_views_send_only_what_changed(services, ex):
 def test_a_placeholder_gets_no_token_outline(services, ex):
     out = run.submit(services, {**FORM, "text": "the [MASK] sat"})
     ex.store.partials[out["shown"]["key"]] = synthetic_analysis(stages="forward")
-    view, sel = {**out["shown"], "stage": "forward"}, {"layer": 0, "head": None, "token": None, "method": "grad_norm"}
+    view, sel = (
+        {**out["shown"], "stage": "forward"},
+        {"layer": 0, "head": None, "token": None, "method": "grad_norm"},
+    )
     placeholder, drawn = drawing.redraw_view(services, by_id(ids.SENSITIVITY), view, sel, None, None)
     assert "not computed" in placeholder.layout.annotations[0].text
-    assert drawing.redraw_view(services, by_id(ids.SENSITIVITY), view, {**sel, "token": 2}, None, drawn)[0] is no_update
-    assert patched(drawing.redraw_view(services, by_id(ids.HEATMAP), view, {**sel, "token": 2}, None,
-                                       drawing.redraw_view(services, by_id(ids.HEATMAP), view, sel, None, None)[1])[0])
+    assert (
+        drawing.redraw_view(services, by_id(ids.SENSITIVITY), view, {**sel, "token": 2}, None, drawn)[0]
+        is no_update
+    )
+    assert patched(
+        drawing.redraw_view(
+            services,
+            by_id(ids.HEATMAP),
+            view,
+            {**sel, "token": 2},
+            None,
+            drawing.redraw_view(services, by_id(ids.HEATMAP), view, sel, None, None)[1],
+        )[0]
+    )
 
 
 def test_a_store_failure_is_shown_in_the_views(services, ex):
     def broken(_key):
         raise ConnectionError("redis is down")
+
     ex.result = broken
-    figure, drawn = drawing.redraw_view(services, by_id(ids.HEATMAP), {"key": "k", "final": True}, None, None, None)
+    figure, drawn = drawing.redraw_view(
+        services, by_id(ids.HEATMAP), {"key": "k", "final": True}, None, None, None
+    )
     assert "redis is down" in figure.layout.annotations[0].text and drawn is None
-    assert "redis is down" in drawing.redraw_view(services, by_id(ids.TOKEN_STRIP), {"key": "k"}, None, None, None)[0].children
+    assert (
+        "redis is down"
+        in drawing.redraw_view(services, by_id(ids.TOKEN_STRIP), {"key": "k"}, None, None, None)[0].children
+    )
 
 
 def test_views_asking_at_once_read_an_analysis_once(ex):
@@ -261,6 +326,7 @@ def test_views_asking_at_once_read_an_analysis_once(ex):
         reads.append(k)
         time.sleep(0.2)  # a big analysis takes a while to decode: the other views arrive meanwhile
         return result(k)
+
     ex.result = slow_result
     services = Services(ex)
     found = []
@@ -286,7 +352,9 @@ def test_exports(services, ex):
     data = json.loads(base64.b64decode(as_json["content"]) if as_json.get("base64") else as_json["content"])
     assert data["key"] == key and np.asarray(data["attention"]).shape == analysis.attention.shape
     csv_text = drawing.export(services, ids.EXPORT_CSV, view, sel, None, EDGES)["content"]
-    assert csv_text.startswith("index,token,word,special,grad_norm,grad_x_input,integrated_gradients,attention_rollout")
+    assert csv_text.startswith(
+        "index,token,word,special,grad_norm,grad_x_input,integrated_gradients,attention_rollout"
+    )
     npz = drawing.export(services, ids.EXPORT_NPZ, view, sel, None, EDGES)
     arrays = np.load(io.BytesIO(base64.b64decode(npz["content"])))
     assert arrays["attention"].shape == analysis.attention.shape and "saliency.grad_norm" in arrays
@@ -302,9 +370,18 @@ def test_url_carries_request_and_selection():
     sel = {"layer": 1, "head": None, "token": 4, "method": "grad_norm"}
     query = selecting.url_query({"key": "k"}, job, sel)
     params = parse_qs(query[1:])
-    assert params == {"model": ["m"], "task": ["mlm"], "text": ["a [MASK] & b"], "layer": ["1"], "token": ["4"], "method": ["grad_norm"]}
+    assert params == {
+        "model": ["m"],
+        "task": ["mlm"],
+        "text": ["a [MASK] & b"],
+        "layer": ["1"],
+        "token": ["4"],
+        "method": ["grad_norm"],
+    }
     assert parse_selection({k: v[0] for k, v in params.items()}) == sel
-    assert selecting.url_query({"key": "k", "permalink": True}, job, sel) == "?layer=1&token=4&method=grad_norm"
+    assert (
+        selecting.url_query({"key": "k", "permalink": True}, job, sel) == "?layer=1&token=4&method=grad_norm"
+    )
     assert parse_selection({"layer": "x", "head": "-3", "method": "evil"})["method"] == "integrated_gradients"
     assert parse_selection({"layer": ["0", "2"]})["layer"] == 2  # ?layer=0&layer=2: the last wins
 
@@ -321,7 +398,6 @@ def test_services_lru_keeps_final_analyses(ex):
     assert list(small._lru) == [keys[1]]
 
 
-
 def test_services_read_a_running_jobs_partial_once_per_stage(ex, monkeypatch):
     services = Services(ex)
     reads = []
@@ -330,6 +406,7 @@ def test_services_read_a_running_jobs_partial_once_per_stage(ex, monkeypatch):
     assert all(services.analysis("running") is forward for _ in range(5)) and reads == ["running"]
     ex.store.partials["running"] = later = synthetic_analysis()  # a stage more stored: read again, once
     assert all(services.analysis("running") is later for _ in range(5)) and reads == ["running"] * 2
+
 
 def test_history_rows_and_delete(services, ex):
     key, _ = cached(ex, text="<b>x</b> the [MASK]")
@@ -345,11 +422,13 @@ def test_history_rows_and_delete(services, ex):
 
 def test_compare_runs_polls_and_renders(services, ex):
     models = ["tiny-bert-mlm", "tiny-roberta-mlm"]
-    assert "pick 2 to 4" in compare.run_compare(services, "mlm", models[:1], "a [MASK]", None)["alert"].children
+    assert (
+        "pick 2 to 4" in compare.run_compare(services, "mlm", models[:1], "a [MASK]", None)["alert"].children
+    )
     assert "needs a mask" in compare.run_compare(services, "mlm", models, "no mask", None)["alert"].children
     bert = synthetic_analysis(text="the cat [MASK]")
     key = ex.put(bert)
-    out = compare.run_compare(services, "mlm", models + ["unknown-model"], "the cat [MASK]", None)
+    out = compare.run_compare(services, "mlm", [*models, "unknown-model"], "the cat [MASK]", None)
     jobs = out["jobs"]
     assert [j["state"] for j in jobs] == ["done", "queued", "error"] and jobs[0]["key"] == key
     assert "unknown model" in jobs[2]["error"] and out["poll_disabled"] is False
@@ -367,4 +446,9 @@ def test_compare_runs_polls_and_renders(services, ex):
     assert compare.layer_range(services, jobs[2:], 1) == (no_update, no_update)
     diff = compare.render_difference(services, polled["jobs"], *models, "grad_norm", None)
     assert "Difference" in diff.layout.title.text
-    assert "two different" in compare.render_difference(services, jobs, models[0], models[0], None, None).layout.annotations[0].text
+    assert (
+        "two different"
+        in compare.render_difference(services, jobs, models[0], models[0], None, None)
+        .layout.annotations[0]
+        .text
+    )

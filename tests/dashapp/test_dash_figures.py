@@ -123,9 +123,14 @@ def test_long_input_sends_one_layer_head_only():
     analysis = synthetic_analysis(n_words=510, layers=12, heads=12)
     assert analysis.n_tokens == 513
     full_bytes = analysis.attention.astype(np.float16).nbytes  # what the whole tensor would cost, at least
-    n2 = analysis.n_tokens ** 2
-    for fig in (heatmap_figure(analysis, 3, 4, 10), attention_graph_figure(analysis, 3, None, 10, top_k=3),
-                model_grid_figure(analysis, 3, 4), token_focus_figure(analysis, 10, None), sensitivity_figure(analysis, 3)):
+    n2 = analysis.n_tokens**2
+    for fig in (
+        heatmap_figure(analysis, 3, 4, 10),
+        attention_graph_figure(analysis, 3, None, 10, top_k=3),
+        model_grid_figure(analysis, 3, 4),
+        token_focus_figure(analysis, 10, None),
+        sensitivity_figure(analysis, 3),
+    ):
         size = len(fig.to_json())
         assert size < 8 * n2 and size < full_bytes / 20, (fig.layout.title.text, size)
     assert edge_count(attention_graph_figure(analysis, 3, None, top_k=3)) == 3 * analysis.n_tokens
@@ -142,7 +147,11 @@ def test_word_level_views_and_difference():
 
 
 def test_graph_config_exports_png_or_svg():
-    assert graph_config("heatmap")["toImageButtonOptions"] == {"format": "png", "filename": "interpboard-heatmap", "scale": 2}
+    assert graph_config("heatmap")["toImageButtonOptions"] == {
+        "format": "png",
+        "filename": "interpboard-heatmap",
+        "scale": 2,
+    }
     assert graph_config("heatmap", "svg")["toImageButtonOptions"]["format"] == "svg"
     assert graph_config("x", "exe")["toImageButtonOptions"]["format"] == "png"
     json.dumps(graph_config("x"))

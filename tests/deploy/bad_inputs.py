@@ -23,7 +23,9 @@ class BadInput:
     content_type: str | None = None
 
 
-def _post(name: str, status: int, payload: object = None, *, raw: bytes | None = None, content_type: str = JSON) -> BadInput:
+def _post(
+    name: str, status: int, payload: object = None, *, raw: bytes | None = None, content_type: str = JSON
+) -> BadInput:
     body = raw if raw is not None else orjson.dumps(payload)
     return BadInput(name, "POST", "/api/analyses", status, body, content_type)
 
@@ -39,7 +41,12 @@ MNLI = {"model": "tiny-bert-mnli", "task": "mnli"}
 BAD_INPUTS: list[BadInput] = [
     # Not JSON at all: 415.
     _post("text/plain body", 415, _req(), content_type="text/plain"),
-    _post("form body", 415, raw=b"model=tiny-bert-sst&task=sst", content_type="application/x-www-form-urlencoded"),
+    _post(
+        "form body",
+        415,
+        raw=b"model=tiny-bert-sst&task=sst",
+        content_type="application/x-www-form-urlencoded",
+    ),
     _post("no content type", 415, _req(), content_type=""),
     # Not parseable, or the wrong shape: 400.
     _post("empty body", 400, raw=b""),
@@ -64,8 +71,14 @@ BAD_INPUTS: list[BadInput] = [
     _post("mask_index negative", 400, {**MLM, "text": "the movie", "mask_index": -1}),
     _post("unknown method in list", 400, _req(methods=["grad_norm", "telepathy"])),
     _post("methods a number", 400, _req(methods=5)),
-    _post("methods nested too deep", 400, raw=b'{"model": "tiny-bert-sst", "task": "sst", "text": "x", "methods": '
-                                                + b"[" * 1000 + b"]" * 1000 + b"}"),
+    _post(
+        "methods nested too deep",
+        400,
+        raw=b'{"model": "tiny-bert-sst", "task": "sst", "text": "x", "methods": '
+        + b"[" * 1000
+        + b"]" * 1000
+        + b"}",
+    ),
     _post("model name of 100 KB", 400, _req(model="m" * 100_000)),
     _post("target of 100 KB", 400, _req(target="t" * 100_000)),
     _post("a list of 10k unknown methods", 400, _req(methods=["telepathy"] * 10_000)),

@@ -7,6 +7,7 @@ in a log file. Used by tests/deploy and benchmarks/{load,cold_overhead,faults}.p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -32,11 +33,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str, service: "Service | None" = None) -> None:
+def wait_for(check: Callable[[], bool], timeout: float, what: str, service: Service | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service is not None and service.process.poll() is not None:
-            raise RuntimeError(f"{service.name} exited with {service.process.returncode} while waiting for {what}:\n{service.logs()[-3000:]}")
+            raise RuntimeError(
+                f"{service.name} exited with {service.process.returncode} while waiting for {what}:\n{service.logs()[-3000:]}"
+            )
         try:
             if check():
                 return
@@ -57,10 +60,8 @@ class Service:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def signal(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def kill(self) -> None:
         """SIGKILL the whole process group (a Celery parent and its pool children alike)."""
@@ -70,10 +71,8 @@ class Service:
     def stop(self, timeout: float = 15) -> None:
         if self.process.poll() is None:
             self.signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         self.kill()
 
 
@@ -81,16 +80,30 @@ def start(name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None 
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
     with log.open("ab") as out:
-        process = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return Service(name, process, log)
 
 
 def stack_env(broker: str | None, cache: str, models: str | os.PathLike, **extra: str) -> dict[str, str]:
-    env = {"INTERPBOARD_CACHE": cache, "INTERPBOARD_MODELS": str(models), "INTERPBOARD_BROKER": broker or "",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           # Two shared cores on the dev machines: one torch thread per worker process.
-           "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        "INTERPBOARD_CACHE": cache,
+        "INTERPBOARD_MODELS": str(models),
+        "INTERPBOARD_BROKER": broker or "",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        # Two shared cores on the dev machines: one torch thread per worker process.
+        "OMP_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     return env | extra
 
 
@@ -115,39 +128,55 @@ def interpolate(value: str, env: Mapping[str, str]) -> str:
     return text.replace("\0", "$")
 
 
-def compose_command(service: str, env: Mapping[str, str] = {}) -> list[str]:  # noqa: B006 - read only
+def compose_command(service: str, env: Mapping[str, str] = {}) -> list[str]:
     """A service's command as compose runs it: interpolated, a string split like a shell would."""
     raw = compose_services()[service]["command"]
     return shlex.split(interpolate(raw, env)) if isinstance(raw, str) else [interpolate(a, env) for a in raw]
 
 
-def compose_environment(service: str, env: Mapping[str, str] = {}) -> dict[str, str]:  # noqa: B006 - read only
+def compose_environment(service: str, env: Mapping[str, str] = {}) -> dict[str, str]:
     return {k: interpolate(v, env) for k, v in (compose_services()[service].get("environment") or {}).items()}
 
 
-def compose_healthcheck(service: str, env: Mapping[str, str] = {}) -> str:  # noqa: B006 - read only
+def compose_healthcheck(service: str, env: Mapping[str, str] = {}) -> str:
     """The healthcheck test as a shell command line."""
     kind, *argv = compose_services()[service]["healthcheck"]["test"]
     argv = [interpolate(a, env) for a in argv]
     return argv[0] if kind == "CMD-SHELL" else shlex.join(argv)
 
 
-def start_compose_redis(service: str, log_dir: Path, port: int, env: Mapping[str, str] = {}) -> Service:  # noqa: B006
+def start_compose_redis(service: str, log_dir: Path, port: int, env: Mapping[str, str] = {}) -> Service:
     """The compose file's redis-server command for `service`, on 127.0.0.1:`port` with its data in `log_dir`."""
     data = log_dir / f"{service}-data"
     data.mkdir(parents=True, exist_ok=True)
-    argv = compose_command(service, env) + ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)]
+    argv = [*compose_command(service, env), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)]
     redis = start(service, argv, log_dir)
     wait_for(lambda: "Ready to accept connections" in redis.logs(), 20, service, redis)
     return redis
 
 
-def start_redis(log_dir: Path, port: int, *options: str, password: str | None = None, name: str = "redis") -> Service:
+def start_redis(
+    log_dir: Path, port: int, *options: str, password: str | None = None, name: str = "redis"
+) -> Service:
     """A private redis-server (never the shared one on 6379), with an append-only file like the broker's."""
     data = log_dir / f"{name}-data"
     data.mkdir(parents=True, exist_ok=True)
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-            "--dir", str(data), "--maxmemory-policy", "noeviction", *options]
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--dir",
+        str(data),
+        "--maxmemory-policy",
+        "noeviction",
+        *options,
+    ]
     if password:
         argv += ["--requirepass", password]
     service = start(name, argv, log_dir)
@@ -155,21 +184,52 @@ def start_redis(log_dir: Path, port: int, *options: str, password: str | None = 
     return service
 
 
-def start_worker(log_dir: Path, env: dict[str, str], queues: str = "cpu", concurrency: int = 1,
-                 name: str = "worker") -> Service:
-    argv = [sys.executable, "-m", "dashapp.cli", "worker", "--queues", queues, "--concurrency", str(concurrency),
-            "--loglevel", "info"]
+def start_worker(
+    log_dir: Path, env: dict[str, str], queues: str = "cpu", concurrency: int = 1, name: str = "worker"
+) -> Service:
+    argv = [
+        sys.executable,
+        "-m",
+        "dashapp.cli",
+        "worker",
+        "--queues",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "info",
+    ]
     service = start(name, argv, log_dir, env)
     wait_for(lambda: " ready." in service.logs(), 120, name, service)
     return service
 
 
 def start_web(log_dir: Path, env: dict[str, str], port: int, workers: int = 2, name: str = "web") -> Service:
-    argv = [sys.executable, "-m", "gunicorn", "dashapp.wsgi:server", "--config", "python:dashapp.gunicorn_conf", "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", "4", "--bind", f"127.0.0.1:{port}", "--timeout", "120"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "dashapp.wsgi:server",
+        "--config",
+        "python:dashapp.gunicorn_conf",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "120",
+    ]
     service = start(name, argv, log_dir, env)
-    wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code in (200, 503),
-             120, name, service)
+    wait_for(
+        lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code in (200, 503),
+        120,
+        name,
+        service,
+    )
     return service
 
 
@@ -201,7 +261,9 @@ class Stack:
 
 
 @contextmanager
-def local_stack(root: Path, *, web_workers: int = 4, worker_concurrency: int = 1, **env: str) -> Iterator[Stack]:
+def local_stack(
+    root: Path, *, web_workers: int = 4, worker_concurrency: int = 1, **env: str
+) -> Iterator[Stack]:
     """docker-compose.yml on this machine: a private redis-server (broker on DB 0, cache on DB 1, never the
     shared 6379), tiny models, one `interpboard worker` and gunicorn; all stopped afterwards."""
     from tests.tiny_models import build_tiny_models

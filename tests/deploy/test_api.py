@@ -8,9 +8,9 @@ import time
 import numpy as np
 import orjson
 import pytest
-from jsonschema import Draft202012Validator
 from flask import Flask
 from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
 
 from dashapp.api import register_api
 from dashapp.openapi import openapi_document
@@ -19,8 +19,12 @@ from tests.deploy.stack import free_port
 from workers.executor import EmbeddedExecutor
 from workers.settings import Settings
 
-SST = {"model": "tiny-bert-sst", "task": "sst", "text": "the movie was great",
-       "methods": ["grad_norm", "attention_rollout", "attention_sensitivity"]}
+SST = {
+    "model": "tiny-bert-sst",
+    "task": "sst",
+    "text": "the movie was great",
+    "methods": ["grad_norm", "attention_rollout", "attention_sensitivity"],
+}
 
 
 @pytest.fixture
@@ -139,8 +143,13 @@ def test_history_index_filters_and_delete(client: FlaskClient) -> None:
 
 def test_cancel_a_queued_job(client: FlaskClient) -> None:
     # One embedded thread: the first job occupies it, the second waits in the queue.
-    slow = {"model": "tiny-bert-sst", "task": "sst", "text": "the quick brown fox jumps over the lazy dog " * 6,
-            "methods": ["integrated_gradients", "attention_sensitivity"], "ig_steps": 1000}
+    slow = {
+        "model": "tiny-bert-sst",
+        "task": "sst",
+        "text": "the quick brown fox jumps over the lazy dog " * 6,
+        "methods": ["integrated_gradients", "attention_sensitivity"],
+        "ig_steps": 1000,
+    }
     running = client.post("/api/analyses", json=slow).json
     queued = client.post("/api/analyses", json={**slow, "text": "paris is the capital of france " * 8}).json
     status = client.get(f"/api/jobs/{queued['job_id']}").json
@@ -161,14 +170,21 @@ def test_bad_input_is_a_clear_4xx(client: FlaskClient, bad: BadInput) -> None:
     response = client.open(bad.path, method=bad.method, data=bad.body, content_type=bad.content_type)
     assert response.status_code == bad.status, response.data[:300]
     assert response.mimetype == "application/json"
-    assert isinstance(response.json["error"], str) and 10 < len(response.json["error"]) < 1000  # never echoes a huge value
+    assert (
+        isinstance(response.json["error"], str) and 10 < len(response.json["error"]) < 1000
+    )  # never echoes a huge value
 
 
 def test_chunked_body_over_the_limit_is_413(client: FlaskClient) -> None:
     """No Content-Length (chunked, as gunicorn passes it on): cut at the limit and refused, not parsed as truncated JSON."""
+
     def chunked(body: bytes) -> dict:
-        return dict(input_stream=io.BytesIO(body), content_type="application/json", headers={"Transfer-Encoding": "chunked"},
-                    environ_overrides={"wsgi.input_terminated": True})
+        return dict(
+            input_stream=io.BytesIO(body),
+            content_type="application/json",
+            headers={"Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
 
     big = orjson.dumps({**SST, "text": "x" * 300_000})
     response = client.post("/api/analyses", **chunked(big))
@@ -203,8 +219,11 @@ def test_unreachable_cache_is_503_not_500(tiny_registry) -> None:
     try:
         health = client.get("/api/health")
         assert health.status_code == 503 and health.json["checks"]["cache"]["ok"] is False
-        for response in (client.post("/api/analyses", json=SST), client.get("/api/analyses"),
-                         client.get(f"/api/analyses/{'a' * 64}")):
+        for response in (
+            client.post("/api/analyses", json=SST),
+            client.get("/api/analyses"),
+            client.get(f"/api/analyses/{'a' * 64}"),
+        ):
             assert response.status_code == 503, response.json
             assert "unreachable" in response.json["error"]
         assert b"secret" not in health.data
@@ -220,12 +239,17 @@ def test_mounted_on_the_dash_app_with_auth(executor, monkeypatch) -> None:
     assert client.get("/api/health").status_code == 200  # open for health checks
     for path in ("/api/everything", "/api", "/api/"):
         unknown = client.get(path, headers={"Authorization": "Bearer team-token"})
-        assert unknown.status_code == 404 and unknown.json["error"], path  # not the Dash pages' HTML catch-all
+        assert unknown.status_code == 404 and unknown.json["error"], (
+            path
+        )  # not the Dash pages' HTML catch-all
     assert client.get("/api").status_code == 401 and client.get("/api").json["error"]
     assert client.get("/").status_code == 401
     assert client.get("/api/models").status_code == 401
     assert client.get("/", headers={"Authorization": "Bearer team-token"}).status_code == 200
-    assert client.post("/api/analyses", json=SST, headers={"Authorization": "Bearer team-token"}).status_code == 202
+    assert (
+        client.post("/api/analyses", json=SST, headers={"Authorization": "Bearer team-token"}).status_code
+        == 202
+    )
 
 
 def _documented(method: str, path: str, response) -> None:
@@ -266,8 +290,20 @@ def test_answers_match_the_openapi_document(client: FlaskClient) -> None:
     _documented("GET", key_path, client.get(f"/api/analyses/{failed['key']}?job={failed['job_id']}"))  # 404
     for bad in BAD_INPUTS:  # every error status of a documented route is documented too
         path = bad.path.split("?")[0]
-        template = ("/api/analyses" if path == "/api/analyses" else npz_path if path.endswith(".npz")
-                    else key_path if path.startswith("/api/analyses/") else job_path if path.startswith("/api/jobs/") else None)
+        template = (
+            "/api/analyses"
+            if path == "/api/analyses"
+            else npz_path
+            if path.endswith(".npz")
+            else key_path
+            if path.startswith("/api/analyses/")
+            else job_path
+            if path.startswith("/api/jobs/")
+            else None
+        )
         if template is not None and bad.status != 405:
-            _documented(bad.method, template, client.open(bad.path, method=bad.method, data=bad.body,
-                                                          content_type=bad.content_type))
+            _documented(
+                bad.method,
+                template,
+                client.open(bad.path, method=bad.method, data=bad.body, content_type=bad.content_type),
+            )

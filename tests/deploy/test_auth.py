@@ -9,7 +9,15 @@ import pytest
 from flask import Flask
 
 from dashapp.api import register_api
-from dashapp.auth import COOKIE, Credentials, install_auth, is_loopback, listen_hosts, load_credentials, warn_if_open
+from dashapp.auth import (
+    COOKIE,
+    Credentials,
+    install_auth,
+    is_loopback,
+    listen_hosts,
+    load_credentials,
+    warn_if_open,
+)
 from interp.settings import WebSettings
 
 TOKEN = "s3cret-team-token"
@@ -49,7 +57,9 @@ def test_token_as_bearer_header() -> None:
 def test_token_in_a_link_once_then_cookie() -> None:
     client = make_server(Credentials(token=TOKEN)).test_client()
     first = client.get(f"/?token={TOKEN}&layer=2")
-    assert first.status_code == 302 and first.headers["Location"] == "/?layer=2"  # token gone from the address
+    assert (
+        first.status_code == 302 and first.headers["Location"] == "/?layer=2"
+    )  # token gone from the address
     cookie = client.get_cookie(COOKIE)
     assert cookie is not None and TOKEN not in cookie.value and cookie.http_only
     assert client.get("/").status_code == 200
@@ -72,7 +82,9 @@ def test_basic_auth_users(tmp_path) -> None:
     assert creds.users == {"alice": "pw1", "bob": "p:w2", "carol": "pw,3"}
     client = make_server(creds).test_client()
     challenge = client.get("/")
-    assert challenge.status_code == 401 and challenge.headers["WWW-Authenticate"] == 'Basic realm="interpboard"'
+    assert (
+        challenge.status_code == 401 and challenge.headers["WWW-Authenticate"] == 'Basic realm="interpboard"'
+    )
     assert client.get("/", headers=basic("alice", "pw1")).status_code == 200
     assert client.get("/", headers=basic("bob", "p:w2")).status_code == 200
     assert client.get("/api/models", headers=basic("carol", "pw,3")).status_code == 200
@@ -98,9 +110,20 @@ def test_api_post_with_token_in_query_is_accepted_without_redirect() -> None:
     assert response.status_code == 415  # past the gate, refused by the API for its body
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("localhost", True), ("[::1]", True),
-                                                  ("unix:", True), ("0.0.0.0", False), ("[::]", False),
-                                                  ("10.1.2.3", False), ("", False), ("example.org", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("[::1]", True),
+        ("unix:", True),
+        ("0.0.0.0", False),
+        ("[::]", False),
+        ("10.1.2.3", False),
+        ("", False),
+        ("example.org", False),
+    ],
+)
 def test_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 

@@ -14,7 +14,14 @@ import redis
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.deploy.stack import Service, compose_command, compose_environment, compose_healthcheck, free_port, start_compose_redis
+from tests.deploy.stack import (
+    Service,
+    compose_command,
+    compose_environment,
+    compose_healthcheck,
+    free_port,
+    start_compose_redis,
+)
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -39,8 +46,14 @@ def test_every_service_has_a_healthcheck(service: str) -> None:
     test = SERVICES[service]["healthcheck"]["test"]
     assert test[0] in ("CMD", "CMD-SHELL")
     probe = " ".join(test[1:])
-    expected = {"redis-broker": "redis-cli ping | grep -q PONG", "redis-cache": "redis-cli ping | grep -q PONG", "web": "/api/health",
-                "worker": "inspect ping", "worker-gpu": "inspect ping", "flower": "/healthcheck"}[service]
+    expected = {
+        "redis-broker": "redis-cli ping | grep -q PONG",
+        "redis-cache": "redis-cli ping | grep -q PONG",
+        "web": "/api/health",
+        "worker": "inspect ping",
+        "worker-gpu": "inspect ping",
+        "flower": "/healthcheck",
+    }[service]
     assert expected in probe
 
 
@@ -124,14 +137,19 @@ def test_one_redis_password_for_both_instances_and_every_url() -> None:
     env = {"INTERPBOARD_REDIS_PASSWORD": "0123abcd"}
     for name in ("redis-broker", "redis-cache"):
         assert option(compose_command(name, env), "--requirepass") == "0123abcd"
-        assert compose_environment(name, env)["REDISCLI_AUTH"] == "0123abcd"  # for the healthcheck's redis-cli
+        assert (
+            compose_environment(name, env)["REDISCLI_AUTH"] == "0123abcd"
+        )  # for the healthcheck's redis-cli
     for name in ("web", "worker", "worker-gpu", "flower"):
         urls = compose_environment(name, env)
         assert urls["INTERPBOARD_BROKER"] == "redis://:0123abcd@redis-broker:6379/0"
         assert urls["INTERPBOARD_CACHE"] == "redis://:0123abcd@redis-cache:6379/0"
     # No password: still one redis-server argument (an empty one), and URLs without a password.
     assert option(compose_command("redis-broker"), "--requirepass") == ""
-    assert compose_environment("web", {"INTERPBOARD_CACHE": "/data/results"})["INTERPBOARD_CACHE"] == "/data/results"
+    assert (
+        compose_environment("web", {"INTERPBOARD_CACHE": "/data/results"})["INTERPBOARD_CACHE"]
+        == "/data/results"
+    )
 
 
 def test_every_compose_variable_is_documented() -> None:
@@ -155,8 +173,10 @@ def test_redis_commands_and_healthchecks_for_real(password: str, tmp_path, redis
     """Both Redis commands of the compose file run as they are, with their policies, and their healthchecks tell
     a healthy instance (PONG) from one that refuses them (wrong password) or is gone."""
     env = {"INTERPBOARD_REDIS_PASSWORD": password}
-    expected = {"redis-broker": {"maxmemory-policy": "noeviction", "appendonly": "yes"},
-                "redis-cache": {"maxmemory-policy": "allkeys-lru", "maxmemory": str(2 * 2**30)}}
+    expected = {
+        "redis-broker": {"maxmemory-policy": "noeviction", "appendonly": "yes"},
+        "redis-cache": {"maxmemory-policy": "allkeys-lru", "maxmemory": str(2 * 2**30)},
+    }
     for name, config in expected.items():
         port = free_port()
         redis_services.append(server := start_compose_redis(name, tmp_path, port, env))
@@ -168,9 +188,12 @@ def test_redis_commands_and_healthchecks_for_real(password: str, tmp_path, redis
                 redis.Redis(port=port).ping()
         probe = compose_healthcheck(name, env).replace("redis-cli", f"redis-cli -p {port}", 1)
 
-        def healthy(auth: str) -> bool:
+        def healthy(auth: str, name: str = name, probe: str = probe) -> bool:
             probe_env = {**os.environ, **compose_environment(name, env), "REDISCLI_AUTH": auth}
-            return subprocess.run(["sh", "-c", probe], env=probe_env, capture_output=True, timeout=30).returncode == 0
+            return (
+                subprocess.run(["sh", "-c", probe], env=probe_env, capture_output=True, timeout=30).returncode
+                == 0
+            )
 
         assert healthy(compose_environment(name, env)["REDISCLI_AUTH"]), name
         if password:
@@ -214,14 +237,16 @@ def test_dockerfile_targets() -> None:
     web = DOCKERFILE.split("AS web", 1)[1].split("AS worker", 1)[0]
     worker = DOCKERFILE.split("AS worker", 1)[1]
     assert "torch" in web and "'torch' not in sys.modules" in web  # excluded, and checked at build time
-    assert "--index-url \"$TORCH_INDEX\"" in worker and "whl/cpu" in worker
+    assert '--index-url "$TORCH_INDEX"' in worker and "whl/cpu" in worker
     assert "curl" in DOCKERFILE  # the web and flower healthchecks use it
 
 
 def test_web_image_requirements_exclude_the_engine() -> None:
     """Run the Dockerfile's own requirement filter against pyproject.toml."""
     script = DOCKERFILE.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
-    out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     names = {re.split(r"[\s<>=!~\[;]", line, maxsplit=1)[0].lower() for line in out.split()}
     assert {"dash", "celery", "redis", "gunicorn", "flower", "jsonschema", "huggingface_hub"} <= names
     assert not names & {"torch", "transformers", "captum", "tokenizers"}

@@ -35,10 +35,15 @@ def test_served_as_json(server: Flask) -> None:
 def test_names_every_route_and_method(server: Flask) -> None:
     routes = {
         (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
-        for rule in server.url_map.iter_rules() if rule.rule.startswith("/api/") and rule.endpoint != "api.no_such_endpoint"
+        for rule in server.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.endpoint != "api.no_such_endpoint"
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
-    documented = {(path, method) for path, item in openapi_document()["paths"].items()
-                  for method in item if method != "parameters"}
+    documented = {
+        (path, method)
+        for path, item in openapi_document()["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
     assert routes == documented
     assert len(routes) == 10

@@ -7,7 +7,11 @@ import pytest
 from interp.registry import Registry, load_registry
 from interp.schema import Analysis, AnalysisRequest
 
-FAST = ("grad_norm", "grad_x_input", "attention_rollout")  # cheap methods for tests that need no IG/sensitivity
+FAST = (
+    "grad_norm",
+    "grad_x_input",
+    "attention_rollout",
+)  # cheap methods for tests that need no IG/sensitivity
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from interp.registry import Registry
@@ -11,29 +10,50 @@ from interp.schema import AnalysisRequest, InputError
 FAST = ("grad_norm", "grad_x_input", "attention_rollout")
 
 
-@pytest.mark.parametrize("fields,message", [
-    (dict(model="tiny-bert-sst", task="sst", text="   \n\t "), "text is empty"),
-    (dict(model="tiny-bert-mlm", task="mlm", text="no mask here"), "needs a mask"),
-    (dict(model="tiny-bert-mlm", task="mlm", text="[MASK] and <mask>"), "only one mask"),
-    (dict(model="tiny-bert-mnli", task="mnli", text="a premise"), "hypothesis"),
-    (dict(model="tiny-bert-sim", task="similarity", text="one sentence", pair="  "), "second sentence"),
-])
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        (dict(model="tiny-bert-sst", task="sst", text="   \n\t "), "text is empty"),
+        (dict(model="tiny-bert-mlm", task="mlm", text="no mask here"), "needs a mask"),
+        (dict(model="tiny-bert-mlm", task="mlm", text="[MASK] and <mask>"), "only one mask"),
+        (dict(model="tiny-bert-mnli", task="mnli", text="a premise"), "hypothesis"),
+        (dict(model="tiny-bert-sim", task="similarity", text="one sentence", pair="  "), "second sentence"),
+    ],
+)
 def test_bad_requests_are_refused_on_construction(fields, message):
     with pytest.raises(InputError, match=message):
         AnalysisRequest(**fields)
 
 
-@pytest.mark.parametrize("fields,message", [
-    (dict(model="no-such-model", task="sst", text="hello"), "unknown model 'no-such-model'"),
-    (dict(model="tiny-bert-sst", task="mlm", text="a [MASK]"), "does not serve task mlm"),
-    (dict(model="tiny-bert-mlm", task="mlm", text="the cat sat", mask_index=40), "mask index 40 is out of range"),
-    (dict(model="tiny-bert-mlm", task="mlm", text="the cat sat", mask_index=0), "special token"),
-    (dict(model="tiny-bert-sst", task="sst", text="the movie", target="great"), "unknown target label 'great'"),
-    (dict(model="tiny-bert-mlm", task="mlm", text="the [MASK] sat", target="zebraphone"), "not a single token"),
-    (dict(model="tiny-gpt2", task="causal-lm", text="the cat", target="unbelievablyweird"), "not a single token"),
-    (dict(model="tiny-bert-sim", task="similarity", text="a", pair="b", target="x"), "takes no target"),
-    (dict(model="tiny-bert-mlm", task="mlm", text="word " * 100 + "[MASK]"), "beyond the model's maximum length of 64"),
-])
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        (dict(model="no-such-model", task="sst", text="hello"), "unknown model 'no-such-model'"),
+        (dict(model="tiny-bert-sst", task="mlm", text="a [MASK]"), "does not serve task mlm"),
+        (
+            dict(model="tiny-bert-mlm", task="mlm", text="the cat sat", mask_index=40),
+            "mask index 40 is out of range",
+        ),
+        (dict(model="tiny-bert-mlm", task="mlm", text="the cat sat", mask_index=0), "special token"),
+        (
+            dict(model="tiny-bert-sst", task="sst", text="the movie", target="great"),
+            "unknown target label 'great'",
+        ),
+        (
+            dict(model="tiny-bert-mlm", task="mlm", text="the [MASK] sat", target="zebraphone"),
+            "not a single token",
+        ),
+        (
+            dict(model="tiny-gpt2", task="causal-lm", text="the cat", target="unbelievablyweird"),
+            "not a single token",
+        ),
+        (dict(model="tiny-bert-sim", task="similarity", text="a", pair="b", target="x"), "takes no target"),
+        (
+            dict(model="tiny-bert-mlm", task="mlm", text="word " * 100 + "[MASK]"),
+            "beyond the model's maximum length of 64",
+        ),
+    ],
+)
 def test_bad_requests_are_refused_by_the_engine(run, fields, message):
     with pytest.raises(InputError, match=message):
         run(**fields, methods=FAST)
@@ -48,8 +68,15 @@ ODD_TEXTS = {
 }
 
 
-@pytest.mark.parametrize("model,task,pair", [("tiny-bert-sst", "sst", None), ("tiny-roberta-mnli", "mnli", "a hypothesis 🙂"),
-                                             ("tiny-gpt2", "causal-lm", None), ("tiny-bert-sim", "similarity", "ok")])
+@pytest.mark.parametrize(
+    "model,task,pair",
+    [
+        ("tiny-bert-sst", "sst", None),
+        ("tiny-roberta-mnli", "mnli", "a hypothesis 🙂"),
+        ("tiny-gpt2", "causal-lm", None),
+        ("tiny-bert-sim", "similarity", "ok"),
+    ],
+)
 @pytest.mark.parametrize("kind", list(ODD_TEXTS))
 def test_odd_characters_never_crash(run, model, task, pair, kind):
     try:
@@ -80,8 +107,15 @@ def test_gpt2_tokens_with_a_leading_space_belong_to_the_next_word(run):
     assert a.token_words == sorted(a.token_words) and a.token_words[-1] == 2
 
 
-@pytest.mark.parametrize("model,task,pair", [("tiny-bert-sst", "sst", None), ("tiny-roberta-mnli", "mnli", "the same again " * 100),
-                                             ("tiny-gpt2", "causal-lm", None), ("tiny-bert-sim", "similarity", "short")])
+@pytest.mark.parametrize(
+    "model,task,pair",
+    [
+        ("tiny-bert-sst", "sst", None),
+        ("tiny-roberta-mnli", "mnli", "the same again " * 100),
+        ("tiny-gpt2", "causal-lm", None),
+        ("tiny-bert-sim", "similarity", "short"),
+    ],
+)
 def test_long_input_is_truncated_to_the_maximum_length(run, model, task, pair):
     text = " ".join(["the quick brown fox jumps over the lazy dog"] * 34)[:1600]  # about 300 words
     assert len(text.split()) >= 290
@@ -119,10 +153,16 @@ def test_class_target_by_name_or_index(run, target, index):
 
 def test_token_targets(run, loaded):
     a = run("tiny-bert-mlm", "mlm", "the [MASK] sat on the mat", target="cat", methods=FAST)
-    assert a.target == {"label": "cat", "index": loaded("tiny-bert-mlm", "mlm").tokenizer.convert_tokens_to_ids("cat")}
+    assert a.target == {
+        "label": "cat",
+        "index": loaded("tiny-bert-mlm", "mlm").tokenizer.convert_tokens_to_ids("cat"),
+    }
     g = run("tiny-gpt2", "causal-lm", "the quick brown", target="fox", methods=FAST)
     assert g.target["label"] == "fox"
-    assert loaded("tiny-gpt2", "causal-lm").tokenizer.convert_ids_to_tokens(g.target["index"]) in ("fox", "Ġfox")
+    assert loaded("tiny-gpt2", "causal-lm").tokenizer.convert_ids_to_tokens(g.target["index"]) in (
+        "fox",
+        "Ġfox",
+    )
 
 
 def test_mask_index_masks_that_token(run):

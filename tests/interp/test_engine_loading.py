@@ -32,7 +32,9 @@ def builtin_registry(monkeypatch, tmp_path, tiny_registry):
 
 
 def test_default_registry_lists_builtins_and_hub_models_are_unavailable_offline(builtin_registry, no_network):
-    assert {"bert-mlm", "bert-sst", "roberta-mnli", "distilbert-sst", "gpt2", "minilm"} <= set(builtin_registry.models)
+    assert {"bert-mlm", "bert-sst", "roberta-mnli", "distilbert-sst", "gpt2", "minilm"} <= set(
+        builtin_registry.models
+    )
     bert = builtin_registry.get("bert-sst").availability()
     assert not bert.ok and "HF_HUB_OFFLINE" in bert.detail
     assert builtin_registry.get("minilm").availability().ok
@@ -94,7 +96,10 @@ def test_device_override(monkeypatch):
 def test_one_load_for_concurrent_threads(registry):
     cache = ModelCache()
     got = []
-    threads = [threading.Thread(target=lambda: got.append(cache.get(registry.get("tiny-distilbert-sst"), "sst"))) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: got.append(cache.get(registry.get("tiny-distilbert-sst"), "sst")))
+        for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -105,9 +110,13 @@ def test_one_load_for_concurrent_threads(registry):
 def test_concurrent_analyses_agree(registry):
     from interp.engine import analyze
 
-    request = AnalysisRequest("tiny-bert-mlm", "mlm", "the cat sat on the [MASK]", methods=("grad_norm", "attention_sensitivity"))
+    request = AnalysisRequest(
+        "tiny-bert-mlm", "mlm", "the cat sat on the [MASK]", methods=("grad_norm", "attention_sensitivity")
+    )
     results = []
-    threads = [threading.Thread(target=lambda: results.append(analyze(request, registry=registry))) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: results.append(analyze(request, registry=registry))) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:

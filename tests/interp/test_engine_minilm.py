@@ -22,7 +22,9 @@ def test_cosine_equals_a_direct_mean_pooled_forward(run, registry):
     path = registry.get("minilm").load_path()
     tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
     with torch.no_grad():
-        embeddings = [model(**tokenizer(t, return_tensors="pt")).last_hidden_state.mean(1)[0] for t in (GUITAR, pair)]
+        embeddings = [
+            model(**tokenizer(t, return_tensors="pt")).last_hidden_state.mean(1)[0] for t in (GUITAR, pair)
+        ]
     cosine = torch.nn.functional.cosine_similarity(*embeddings, dim=0)
     assert a.predictions[0]["score"] == pytest.approx(float(cosine), abs=1e-5)
     assert a.tokens[0] == "[CLS]" and a.token_segments.count(1) == len(tokenizer(pair)["input_ids"])

@@ -5,13 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM,
-                          AutoModelForSequenceClassification, AutoTokenizer)
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+)
 
 from interp.sensitivity import naive_attention_sensitivity
 
-AUTO = {"mlm": AutoModelForMaskedLM, "sst": AutoModelForSequenceClassification, "mnli": AutoModelForSequenceClassification,
-        "causal-lm": AutoModelForCausalLM, "similarity": AutoModel}
+AUTO = {
+    "mlm": AutoModelForMaskedLM,
+    "sst": AutoModelForSequenceClassification,
+    "mnli": AutoModelForSequenceClassification,
+    "causal-lm": AutoModelForCausalLM,
+    "similarity": AutoModel,
+}
 CASES = [
     ("tiny-bert-mnli", "mnli", "a man is playing a guitar", "a person plays music"),
     ("tiny-distilbert-sst", "sst", "what a boring story", None),
@@ -74,7 +84,7 @@ def test_attention_equals_a_plain_eager_forward(run, direct, model_id, task, tex
     start = 0
     for block in blocks:
         n = block.shape[-1]
-        np.testing.assert_allclose(a.attention[..., start:start + n, start:start + n], block, atol=1e-5)
+        np.testing.assert_allclose(a.attention[..., start : start + n, start : start + n], block, atol=1e-5)
         start += n
     assert start == a.n_tokens
 
@@ -93,7 +103,10 @@ def test_gradient_saliency_equals_hand_written_autograd(run, direct, model_id, t
     np.testing.assert_allclose(a.saliency["grad_x_input"], x_input, rtol=1e-4, atol=1e-7)
 
 
-IG_CASES = CASES + [("minilm", "similarity", "A man is playing a guitar.", "The stock market fell sharply today.")]
+IG_CASES = [
+    *CASES,
+    ("minilm", "similarity", "A man is playing a guitar.", "The stock market fell sharply today."),
+]
 
 
 @pytest.mark.parametrize("model_id,task,text,pair", IG_CASES, ids=[c[0] for c in IG_CASES])
@@ -104,8 +117,10 @@ def test_integrated_gradients_is_complete(run, direct, model_id, task, text, pai
     encs = encodings(tokenizer, task, text, pair)
     with torch.no_grad():
         embeds = [model.get_input_embeddings()(e["input_ids"]) for e in encs]
-        difference = float(scalar(model, tokenizer, task, encs, embeds, a.target["index"])
-                           - scalar(model, tokenizer, task, encs, [torch.zeros_like(e) for e in embeds], a.target["index"]))
+        difference = float(
+            scalar(model, tokenizer, task, encs, embeds, a.target["index"])
+            - scalar(model, tokenizer, task, encs, [torch.zeros_like(e) for e in embeds], a.target["index"])
+        )
     assert info["score_difference"] == pytest.approx(difference, rel=1e-4, abs=1e-6)
     # Random tiny models move their scores very little; below 1e-4 float32 rounding is all there is.
     total = float(a.saliency["integrated_gradients"].sum())
@@ -122,9 +137,16 @@ def test_attention_sensitivity_equals_the_naive_loop(run, direct, model_id, task
         n = enc["input_ids"].shape[1]
         embeds = model.get_input_embeddings()(enc["input_ids"]).detach()
         reference = naive_attention_sensitivity(
-            lambda x: embedded_forward(model, enc, x, output_attentions=True).attentions, embeds, enc["attention_mask"])[0]
-        np.testing.assert_allclose(a.attention_sensitivity[:, start:start + n, start:start + n], reference.numpy(),
-                                   rtol=1e-4, atol=1e-7)
+            lambda x, enc=enc: embedded_forward(model, enc, x, output_attentions=True).attentions,
+            embeds,
+            enc["attention_mask"],
+        )[0]
+        np.testing.assert_allclose(
+            a.attention_sensitivity[:, start : start + n, start : start + n],
+            reference.numpy(),
+            rtol=1e-4,
+            atol=1e-7,
+        )
         start += n
 
 
@@ -135,7 +157,13 @@ def test_sensitivity_of_a_layer_ignores_later_layers(run):
 
 
 def test_rollout_and_head_stats_equal_plain_loops(run):
-    a = run("tiny-bert-mnli", "mnli", "a man is playing a guitar", "a person plays music", methods=("attention_rollout",))
+    a = run(
+        "tiny-bert-mnli",
+        "mnli",
+        "a man is playing a guitar",
+        "a person plays music",
+        methods=("attention_rollout",),
+    )
     L, H, n, _ = a.attention.shape
     joint = np.eye(n)
     for layer in range(L):
@@ -159,7 +187,9 @@ def test_rollout_and_head_stats_equal_plain_loops(run):
 
 
 def test_similarity_rollout_averages_each_sentences_rows(run):
-    a = run("tiny-bert-sim", "similarity", "a man is playing", "a woman reads", methods=("attention_rollout",))
+    a = run(
+        "tiny-bert-sim", "similarity", "a man is playing", "a woman reads", methods=("attention_rollout",)
+    )
     seg = np.array(a.token_segments)
     for s in (0, 1):
         part = a.saliency["attention_rollout"][seg == s]

@@ -43,7 +43,9 @@ def check_well_formed(a: Analysis) -> None:
     if "attention_sensitivity" in a.request.methods:
         assert a.attention_sensitivity.shape == (L, n, n)
         assert np.isfinite(a.attention_sensitivity).all() and (a.attention_sensitivity >= 0).all()
-    assert a.predictions and all(isinstance(p["label"], str) and np.isfinite(p["score"]) for p in a.predictions)
+    assert a.predictions and all(
+        isinstance(p["label"], str) and np.isfinite(p["score"]) for p in a.predictions
+    )
     assert a.target is not None and {"label", "index"} <= set(a.target)
     assert a.stages_done == ["forward", "saliency", "sensitivity"][: len(a.stages_done)]
     assert a.fingerprint and a.device
@@ -97,14 +99,27 @@ def test_progress_reports_every_stage_with_partials(registry):
     from interp.schema import AnalysisRequest
 
     seen = []
-    analyze(AnalysisRequest("tiny-bert-sst", "sst", "the movie was great"), registry=registry,
-            on_progress=lambda stage, fraction, partial: seen.append((stage, fraction, partial)))
+    analyze(
+        AnalysisRequest("tiny-bert-sst", "sst", "the movie was great"),
+        registry=registry,
+        on_progress=lambda stage, fraction, partial: seen.append((stage, fraction, partial)),
+    )
     stages = [str(s) for s, _, _ in seen]
-    assert stages == ["loading model", "forward", "saliency", "sensitivity 1/3", "sensitivity 2/3", "sensitivity 3/3", "done"]
+    assert stages == [
+        "loading model",
+        "forward",
+        "saliency",
+        "sensitivity 1/3",
+        "sensitivity 2/3",
+        "sensitivity 3/3",
+        "done",
+    ]
     fractions = [f for _, f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     forward = seen[1][2]
-    assert forward.predictions and forward.attention is not None and forward.head_stats and not forward.saliency
+    assert (
+        forward.predictions and forward.attention is not None and forward.head_stats and not forward.saliency
+    )
     assert set(seen[2][2].saliency) == set(m for m in METHODS if m != "attention_sensitivity")
 
 
@@ -120,4 +135,8 @@ def test_a_raising_callback_stops_the_work(registry):
             raise Cancelled
 
     with pytest.raises(Cancelled):
-        analyze(AnalysisRequest("tiny-bert-sst", "sst", "the movie was great"), registry=registry, on_progress=cancel_at_saliency)
+        analyze(
+            AnalysisRequest("tiny-bert-sst", "sst", "the movie was great"),
+            registry=registry,
+            on_progress=cancel_at_saliency,
+        )

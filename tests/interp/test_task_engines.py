@@ -23,10 +23,15 @@ def test_an_engine_refuses_a_spec_whose_target_it_cannot_parse():
         MaskedLM(TASK_SPECS["sst"])
 
 
-@pytest.mark.parametrize("model, task", [
-    ("tiny-bert-sst", "sst"), ("tiny-roberta-mlm", "mlm"), ("tiny-gpt2", "causal-lm"),
-    ("tiny-bert-sim", "similarity"),
-])
+@pytest.mark.parametrize(
+    "model, task",
+    [
+        ("tiny-bert-sst", "sst"),
+        ("tiny-roberta-mlm", "mlm"),
+        ("tiny-gpt2", "causal-lm"),
+        ("tiny-bert-sim", "similarity"),
+    ],
+)
 def test_a_model_loads_with_its_task_engines_auto_class(loaded, model, task):
     lm = loaded(model, task)
     assert lm.task == task

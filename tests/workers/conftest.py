@@ -32,8 +32,12 @@ def celery_env(tmp_path, tiny_registry, redis_url, monkeypatch) -> dict[str, str
     A queue of its own, so a worker of another test session that landed on the same DB number
     never takes this test's jobs.
     """
-    env = {"INTERPBOARD_BROKER": redis_url, "INTERPBOARD_CACHE": str(tmp_path / "cache"),
-           "INTERPBOARD_QUEUE": f"test-{uuid.uuid4().hex[:12]}", **TEST_LIMITS}
+    env = {
+        "INTERPBOARD_BROKER": redis_url,
+        "INTERPBOARD_CACHE": str(tmp_path / "cache"),
+        "INTERPBOARD_QUEUE": f"test-{uuid.uuid4().hex[:12]}",
+        **TEST_LIMITS,
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
@@ -53,8 +57,12 @@ def celery_worker_module(tmp_path_factory, tiny_registry, redis_server) -> Itera
     """
     directory = tmp_path_factory.mktemp("celery-module")
     with leased_redis_db(redis_server) as url:
-        env = {"INTERPBOARD_BROKER": url, "INTERPBOARD_CACHE": str(directory / "cache"),
-               "INTERPBOARD_QUEUE": f"test-{uuid.uuid4().hex[:12]}", **TEST_LIMITS}
+        env = {
+            "INTERPBOARD_BROKER": url,
+            "INTERPBOARD_CACHE": str(directory / "cache"),
+            "INTERPBOARD_QUEUE": f"test-{uuid.uuid4().hex[:12]}",
+            **TEST_LIMITS,
+        }
         with celery_worker(worker_env(env, tiny_registry), directory / "worker.log"):
             yield env
 

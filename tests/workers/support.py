@@ -22,16 +22,27 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Bounds for a job that hangs; the visibility timeout must stay above the longest job.
 TEST_LIMITS = {"INTERPBOARD_JOB_TIME_LIMIT": "120", "INTERPBOARD_VISIBILITY_TIMEOUT": "135"}
 
-QUICK = AnalysisRequest(model="tiny-bert-sst", task="sst", text="the movie was great",
-                        methods=("grad_norm", "attention_sensitivity"))
+QUICK = AnalysisRequest(
+    model="tiny-bert-sst",
+    task="sst",
+    text="the movie was great",
+    methods=("grad_norm", "attention_sensitivity"),
+)
 # Seconds of work on a tiny model (64 tokens, integrated gradients with many steps, then per-layer
 # sensitivity): long enough to watch it run, cancel it, or follow it from other threads.
-SLOW = AnalysisRequest(model="tiny-gpt2", task="causal-lm", text=" ".join(["the cat sat on the mat while the dog slept"] * 5),
-                       methods=("integrated_gradients", "attention_sensitivity"), ig_steps=250)
+SLOW = AnalysisRequest(
+    model="tiny-gpt2",
+    task="causal-lm",
+    text=" ".join(["the cat sat on the mat while the dog slept"] * 5),
+    methods=("integrated_gradients", "attention_sensitivity"),
+    ig_steps=250,
+)
 TIMEOUT = 180
 
 
-def wait_for(executor: Executor, job_id: str, condition: Callable[[JobStatus], bool], timeout: float = TIMEOUT) -> JobStatus:
+def wait_for(
+    executor: Executor, job_id: str, condition: Callable[[JobStatus], bool], timeout: float = TIMEOUT
+) -> JobStatus:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = executor.status(job_id)
@@ -50,8 +61,14 @@ def worker_env(settings_env: dict[str, str], tiny_registry: Path) -> dict[str, s
 def celery_worker(env: dict[str, str], log: Path, *extra: str) -> Iterator[subprocess.Popen]:
     """A real `interpboard worker` process (its own process group), ready to take jobs; always stopped."""
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dashapp.cli", "worker", "--concurrency", "1", *extra],
-                                env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashapp.cli", "worker", "--concurrency", "1", *extra],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_until_ready(proc, env["INTERPBOARD_BROKER"], log)
         yield proc
@@ -88,5 +105,3 @@ def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         except ProcessLookupError:
             pass
     proc.wait()
-
-

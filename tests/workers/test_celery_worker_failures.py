@@ -18,7 +18,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.processes]
 LOSS_LIMITS = {"INTERPBOARD_JOB_TIME_LIMIT": "40", "INTERPBOARD_VISIBILITY_TIMEOUT": "45"}
 
 
-def test_job_of_a_killed_worker_is_redelivered_and_completes(celery_env, tiny_registry, worker_log, monkeypatch):
+def test_job_of_a_killed_worker_is_redelivered_and_completes(
+    celery_env, tiny_registry, worker_log, monkeypatch
+):
     for name, value in LOSS_LIMITS.items():
         monkeypatch.setenv(name, value)
     env = worker_env({**celery_env, **LOSS_LIMITS}, tiny_registry)
@@ -39,7 +41,9 @@ def test_job_of_a_killed_worker_is_redelivered_and_completes(celery_env, tiny_re
         executor.close()
 
 
-def test_job_over_its_time_limit_ends_with_a_timeout_error(celery_env, tiny_registry, worker_log, monkeypatch):
+def test_job_over_its_time_limit_ends_with_a_timeout_error(
+    celery_env, tiny_registry, worker_log, monkeypatch
+):
     limits = {"INTERPBOARD_JOB_TIME_LIMIT": "1", "INTERPBOARD_VISIBILITY_TIMEOUT": "4"}
     for name, value in limits.items():
         monkeypatch.setenv(name, value)
@@ -48,7 +52,9 @@ def test_job_over_its_time_limit_ends_with_a_timeout_error(celery_env, tiny_regi
         with celery_worker(worker_env({**celery_env, **limits}, tiny_registry), worker_log):
             sub = executor.submit(SLOW)
             status = executor.wait(sub.job_id, timeout=TIMEOUT)
-        assert status.state == "error" and status.error_kind == "timeout" and "time limit of 1 s" in status.error
+        assert (
+            status.state == "error" and status.error_kind == "timeout" and "time limit of 1 s" in status.error
+        )
         assert executor.store.get_meta(sub.key) is None
     finally:
         executor.close()

@@ -55,10 +55,14 @@ def test_identical_concurrent_submissions_share_one_job(executor):
     assert executor.submit(SLOW).cached
 
 
-@pytest.mark.parametrize("request_", [
-    AnalysisRequest(model="tiny-bert-mlm", task="mlm", text="the cat sat on the mat", mask_index=40),
-    AnalysisRequest(model="tiny-bert-sst", task="sst", text="the movie was great", target="banana"),
-], ids=["mask-index-beyond-text", "unknown-target-label"])
+@pytest.mark.parametrize(
+    "request_",
+    [
+        AnalysisRequest(model="tiny-bert-mlm", task="mlm", text="the cat sat on the mat", mask_index=40),
+        AnalysisRequest(model="tiny-bert-sst", task="sst", text="the movie was great", target="banana"),
+    ],
+    ids=["mask-index-beyond-text", "unknown-target-label"],
+)
 def test_request_failing_in_the_engine_is_an_error_status_and_never_cached(executor, request_):
     sub = executor.submit(request_)
     status = executor.wait(sub.job_id, timeout=TIMEOUT)
@@ -71,10 +75,14 @@ def test_request_failing_in_the_engine_is_an_error_status_and_never_cached(execu
     executor.wait(retry.job_id, timeout=TIMEOUT)
 
 
-@pytest.mark.parametrize("request_", [
-    AnalysisRequest(model="no-such-model", task="sst", text="hi"),
-    AnalysisRequest(model="tiny-bert-sst", task="mlm", text="the [MASK] sat"),
-], ids=["unknown-model", "task-not-served"])
+@pytest.mark.parametrize(
+    "request_",
+    [
+        AnalysisRequest(model="no-such-model", task="sst", text="hi"),
+        AnalysisRequest(model="tiny-bert-sst", task="mlm", text="the [MASK] sat"),
+    ],
+    ids=["unknown-model", "task-not-served"],
+)
 def test_invalid_request_is_refused_before_queueing(request_, embedded_env):
     executor = get_executor(reset=True)
     with pytest.raises(InputError):

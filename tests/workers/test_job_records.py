@@ -8,7 +8,17 @@ import pytest
 import redis
 
 from interp.stages import Progress, Stage
-from workers.jobs import CANCELLED, DONE, ERROR, QUEUED, RUNNING, JobRecords, JobStatus, MemoryJobRecords, RedisJobRecords
+from workers.jobs import (
+    CANCELLED,
+    DONE,
+    ERROR,
+    QUEUED,
+    RUNNING,
+    JobRecords,
+    JobStatus,
+    MemoryJobRecords,
+    RedisJobRecords,
+)
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -11,8 +11,12 @@ from workers.precompute import InputLine, precompute, read_inputs
 from workers.settings import Settings
 
 METHODS = ("grad_norm", "attention_rollout", "attention_sensitivity")
-PAIRS = [("a man is playing a guitar", "a woman is reading a book"), ("the cat sat on the mat", "the dog slept"),
-         ("paris is the capital of france", "the weather today is cold"), ("we walked along the river", "children are playing football")]
+PAIRS = [
+    ("a man is playing a guitar", "a woman is reading a book"),
+    ("the cat sat on the mat", "the dog slept"),
+    ("paris is the capital of france", "the weather today is cold"),
+    ("we walked along the river", "children are playing football"),
+]
 
 
 def write_jsonl(path, lines: list[str]):
@@ -21,15 +25,18 @@ def write_jsonl(path, lines: list[str]):
 
 
 def test_jsonl_bad_lines_are_reported_with_their_number(tmp_path):
-    path = write_jsonl(tmp_path / "in.jsonl", [
-        '{"text": "one", "pair": "two"}',
-        "",
-        "{not json",
-        '["a list"]',
-        '{"text": "  "}',
-        '{"text": "x", "colour": "red"}',
-        '{"text": "three"}',
-    ])
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            '{"text": "one", "pair": "two"}',
+            "",
+            "{not json",
+            '["a list"]',
+            '{"text": "  "}',
+            '{"text": "x", "colour": "red"}',
+            '{"text": "three"}',
+        ],
+    )
     inputs, problems = read_inputs(path)
     assert inputs == [InputLine(1, "one", "two"), InputLine(7, "three", None)]
     assert [p.split(":")[0] for p in problems] == ["line 3", "line 4", "line 5", "line 6"]
@@ -43,7 +50,10 @@ def test_csv_rows_with_line_numbers(tmp_path):
     assert inputs == [InputLine(2, "a, b", "c"), InputLine(3, "only text", None)]
     assert problems == ["line 4: more cells than columns"]
     (tmp_path / "bad.csv").write_text("sentence\nhello\n", encoding="utf-8")
-    assert read_inputs(tmp_path / "bad.csv") == ([], ["line 1: the CSV header needs a text column (and optionally pair)"])
+    assert read_inputs(tmp_path / "bad.csv") == (
+        [],
+        ["line 1: the CSV header needs a text column (and optionally pair)"],
+    )
 
 
 @pytest.mark.slow
@@ -52,17 +62,32 @@ def test_precompute_batches_then_everything_is_cached(tmp_path, executor):
     path = write_jsonl(tmp_path / "in.jsonl", lines)
     seen = []
 
-    report = precompute(executor, path, ["tiny-bert-sim"], "similarity", METHODS, batch_size=3,
-                        on_progress=lambda done, total: seen.append((done, total)), poll=0.05)
+    report = precompute(
+        executor,
+        path,
+        ["tiny-bert-sim"],
+        "similarity",
+        METHODS,
+        batch_size=3,
+        on_progress=lambda done, total: seen.append((done, total)),
+        poll=0.05,
+    )
     assert (report.submitted, report.done, report.cached, report.failed) == (4, 4, 0, [])
     assert report.skipped == ["line 5 (tiny-bert-sim): task similarity needs a second sentence (pair text)"]
     assert seen[-1] == (4, 4)
 
     # Stored exactly as a single job would store it: a single submit of the same input is a cache hit.
-    single = executor.submit(AnalysisRequest(model="tiny-bert-sim", task="similarity", text=PAIRS[0][0], pair=PAIRS[0][1], methods=METHODS))
+    single = executor.submit(
+        AnalysisRequest(
+            model="tiny-bert-sim", task="similarity", text=PAIRS[0][0], pair=PAIRS[0][1], methods=METHODS
+        )
+    )
     assert single.cached
     analysis = executor.result(single.key)
-    assert analysis.attention_sensitivity is not None and set(analysis.saliency) == {"grad_norm", "attention_rollout"}
+    assert analysis.attention_sensitivity is not None and set(analysis.saliency) == {
+        "grad_norm",
+        "attention_rollout",
+    }
     assert executor.store.get_meta(single.key)["key"] == single.key
 
     again = precompute(executor, path, ["tiny-bert-sim"], "similarity", METHODS, batch_size=3, poll=0.05)

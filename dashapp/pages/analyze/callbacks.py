@@ -42,7 +42,7 @@ REPLACE_URL = """function(query) {
 
 
 def _pick(result: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
-    return [result[name] if name in result else no_update for name in names]
+    return [result.get(name, no_update) for name in names]
 
 
 def register(app: dash.Dash, services: Services) -> None:
@@ -108,7 +108,7 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         filled = result.get("form", {})
         return (
             *_pick(result, START_OUTPUTS),
-            *(filled[f] if f in filled else no_update for f in FORM_FIELDS),
+            *(filled.get(f, no_update) for f in FORM_FIELDS),
         )
 
 

@@ -121,7 +121,9 @@ def start(
         return {**submit(services, {**form, **autorun["request"]}), "autorun": None}
     if isinstance(trigger, dict) and trigger.get("type") == ids.TOKEN_BUTTON:
         index = trigger["index"]
-        if not (mask_mode and ui.needs_mask(form.get("task")) and clicks and index < len(clicks) and clicks[index]):
+        if not (
+            mask_mode and ui.needs_mask(form.get("task")) and clicks and index < len(clicks) and clicks[index]
+        ):
             return {}
         analysis = services.analysis((shown or {}).get("key"))
         word = analysis.token_words[index] if analysis and index < analysis.n_tokens else None
