@@ -249,7 +249,7 @@ def _saliency(
         embeds,
         batch.lengths,
         [a.attention for a in analyses],
-        [engine.reading_rows(item) for item in items],
+        [engine.reading_rows(item, lm) for item in items],
         analyses[0].request.ig_steps,
     )
     for name in methods:
@@ -296,7 +296,7 @@ def _sensitivity(
 
 
 def _read_positions(engine: TaskEngine, items: list[Tokenized], lm: LoadedModel) -> torch.Tensor:
-    return torch.tensor([engine.read_position(item) for item in items], device=lm.device)
+    return torch.tensor([engine.read_position(item, lm) for item in items], device=lm.device)
 
 
 def _done(analyses: list[Analysis], stage: str, timings: dict[str, float]) -> None:
