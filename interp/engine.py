@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from interp.architecture import describe
 from interp.attention import head_stats, request_attention
 from interp.loading import MODELS, LoadedModel
 from interp.registry import Registry, load_registry
@@ -220,6 +221,7 @@ def _forward(
             attention=a,
             head_stats=head_stats(a, item.special_tokens),
             device=str(lm.device),
+            architecture=dict(describe(lm.model.config)),
         )
         for request, item, p, target, a in zip(requests, items, preds, targets, attention)
     ]
