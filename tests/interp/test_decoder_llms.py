@@ -124,3 +124,15 @@ def test_classifier_rollout_is_read_at_the_last_token(run, model_id):
         a.saliency["attention_rollout"], rollout(a.attention, [[a.n_tokens - 1]]), atol=1e-6
     )
     assert np.count_nonzero(a.saliency["attention_rollout"]) == a.n_tokens  # the last token sees them all
+
+
+@pytest.mark.parametrize("model_id", ["tiny-gemma2", "tiny-qwen3"])
+def test_attention_sensitivity_equals_the_naive_reference(run, plain, model_id):
+    from interp.sensitivity import naive_attention_sensitivity
+
+    a = run(model_id, "causal-lm", TEXT, methods=("attention_sensitivity",))
+    model, tokenizer = plain(model_id, AutoModelForCausalLM)
+    enc = tokenizer(TEXT, return_tensors="pt")
+    want = naive_attention_sensitivity(lambda x: model.model(inputs_embeds=x, output_attentions=True).attentions,
+                                       lookup(model, enc["input_ids"]), enc["attention_mask"])
+    np.testing.assert_allclose(a.attention_sensitivity, want[0].numpy(), rtol=1e-4, atol=1e-6)
