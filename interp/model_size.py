@@ -65,8 +65,9 @@ def refuse_if_too_big(spec: ModelSpec, auto_class: type, device: torch.device) -
     A config that cannot be read passes: loading it fails next, with the loader's own message.
     """
     try:
-        config = AutoConfig.from_pretrained(spec.load_path(), revision=spec.revision, trust_remote_code=False,
-                                            local_files_only=True)
+        config = AutoConfig.from_pretrained(
+            spec.load_path(), revision=spec.revision, trust_remote_code=False, local_files_only=True
+        )
         needed, parameters, dtype = weight_bytes(config, auto_class)
     except Exception:  # noqa: BLE001 (any failure here is the loader's to report)
         return
@@ -74,7 +75,8 @@ def refuse_if_too_big(spec: ModelSpec, auto_class: type, device: torch.device) -
     if allowed is not None and needed > allowed:
         raise ModelUnavailable(
             f"model {spec.id} needs ≈ {readable(needed)} for its weights ({count(parameters)} parameters "
-            f"in {str(dtype).removeprefix('torch.')}), this worker allows {readable(allowed)} ({source})")
+            f"in {str(dtype).removeprefix('torch.')}), this worker allows {readable(allowed)} ({source})"
+        )
 
 
 def count(parameters: int) -> str:

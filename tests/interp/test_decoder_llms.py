@@ -78,7 +78,7 @@ def test_a_batch_of_different_lengths_equals_one_by_one(registry, run, model_id)
     batched = analyze_many(
         [AnalysisRequest(model_id, "causal-lm", t, methods=("grad_norm",)) for t in texts], registry=registry
     )
-    for text, b in zip(texts, batched):
+    for text, b in zip(texts, batched, strict=True):
         one = run(model_id, "causal-lm", text, methods=("grad_norm",))
         np.testing.assert_allclose(b.attention, one.attention, atol=1e-5)
         assert [p["token_id"] for p in b.predictions] == [p["token_id"] for p in one.predictions]
@@ -107,7 +107,7 @@ def test_classifier_reads_each_texts_last_token_in_a_padded_batch(registry, run,
     batched = analyze_many(
         [AnalysisRequest(model_id, "sst", t, methods=("grad_norm",)) for t in texts], registry=registry
     )
-    for text, b in zip(texts, batched):
+    for text, b in zip(texts, batched, strict=True):
         one = run(model_id, "sst", text, methods=("grad_norm",))
         np.testing.assert_allclose(
             [p["score"] for p in b.predictions], [p["score"] for p in one.predictions], rtol=1e-5
@@ -133,6 +133,9 @@ def test_attention_sensitivity_equals_the_naive_reference(run, plain, model_id):
     a = run(model_id, "causal-lm", TEXT, methods=("attention_sensitivity",))
     model, tokenizer = plain(model_id, AutoModelForCausalLM)
     enc = tokenizer(TEXT, return_tensors="pt")
-    want = naive_attention_sensitivity(lambda x: model.model(inputs_embeds=x, output_attentions=True).attentions,
-                                       lookup(model, enc["input_ids"]), enc["attention_mask"])
+    want = naive_attention_sensitivity(
+        lambda x: model.model(inputs_embeds=x, output_attentions=True).attentions,
+        lookup(model, enc["input_ids"]),
+        enc["attention_mask"],
+    )
     np.testing.assert_allclose(a.attention_sensitivity, want[0].numpy(), rtol=1e-4, atol=1e-6)

@@ -10,13 +10,20 @@ from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
 
 from interp.loading import load_model
 from interp.model_size import available_ram, count, readable, weight_bytes
-from interp.registry import ModelSpec
 from interp.schema import ModelUnavailable
 from interp.tasks import engine_for
 
 
-@pytest.mark.parametrize("model_id,task", [("tiny-llama", "causal-lm"), ("tiny-gemma2", "causal-lm"),
-                                           ("tiny-qwen2-sst", "sst"), ("tiny-bert-mlm", "mlm"), ("tiny-gpt2", "causal-lm")])
+@pytest.mark.parametrize(
+    "model_id,task",
+    [
+        ("tiny-llama", "causal-lm"),
+        ("tiny-gemma2", "causal-lm"),
+        ("tiny-qwen2-sst", "sst"),
+        ("tiny-bert-mlm", "mlm"),
+        ("tiny-gpt2", "causal-lm"),
+    ],
+)
 def test_the_estimate_is_what_loading_takes(registry, loaded, model_id, task):
     """Exact, tied embeddings (Gemma, BERT's MLM head, GPT-2) counted once."""
     config = AutoConfig.from_pretrained(registry.get(model_id).load_path())
@@ -27,8 +34,15 @@ def test_the_estimate_is_what_loading_takes(registry, loaded, model_id, task):
 
 def test_a_real_size_config_without_its_weights():
     """Llama-3-8B's shape, in bfloat16 as it ships: its published 8.03B parameters, 2 bytes each."""
-    config = LlamaConfig(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-                         intermediate_size=14336, vocab_size=128256, dtype="bfloat16")
+    config = LlamaConfig(
+        hidden_size=4096,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=14336,
+        vocab_size=128256,
+        dtype="bfloat16",
+    )
     needed, parameters, dtype = weight_bytes(config, AutoModelForCausalLM)
     assert (parameters, dtype, needed) == (8_030_261_248, torch.bfloat16, 2 * 8_030_261_248)
 
@@ -47,10 +61,13 @@ def test_too_big_for_the_memory_left_is_refused_before_loading(registry, tmp_pat
     for weights in copy.glob("*.safetensors"):
         weights.unlink()  # the refusal needs only the config: no weight is ever read
     fake_meminfo(tmp_path, monkeypatch, kib=64)
-    with pytest.raises(ModelUnavailable, match=r"^model tiny-llama needs ≈ 0\.\d\d MiB for its weights "
-                                               r"\([\d,]+ parameters in float32\), this worker allows 0\.06 MiB "
-                                               r"\(available memory\)$"):
-        load_model(ModelSpec("tiny-llama", str(copy), ("causal-lm",)), "causal-lm")
+    with pytest.raises(
+        ModelUnavailable,
+        match=r"^model tiny-llama needs ≈ 0\.\d\d MiB for its weights "
+        r"\([\d,]+ parameters in float32\), this worker allows 0\.06 MiB "
+        r"\(available memory\)$",
+    ):
+        load_model(spec.model_copy(update={"path": str(copy)}), "causal-lm")
 
 
 def test_a_model_that_fits_loads(registry, tmp_path, monkeypatch):
