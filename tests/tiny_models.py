@@ -89,14 +89,14 @@ def _llm_tokenizer(bos: bool):
 
     bos=True prepends <s> to every text (Llama, Gemma, Mistral, Phi); Qwen adds nothing.
     """
-    from tokenizers import ByteLevelBPETokenizer, processors
+    from tokenizers import ByteLevelBPETokenizer, Tokenizer, processors
     from transformers import PreTrainedTokenizerFast
 
     trainer = ByteLevelBPETokenizer()
     trainer.train_from_iterator(
         _corpus(), vocab_size=500, min_frequency=1, special_tokens=["<pad>", "<s>", "</s>"]
     )
-    backend = trainer._tokenizer
+    backend = Tokenizer.from_str(trainer.to_str())
     if bos:
         start = ("<s>", backend.token_to_id("<s>"))
         backend.post_processor = processors.TemplateProcessing(
