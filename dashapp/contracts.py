@@ -58,6 +58,11 @@ class AnalysisSummary(_Answer):
     device: str | None = None
     attention: list[Any] | None = Field(None, description="[layers][heads][n][n]")
     attention_sensitivity: list[Any] | None = Field(None, description="[layers][n][n]")
+    architecture: dict[str, Any] = Field(
+        {},
+        description="interp.architecture.describe: query and key/value heads "
+        "(GQA), per-layer global/sliding attention and window, soft-caps.",
+    )
 
 
 class Pending(_Answer):

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from interp.architecture import describe
 from interp.attention import head_stats, request_attention
 from interp.loading import MODELS, LoadedModel
 from interp.registry import Registry, load_registry
@@ -220,6 +221,7 @@ def _forward(
             attention=a,
             head_stats=head_stats(a, item.special_tokens),
             device=str(lm.device),
+            architecture=dict(describe(lm.model.config)),
         )
         for request, item, p, target, a in zip(requests, items, preds, targets, attention)
     ]
@@ -249,7 +251,7 @@ def _saliency(
         embeds,
         batch.lengths,
         [a.attention for a in analyses],
-        [engine.reading_rows(item) for item in items],
+        [engine.reading_rows(item, lm) for item in items],
         analyses[0].request.ig_steps,
     )
     for name in methods:
@@ -296,7 +298,7 @@ def _sensitivity(
 
 
 def _read_positions(engine: TaskEngine, items: list[Tokenized], lm: LoadedModel) -> torch.Tensor:
-    return torch.tensor([engine.read_position(item) for item in items], device=lm.device)
+    return torch.tensor([engine.read_position(item, lm) for item in items], device=lm.device)
 
 
 def _done(analyses: list[Analysis], stage: str, timings: dict[str, float]) -> None:

@@ -14,6 +14,7 @@ import transformers
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from interp.lru import LoadingLRU
+from interp.model_size import refuse_if_too_big
 from interp.registry import ModelSpec
 from interp.schema import ModelUnavailable
 from interp.settings import settings
@@ -91,6 +92,7 @@ def load_model(spec: ModelSpec, task: str) -> LoadedModel:
     # Availability said the files are on this machine, so never wait on the network for them.
     options = dict(revision=spec.revision, trust_remote_code=False, local_files_only=True)
     device = pick_device()
+    refuse_if_too_big(spec, engine_for(task).auto_class, device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.load_path(), **options)
         auto_class = engine_for(task).auto_class

@@ -91,6 +91,7 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     stages_done: list[str] = field(default_factory=list)
     device: str = "cpu"
+    architecture: dict[str, Any] = field(default_factory=dict)  # interp.architecture.describe (GQA, windows)
 
     @property
     def n_tokens(self) -> int:
@@ -135,6 +136,7 @@ class Analysis:
             "timings": self.timings,
             "stages_done": self.stages_done,
             "device": self.device,
+            "architecture": self.architecture,
         }
         return meta, arrays
 
@@ -163,6 +165,7 @@ class Analysis:
             timings=dict(meta.get("timings") or {}),
             stages_done=list(meta.get("stages_done") or []),
             device=meta.get("device", "cpu"),
+            architecture=dict(meta.get("architecture") or {}),
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
@@ -188,6 +191,7 @@ class Analysis:
             "truncated": self.truncated,
             "timings": self.timings,
             "stages_done": self.stages_done,
+            "architecture": self.architecture,
         }
         if full:
             out["attention"] = (

@@ -39,6 +39,19 @@ MAX_POSITIONS = 64
 SIZES = dict(hidden=32, layers=3, heads=4, intermediate=64)
 NLI_LABELS = {0: "contradiction", 1: "entailment", 2: "neutral"}  # deliberately not alphabetical by id
 SST_LABELS = {0: "negative", 1: "positive"}
+# Decoder LLMs: grouped-query attention (2 query heads per key/value head) and a short sliding
+# window, so that both show on ten-token test sentences.
+LLM_SIZES = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=8,
+    intermediate_size=64,
+    max_position_embeddings=MAX_POSITIONS,
+    initializer_range=0.1,
+)
+LLM_WINDOW = 4
 
 
 def _corpus() -> list[str]:
@@ -69,6 +82,78 @@ def _bpe_folder(folder: Path, specials: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(folder))  # vocab.json + merges.txt
     return folder
+
+
+def _llm_tokenizer(bos: bool):
+    """A fast byte-level BPE tokenizer with bos/eos/pad, as today's LLMs ship (tokenizer.json only).
+
+    bos=True prepends <s> to every text (Llama, Gemma, Mistral, Phi); Qwen adds nothing.
+    """
+    from tokenizers import ByteLevelBPETokenizer, Tokenizer, processors
+    from transformers import PreTrainedTokenizerFast
+
+    trainer = ByteLevelBPETokenizer()
+    trainer.train_from_iterator(
+        _corpus(), vocab_size=500, min_frequency=1, special_tokens=["<pad>", "<s>", "</s>"]
+    )
+    backend = Tokenizer.from_str(trainer.to_str())
+    if bos:
+        start = ("<s>", backend.token_to_id("<s>"))
+        backend.post_processor = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A <s> $B", special_tokens=[start]
+        )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        model_input_names=["input_ids", "attention_mask"],
+        model_max_length=MAX_POSITIONS,
+    )
+
+
+def _llm_configs(tokenizer) -> dict[str, object]:
+    """Tiny configs of each decoder LLM family, by model id suffix."""
+    from transformers import (
+        Gemma2Config,
+        Gemma3TextConfig,
+        LlamaConfig,
+        MistralConfig,
+        Phi3Config,
+        Qwen2Config,
+        Qwen3Config,
+    )
+
+    ids = dict(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        attn_implementation="eager",
+        **LLM_SIZES,
+    )
+    local_global = ["sliding_attention", "full_attention"]
+    return {
+        "llama": LlamaConfig(**ids),
+        "qwen2": Qwen2Config(**ids, use_sliding_window=True, sliding_window=LLM_WINDOW, max_window_layers=1),
+        "qwen3": Qwen3Config(**ids),
+        "gemma2": Gemma2Config(
+            **ids,
+            sliding_window=LLM_WINDOW,
+            layer_types=local_global,
+            query_pre_attn_scalar=8,
+            attn_logit_softcapping=5.0,
+            final_logit_softcapping=2.0,
+        ),
+        "gemma3": Gemma3TextConfig(
+            **{**ids, "num_key_value_heads": 1},
+            sliding_window=LLM_WINDOW,
+            layer_types=local_global,
+            query_pre_attn_scalar=8,
+        ),
+        "mistral": MistralConfig(**ids, sliding_window=LLM_WINDOW),
+        "phi3": Phi3Config(**ids),
+    }
 
 
 def _save(model, tokenizer, folder: Path) -> None:
@@ -222,6 +307,26 @@ def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
         attn_implementation="eager",
     )
     make(GPT2LMHeadModel, gpt_cfg, gpt_tok, "tiny-gpt2", "causal-lm")
+
+    # Decoder LLMs: one BPE vocabulary, with or without a bos token; Llama and Qwen2 also as classifiers.
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    llm_tok = {bos: _llm_tokenizer(bos) for bos in (True, False)}
+    for family, config in _llm_configs(llm_tok[True]).items():
+        tokenizer = llm_tok[not family.startswith("qwen")]
+        make(AutoModelForCausalLM.from_config, config, tokenizer, f"tiny-{family}", "causal-lm")
+        if family in ("llama", "qwen2"):
+            config = type(config).from_dict(
+                {
+                    **config.to_dict(),
+                    "num_labels": 2,
+                    "id2label": SST_LABELS,
+                    "label2id": {v: k for k, v in SST_LABELS.items()},
+                }
+            )
+            make(
+                AutoModelForSequenceClassification.from_config, config, tokenizer, f"tiny-{family}-sst", "sst"
+            )
 
     lines = []
     for model_id, folder, task in entries:

@@ -65,13 +65,13 @@ class TaskEngine(ABC):
             kwargs["token_type_ids"] = batch.token_type_ids.reshape(B * S, n)
         return (lm.model.base_model if encoder_only else lm.model)(**kwargs)
 
-    def read_position(self, item: Tokenized) -> int:
+    def read_position(self, item: Tokenized, lm: LoadedModel) -> int:
         """The token position whose output the prediction reads."""
         return 0
 
-    def reading_rows(self, item: Tokenized) -> list[list[int]]:
+    def reading_rows(self, item: Tokenized, lm: LoadedModel) -> list[list[int]]:
         """Groups of (concatenated) token rows whose attention rollout explains the prediction."""
-        return [[self.read_position(item)]]
+        return [[self.read_position(item, lm)]]
 
     @abstractmethod
     def target_scores(

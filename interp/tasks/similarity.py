@@ -26,7 +26,7 @@ class Similarity(TaskEngine):
     auto_class = AutoModel
     target_kind = TargetKind.NONE
 
-    def reading_rows(self, item: Tokenized) -> list[list[int]]:
+    def reading_rows(self, item: Tokenized, lm: LoadedModel) -> list[list[int]]:
         """Every token of each sentence: the pooled embedding reads them all."""
         na, nb = item.lengths
         return [list(range(na)), list(range(na, na + nb))]

@@ -65,7 +65,7 @@ class MaskedLM(TokenEngine):
 
     auto_class = AutoModelForMaskedLM
 
-    def read_position(self, item: Tokenized) -> int:
+    def read_position(self, item: Tokenized, lm: LoadedModel) -> int:
         return int(item.mask_position)  # type: ignore[arg-type]
 
 
@@ -74,7 +74,7 @@ class CausalLM(TokenEngine):
 
     auto_class = AutoModelForCausalLM
 
-    def read_position(self, item: Tokenized) -> int:
+    def read_position(self, item: Tokenized, lm: LoadedModel) -> int:
         return item.lengths[0] - 1
 
 

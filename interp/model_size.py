@@ -1,0 +1,91 @@
+"""Refusing a model too big for this worker before loading it, from its config's parameter count.
+
+The count comes from building the model on the meta device (shapes, no memory), so it is exact for
+every architecture the Auto classes know, tied embeddings counted once. Weights take that many
+times the bytes of the dtype they load in (the config's dtype, as `from_pretrained` picks it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig
+
+from interp.registry import ModelSpec
+from interp.schema import ModelUnavailable
+
+MEMINFO = Path("/proc/meminfo")
+
+
+def load_dtype(config: Any) -> torch.dtype:
+    """The dtype `from_pretrained` loads the weights in: the config's, else float32."""
+    dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)
+    return dtype if isinstance(dtype, torch.dtype) else torch.float32
+
+
+def weight_bytes(config: Any, auto_class: type) -> tuple[int, int, torch.dtype]:
+    """(bytes, parameters, dtype) of the weights a model of this config and Auto class loads."""
+    with torch.device("meta"):
+        model = auto_class.from_config(config)
+    parameters = sum(p.numel() for p in model.parameters())
+    dtype = load_dtype(config)
+    return parameters * dtype.itemsize, parameters, dtype
+
+
+def memory_allowed(device: torch.device) -> tuple[int | None, str]:
+    """(bytes, where that figure comes from) this worker can give one model's weights now; None: unknown.
+
+    Not $INTERPBOARD_MAX_MODEL_MEMORY_MB: that bounds the warm models together and lets the newest
+    one stay even above it.
+    """
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free), f"free memory on {device}"
+    return available_ram(), "available memory"
+
+
+def available_ram() -> int | None:
+    """What the kernel says it can give without swapping (MemAvailable); None where it does not say."""
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def refuse_if_too_big(spec: ModelSpec, auto_class: type, device: torch.device) -> None:
+    """ModelUnavailable when the model's weights alone exceed what this worker allows.
+
+    A config that cannot be read passes: loading it fails next, with the loader's own message.
+    """
+    try:
+        config = AutoConfig.from_pretrained(
+            spec.load_path(), revision=spec.revision, trust_remote_code=False, local_files_only=True
+        )
+        needed, parameters, dtype = weight_bytes(config, auto_class)
+    except Exception:  # noqa: BLE001 (any failure here is the loader's to report)
+        return
+    allowed, source = memory_allowed(device)
+    if allowed is not None and needed > allowed:
+        raise ModelUnavailable(
+            f"model {spec.id} needs ≈ {readable(needed)} for its weights ({count(parameters)} parameters "
+            f"in {str(dtype).removeprefix('torch.')}), this worker allows {readable(allowed)} ({source})"
+        )
+
+
+def count(parameters: int) -> str:
+    """8.03B, 494M, or the exact count of a small model."""
+    if parameters >= 10**9:
+        return f"{parameters / 1e9:.2f}B"
+    return f"{parameters / 1e6:.0f}M" if parameters >= 10**7 else f"{parameters:,}"
+
+
+def readable(size: int) -> str:
+    """Bytes in GiB, or MiB below a tenth of one."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 / 10 else f"{size / 2**20:.2f} MiB"
