@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from tests.tiny_seq2seq import build_tiny_seq2seq
+
 CORPUS = [
     "the movie was great and the acting was wonderful",
     "the film was terrible and the plot made no sense",
@@ -222,6 +224,7 @@ def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
         attn_implementation="eager",
     )
     make(GPT2LMHeadModel, gpt_cfg, gpt_tok, "tiny-gpt2", "causal-lm")
+    entries += build_tiny_seq2seq(root, _corpus(), _bpe_folder)
 
     lines = []
     for model_id, folder, task in entries:

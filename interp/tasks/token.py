@@ -36,20 +36,7 @@ class TokenEngine(TaskEngine):
     ) -> list[list[Prediction]]:
         """Top-k tokens, best first."""
         rows = torch.arange(outputs.logits.shape[0], device=outputs.logits.device)
-        logits = outputs.logits[rows, read_pos].float()
-        top = logits.softmax(-1).topk(min(top_k, logits.shape[-1]), dim=-1)
-        return [
-            [
-                {
-                    "label": token_label(lm, int(i)),
-                    "score": float(p),
-                    "token_id": int(i),
-                    "token": lm.tokenizer.convert_ids_to_tokens(int(i)),
-                }
-                for p, i in zip(ps, ids)
-            ]
-            for ps, ids in zip(top.values, top.indices)
-        ]
+        return top_predictions(lm, outputs.logits[rows, read_pos], top_k)
 
     def parse_target(self, wanted: str, lm: LoadedModel) -> Target:
         token_id = _single_token(lm, wanted)
@@ -76,6 +63,29 @@ class CausalLM(TokenEngine):
 
     def read_position(self, item: Tokenized) -> int:
         return item.lengths[0] - 1
+
+
+def top_predictions(lm: LoadedModel, logits: torch.Tensor, top_k: int) -> list[list[Prediction]]:
+    """Per row of [B, vocabulary] logits, the top-k tokens with their probabilities, best first."""
+    top = logits.float().softmax(-1).topk(min(top_k, logits.shape[-1]), dim=-1)
+    return [
+        [
+            {
+                "label": token_label(lm, int(i)),
+                "score": float(p),
+                "token_id": int(i),
+                "token": lm.tokenizer.convert_ids_to_tokens(int(i)),
+            }
+            for p, i in zip(ps, ids)
+        ]
+        for ps, ids in zip(top.values, top.indices)
+    ]
+
+
+def token_log_probs(logits: torch.Tensor, positions: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
+    """log p(token_ids[b]) at positions[b] of row b of [B, n, vocabulary] logits: [B]."""
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    return logits[rows, positions].float().log_softmax(-1)[rows, token_ids]
 
 
 def token_label(lm: LoadedModel, token_id: int) -> str:
