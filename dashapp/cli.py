@@ -272,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--model", required=True, help="model id from `interpboard models`")
     analyze.add_argument("--task", required=True, choices=TASKS)
     analyze.add_argument("--text", required=True)
-    analyze.add_argument("--pair", help="hypothesis (mnli) or second sentence (similarity)")
+    analyze.add_argument(
+        "--pair", help="hypothesis (mnli), second sentence (similarity) or target text (seq2seq)"
+    )
     analyze.add_argument(
         "--mask-index", type=int, help="token index to mask (mlm), instead of [MASK] in the text"
     )
@@ -282,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
     analyze.add_argument("--ig-steps", type=int, default=DEFAULT_IG_STEPS)
+    analyze.add_argument(
+        "--generate", type=int, metavar="N", help="causal-lm: generate N tokens (at most 64) and explain each"
+    )
+    analyze.add_argument("--sample-seed", type=int, help="with --generate: sample with this seed (default: greedy)")
+    analyze.add_argument(
+        "--max-new-tokens", type=int, help="seq2seq without --pair: the longest target to generate"
+    )
     analyze.add_argument("--timeout", type=float, help="seconds to wait for the job")
     analyze.add_argument("--json", action="store_true", help="print one JSON object")
     analyze.add_argument(

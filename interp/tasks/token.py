@@ -5,14 +5,15 @@ The target is a vocabulary token; its logit at the read position is what salienc
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
-from interp.schema import InputError
+from interp.schema import AnalysisRequest, InputError
 from interp.task_specs import TargetKind
-from interp.tasks.base import Prediction, Target, TaskEngine
+from interp.tasks.base import Pipeline, Prediction, Target, TaskEngine
 from interp.tokens import Batch, Tokenized
 
 if TYPE_CHECKING:
@@ -57,9 +58,16 @@ class MaskedLM(TokenEngine):
 
 
 class CausalLM(TokenEngine):
-    """The token after the last one."""
+    """The token after the last one; with request.generate, each generated token (interp.generation)."""
 
     auto_class = AutoModelForCausalLM
+
+    def own_pipeline(self, request: AnalysisRequest) -> Pipeline | None:
+        if request.generate is None:
+            return None
+        from interp.generation import analyze_generation  # it imports this module's helpers
+
+        return partial(analyze_generation, self)
 
     def read_position(self, item: Tokenized) -> int:
         return item.lengths[0] - 1
