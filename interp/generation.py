@@ -101,7 +101,9 @@ def decode(
     predictions: list[list[dict]] = []
     rows: list[torch.Tensor] = []  # per pass [L, H, q, k]
     with torch.inference_mode():
-        out = lm.model(input_ids=torch.tensor([prompt], device=lm.device), use_cache=True, output_attentions=True)
+        out = lm.model(
+            input_ids=torch.tensor([prompt], device=lm.device), use_cache=True, output_attentions=True
+        )
         while True:
             rows.append(torch.stack(out.attentions)[:, 0].float())
             if len(chosen) == steps or (chosen and chosen[-1] in stop):

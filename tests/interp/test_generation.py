@@ -86,7 +86,7 @@ def test_json_contract(run):
     out = Analysis.from_record(*analysis.to_record()).to_json()
     assert out["generated"] == [step["token"] for step in analysis.steps]
     assert len(out["steps"]) == 5
-    for t, step in enumerate(out["steps"]):
+    for step in out["steps"]:
         assert set(step) == {"token", "position", "predictions", "saliency"}
         assert {"label", "score"} <= set(step["predictions"][0])
         assert {m: len(v) for m, v in step["saliency"].items()} == {
