@@ -1,4 +1,4 @@
-"""The `interpboard` command: analyze, models, precompute, worker, serve.
+"""The `interpboard` command: analyze, neurons, models, precompute, worker, serve.
 
 Thin on purpose: parse arguments, call the job layer (workers/), print. Errors are one line on
 stderr and a non-zero exit (2 for bad input, 1 otherwise), never a traceback.
@@ -262,6 +262,7 @@ def _positive(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dashapp.cli_neurons import add_neurons_command
     from interp.schema import DEFAULT_IG_STEPS, DEFAULT_TOP_K, METHODS, TASKS
 
     parser = _Parser(prog="interpboard", description="Look inside transformer language models.")
@@ -272,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--model", required=True, help="model id from `interpboard models`")
     analyze.add_argument("--task", required=True, choices=TASKS)
     analyze.add_argument("--text", required=True)
-    analyze.add_argument("--pair", help="hypothesis (mnli) or second sentence (similarity)")
+    analyze.add_argument(
+        "--pair", help="hypothesis (mnli), second sentence (similarity) or target text (seq2seq)"
+    )
     analyze.add_argument(
         "--mask-index", type=int, help="token index to mask (mlm), instead of [MASK] in the text"
     )
@@ -282,6 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
     analyze.add_argument("--ig-steps", type=int, default=DEFAULT_IG_STEPS)
+    analyze.add_argument(
+        "--generate", type=int, metavar="N", help="causal-lm: generate N tokens (at most 64) and explain each"
+    )
+    analyze.add_argument(
+        "--sample-seed", type=int, help="with --generate: sample with this seed (default: greedy)"
+    )
+    analyze.add_argument(
+        "--max-new-tokens", type=int, help="seq2seq without --pair: the longest target to generate"
+    )
     analyze.add_argument("--timeout", type=float, help="seconds to wait for the job")
     analyze.add_argument("--json", action="store_true", help="print one JSON object")
     analyze.add_argument(
@@ -289,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.set_defaults(func=cmd_analyze)
 
+    add_neurons_command(commands)
     models = commands.add_parser("models", help="list the models of the registry and whether they are here")
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)

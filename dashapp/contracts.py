@@ -43,12 +43,16 @@ class AnalysisSummary(_Answer):
     token_words: list[int | None] = Field([], description="Word index of each token.")
     words: list[str] = []
     mask_position: int | None = None
-    predictions: list[dict[str, Any]]
+    predictions: list[Any] = Field(
+        description="[{label, score, ...}]; seq2seq: one such list per target token."
+    )
     target: dict[str, Any] | None = Field(None, description="{label, index}: what the saliency explains.")
     truncated: bool = False
     saliency_info: dict[str, Any] = {}
     stages_done: list[str] = []
-    saliency: dict[str, list[float]] = {}
+    saliency: dict[str, list[Any]] = Field(
+        {}, description="method -> [n] scores; seq2seq: method -> [target tokens][source + target tokens]."
+    )
     head_stats: dict[str, Any] = {}
     timings: dict[str, Any] = {}
     created_at: float | None = None
@@ -58,6 +62,16 @@ class AnalysisSummary(_Answer):
     device: str | None = None
     attention: list[Any] | None = Field(None, description="[layers][heads][n][n]")
     attention_sensitivity: list[Any] | None = Field(None, description="[layers][n][n]")
+    source_tokens: list[str] | None = Field(None, description="seq2seq: the encoder's tokens.")
+    target_tokens: list[str] | None = Field(None, description="seq2seq: the target (given or generated).")
+    decoder_tokens: list[str] | None = Field(None, description="seq2seq: the decoder's input tokens.")
+    encoder_attention: list[Any] | None = Field(None, description="seq2seq, ?full=1: [layers][heads][ns][ns]")
+    decoder_attention: list[Any] | None = Field(None, description="seq2seq, ?full=1: [layers][heads][nt][nt]")
+    cross_attention: list[Any] | None = Field(None, description="seq2seq, ?full=1: [layers][heads][nt][ns]")
+    generated: list[str] | None = Field(None, description="causal-lm with generate: the generated tokens.")
+    steps: list[dict[str, Any]] | None = Field(
+        None, description="causal-lm with generate: [{token, position, predictions, saliency}] per step."
+    )
     architecture: dict[str, Any] = Field(
         {},
         description="interp.architecture.describe: query and key/value heads "

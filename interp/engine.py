@@ -42,6 +42,12 @@ def analyze(
     loading = time.perf_counter() - started
     report(Progress(Stage.LOADING), 0.05, None)
     item, target = _prepare(request, lm)
+    pipeline = engine_for(lm.task).own_pipeline(request)
+    if pipeline is not None:  # seq2seq, generation: stages of their own
+        with lm.lock:
+            analysis = pipeline(lm, request, lambda s, f, a: report(s, f, None if a is None else replace(a)))
+        analysis.timings = {"loading model": loading, **analysis.timings}
+        return analysis
 
     def partial(stage: Progress, fraction: float, analyses: list[Analysis] | None) -> None:
         report(stage, fraction, replace(analyses[0]) if analyses else None)
@@ -71,6 +77,9 @@ def analyze_many(
         try:
             lm = _model(registry, request)
             prepared = _Prepared(i, request, *_prepare(request, lm))
+            if engine_for(lm.task).own_pipeline(request) is not None:  # not batched with others
+                results[i] = analyze(request, registry=registry)
+                continue
         except InputError as exc:
             results[i] = exc
             continue

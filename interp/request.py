@@ -25,7 +25,10 @@ DEFAULT_TOP_K = 10
 DEFAULT_IG_STEPS = 50
 MAX_TEXT_CHARS = 20_000
 MAX_MESSAGE = 300  # longest message about a malformed request (never a whole rejected value)
-LIMITS = {"top_k": (1, 100), "ig_steps": (1, 1000)}
+LIMITS = {"top_k": (1, 100), "ig_steps": (1, 1000), "generate": (1, 64), "max_new_tokens": (1, 64)}
+DEFAULT_MAX_NEW_TOKENS = 20  # seq2seq without a target text generates at most this many tokens
+# Fields added after the first cache keys were made: left out of to_dict (and so of every key) while unset.
+_UNSET_OMITTED = ("generate", "sample_seed", "max_new_tokens")
 
 # Users may write either common mask spelling; the engine swaps in the tokenizer's own mask token,
 # so one sentence can be compared across BERT ([MASK]) and RoBERTa (<mask>).
@@ -94,6 +97,23 @@ class AnalysisRequest(BaseModel):
     )
     top_k: int = Field(DEFAULT_TOP_K, ge=LIMITS["top_k"][0], le=LIMITS["top_k"][1], strict=True)
     ig_steps: int = Field(DEFAULT_IG_STEPS, ge=LIMITS["ig_steps"][0], le=LIMITS["ig_steps"][1], strict=True)
+    generate: int | None = Field(
+        None,
+        ge=LIMITS["generate"][0],
+        le=LIMITS["generate"][1],
+        strict=True,
+        description="causal-lm: generate this many tokens and explain each step.",
+    )
+    sample_seed: int | None = Field(
+        None, ge=0, strict=True, description="With generate: sample with this seed instead of greedy."
+    )
+    max_new_tokens: int | None = Field(
+        None,
+        ge=LIMITS["max_new_tokens"][0],
+        le=LIMITS["max_new_tokens"][1],
+        strict=True,
+        description=f"seq2seq without a target text: generate at most this many (default {DEFAULT_MAX_NEW_TOKENS}).",
+    )
 
     def __init__(self, *args: Any, **values: Any) -> None:
         """Fields by name, or model, task, text, pair in order; InputError for any problem."""
@@ -146,7 +166,7 @@ class AnalysisRequest(BaseModel):
     @model_validator(mode="after")
     def _task_rules(self) -> AnalysisRequest:
         spec = TASK_SPECS[self.task]
-        if spec.takes_pair:
+        if spec.takes_pair and (self.pair or spec.pair_required):
             if not self.pair or not _visible(self.pair):
                 raise ValueError(f"task {self.task} needs a {spec.pair_label.lower()} (pair text)")
             if len(self.pair) > MAX_TEXT_CHARS:
@@ -166,12 +186,27 @@ class AnalysisRequest(BaseModel):
                 )
         elif self.mask_index is not None:
             raise ValueError(f"mask index only applies to the mlm task, not {self.task}")
+        return self._generation_rules()
+
+    def _generation_rules(self) -> AnalysisRequest:
+        if self.generate is not None and self.task != "causal-lm":
+            raise ValueError(f"generate only applies to the causal-lm task, not {self.task}")
+        if self.sample_seed is not None and self.generate is None:
+            raise ValueError("a sample seed only applies when generating (generate)")
+        if self.max_new_tokens is not None and (self.task != "seq2seq" or self.pair):
+            raise ValueError("max new tokens only applies to seq2seq without a target text")
+        if self.target is not None and (self.task == "seq2seq" or self.generate is not None):
+            raise ValueError(
+                "a generating or seq2seq request explains every target token; it takes no target"
+            )
         return self
 
     # --- the shapes others need ----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.model_dump(), "methods": list(self.methods)}
+        dumped = self.model_dump()
+        unset = [name for name in _UNSET_OMITTED if dumped[name] is None]
+        return {**{k: v for k, v in dumped.items() if k not in unset}, "methods": list(self.methods)}
 
     def key_payload(self, fingerprint: str) -> dict[str, Any]:
         """Everything that determines the result; hashed into the cache key (see cache.keys).

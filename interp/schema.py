@@ -34,10 +34,17 @@ from interp.task_specs import PAIR_TASKS, TASK_SPECS, TASKS  # noqa: F401
 ARRAY_DTYPES = {
     "attention": np.float16,  # [L, H, n, n]
     "attention_sensitivity": np.float16,  # [L, n, n]
+    "decoder_attention": np.float16,  # seq2seq [L, H, nt, nt]
+    "cross_attention": np.float16,  # seq2seq [L, H, nt, ns]
     "head_entropy": np.float32,  # [L, H]
     "head_special_share": np.float32,  # [L, H]
     "head_mean_distance": np.float32,  # [L, H]
 }
+
+
+ATTENTION_ARRAYS = ("attention", "decoder_attention", "cross_attention")
+# Lists of the sequence outputs (seq2seq, generation), stored in the metadata only when present.
+SEQUENCE_META = ("steps", "decoder_tokens", "target_tokens")
 
 
 def _storage_array(name: str, values: np.ndarray) -> np.ndarray:
@@ -47,7 +54,7 @@ def _storage_array(name: str, values: np.ndarray) -> np.ndarray:
     """
     dtype = ARRAY_DTYPES.get(name, np.float32)
     values = np.asarray(values, dtype=np.float32)
-    if name == "attention":  # probabilities in [0, 1]: float16 spacing just below 1 is 2**-11
+    if name in ATTENTION_ARRAYS:  # probabilities in [0, 1]: float16 spacing just below 1 is 2**-11
         values = np.round(values * 2.0**13) / 2.0**13
     elif name == "attention_sensitivity" and values.size:  # per layer, relative to the layer's largest norm
         top = np.abs(values).reshape(values.shape[0], -1).max(axis=1).reshape(-1, *[1] * (values.ndim - 1))
@@ -92,6 +99,15 @@ class Analysis:
     stages_done: list[str] = field(default_factory=list)
     device: str = "cpu"
     architecture: dict[str, Any] = field(default_factory=dict)  # interp.architecture.describe (GQA, windows)
+    # Sequence outputs, one step per target token (seq2seq) or generated token (causal-lm generate):
+    steps: list[dict[str, Any]] = field(default_factory=list)  # {"token", "label", "token_id", "position",
+    #   "predictions"}; position: the attention row that predicts it (generation: its index in tokens - 1)
+    step_saliency: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [T, N]: per step, the
+    #   scores on every token (seq2seq: source then decoder tokens; generation: tokens)
+    decoder_tokens: list[str] | None = None  # seq2seq: the decoder's input tokens (start + target[:-1])
+    target_tokens: list[str] | None = None  # seq2seq: the target tokens (tokens = the source tokens)
+    decoder_attention: np.ndarray | None = None  # seq2seq [L, H, nt, nt] (attention: the encoder's)
+    cross_attention: np.ndarray | None = None  # seq2seq [L, H, nt, ns]
 
     @property
     def n_tokens(self) -> int:
@@ -118,6 +134,11 @@ class Analysis:
             arrays[f"saliency.{name}"] = values
         for name, values in self.head_stats.items():
             arrays[f"head_{name}"] = values
+        for name, values in self.step_saliency.items():
+            arrays[f"step_saliency.{name}"] = values
+        for name in ("decoder_attention", "cross_attention"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         arrays = {k: _storage_array(k, v) for k, v in arrays.items()}
         meta = {
             "request": self.request.to_dict(),
@@ -138,6 +159,7 @@ class Analysis:
             "device": self.device,
             "architecture": self.architecture,
         }
+        meta.update({name: getattr(self, name) for name in SEQUENCE_META if getattr(self, name)})
         return meta, arrays
 
     @classmethod
@@ -166,6 +188,14 @@ class Analysis:
             stages_done=list(meta.get("stages_done") or []),
             device=meta.get("device", "cpu"),
             architecture=dict(meta.get("architecture") or {}),
+            steps=list(meta.get("steps") or []),
+            step_saliency={
+                k.split(".", 1)[1]: as32(v) for k, v in arrays.items() if k.startswith("step_saliency.")
+            },
+            decoder_tokens=meta.get("decoder_tokens"),
+            target_tokens=meta.get("target_tokens"),
+            decoder_attention=as32(arrays["decoder_attention"]) if "decoder_attention" in arrays else None,
+            cross_attention=as32(arrays["cross_attention"]) if "cross_attention" in arrays else None,
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
@@ -204,4 +234,41 @@ class Analysis:
                 if self.attention_sensitivity is None
                 else np.asarray(self.attention_sensitivity, dtype=np.float64).round(7).tolist()
             )
+        if self.steps:
+            out.update(self._sequence_json(full))
+            if self.target_tokens is not None:  # seq2seq: it is the encoder_attention
+                out.pop("attention", None)
+        return out
+
+    def _sequence_json(self, full: bool) -> dict[str, Any]:
+        """seq2seq: per target token; generation: per generated step (see the CLI/JSON contract)."""
+        rows = lambda a, digits: np.asarray(a, dtype=np.float64).round(digits).tolist()  # noqa: E731
+        if self.target_tokens is None:  # causal-lm generation
+            return {
+                "generated": [step["token"] for step in self.steps],
+                "steps": [
+                    {
+                        "token": step["token"],
+                        "position": step["position"],
+                        "predictions": step["predictions"],
+                        "saliency": {
+                            m: rows(v[t, : step["position"] + 1], 7) for m, v in self.step_saliency.items()
+                        },
+                    }
+                    for t, step in enumerate(self.steps)
+                ],
+            }
+        out: dict[str, Any] = {
+            "source_tokens": self.tokens,
+            "target_tokens": self.target_tokens,
+            "decoder_tokens": self.decoder_tokens,
+            "predictions": [step["predictions"] for step in self.steps],
+            "saliency": {m: rows(v, 7) for m, v in self.step_saliency.items()},
+        }
+        if full:
+            out["encoder_attention"] = None if self.attention is None else rows(self.attention, 6)
+            out["decoder_attention"] = (
+                None if self.decoder_attention is None else rows(self.decoder_attention, 6)
+            )
+            out["cross_attention"] = None if self.cross_attention is None else rows(self.cross_attention, 6)
         return out

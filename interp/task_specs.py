@@ -29,6 +29,7 @@ class TaskSpec:
     explains: str  # the scalar every saliency method explains
     example_text: str  # what the form opens with
     example_pair: str | None = None
+    pair_required: bool = True  # False: the pair may be left out (seq2seq then generates its target)
 
     @property
     def takes_pair(self) -> bool:
@@ -89,6 +90,17 @@ TASK_SPECS: dict[str, TaskSpec] = {
             explains="the cosine similarity of the two mean-pooled sentence embeddings",
             example_text="A man is playing a guitar.",
             example_pair="Someone plays an instrument.",
+        ),
+        TaskSpec(
+            "seq2seq",
+            "sequence to sequence",
+            "Target text",
+            needs_mask=False,
+            separate_sequences=True,
+            target=TargetKind.TOKEN,
+            explains="each target token's log-probability given the source and the preceding target tokens",
+            example_text="the cat sat on the mat",
+            pair_required=False,
         ),
     )
 }

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from tests.tiny_seq2seq import build_tiny_seq2seq
+
 CORPUS = [
     "the movie was great and the acting was wonderful",
     "the film was terrible and the plot made no sense",
@@ -307,6 +309,7 @@ def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
         attn_implementation="eager",
     )
     make(GPT2LMHeadModel, gpt_cfg, gpt_tok, "tiny-gpt2", "causal-lm")
+    entries += build_tiny_seq2seq(root, _corpus(), _bpe_folder)
 
     # Decoder LLMs: one BPE vocabulary, with or without a bos token; Llama and Qwen2 also as classifiers.
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification

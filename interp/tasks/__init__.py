@@ -9,6 +9,7 @@ from __future__ import annotations
 from interp.task_specs import TASK_SPECS
 from interp.tasks.base import TaskEngine
 from interp.tasks.classes import ClassEngine
+from interp.tasks.seq2seq import Seq2Seq
 from interp.tasks.similarity import Similarity
 from interp.tasks.token import CausalLM, MaskedLM
 
@@ -20,6 +21,7 @@ ENGINES: dict[str, TaskEngine] = {
         ClassEngine(TASK_SPECS["mnli"]),
         CausalLM(TASK_SPECS["causal-lm"]),
         Similarity(TASK_SPECS["similarity"]),
+        Seq2Seq(TASK_SPECS["seq2seq"]),
     )
 }
 

@@ -8,11 +8,13 @@ and what a request's `target` names. The engine (interp.engine) asks it; it neve
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from interp.schema import AnalysisRequest
+from interp.schema import Analysis, AnalysisRequest
+from interp.stages import Progress
 from interp.task_specs import TargetKind, TaskSpec
 from interp.tokens import Batch, Tokenized
 
@@ -21,6 +23,9 @@ if TYPE_CHECKING:  # interp.loading asks the engines for their Auto class
 
 Prediction = dict[str, Any]
 Target = dict[str, Any]  # {"label", "index"}: index is what target_scores reads (class index, vocabulary id)
+Report = Callable[[Progress, float, Analysis | None], None]
+# The whole computation of a request that is not one forward pass over one input (seq2seq, generation).
+Pipeline = Callable[["LoadedModel", AnalysisRequest, Report], Analysis]
 
 
 class TaskEngine(ABC):
@@ -64,6 +69,10 @@ class TaskEngine(ABC):
         if batch.token_type_ids is not None:
             kwargs["token_type_ids"] = batch.token_type_ids.reshape(B * S, n)
         return (lm.model.base_model if encoder_only else lm.model)(**kwargs)
+
+    def own_pipeline(self, request: AnalysisRequest) -> Pipeline | None:
+        """The function computing this request where the shared stages of interp.engine do not fit it."""
+        return None
 
     def read_position(self, item: Tokenized, lm: LoadedModel) -> int:
         """The token position whose output the prediction reads."""

@@ -5,14 +5,15 @@ The target is a vocabulary token; its logit at the read position is what salienc
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
-from interp.schema import InputError
+from interp.schema import AnalysisRequest, InputError
 from interp.task_specs import TargetKind
-from interp.tasks.base import Prediction, Target, TaskEngine
+from interp.tasks.base import Pipeline, Prediction, Target, TaskEngine
 from interp.tokens import Batch, Tokenized
 
 if TYPE_CHECKING:
@@ -36,20 +37,7 @@ class TokenEngine(TaskEngine):
     ) -> list[list[Prediction]]:
         """Top-k tokens, best first."""
         rows = torch.arange(outputs.logits.shape[0], device=outputs.logits.device)
-        logits = outputs.logits[rows, read_pos].float()
-        top = logits.softmax(-1).topk(min(top_k, logits.shape[-1]), dim=-1)
-        return [
-            [
-                {
-                    "label": token_label(lm, int(i)),
-                    "score": float(p),
-                    "token_id": int(i),
-                    "token": lm.tokenizer.convert_ids_to_tokens(int(i)),
-                }
-                for p, i in zip(ps, ids)
-            ]
-            for ps, ids in zip(top.values, top.indices)
-        ]
+        return top_predictions(lm, outputs.logits[rows, read_pos], top_k)
 
     def parse_target(self, wanted: str, lm: LoadedModel) -> Target:
         token_id = _single_token(lm, wanted)
@@ -70,12 +58,42 @@ class MaskedLM(TokenEngine):
 
 
 class CausalLM(TokenEngine):
-    """The token after the last one."""
+    """The token after the last one; with request.generate, each generated token (interp.generation)."""
 
     auto_class = AutoModelForCausalLM
 
+    def own_pipeline(self, request: AnalysisRequest) -> Pipeline | None:
+        if request.generate is None:
+            return None
+        from interp.generation import analyze_generation  # it imports this module's helpers
+
+        return partial(analyze_generation, self)
+
     def read_position(self, item: Tokenized, lm: LoadedModel) -> int:
         return item.lengths[0] - 1
+
+
+def top_predictions(lm: LoadedModel, logits: torch.Tensor, top_k: int) -> list[list[Prediction]]:
+    """Per row of [B, vocabulary] logits, the top-k tokens with their probabilities, best first."""
+    top = logits.float().softmax(-1).topk(min(top_k, logits.shape[-1]), dim=-1)
+    return [
+        [
+            {
+                "label": token_label(lm, int(i)),
+                "score": float(p),
+                "token_id": int(i),
+                "token": lm.tokenizer.convert_ids_to_tokens(int(i)),
+            }
+            for p, i in zip(ps, ids)
+        ]
+        for ps, ids in zip(top.values, top.indices)
+    ]
+
+
+def token_log_probs(logits: torch.Tensor, positions: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
+    """log p(token_ids[b]) at positions[b] of row b of [B, n, vocabulary] logits: [B]."""
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    return logits[rows, positions].float().log_softmax(-1)[rows, token_ids]
 
 
 def token_label(lm: LoadedModel, token_id: int) -> str:

@@ -279,6 +279,15 @@ def test_answers_match_the_openapi_document(client: FlaskClient) -> None:
     _documented("GET", key_path, client.get(f"/api/analyses/{body['key']}"))
     _documented("GET", key_path, client.get(f"/api/analyses/{body['key']}?full=1"))
     _documented("GET", npz_path, client.get(f"/api/analyses/{body['key']}.npz"))
+    sequences = (  # answers shaped per target token (seq2seq) and per generated step (generation)
+        {"model": "tiny-bart", "task": "seq2seq", "text": "the cat sat on the mat", "methods": ["grad_norm"]},
+        {"model": "tiny-gpt2", "task": "causal-lm", "text": "the cat", "generate": 3, "methods": ["grad_norm"]},
+    )
+    for request in sequences:
+        sequence = client.post("/api/analyses", json=request).json
+        wait_done(client, sequence["job_id"])
+        for query in ("", "?full=1"):
+            _documented("GET", key_path, client.get(f"/api/analyses/{sequence['key']}{query}"))
     _documented("POST", "/api/analyses", client.post("/api/analyses", json=SST))  # 200, cached
     _documented("GET", "/api/analyses", client.get("/api/analyses?q=movie"))
     _documented("DELETE", job_path, client.delete(f"/api/jobs/{body['job_id']}"))

@@ -1,0 +1,259 @@
+"""BertViz's neuron view for every architecture served: one head's query vector, the key vectors, q∘k,
+the scores the model softmaxes, and the attention, for one query token.
+
+No modified model copies: forward hooks catch what the query and key projections give, in one forward
+pass of the unmodified model over the request's input; the rest is the architecture's own score rule
+(scaling, T5's relative position bias, the causal mask). Rotary models (Llama-class) are caught one
+level up, at the attention module, whose inputs carry the rotary angles; q and k are projected
+again there and rotated as the model does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from interp.loading import MODELS, LoadedModel
+from interp.registry import Registry, load_registry
+from interp.schema import AnalysisRequest, InputError
+
+KINDS = ("self", "encoder", "decoder", "cross")  # self: the one stack of an encoder or decoder-only model
+
+
+@dataclass
+class _Site:
+    """Where one attention's q and k come from, and how its scores are made."""
+
+    module: torch.nn.Module  # the attention module
+    q: str  # names of its query and key projections (one fused name: GPT-2's c_attn)
+    k: str
+    heads: int
+    scale: float
+    causal: bool
+    fused: bool = False  # GPT-2: one projection gives q, k and v
+    rotary: bool = False  # q and k are rotated inside the attention module (caught at its input)
+
+
+def neuron_view(
+    request: AnalysisRequest,
+    layer: int,
+    head: int,
+    query: int,
+    kind: str = "self",
+    *,
+    registry: Registry | None = None,
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    """Query [d_head], keys [n][d_head], products [n][d_head], scores [n], attention [n] (n: the keys the
+    query may see) for one head of a request's model and input; kind names the attention of a seq2seq model
+    (encoder, decoder, cross). fingerprint: the stored analysis's, refused where the model has changed since.
+
+    key_offset: the analysis token index of keys[0] (similarity's second sentence starts after the first).
+    """
+    lm = MODELS.get((registry or load_registry()).check(request), request.task)
+    seq2seq = lm.model.config.is_encoder_decoder
+    if kind not in (("encoder", "decoder", "cross") if seq2seq else ("self",)):
+        allowed = "encoder, decoder or cross" if seq2seq else "self"
+        raise InputError(f"attention kind {kind!r}: model {lm.spec.id} has {allowed} attention")
+    if fingerprint is not None and fingerprint != lm.fingerprint:
+        raise InputError(f"model {lm.spec.id} has changed since that analysis; analyse the input again")
+    inputs, offset = _inputs(lm, request, kind, query)
+    return {
+        "kind": kind,
+        "key_offset": offset if kind != "cross" else 0,
+        **neuron_data(lm.model, inputs, kind, layer, head, query - offset),
+    }
+
+
+def neuron_data(
+    model: torch.nn.Module, inputs: dict[str, Any], kind: str, layer: int, head: int, i: int
+) -> dict[str, Any]:
+    """The neuron view of query row i of one head, from one forward of model(**inputs)."""
+    site = _site(model, kind, layer)
+    if not 0 <= head < site.heads:
+        raise InputError(
+            f"head {head} is out of range: the model has {site.heads} heads (0 to {site.heads - 1})"
+        )
+    with torch.no_grad(), _capture(site) as got:
+        model(**inputs)
+    q, k = got["q"][0], got["k"][0]  # [heads, n, d_head] each, after any rotation
+    k = k.repeat_interleave(site.heads // k.shape[0], dim=0)  # grouped-query attention shares key heads
+    if not 0 <= i < q.shape[1]:
+        raise InputError(f"query {i} is out of range for the {kind} attention ({q.shape[1]} tokens)")
+    keys = k[head, : i + 1] if site.causal else k[head]
+    products = q[head, i] * keys
+    scores = products.sum(-1) * site.scale + _bias(model, kind, head, q.shape[1], k.shape[1], i, keys)
+    as_list = lambda t: t.float().cpu().numpy().round(7).tolist()  # noqa: E731
+    return {
+        "layer": layer,
+        "head": head,
+        "query_index": i,
+        "query": as_list(q[head, i]),
+        "keys": as_list(keys),
+        "products": as_list(products),
+        "scores": as_list(scores),
+        "attention": as_list(scores.float().softmax(-1)),
+    }
+
+
+def _inputs(lm: LoadedModel, request: AnalysisRequest, kind: str, query: int) -> tuple[dict[str, Any], int]:
+    """The forward's keyword arguments, and the index of the query's sequence's first token in the
+    analysis's token list (similarity stores its two sentences one after the other)."""
+    from interp.tokens import tokenize
+
+    if lm.model.config.is_encoder_decoder:
+        from interp.seq2seq import _decoder_start, _target_ids
+
+        source = tokenize(request.with_(pair=None), lm.tokenizer, lm.max_length).sequences[0]
+        targets = _target_ids(lm, request, source)
+        decoder = [_decoder_start(lm), *targets[:-1]]
+        tensor = lambda ids: torch.tensor([ids], device=lm.device)  # noqa: E731
+        return {"input_ids": tensor(source), "decoder_input_ids": tensor(decoder)}, 0
+    item = tokenize(request, lm.tokenizer, lm.max_length)
+    ids = item.sequences
+    if request.generate is not None:
+        from interp.generation import decode
+
+        chosen, _, _ = decode(lm, ids[0], request.generate, request.sample_seed, 1)
+        ids = [ids[0] + chosen]
+    offset, s = 0, 0
+    while s < len(ids) - 1 and query >= offset + len(ids[s]):
+        offset, s = offset + len(ids[s]), s + 1
+    inputs = {"input_ids": torch.tensor([ids[s]], device=lm.device)}
+    if item.type_ids is not None:
+        inputs["token_type_ids"] = torch.tensor([item.type_ids[s]], device=lm.device)
+    return inputs, offset
+
+
+def _layers(module: torch.nn.Module, *names: str) -> torch.nn.ModuleList:
+    for name in names:
+        found = getattr(module, name, None)
+        if isinstance(found, torch.nn.ModuleList):
+            return found
+    raise InputError(f"the neuron view does not know the layers of {type(module).__name__}")
+
+
+def _site(model: torch.nn.Module, kind: str, layer: int) -> _Site:
+    config = model.config
+    if model.config.is_encoder_decoder:
+        stack = model.get_encoder() if kind == "encoder" else model.get_decoder()
+        blocks = _layers(stack, "layers", "block")
+    else:
+        base = model.base_model
+        blocks = _layers(
+            getattr(base, "encoder", None) or getattr(base, "transformer", None) or base,
+            "layer",
+            "h",
+            "layers",
+        )
+    if not 0 <= layer < len(blocks):
+        raise InputError(f"layer {layer} is out of range: the model has {len(blocks)} layers")
+    block = blocks[layer]
+    kind_type = config.model_type
+    if kind_type == "t5":
+        attention = block.layer[1].EncDecAttention if kind == "cross" else block.layer[0].SelfAttention
+        return _Site(attention, "q", "k", attention.n_heads, 1.0, kind == "decoder")
+    if model.config.is_encoder_decoder:  # BART, Marian and their kin
+        attention = block.encoder_attn if kind == "cross" else block.self_attn
+        return _Site(attention, "q_proj", "k_proj", attention.num_heads, attention.scaling, kind == "decoder")
+    if hasattr(block, "attention") and hasattr(block.attention, "self"):  # BERT, RoBERTa
+        attention = block.attention.self
+        return _Site(attention, "query", "key", attention.num_attention_heads, attention.scaling, False)
+    if hasattr(block, "attention") and hasattr(block.attention, "q_lin"):  # DistilBERT
+        attention = block.attention
+        return _Site(
+            attention,
+            "q_lin",
+            "k_lin",
+            attention.n_heads,
+            (attention.dim // attention.n_heads) ** -0.5,
+            False,
+        )
+    if hasattr(block, "attn") and hasattr(block.attn, "c_attn"):  # GPT-2
+        attention = block.attn
+        scale = attention.head_dim**-0.5 if attention.scale_attn_weights else 1.0
+        if attention.scale_attn_by_inverse_layer_idx:
+            scale /= layer + 1
+        return _Site(attention, "c_attn", "c_attn", attention.num_heads, scale, True, fused=True)
+    if hasattr(block, "self_attn") and hasattr(block.self_attn, "q_proj"):  # Llama-class, rotary
+        attention = block.self_attn
+        if "position_embeddings" not in inspect.signature(attention.forward).parameters:
+            raise InputError(
+                f"the neuron view does not know where {type(attention).__name__} rotates q and k"
+            )
+        return _Site(
+            attention, "q_proj", "k_proj", config.num_attention_heads, attention.scaling, True, rotary=True
+        )
+    raise InputError(f"the neuron view does not know the attention of {type(block).__name__}")
+
+
+def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """[B, n, heads * d] -> [B, heads, n, d]."""
+    B, n, width = x.shape
+    return x.view(B, n, heads, width // heads).transpose(1, 2)
+
+
+@contextmanager
+def _capture(site: _Site) -> Iterator[dict[str, torch.Tensor]]:
+    got: dict[str, torch.Tensor] = {}
+    if site.rotary:
+        handle = site.module.register_forward_pre_hook(_rotary_hook(site, got), with_kwargs=True)
+        try:
+            yield got
+        finally:
+            handle.remove()
+        return
+
+    def caught(name: str):
+        def hook(module, inputs, output):
+            if site.fused:  # [q | k | v] along features
+                q, k, _ = output.split(output.shape[-1] // 3, dim=-1)
+                got["q"], got["k"] = _heads(q, site.heads), _heads(k, site.heads)
+            else:
+                got[name] = _heads(output, site.heads)
+
+        return hook
+
+    names = {"q": site.q} if site.fused else {"q": site.q, "k": site.k}
+    handles = [getattr(site.module, attr).register_forward_hook(caught(n)) for n, attr in names.items()]
+    try:
+        yield got
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _rotary_hook(site: _Site, got: dict[str, torch.Tensor]):
+    """Project and rotate q and k as the attention module about to run will (norms first where it has them)."""
+    module = site.module
+    rotate = sys.modules[type(module).__module__].apply_rotary_pos_emb
+
+    def hook(mod, args, kwargs):
+        hidden = kwargs.get("hidden_states", args[0] if args else None)
+        cos, sin = kwargs["position_embeddings"]
+        d = module.head_dim
+        q = module.q_proj(hidden).view(*hidden.shape[:-1], -1, d)
+        k = module.k_proj(hidden).view(*hidden.shape[:-1], -1, d)
+        if hasattr(module, "q_norm"):
+            q, k = module.q_norm(q), module.k_norm(k)
+        got["q"], got["k"] = rotate(q.transpose(1, 2), k.transpose(1, 2), cos, sin)
+
+    return hook
+
+
+def _bias(
+    model: torch.nn.Module, kind: str, head: int, nq: int, nk: int, i: int, keys: torch.Tensor
+) -> torch.Tensor | float:
+    """T5's relative position bias of the query row (computed by each stack's first layer, shared by all)."""
+    if model.config.model_type != "t5" or kind == "cross":
+        return 0.0
+    stack = model.get_encoder() if kind == "encoder" else model.get_decoder()
+    first = stack.block[0].layer[0].SelfAttention
+    bias = first.compute_bias(nq, nk, device=keys.device)  # [1, heads, nq, nk]
+    return bias[0, head, i, : keys.shape[0]]
