@@ -1,7 +1,7 @@
 """Orchestration: one request (`analyze`) or a batch (`analyze_many`) through the stages.
 
 Stages, each reported to `on_progress(progress, fraction, partial)` as an `interp.stages.Progress`: loading,
-forward (predictions, attention, head statistics), saliency, sensitivity (step l of L layers), done.
+forward (predictions, attention, head statistics, logit lens), saliency, sensitivity (step l of L layers), done.
 A callback that raises stops the work (that is how jobs are cancelled).
 """
 
@@ -17,6 +17,7 @@ import torch
 from interp.architecture import describe
 from interp.attention import head_stats, request_attention
 from interp.loading import MODELS, LoadedModel
+from interp.logit_lens import add_logit_lens
 from interp.registry import Registry, load_registry
 from interp.saliency import METHODS as SALIENCY
 from interp.saliency import Explainer
@@ -199,13 +200,13 @@ def _forward(
     batch: Batch,
     embeds: torch.Tensor,
 ) -> list[Analysis]:
-    """Predictions, attention and head statistics: the analyses' first version."""
-    engine = engine_for(lm.task)
+    """Predictions, attention, head statistics and logit lens: the analyses' first version."""
+    engine, read_pos = engine_for(lm.task), _read_positions(engine_for(lm.task), items, lm)
     with torch.inference_mode():
-        outputs = engine.run(lm, embeds, batch, attentions=True)
-        preds = engine.predictions(lm, outputs, batch, _read_positions(engine, items, lm), requests[0].top_k)
+        outputs = engine.run(lm, embeds, batch, attentions=True, hidden_states=engine.has_logit_lens)
+        preds = engine.predictions(lm, outputs, batch, read_pos, requests[0].top_k)
         attention = [request_attention(outputs.attentions, b, item.lengths) for b, item in enumerate(items)]
-    return [
+    analyses = [
         Analysis(
             request=request,
             fingerprint=lm.fingerprint,
@@ -225,6 +226,9 @@ def _forward(
         )
         for request, item, p, target, a in zip(requests, items, preds, targets, attention)
     ]
+    if engine.has_logit_lens:
+        add_logit_lens(lm, analyses, outputs.hidden_states, read_pos)
+    return analyses
 
 
 def _saliency(

@@ -92,6 +92,8 @@ class Analysis:
     stages_done: list[str] = field(default_factory=list)
     device: str = "cpu"
     architecture: dict[str, Any] = field(default_factory=dict)  # interp.architecture.describe (GQA, windows)
+    logit_lens: list[list[dict[str, Any]]] | None = None  # per layer, top-k {"label", "score", "token_id"}
+    logit_lens_target: list[dict[str, Any]] | None = None  # per layer, the target's {"rank", "score"}
 
     @property
     def n_tokens(self) -> int:
@@ -137,6 +139,8 @@ class Analysis:
             "stages_done": self.stages_done,
             "device": self.device,
             "architecture": self.architecture,
+            "logit_lens": self.logit_lens,
+            "logit_lens_target": self.logit_lens_target,
         }
         return meta, arrays
 
@@ -166,6 +170,8 @@ class Analysis:
             stages_done=list(meta.get("stages_done") or []),
             device=meta.get("device", "cpu"),
             architecture=dict(meta.get("architecture") or {}),
+            logit_lens=meta.get("logit_lens"),
+            logit_lens_target=meta.get("logit_lens_target"),
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
@@ -192,6 +198,8 @@ class Analysis:
             "timings": self.timings,
             "stages_done": self.stages_done,
             "architecture": self.architecture,
+            "logit_lens": self.logit_lens,
+            "logit_lens_target": self.logit_lens_target,
         }
         if full:
             out["attention"] = (

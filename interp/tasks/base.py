@@ -28,6 +28,7 @@ class TaskEngine(ABC):
 
     auto_class: ClassVar[type]  # the transformers Auto class that loads a model for this task
     target_kind: ClassVar[TargetKind]  # the kind of target this engine parses; its spec must agree
+    has_logit_lens: ClassVar[bool] = False  # its head reads the vocabulary (interp.logit_lens)
 
     def __init__(self, spec: TaskSpec) -> None:
         if spec.target is not self.target_kind:
@@ -49,6 +50,7 @@ class TaskEngine(ABC):
         *,
         attentions: bool = False,
         encoder_only: bool = False,
+        hidden_states: bool = False,
     ) -> Any:
         """Forward [B, S, n, d] word embeddings (the model adds positions and types itself).
 
@@ -60,6 +62,7 @@ class TaskEngine(ABC):
             inputs_embeds=embeds.reshape(B * S, n, d),
             attention_mask=batch.attention_mask.reshape(B * S, n),
             output_attentions=attentions,
+            output_hidden_states=hidden_states,
         )
         if batch.token_type_ids is not None:
             kwargs["token_type_ids"] = batch.token_type_ids.reshape(B * S, n)

@@ -23,6 +23,7 @@ class TokenEngine(TaskEngine):
     """Top-k tokens at the read position; a target is one token of the model's vocabulary."""
 
     target_kind = TargetKind.TOKEN
+    has_logit_lens = True
 
     def target_scores(
         self, outputs: Any, batch: Batch, read_pos: torch.Tensor, target_ids: torch.Tensor
