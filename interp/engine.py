@@ -159,7 +159,8 @@ def _compute(
 
     batch = pad_batch(items, lm.device)
     with torch.no_grad():
-        embeds = lm.embeddings(batch.input_ids)  # [B, S, n, d]; reused for every gradient
+        # [B, S, n, d], reused for every gradient; float32 whatever the model's precision (interp.saliency)
+        embeds = lm.embeddings(batch.input_ids).float()
     analyses = _forward(lm, requests, items, targets, batch, embeds)
     lap("forward")
     _done(analyses, "forward", timings)
@@ -248,7 +249,8 @@ def _saliency(
         times = x.shape[0] // B  # Captum stacks IG steps along the batch
         repeated = repeat_batch(batch, times)
         outputs = engine.run(lm, x, repeated)
-        return engine.target_scores(outputs, repeated, read_pos.repeat(times), target_ids.repeat(times))
+        scores = engine.target_scores(outputs, repeated, read_pos.repeat(times), target_ids.repeat(times))
+        return scores.float()
 
     explainer = Explainer(
         score,

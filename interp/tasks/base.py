@@ -59,7 +59,7 @@ class TaskEngine(ABC):
         """
         B, S, n, d = embeds.shape
         kwargs: dict[str, Any] = dict(
-            inputs_embeds=embeds.reshape(B * S, n, d),
+            inputs_embeds=embeds.reshape(B * S, n, d).to(lm.model.dtype),  # float32 in: interp.saliency
             attention_mask=batch.attention_mask.reshape(B * S, n),
             output_attentions=attentions,
             output_hidden_states=hidden_states,
