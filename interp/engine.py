@@ -16,6 +16,7 @@ import torch
 
 from interp.architecture import describe
 from interp.attention import head_stats, request_attention
+from interp.chat import tokenize_chat
 from interp.loading import MODELS, LoadedModel
 from interp.logit_lens import add_logit_lens
 from interp.registry import Registry, load_registry
@@ -118,7 +119,10 @@ def _model(registry: Registry, request: AnalysisRequest) -> LoadedModel:
 
 def _prepare(request: AnalysisRequest, lm: LoadedModel) -> tuple[Tokenized, dict[str, Any] | None]:
     """Everything that can reject a request, checked before any computation."""
-    return tokenize(request, lm.tokenizer, lm.max_length), engine_for(lm.task).requested_target(request, lm)
+    engine = engine_for(lm.task)
+    chat = lm.spec.chat_template and engine.takes_chat_prompts
+    item = (tokenize_chat if chat else tokenize)(request, lm.tokenizer, lm.max_length)
+    return item, engine.requested_target(request, lm)
 
 
 def _batches(members: list[_Prepared]) -> list[list[_Prepared]]:

@@ -117,6 +117,10 @@ def load_model(spec: ModelSpec, task: str) -> LoadedModel:
         ) from exc
     if not tokenizer.is_fast:
         raise ModelUnavailable(f"model {spec.id}: needs a fast tokenizer (for character offsets)")
+    if spec.chat_template and not tokenizer.chat_template:
+        raise ModelUnavailable(
+            f"model {spec.id}: the registry asks for its chat template, its tokenizer has none"
+        )
     return LoadedModel(
         spec=spec,
         fingerprint=fingerprint,

@@ -29,6 +29,7 @@ class TaskEngine(ABC):
     auto_class: ClassVar[type]  # the transformers Auto class that loads a model for this task
     target_kind: ClassVar[TargetKind]  # the kind of target this engine parses; its spec must agree
     has_logit_lens: ClassVar[bool] = False  # its head reads the vocabulary (interp.logit_lens)
+    takes_chat_prompts: ClassVar[bool] = False  # a registry entry's chat_template applies (interp.chat)
 
     def __init__(self, spec: TaskSpec) -> None:
         if spec.target is not self.target_kind:

@@ -74,6 +74,7 @@ class CausalLM(TokenEngine):
     """The token after the last one."""
 
     auto_class = AutoModelForCausalLM
+    takes_chat_prompts = True
 
     def read_position(self, item: Tokenized, lm: LoadedModel) -> int:
         return item.lengths[0] - 1
