@@ -71,3 +71,26 @@ def test_only_token_tasks_have_a_lens_and_it_survives_storage_and_json(run):
         [{"label", "score", "token_id"}] * 2
     ] * 2
     assert [set(t) for t in out["logit_lens_target"]] == [{"rank", "score"}] * 2
+
+
+@pytest.mark.parametrize(
+    ("model_id", "task", "texts"),
+    [
+        ("tiny-llama", "causal-lm", [TEXT, "paris is the"]),
+        ("tiny-bert-mlm", "mlm", ["the cat sat on the [MASK] while the dog slept", "a [MASK] film"]),
+    ],
+)
+def test_a_padded_batch_gives_each_request_its_own_lens(registry, run, model_id, task, texts):
+    from interp.engine import analyze_many
+    from interp.schema import AnalysisRequest
+
+    batched = analyze_many([AnalysisRequest(model_id, task, t, methods=()) for t in texts], registry=registry)
+    for text, b in zip(texts, batched, strict=True):
+        one = run(model_id, task, text, methods=())
+        assert [[p["token_id"] for p in layer] for layer in b.logit_lens] == [
+            [p["token_id"] for p in layer] for layer in one.logit_lens
+        ]
+        assert [t["rank"] for t in b.logit_lens_target] == [t["rank"] for t in one.logit_lens_target]
+        np.testing.assert_allclose(
+            [t["score"] for t in b.logit_lens_target], [t["score"] for t in one.logit_lens_target], rtol=1e-4
+        )
