@@ -77,6 +77,12 @@ class AnalysisSummary(_Answer):
         description="interp.architecture.describe: query and key/value heads "
         "(GQA), per-layer global/sliding attention and window, soft-caps.",
     )
+    logit_lens: list[list[dict[str, Any]]] | None = Field(
+        None, description="Token tasks: per layer, the top-k {label, score, token_id} of its residual stream."
+    )
+    logit_lens_target: list[dict[str, Any]] | None = Field(
+        None, description="Per layer, the target token's {rank (1 = top), score}."
+    )
 
 
 class Pending(_Answer):

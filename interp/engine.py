@@ -1,7 +1,7 @@
 """Orchestration: one request (`analyze`) or a batch (`analyze_many`) through the stages.
 
 Stages, each reported to `on_progress(progress, fraction, partial)` as an `interp.stages.Progress`: loading,
-forward (predictions, attention, head statistics), saliency, sensitivity (step l of L layers), done.
+forward (predictions, attention, head statistics, logit lens), saliency, sensitivity (step l of L layers), done.
 A callback that raises stops the work (that is how jobs are cancelled).
 """
 
@@ -16,7 +16,9 @@ import torch
 
 from interp.architecture import describe
 from interp.attention import head_stats, request_attention
+from interp.chat import tokenize_chat
 from interp.loading import MODELS, LoadedModel
+from interp.logit_lens import add_logit_lens
 from interp.registry import Registry, load_registry
 from interp.saliency import METHODS as SALIENCY
 from interp.saliency import Explainer
@@ -126,7 +128,10 @@ def _model(registry: Registry, request: AnalysisRequest) -> LoadedModel:
 
 def _prepare(request: AnalysisRequest, lm: LoadedModel) -> tuple[Tokenized, dict[str, Any] | None]:
     """Everything that can reject a request, checked before any computation."""
-    return tokenize(request, lm.tokenizer, lm.max_length), engine_for(lm.task).requested_target(request, lm)
+    engine = engine_for(lm.task)
+    chat = lm.spec.chat_template and engine.takes_chat_prompts
+    item = (tokenize_chat if chat else tokenize)(request, lm.tokenizer, lm.max_length)
+    return item, engine.requested_target(request, lm)
 
 
 def _batches(members: list[_Prepared]) -> list[list[_Prepared]]:
@@ -167,7 +172,8 @@ def _compute(
 
     batch = pad_batch(items, lm.device)
     with torch.no_grad():
-        embeds = lm.embeddings(batch.input_ids)  # [B, S, n, d]; reused for every gradient
+        # [B, S, n, d], reused for every gradient; float32 whatever the model's precision (interp.saliency)
+        embeds = lm.embeddings(batch.input_ids).float()
     analyses = _forward(lm, requests, items, targets, batch, embeds)
     lap("forward")
     _done(analyses, "forward", timings)
@@ -208,13 +214,13 @@ def _forward(
     batch: Batch,
     embeds: torch.Tensor,
 ) -> list[Analysis]:
-    """Predictions, attention and head statistics: the analyses' first version."""
-    engine = engine_for(lm.task)
+    """Predictions, attention, head statistics and logit lens: the analyses' first version."""
+    engine, read_pos = engine_for(lm.task), _read_positions(engine_for(lm.task), items, lm)
     with torch.inference_mode():
-        outputs = engine.run(lm, embeds, batch, attentions=True)
-        preds = engine.predictions(lm, outputs, batch, _read_positions(engine, items, lm), requests[0].top_k)
+        outputs = engine.run(lm, embeds, batch, attentions=True, hidden_states=engine.has_logit_lens)
+        preds = engine.predictions(lm, outputs, batch, read_pos, requests[0].top_k)
         attention = [request_attention(outputs.attentions, b, item.lengths) for b, item in enumerate(items)]
-    return [
+    analyses = [
         Analysis(
             request=request,
             fingerprint=lm.fingerprint,
@@ -234,6 +240,9 @@ def _forward(
         )
         for request, item, p, target, a in zip(requests, items, preds, targets, attention)
     ]
+    if engine.has_logit_lens:
+        add_logit_lens(lm, analyses, outputs.hidden_states, read_pos)
+    return analyses
 
 
 def _saliency(
@@ -253,7 +262,8 @@ def _saliency(
         times = x.shape[0] // B  # Captum stacks IG steps along the batch
         repeated = repeat_batch(batch, times)
         outputs = engine.run(lm, x, repeated)
-        return engine.target_scores(outputs, repeated, read_pos.repeat(times), target_ids.repeat(times))
+        scores = engine.target_scores(outputs, repeated, read_pos.repeat(times), target_ids.repeat(times))
+        return scores.float()
 
     explainer = Explainer(
         score,

@@ -91,13 +91,24 @@ def load_model(spec: ModelSpec, task: str) -> LoadedModel:
     fingerprint = spec.fingerprint()
     # Availability said the files are on this machine, so never wait on the network for them.
     options = dict(revision=spec.revision, trust_remote_code=False, local_files_only=True)
-    device = pick_device()
-    refuse_if_too_big(spec, engine_for(task).auto_class, device)
+    device, dtype = pick_device(), getattr(torch, spec.load_dtype())
+    if (
+        spec.device_map is None
+    ):  # with a device map, accelerate spreads (or offloads) what one device can't hold
+        refuse_if_too_big(spec, engine_for(task).auto_class, device, dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.load_path(), **options)
         auto_class = engine_for(task).auto_class
-        model = auto_class.from_pretrained(spec.load_path(), attn_implementation="eager", **options)
-        model.eval().requires_grad_(False).to(device)
+        # The dtype always: transformers otherwise loads in the config's (bfloat16 checkpoints on a CPU too).
+        # device_map is passed through untested (no GPU here); the inputs go where the embeddings are.
+        model = auto_class.from_pretrained(
+            spec.load_path(), attn_implementation="eager", dtype=dtype, device_map=spec.device_map, **options
+        )
+        model.eval().requires_grad_(False)
+        if spec.device_map is None:
+            model.to(device)
+        else:
+            device = model.get_input_embeddings().weight.device
     except (
         Exception
     ) as exc:  # any loader failure is the same thing to the user: this model cannot be used here
@@ -106,6 +117,10 @@ def load_model(spec: ModelSpec, task: str) -> LoadedModel:
         ) from exc
     if not tokenizer.is_fast:
         raise ModelUnavailable(f"model {spec.id}: needs a fast tokenizer (for character offsets)")
+    if spec.chat_template and not tokenizer.chat_template:
+        raise ModelUnavailable(
+            f"model {spec.id}: the registry asks for its chat template, its tokenizer has none"
+        )
     return LoadedModel(
         spec=spec,
         fingerprint=fingerprint,

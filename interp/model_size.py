@@ -27,12 +27,15 @@ def load_dtype(config: Any) -> torch.dtype:
     return dtype if isinstance(dtype, torch.dtype) else torch.float32
 
 
-def weight_bytes(config: Any, auto_class: type) -> tuple[int, int, torch.dtype]:
-    """(bytes, parameters, dtype) of the weights a model of this config and Auto class loads."""
+def weight_bytes(
+    config: Any, auto_class: type, dtype: torch.dtype | None = None
+) -> tuple[int, int, torch.dtype]:
+    """(bytes, parameters, dtype) of the weights a model of this config and Auto class loads (in `dtype`,
+    else the config's)."""
     with torch.device("meta"):
         model = auto_class.from_config(config)
     parameters = sum(p.numel() for p in model.parameters())
-    dtype = load_dtype(config)
+    dtype = dtype or load_dtype(config)
     return parameters * dtype.itemsize, parameters, dtype
 
 
@@ -59,7 +62,9 @@ def available_ram() -> int | None:
     return None
 
 
-def refuse_if_too_big(spec: ModelSpec, auto_class: type, device: torch.device) -> None:
+def refuse_if_too_big(
+    spec: ModelSpec, auto_class: type, device: torch.device, dtype: torch.dtype | None = None
+) -> None:
     """ModelUnavailable when the model's weights alone exceed what this worker allows.
 
     A config that cannot be read passes: loading it fails next, with the loader's own message.
@@ -68,7 +73,7 @@ def refuse_if_too_big(spec: ModelSpec, auto_class: type, device: torch.device) -
         config = AutoConfig.from_pretrained(
             spec.load_path(), revision=spec.revision, trust_remote_code=False, local_files_only=True
         )
-        needed, parameters, dtype = weight_bytes(config, auto_class)
+        needed, parameters, dtype = weight_bytes(config, auto_class, dtype)
     except Exception:  # noqa: BLE001 (any failure here is the loader's to report)
         return
     allowed, source = memory_allowed(device)

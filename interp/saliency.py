@@ -3,6 +3,14 @@
 Every method explains the target scalar (an engine's target_scores) of each request in a batch and returns,
 per request, one score per token (over its sequences, concatenated) and a dict of extra figures.
 Gradients are taken on the input word embeddings; the model adds positions itself.
+
+Precision: the embeddings the gradients are taken on and the target scalar are float32 whatever the model's
+precision; the model casts them to its own dtype (`TaskEngine.run`). So with bfloat16/float16 weights the
+forward and backward passes run in that dtype (half the memory, the point of loading it so), while what adds
+many small terms up — the gradient norm over hidden dimensions, gradient x input, the integrated-gradients
+sum over steps and its completeness check — runs in float32, where half precision would lose most of them.
+Each gradient keeps the model precision's own rounding (about 3 significant digits in bfloat16); load the
+model in float32 (the default) for exact gradients.
 """
 
 from __future__ import annotations

@@ -108,6 +108,8 @@ class Analysis:
     target_tokens: list[str] | None = None  # seq2seq: the target tokens (tokens = the source tokens)
     decoder_attention: np.ndarray | None = None  # seq2seq [L, H, nt, nt] (attention: the encoder's)
     cross_attention: np.ndarray | None = None  # seq2seq [L, H, nt, ns]
+    logit_lens: list[list[dict[str, Any]]] | None = None  # per layer, top-k {"label", "score", "token_id"}
+    logit_lens_target: list[dict[str, Any]] | None = None  # per layer, the target's {"rank", "score"}
 
     @property
     def n_tokens(self) -> int:
@@ -158,6 +160,8 @@ class Analysis:
             "stages_done": self.stages_done,
             "device": self.device,
             "architecture": self.architecture,
+            "logit_lens": self.logit_lens,
+            "logit_lens_target": self.logit_lens_target,
         }
         meta.update({name: getattr(self, name) for name in SEQUENCE_META if getattr(self, name)})
         return meta, arrays
@@ -196,6 +200,8 @@ class Analysis:
             target_tokens=meta.get("target_tokens"),
             decoder_attention=as32(arrays["decoder_attention"]) if "decoder_attention" in arrays else None,
             cross_attention=as32(arrays["cross_attention"]) if "cross_attention" in arrays else None,
+            logit_lens=meta.get("logit_lens"),
+            logit_lens_target=meta.get("logit_lens_target"),
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
@@ -222,6 +228,8 @@ class Analysis:
             "timings": self.timings,
             "stages_done": self.stages_done,
             "architecture": self.architecture,
+            "logit_lens": self.logit_lens,
+            "logit_lens_target": self.logit_lens_target,
         }
         if full:
             out["attention"] = (

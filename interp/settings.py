@@ -8,6 +8,7 @@ makes the next call read the environment again (tests that change it).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -75,6 +76,7 @@ class EngineSettings(BaseSettings):
     device: str = ""  # cpu, cuda, cuda:N; empty = cuda when available (checked where torch is)
     max_models: int = 3  # loaded models kept per process (at least 1)
     max_model_memory_mb: float | None = Field(None, gt=0)  # their total parameter memory
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # weights, unless a registry entry says
 
     @field_validator("max_models")
     @classmethod

@@ -90,3 +90,31 @@ def test_missing_registry_file_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("INTERPBOARD_MODELS", str(tmp_path / "nope.toml"))
     with pytest.raises(FileNotFoundError, match=r"nope\.toml"):
         load_registry()
+
+
+def test_builtin_registry_offers_small_decoder_llms_with_their_chat_templates(monkeypatch):
+    monkeypatch.delenv("INTERPBOARD_MODELS", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    reg = load_registry()
+    llms = {
+        m.id: m
+        for m in reg.models.values()
+        if m.path.split("/")[0] in ("Qwen", "HuggingFaceTB", "meta-llama")
+    }
+    assert {"qwen2.5-0.5b", "qwen2.5-0.5b-chat", "smollm2-360m-chat", "llama-3.2-1b-chat"} <= set(llms)
+    assert all(m.tasks == ("causal-lm",) and m.dtype is None for m in llms.values())
+    assert [m.id for m in llms.values() if m.chat_template] == [i for i in llms if i.endswith("-chat")]
+    assert all(not m.availability().ok for m in llms.values())  # not in this machine's cache
+
+
+def test_precision_and_chat_options(tmp_path, monkeypatch):
+    text = '[[models]]\nid="a"\npath="p"\ntask="causal-lm"\ndtype="bfloat16"\ndevice_map="auto"\nchat_template=true'
+    spec = parse_registry(text, "t.toml").get("a")
+    assert (spec.dtype, spec.device_map, spec.chat_template) == ("bfloat16", "auto", True)
+    assert spec.fingerprint().endswith("+bfloat16+chat")
+    plain = spec.model_copy(update={"dtype": None, "chat_template": False})
+    assert plain.load_dtype() == "float32" and "+" not in plain.fingerprint()
+    monkeypatch.setenv("INTERPBOARD_DTYPE", "float16")
+    assert plain.load_dtype() == "float16" and spec.load_dtype() == "bfloat16"  # the entry's own wins
+    with pytest.raises(ValueError, match="dtype"):
+        parse_registry(text.replace("bfloat16", "int8"), "t.toml")

@@ -33,6 +33,8 @@ class TaskEngine(ABC):
 
     auto_class: ClassVar[type]  # the transformers Auto class that loads a model for this task
     target_kind: ClassVar[TargetKind]  # the kind of target this engine parses; its spec must agree
+    has_logit_lens: ClassVar[bool] = False  # its head reads the vocabulary (interp.logit_lens)
+    takes_chat_prompts: ClassVar[bool] = False  # a registry entry's chat_template applies (interp.chat)
 
     def __init__(self, spec: TaskSpec) -> None:
         if spec.target is not self.target_kind:
@@ -54,6 +56,7 @@ class TaskEngine(ABC):
         *,
         attentions: bool = False,
         encoder_only: bool = False,
+        hidden_states: bool = False,
     ) -> Any:
         """Forward [B, S, n, d] word embeddings (the model adds positions and types itself).
 
@@ -62,9 +65,10 @@ class TaskEngine(ABC):
         """
         B, S, n, d = embeds.shape
         kwargs: dict[str, Any] = dict(
-            inputs_embeds=embeds.reshape(B * S, n, d),
+            inputs_embeds=embeds.reshape(B * S, n, d).to(lm.model.dtype),  # float32 in: interp.saliency
             attention_mask=batch.attention_mask.reshape(B * S, n),
             output_attentions=attentions,
+            output_hidden_states=hidden_states,
         )
         if batch.token_type_ids is not None:
             kwargs["token_type_ids"] = batch.token_type_ids.reshape(B * S, n)

@@ -34,10 +34,18 @@ class ClassEngine(TaskEngine):
         *,
         attentions: bool = False,
         encoder_only: bool = False,
+        hidden_states: bool = False,
     ) -> Any:
         head = last_token_head(lm.model)
         if head is None or encoder_only:
-            return super().run(lm, embeds, batch, attentions=attentions, encoder_only=encoder_only)
+            return super().run(
+                lm,
+                embeds,
+                batch,
+                attentions=attentions,
+                encoder_only=encoder_only,
+                hidden_states=hidden_states,
+            )
         # Given embeddings, transformers' decoder classifiers cannot see padding and read the last
         # position, padding included; read each sequence's last real token here instead.
         outputs = super().run(lm, embeds, batch, attentions=attentions, encoder_only=True)

@@ -24,6 +24,7 @@ class TokenEngine(TaskEngine):
     """Top-k tokens at the read position; a target is one token of the model's vocabulary."""
 
     target_kind = TargetKind.TOKEN
+    has_logit_lens = True
 
     def target_scores(
         self, outputs: Any, batch: Batch, read_pos: torch.Tensor, target_ids: torch.Tensor
@@ -61,6 +62,7 @@ class CausalLM(TokenEngine):
     """The token after the last one; with request.generate, each generated token (interp.generation)."""
 
     auto_class = AutoModelForCausalLM
+    takes_chat_prompts = True
 
     def own_pipeline(self, request: AnalysisRequest) -> Pipeline | None:
         if request.generate is None:
