@@ -281,7 +281,13 @@ def test_answers_match_the_openapi_document(client: FlaskClient) -> None:
     _documented("GET", npz_path, client.get(f"/api/analyses/{body['key']}.npz"))
     sequences = (  # answers shaped per target token (seq2seq) and per generated step (generation)
         {"model": "tiny-bart", "task": "seq2seq", "text": "the cat sat on the mat", "methods": ["grad_norm"]},
-        {"model": "tiny-gpt2", "task": "causal-lm", "text": "the cat", "generate": 3, "methods": ["grad_norm"]},
+        {
+            "model": "tiny-gpt2",
+            "task": "causal-lm",
+            "text": "the cat",
+            "generate": 3,
+            "methods": ["grad_norm"],
+        },
     )
     for request in sequences:
         sequence = client.post("/api/analyses", json=request).json
