@@ -10,7 +10,7 @@ import argparse
 from rich.table import Table
 from rich.text import Text
 
-from dashapp.cli import EXIT_BAD_INPUT, _fail, _print_json, out
+from dashapp.cli.console import EXIT_BAD_INPUT, fail, out, print_json
 
 
 def cmd_neurons(args: argparse.Namespace) -> int:
@@ -19,13 +19,13 @@ def cmd_neurons(args: argparse.Namespace) -> int:
 
     analysis = get_executor().result(args.key)
     if analysis is None:
-        _fail(f"no stored analysis with key {args.key}", EXIT_BAD_INPUT)
+        fail(f"no stored analysis with key {args.key}", EXIT_BAD_INPUT)
     kind = args.kind or ("encoder" if analysis.target_tokens is not None else "self")
     view = neuron_view(
         analysis.request, args.layer, args.head, args.query, kind, fingerprint=analysis.fingerprint
     )
     if args.json:
-        _print_json({"key": args.key, **view})
+        print_json({"key": args.key, **view})
         return 0
     tokens = {"cross": analysis.tokens, "decoder": analysis.decoder_tokens}.get(kind, analysis.tokens)
     table = Table("key", "token", "score", "attention", title=f"{kind} layer {args.layer} head {args.head}")

@@ -1,0 +1,5 @@
+import sys
+
+from dashapp.cli.main import main
+
+sys.exit(main())

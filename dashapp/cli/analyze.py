@@ -1,0 +1,121 @@
+"""`interpboard analyze`: one input through the cache and the job queue, printed as a summary or JSON."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from dashapp.cli.console import EXIT_BAD_INPUT, EXIT_INTERNAL, err, fail, out, print_json, progress_bar
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from interp.schema import AnalysisRequest
+    from workers import get_executor
+    from workers.jobs import JobState
+
+    request = AnalysisRequest.from_dict({name: getattr(args, name) for name in AnalysisRequest.model_fields})
+    executor = get_executor()
+    sub = executor.submit(request)
+    if not sub.cached:
+        status = _follow(executor, sub.job_id, args.timeout)
+        if status.state != JobState.DONE:
+            fail(
+                status.error or f"the job was {status.state}",
+                EXIT_BAD_INPUT if status.error_kind == "input" else EXIT_INTERNAL,
+            )
+    analysis = executor.result(sub.key)
+    if analysis is None:
+        fail(
+            f"the result {sub.key} is not in the cache (evicted already? check INTERPBOARD_CACHE_SIZE_LIMIT)",
+            EXIT_INTERNAL,
+        )
+    if args.json:
+        print_json({"key": sub.key, "cached": sub.cached, **analysis.to_json(full=args.full)})
+    else:
+        _print_summary(sub.key, sub.cached, analysis)
+    return 0
+
+
+def _follow(executor: Any, job_id: str, timeout: float | None) -> Any:
+    """Wait for the job; on a terminal, show its stage and progress. Ctrl-C cancels it."""
+    try:
+        if not err.is_terminal:
+            return executor.wait(job_id, timeout=timeout)
+        with progress_bar() as progress:
+            bar = progress.add_task("queued", total=1.0)
+
+            def show(status: Any) -> None:
+                where = f" (#{status.queue_position} in queue)" if status.queue_position else ""
+                progress.update(bar, description=status.stage_text + where, completed=status.progress)
+
+            return executor.wait(job_id, timeout=timeout, poll=0.2, on_poll=show)
+    except KeyboardInterrupt:
+        executor.cancel(job_id)
+        fail("interrupted: job cancelled", 130)
+    except TimeoutError as exc:
+        fail(str(exc), EXIT_INTERNAL)
+
+
+def _print_summary(key: str, cached: bool, analysis: Any) -> None:
+    request = analysis.request
+    out.print(
+        Text.assemble(
+            (f"{request.model}", "bold"),
+            f" · {request.task} · {analysis.n_tokens} tokens",
+            " · cached" if cached else " · computed",
+            f" · key {key[:16]}…",
+        )
+    )
+    predictions = Table("prediction", "score", title="Predictions", title_justify="left")
+    for p in analysis.predictions[:10]:
+        predictions.add_row(Text(str(p["label"])), f"{p['score']:.4f}")
+    out.print(predictions)
+    if analysis.saliency:
+        saliency = Table("method", "most salient tokens", title="Saliency", title_justify="left")
+        for method, values in analysis.saliency.items():
+            ranked = sorted(range(len(values)), key=lambda i: -abs(float(values[i])))[:5]
+            saliency.add_row(
+                method, Text(", ".join(f"{analysis.tokens[i]} {float(values[i]):.3f}" for i in ranked))
+            )
+        out.print(saliency)
+    if analysis.truncated:
+        out.print(Text("the input was truncated to the model's maximum length", style="yellow"))
+
+
+def add_analyze_command(commands: argparse._SubParsersAction) -> None:
+    from interp.schema import DEFAULT_IG_STEPS, DEFAULT_TOP_K, METHODS, TASKS
+
+    analyze = commands.add_parser("analyze", help="analyse one input (through the cache and the job queue)")
+    analyze.add_argument("--model", required=True, help="model id from `interpboard models`")
+    analyze.add_argument("--task", required=True, choices=TASKS)
+    analyze.add_argument("--text", required=True)
+    analyze.add_argument(
+        "--pair", help="hypothesis (mnli), second sentence (similarity) or target text (seq2seq)"
+    )
+    analyze.add_argument(
+        "--mask-index", type=int, help="token index to mask (mlm), instead of [MASK] in the text"
+    )
+    analyze.add_argument("--target", help="the label to explain (default: the top prediction)")
+    analyze.add_argument(
+        "--methods", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}"
+    )
+    analyze.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
+    analyze.add_argument("--ig-steps", type=int, default=DEFAULT_IG_STEPS)
+    analyze.add_argument(
+        "--generate", type=int, metavar="N", help="causal-lm: generate N tokens (at most 64) and explain each"
+    )
+    analyze.add_argument(
+        "--sample-seed", type=int, help="with --generate: sample with this seed (default: greedy)"
+    )
+    analyze.add_argument(
+        "--max-new-tokens", type=int, help="seq2seq without --pair: the longest target to generate"
+    )
+    analyze.add_argument("--timeout", type=float, help="seconds to wait for the job")
+    analyze.add_argument("--json", action="store_true", help="print one JSON object")
+    analyze.add_argument(
+        "--full", action="store_true", help="with --json: include attention and attention_sensitivity"
+    )
+    analyze.set_defaults(func=cmd_analyze)
