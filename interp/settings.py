@@ -75,6 +75,8 @@ class EngineSettings(BaseSettings):
     device: str = ""  # cpu, cuda, cuda:N; empty = cuda when available (checked where torch is)
     max_models: int = 3  # loaded models kept per process (at least 1)
     max_model_memory_mb: float | None = Field(None, gt=0)  # their total parameter memory
+    # Parts of an analysis estimated (interp.cost) to take longer are computed only when asked for.
+    part_budget_s: float = Field(30.0, gt=0)
 
     @field_validator("max_models")
     @classmethod
