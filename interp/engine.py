@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from interp.architecture import describe
@@ -187,9 +188,8 @@ def _compute(
         report(Progress(Stage.SALIENCY), 0.4, analyses)
 
     if "attention_sensitivity" in requests[0].methods:
-        _sensitivity(
+        maps = _sensitivity(
             lm,
-            analyses,
             items,
             batch,
             embeds,
@@ -197,6 +197,8 @@ def _compute(
                 Progress(Stage.SENSITIVITY, layer, layers), 0.4 + 0.6 * layer / layers, None
             ),
         )
+        for analysis, per_request in zip(analyses, maps):
+            analysis.attention_sensitivity = per_request
         lap("sensitivity")
         _done(analyses, "sensitivity", timings)
     timings["total"] = sum(v for k, v in timings.items() if not k.startswith("saliency."))
@@ -284,17 +286,18 @@ def _saliency(
 
 def _sensitivity(
     lm: LoadedModel,
-    analyses: list[Analysis],
     items: list[Tokenized],
     batch: Batch,
     embeds: torch.Tensor,
     on_layer: Callable[[int, int], None],
-) -> None:
+    chosen: Sequence[int] | None = None,
+) -> list[np.ndarray]:
+    """Each request's attention sensitivity: [L, N, N], or [len(chosen), N, N] for the chosen layers."""
     # Sequences are independent, so one cotangent batch can serve a whole batch of requests. That
     # pays where backward passes are launch-bound (GPU); on a CPU they are compute-bound and padding
     # to the longest request only adds work, so there each request goes alone.
     groups = [[b] for b in range(len(items))] if lm.device.type == "cpu" else [list(range(len(items)))]
-    engine = engine_for(lm.task)
+    engine, out = engine_for(lm.task), [np.empty(0)] * len(items)
     for number, group in enumerate(groups):
         part = batch.select(group)
         B, S, n = part.shape
@@ -310,10 +313,15 @@ def _sensitivity(
             on_layer(number * layers + layer, len(groups) * layers)
 
         maps = attention_sensitivity(
-            attentions_of, x.reshape(B * S, n, -1), part.attention_mask.reshape(B * S, n), layer_done
+            attentions_of,
+            x.reshape(B * S, n, -1),
+            part.attention_mask.reshape(B * S, n),
+            layer_done,
+            chosen,
         )
         for b, per_sequence in zip(group, maps.reshape(B, S, *maps.shape[1:])):
-            analyses[b].attention_sensitivity = block_diagonal(per_sequence, items[b].lengths)
+            out[b] = block_diagonal(per_sequence, items[b].lengths)
+    return out
 
 
 def _read_positions(engine: TaskEngine, items: list[Tokenized], lm: LoadedModel) -> torch.Tensor:

@@ -15,7 +15,7 @@ matrix products instead of L*n small ones (see benchmarks/attention_sensitivity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -37,10 +37,13 @@ def attention_sensitivity(
     embeds: torch.Tensor,
     row_mask: torch.Tensor,
     on_layer: Callable[[int, int], None] | None = None,
+    layers: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """G for M sequences at once: [M, n, d] embeddings, [M, n] mask of real tokens -> [M, L, n, n].
 
-    on_layer(l, L) is called after each layer (1-based), e.g. to report progress.
+    layers: only these layers (0-based, in this order; default all): [M, len(layers), n, n]. A layer's
+    backward passes walk only the graph of the layers below it, so layer 0 is the cheapest.
+    on_layer(i, count) is called after each layer computed (1-based), e.g. to report progress.
     """
     embeds = embeds.detach().requires_grad_()
     M, n, d = embeds.shape
@@ -49,26 +52,29 @@ def attention_sensitivity(
     maps = []
     with torch.enable_grad():
         attentions = attentions_of(embeds)
-        layers, heads = len(attentions), attentions[0].shape[1]
+        chosen = list(range(len(attentions))) if layers is None else list(layers)
+        heads = attentions[0].shape[1]
         chunk = min(n, MAX_BACKWARD_FLOATS // (M * n * max(4 * d, heads * n)))
         if embeds.device.type == "cpu":
             chunk = min(chunk, CPU_BACKWARD_ROWS // (M * n))
         chunk = max(1, chunk)
-        for layer, attention in enumerate(attentions):
-            received = received_attention(attention, mask)  # [M, n]
+        for number, layer in enumerate(chosen, 1):
+            received = received_attention(attentions[layer], mask)  # [M, n]
             columns = []
             for start in range(0, n, chunk):
                 cotangents = eye[start : start + chunk, None, :].expand(
                     -1, M, -1
                 )  # one-hot column k, every sequence
-                last = layer == layers - 1 and start + chunk >= n
+                last = number == len(chosen) and start + chunk >= n
                 (grads,) = torch.autograd.grad(
                     received, embeds, cotangents, retain_graph=not last, is_grads_batched=True
                 )
                 columns.append(grads.norm(dim=-1).permute(1, 2, 0))  # [K, M, n, d] -> [M, n(j), K]
             maps.append(torch.cat(columns, dim=-1))
             if on_layer is not None:
-                on_layer(layer + 1, layers)
+                on_layer(number, len(chosen))
+    if not maps:
+        return embeds.new_zeros(M, 0, n, n)
     return torch.stack(maps, dim=1)
 
 

@@ -77,6 +77,8 @@ class EngineSettings(BaseSettings):
     max_models: int = 3  # loaded models kept per process (at least 1)
     max_model_memory_mb: float | None = Field(None, gt=0)  # their total parameter memory
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # weights, unless a registry entry says
+    # Parts of an analysis estimated (interp.cost) to take longer are computed only when asked for.
+    part_budget_s: float = Field(30.0, gt=0)
 
     @field_validator("max_models")
     @classmethod

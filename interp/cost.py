@@ -1,0 +1,138 @@
+"""What each part of an analysis costs: its matrix-product FLOPs in closed form, and seconds at a calibrated rate.
+
+Torch-free and built from plain numbers (`ModelShape`, token counts), so the web can say "layer 6
+sensitivity ≈ 40 s" before anything runs; the worker measures the rate (GFLOP/s, interp.calibration)
+once per process. FLOPs are counted as torch's FlopCounterMode counts them (2 per multiply-add, matrix
+products only), and the tests hold the formulas to it on BERT-, GPT-2- and Llama-shaped models.
+
+Per layer and token, the linear maps cost lin = 2d(H + 2Hkv)hd + 2·H·hd·d + 2d·I·(3 if gated else 2);
+the two attention products 4n·H·hd. A backward pass to the inputs (weights frozen) costs each linear
+map once more and each attention product twice (both its operands depend on the input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from interp.part_names import Part, PartKind, parts_of
+
+# The head on top of the base model, by task: its FLOPs per token are head_flops().
+# Model types whose q, k and v come out of one projection.
+FUSED_QKV = ("gpt2", "phi3")
+HEADS = {"mlm": "mlm", "causal-lm": "lm", "sst": "class", "mnli": "class", "similarity": "none"}
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate: int
+    gated: bool  # a gated MLP (Llama-class: gate, up and down projections)
+    fused_qkv: bool  # one projection gives q, k and v (GPT-2): a gradient through q or k pays for all three
+    vocab: int
+    head: str  # "mlm" (transform + decoder), "lm" (decoder), "class", "none"
+
+    @classmethod
+    def from_config(cls, config: Any, task: str) -> ModelShape:
+        """From a transformers config (or anything with its attributes), for a model loaded for `task`."""
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        first = lambda *names, default=None: next(  # noqa: E731
+            (getattr(text, n) for n in names if getattr(text, n, None) is not None), default
+        )
+        hidden = int(first("hidden_size", "n_embd", "dim"))
+        heads = int(first("num_attention_heads", "n_head", "n_heads"))
+        # Llama-class configs name their key/value heads; their MLPs are gated.
+        kv_heads = first("num_key_value_heads")
+        return cls(
+            layers=int(first("num_hidden_layers", "n_layer", "n_layers")),
+            hidden=hidden,
+            heads=heads,
+            kv_heads=int(kv_heads or heads),
+            head_dim=int(first("head_dim", default=hidden // heads)),
+            intermediate=int(first("intermediate_size", "n_inner", "hidden_dim", default=4 * hidden)),
+            gated=kv_heads is not None,
+            fused_qkv=str(getattr(text, "model_type", "")) in FUSED_QKV,
+            vocab=int(first("vocab_size", default=0)),
+            head=HEADS.get(task, "none"),
+        )
+
+    @property
+    def linear_flops(self) -> int:
+        """One layer's linear maps, per token."""
+        d, hd = self.hidden, self.head_dim
+        qkv = 2 * d * (self.heads + 2 * self.kv_heads) * hd
+        return qkv + 2 * self.heads * hd * d + 2 * d * self.intermediate * (3 if self.gated else 2)
+
+    @property
+    def head_flops(self) -> int:
+        """The task head, per token (classification heads read one token: negligible)."""
+        d = self.hidden
+        return {"mlm": 2 * d * d + 2 * d * self.vocab, "lm": 2 * d * self.vocab}.get(self.head, 0)
+
+
+def forward_flops(shape: ModelShape, n: int, *, head: bool = True) -> int:
+    """One forward pass over one sequence of n tokens."""
+    attention = 4 * n * n * shape.heads * shape.head_dim
+    return shape.layers * (n * shape.linear_flops + attention) + (n * shape.head_flops if head else 0)
+
+
+def backward_flops(shape: ModelShape, n: int) -> int:
+    """One backward pass of a scalar read from the head to the input embeddings."""
+    attention = 8 * n * n * shape.heads * shape.head_dim
+    return shape.layers * (n * shape.linear_flops + attention) + n * shape.head_flops
+
+
+def sensitivity_flops(shape: ModelShape, n: int, layer: int) -> int:
+    """n backward passes from layer `layer`'s attention scores (through its q and k maps and the layers below)."""
+    below = layer * (n * shape.linear_flops + 8 * n * n * shape.heads * shape.head_dim)
+    d, hd = shape.hidden, shape.head_dim
+    projected = shape.heads + (2 * shape.kv_heads if shape.fused_qkv else shape.kv_heads)  # q, k (and v)
+    scores = 2 * n * d * projected * hd + 4 * n * n * shape.heads * hd
+    return n * (below + scores)
+
+
+def part_flops(
+    shape: ModelShape, part: Part, lengths: Sequence[int], methods: Sequence[str], ig_steps: int
+) -> int:
+    """A part's matrix-product FLOPs for a request of these sequence lengths (run padded to the longest),
+    as it is computed alone: torch's (`torch_flops`) plus the core's numpy rollout over all N tokens."""
+    flops = torch_flops(shape, part, lengths, methods, ig_steps)
+    if part.kind is PartKind.CORE and "attention_rollout" in methods:  # one N x N product per layer
+        flops += 2 * shape.layers * sum(lengths) ** 3
+    return flops
+
+
+def torch_flops(
+    shape: ModelShape, part: Part, lengths: Sequence[int], methods: Sequence[str], ig_steps: int
+) -> int:
+    """What torch's FlopCounterMode counts for the part."""
+    S, n = len(lengths), max(lengths)
+    forward, backward = forward_flops(shape, n), backward_flops(shape, n)
+    if part.kind is PartKind.CORE:
+        gradient = any(m in ("grad_norm", "grad_x_input") for m in methods)  # one gradient serves both
+        return S * (forward + (forward + backward if gradient else 0))
+    if part.kind is PartKind.SALIENCY:  # integrated gradients: its steps, and 4 plain forwards for the delta
+        return S * (ig_steps * (forward + backward) + 4 * forward)
+    # One forward of the base model (no head) builds the graph the layer's backward passes walk.
+    return S * (forward_flops(shape, n, head=False) + sensitivity_flops(shape, n, part.layer or 0))
+
+
+def estimates(
+    shape: ModelShape, lengths: Sequence[int], methods: Sequence[str], ig_steps: int, gflops: float
+) -> dict[str, float]:
+    """Seconds per part name ("core", "sensitivity.3", ...) of a request's full analysis at `gflops` GFLOP/s,
+    each part computed on its own."""
+    return {
+        str(part): part_flops(shape, part, lengths, methods, ig_steps) / (gflops * 1e9)
+        for part in parts_of(methods, shape.layers)
+    }
+
+
+def on_request(estimated: dict[str, float], budget_s: float) -> list[str]:
+    """The parts not started by themselves: those over the budget (the core always runs)."""
+    return [name for name, seconds in estimated.items() if name != "core" and seconds > budget_s]

@@ -1,0 +1,86 @@
+"""The cost model's closed-form FLOPs against torch's own count of the parts as they run."""
+
+from __future__ import annotations
+
+import pytest
+
+from interp.cost import ModelShape, estimates, on_request, torch_flops
+from interp.part_names import CORE, parts_of
+from interp.schema import METHODS, AnalysisRequest
+from interp.settings import settings
+
+TEXT = " ".join(["the quick brown fox jumps over the lazy dog"] * 4)
+CASES = [  # BERT-, GPT-2- (fused q/k/v) and Llama-shaped (GQA, gated MLP), a pair, a fused-qkv LLM
+    ("tiny-bert-mlm", "mlm", TEXT.replace("fox", "[MASK]", 1), None),
+    ("tiny-gpt2", "causal-lm", TEXT, None),
+    ("tiny-llama", "causal-lm", TEXT, None),
+    ("tiny-bert-sim", "similarity", TEXT, "a man is playing"),
+    ("tiny-phi3", "causal-lm", TEXT, None),
+]
+
+
+@pytest.mark.parametrize("model_id,task,text,pair", CASES, ids=[c[0] for c in CASES])
+def test_flops_of_every_part_match_torchs_count(registry, model_id, task, text, pair):
+    from interp.calibration import counted_flops
+    from interp.parts import compute_core, compute_part, prepare
+
+    request = AnalysisRequest(model_id, task, text, pair, methods=METHODS, ig_steps=4)
+    subject = prepare(request, registry=registry)
+    shape = ModelShape.from_config(subject.lm.model.config, task)
+    lengths = subject.item.lengths
+    core, counted = counted_flops(lambda: compute_core(subject))
+    assert torch_flops(shape, CORE, lengths, request.methods, 4) == pytest.approx(counted, rel=0.1)
+    for part in parts_of(METHODS, subject.layers)[1:]:
+        _, counted = counted_flops(lambda part=part: compute_part(subject, part, core))
+        assert torch_flops(shape, part, lengths, request.methods, 4) == pytest.approx(counted, rel=0.1), part
+
+
+def test_shape_from_configs_of_each_family():
+    from transformers import BertConfig, GPT2Config, LlamaConfig
+
+    bert = ModelShape.from_config(BertConfig(), "mlm")
+    assert (bert.layers, bert.hidden, bert.heads, bert.kv_heads, bert.head_dim, bert.intermediate) == (
+        12,
+        768,
+        12,
+        12,
+        64,
+        3072,
+    )
+    assert not bert.gated and not bert.fused_qkv and bert.head == "mlm"
+    gpt2 = ModelShape.from_config(GPT2Config(), "causal-lm")
+    assert gpt2.intermediate == 4 * 768 and gpt2.fused_qkv and gpt2.head == "lm"
+    llama = ModelShape.from_config(LlamaConfig(num_key_value_heads=8), "similarity")
+    assert llama.gated and llama.kv_heads == 8 and llama.head == "none"
+
+
+def test_estimates_grow_with_the_layer_and_the_budget_sorts_them():
+    from transformers import BertConfig
+
+    shape = ModelShape.from_config(BertConfig(), "sst")
+    seconds = estimates(shape, [512], METHODS, 50, gflops=100.0)
+    layers = [seconds[f"sensitivity.{l}"] for l in range(12)]
+    assert layers == sorted(layers) and layers[-1] > 10 * layers[0]
+    assert seconds["core"] < seconds["sensitivity.0"] < seconds["saliency.integrated_gradients"]
+    late = on_request(seconds, budget_s=settings().engine.part_budget_s)
+    assert "core" not in late and "sensitivity.11" in late and "sensitivity.0" not in late
+
+
+def test_part_budget_setting(monkeypatch):
+    monkeypatch.delenv("INTERPBOARD_PART_BUDGET_S", raising=False)
+    settings.cache_clear()
+    try:
+        assert settings().engine.part_budget_s == 30.0
+        monkeypatch.setenv("INTERPBOARD_PART_BUDGET_S", "12.5")
+        settings.cache_clear()
+        assert settings().engine.part_budget_s == 12.5
+    finally:
+        monkeypatch.undo()
+        settings.cache_clear()
+
+
+def test_device_rate_is_measured_once_per_process():
+    from interp.calibration import device_gflops
+
+    first = device_gflops("cpu")
+    assert first > 0.1 and device_gflops("cpu") == first  # cached: the same measurement

@@ -1,0 +1,132 @@
+"""Parts of an analysis: each equal to what the full computation gives, on the tiny model of every architecture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from interp.part_names import (
+    CORE,
+    Part,
+    PartKind,
+    first_parts,
+    parts_of,
+    saliency_part,
+    sensitivity_part,
+)
+from interp.schema import METHODS, AnalysisRequest
+from interp.sensitivity import attention_sensitivity, naive_attention_sensitivity
+
+# One request per architecture and one-pass task: (model, task, text, pair).
+CASES = [
+    ("tiny-bert-mnli", "mnli", "a man is playing a guitar", "a person plays music"),
+    ("tiny-bert-mlm", "mlm", "the cat sat on the [MASK] .", None),
+    ("tiny-distilbert-sst", "sst", "what a boring story", None),
+    ("tiny-roberta-mlm", "mlm", "the cat sat on the <mask> .", None),
+    ("tiny-gpt2", "causal-lm", "the quick brown fox", None),
+    ("tiny-bert-sim", "similarity", "a man is playing", "a woman reads a book"),
+    *[
+        (f"tiny-{family}", "causal-lm", "the quick brown fox jumps over the lazy dog", None)
+        for family in ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "mistral", "phi3")
+    ],
+    ("tiny-qwen2-sst", "sst", "the movie was great", None),
+]
+
+
+def test_part_names_round_trip():
+    for part in (CORE, saliency_part("integrated_gradients"), sensitivity_part(0), sensitivity_part(11)):
+        assert Part.parse(str(part)) == part
+    assert str(sensitivity_part(3)) == "sensitivity.3"
+    for bad in ("saliency.grad_norm", "sensitivity.-1", "sensitivity.03", "sensitivity", "core.1", "ig"):
+        with pytest.raises(ValueError):
+            Part.parse(bad)
+
+
+def test_parts_of_a_request():
+    assert parts_of(METHODS, 2) == [
+        CORE,
+        saliency_part("integrated_gradients"),
+        sensitivity_part(0),
+        sensitivity_part(1),
+    ]
+    assert parts_of(("grad_norm",), 12) == [CORE]
+    assert first_parts(METHODS, 12) == [CORE, sensitivity_part(0)]
+    assert first_parts(METHODS, 12, layer=11, method="integrated_gradients") == [
+        CORE,
+        saliency_part("integrated_gradients"),
+        sensitivity_part(11),
+    ]
+    assert first_parts(("grad_norm",), 12, layer=5) == [CORE]
+
+
+@pytest.mark.parametrize("model_id", ["tiny-bert-sst", "tiny-gpt2", "tiny-llama"])
+def test_sensitivity_of_chosen_layers_equals_the_naive_loop(loaded, model_id):
+    task = "causal-lm" if model_id != "tiny-bert-sst" else "sst"
+    model = loaded(model_id, task).model.base_model
+    torch.manual_seed(0)
+    ids = torch.randint(5, 100, (2, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0  # a padded second sequence
+
+    def attentions_of(x):
+        return model(inputs_embeds=x, attention_mask=mask, output_attentions=True).attentions
+
+    embeds = model.get_input_embeddings()(ids).detach()
+    naive = naive_attention_sensitivity(attentions_of, embeds, mask)
+    layers = naive.shape[1]
+    for layer in range(layers):
+        one = attention_sensitivity(attentions_of, embeds, mask, layers=[layer])
+        assert one.shape == (2, 1, 9, 9)
+        torch.testing.assert_close(one[:, 0], naive[:, layer], rtol=1e-4, atol=1e-6)
+    reordered = attention_sensitivity(attentions_of, embeds, mask, layers=[layers - 1, 0])
+    torch.testing.assert_close(reordered, naive[:, [layers - 1, 0]], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_id,task,text,pair", CASES, ids=[c[0] for c in CASES])
+def test_parts_assembled_equal_the_full_analysis(registry, model_id, task, text, pair):
+    from interp.engine import analyze
+    from interp.parts import assemble, compute_core, compute_part, prepare
+
+    request = AnalysisRequest(model_id, task, text, pair, methods=METHODS, ig_steps=8)
+    full = analyze(request, registry=registry)
+    subject = prepare(request, registry=registry)
+    core = compute_core(subject)
+    assert core.attention_sensitivity is None and "integrated_gradients" not in core.saliency
+    # Layers in the order a user might ask for them: the last first.
+    results = [compute_part(subject, p, core) for p in reversed(parts_of(METHODS, subject.layers)[1:])]
+    assert {r.part.kind for r in results} == {PartKind.SALIENCY, PartKind.SENSITIVITY}
+    whole = assemble(core, results)
+
+    assert whole.tokens == full.tokens and whole.target == full.target
+    assert whole.predictions == full.predictions  # the same forward pass
+    np.testing.assert_allclose(whole.attention, full.attention, atol=1e-6)
+    for name, stats in full.head_stats.items():
+        np.testing.assert_allclose(whole.head_stats[name], stats, rtol=1e-5, atol=1e-6)
+    assert whole.saliency.keys() == full.saliency.keys()
+    for name, values in full.saliency.items():
+        np.testing.assert_allclose(whole.saliency[name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+    assert whole.saliency_info["integrated_gradients"] == pytest.approx(
+        full.saliency_info["integrated_gradients"], rel=1e-4, abs=1e-6
+    )
+    np.testing.assert_allclose(whole.attention_sensitivity, full.attention_sensitivity, rtol=1e-4, atol=1e-6)
+    assert whole.stages_done == full.stages_done
+
+
+def test_a_missing_layer_leaves_sensitivity_unassembled(registry):
+    from interp.parts import assemble, compute_core, compute_part, prepare
+
+    subject = prepare(AnalysisRequest("tiny-bert-sst", "sst", "a fine film"), registry=registry)
+    core = compute_core(subject)
+    one = compute_part(subject, sensitivity_part(1), core)
+    assert one.values.shape == (core.n_tokens, core.n_tokens)
+    assert assemble(core, [one]).attention_sensitivity is None
+    with pytest.raises(ValueError, match="layers"):
+        compute_part(subject, sensitivity_part(subject.layers), core)
+
+
+def test_sequence_pipelines_have_no_parts(registry):
+    from interp.parts import prepare
+
+    with pytest.raises(ValueError, match="whole"):
+        prepare(AnalysisRequest("tiny-gpt2", "causal-lm", "the quick", generate=2), registry=registry)
