@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from interp.attention import head_stats, request_attention
+from interp.checkpoints import checkpoint
 from interp.loading import MODELS, LoadedModel
 from interp.registry import Registry, load_registry
 from interp.saliency import METHODS as SALIENCY
@@ -239,6 +240,7 @@ def _saliency(
     target_ids = torch.tensor([a.target["index"] for a in analyses], device=lm.device)
 
     def score(x: torch.Tensor) -> torch.Tensor:
+        checkpoint()  # once per gradient pass or chunk of IG steps: a cancelled job stops here
         times = x.shape[0] // B  # Captum stacks IG steps along the batch
         repeated = repeat_batch(batch, times)
         outputs = engine.run(lm, x, repeated)

@@ -180,8 +180,16 @@ def start_redis(
     if password:
         argv += ["--requirepass", password]
     service = start(name, argv, log_dir)
-    wait_for(lambda: "Ready to accept connections" in service.logs(), 20, name, service)
+    # A ping, not the log: a restart on the same directory appends to a log that already says "Ready".
+    wait_for(lambda: _pings(port, password), 20, name, service)
     return service
+
+
+def _pings(port: int, password: str | None) -> bool:
+    import redis
+
+    with redis.Redis(port=port, password=password, socket_timeout=1) as client:
+        return bool(client.ping())
 
 
 def start_worker(
