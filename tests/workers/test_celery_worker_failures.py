@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 
 import pytest
 
 from tests.deploy.stack import free_port, start_redis
-from tests.workers.support import SLOW, TEST_LIMITS, TIMEOUT, celery_worker, stop_group, wait_for, worker_env
+from tests.workers.support import (
+    QUICK,
+    SLOW,
+    TEST_LIMITS,
+    TIMEOUT,
+    celery_worker,
+    stop_group,
+    wait_for,
+    worker_env,
+)
 from workers.compute import JobContext, run_jobs
-from workers.executor import CeleryExecutor
+from workers.executor import CeleryExecutor, request_key
 from workers.jobs import JobStatus
 from workers.memory_records import MemoryJobRecords
+from workers.messages import jobs_in_broker, send_jobs
 from workers.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.processes]
@@ -118,3 +129,31 @@ def test_job_lost_more_than_max_retries_times_gives_up(tmp_path):
     run_jobs(["j"], JobContext(records, store=None, settings=settings, worker="host:3"))
     status = records.get("j")
     assert status.state == "error" and status.error_kind == "lost" and "lost 2 times" in status.error
+
+
+def test_a_queued_job_no_message_carries_is_sent_again_by_a_starting_worker(
+    celery_env, tiny_registry, worker_log
+):
+    """As after a broker restart that lost the message: the record says queued, the broker has nothing."""
+    executor = CeleryExecutor(Settings())
+    try:
+        orphan = JobStatus(
+            job_id=uuid.uuid4().hex,
+            key=request_key(QUICK),
+            request=QUICK.to_dict(),
+            queue=executor.settings.queue,
+            created_at=time.time() - 60,
+        )
+        executor.records.create(orphan)
+        executor.records.claim(orphan.key, orphan.job_id)
+        executor.records.enqueue(orphan)
+        queues = [executor.settings.queue]
+        assert jobs_in_broker(executor.records.client, queues) == set()
+        send_jobs(executor.app, executor.records, [JobStatus(job_id="carried", key="k", queue=queues[0])])
+        assert jobs_in_broker(executor.records.client, queues) == {"carried"}
+
+        with celery_worker(worker_env(celery_env, tiny_registry), worker_log):
+            status = executor.wait(orphan.job_id, timeout=TIMEOUT)
+        assert status.state == "done", status.error
+    finally:
+        executor.close()
