@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from cache import CacheUnavailable
 from dashapp import exports
+from dashapp.input_checks import check_input
 from interp.schema import Analysis, AnalysisRequest, InputError, MalformedRequest
 from workers.executor import QueueFull
 from workers.settings import safe_url
@@ -173,6 +174,7 @@ def _request_body() -> AnalysisRequest:
 @api.post("/analyses")
 def submit() -> Response:
     analysis_request = _request_body()  # before the executor: a bad body never needs the broker
+    check_input(analysis_request)  # what the tokenizer and labels rule out: 422 now, not a failed job later
     submission = _executor().submit(analysis_request, client=client_id())
     status = "done" if submission.cached else submission.status.state
     body = {"key": submission.key, "status": status, "job_id": submission.job_id, "cached": submission.cached}

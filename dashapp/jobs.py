@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashapp.api import client_id
+from dashapp.input_checks import check_input
 from dashapp.services import Services
 from interp.schema import AnalysisRequest, InputError, ModelUnavailable
 from interp.stages import Stage
@@ -85,6 +86,7 @@ class JobReport:
 def submit(services: Services, request: AnalysisRequest) -> Started:
     """Submit one request; a cached result comes back as a record already done."""
     try:
+        check_input(request)
         sub = services.executor.submit(request, client=client_id())
     except (InputError, ModelUnavailable, QueueFull) as exc:
         return Started(problem=str(exc))
