@@ -241,6 +241,35 @@ def start_web(log_dir: Path, env: dict[str, str], port: int, workers: int = 2, n
     return service
 
 
+NGINX_CONF = REPO_ROOT / "deploy" / "nginx.conf"
+NGINX = "/usr/sbin/nginx"  # Debian's nginx-light (make system-deps)
+
+
+def start_proxy(log_dir: Path, port: int, web_port: int, name: str = "proxy") -> Service:
+    """deploy/nginx.conf, as compose runs it, in front of the web on `web_port`: only the addresses differ."""
+    text = NGINX_CONF.read_text()
+    for old, new in (
+        ("server web:8050;", f"server 127.0.0.1:{web_port};"),
+        ("listen 8080;", f"listen 127.0.0.1:{port};"),
+        ("/tmp/interpboard-nginx-", f"{log_dir}/{name}-temp-"),
+    ):
+        assert old in text, f"deploy/nginx.conf no longer has {old!r}"
+        text = text.replace(old, new)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    conf = log_dir / f"{name}.conf"
+    conf.write_text(text)
+    argv = [NGINX, "-e", "stderr", "-p", str(log_dir), "-c", str(conf)]
+    argv += ["-g", f"daemon off; pid {log_dir}/{name}.pid;"]
+    service = start(name, argv, log_dir)
+    wait_for(
+        lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code in (200, 503),
+        30,
+        name,
+        service,
+    )
+    return service
+
+
 def wait_job(base: str, job_id: str, timeout: float = 180, session: requests.Session | None = None) -> dict:
     """Poll GET /api/jobs/<id> until the job ends; its last status."""
     http = session or requests
