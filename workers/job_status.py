@@ -10,7 +10,7 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from interp.stages import Stage, describe
 
@@ -67,6 +67,7 @@ class JobStatus(BaseModel):
     def finished(self) -> bool:
         return self.state in TERMINAL
 
+    @computed_field  # in the API's JSON too: "cancelling…" shows the moment a cancel is asked
     @property
     def stage_text(self) -> str:
         """What people read: "sensitivity 3/12", "forward (batch of 4)", "cancelling…"."""

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -268,6 +269,38 @@ def start_proxy(log_dir: Path, port: int, web_port: int, name: str = "proxy") ->
         service,
     )
     return service
+
+
+def slow_clients(base: str, count: int, stop: threading.Event, body: bool = False) -> list[threading.Thread]:
+    """Connections that send their headers (or a promised body) one line a second, as a slow-loris does."""
+    host, port = base.removeprefix("http://").split(":")
+
+    def trickle() -> None:
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            if body:
+                conn.sendall(b"POST /api/analyses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+                conn.sendall(b"Content-Length: 100000\r\n\r\n{")
+            else:
+                conn.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+            while not stop.wait(1):
+                try:
+                    conn.sendall(b" " if body else b"X-Slow: 1\r\n")
+                except OSError:
+                    return
+
+    threads = [threading.Thread(target=trickle, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def probe_success(base: str, probes: int = 15, timeout: float = 3) -> float:
+    ok = 0
+    for _ in range(probes):
+        with contextlib.suppress(requests.RequestException):
+            ok += requests.get(f"{base}/api/health", timeout=timeout).status_code == 200
+        time.sleep(0.2)
+    return ok / probes
 
 
 def wait_job(base: str, job_id: str, timeout: float = 180, session: requests.Session | None = None) -> dict:

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.deploy.stack import NGINX, free_port, stack_env, start_proxy, start_web
+from tests.deploy.stack import (
+    NGINX,
+    free_port,
+    probe_success,
+    slow_clients,
+    stack_env,
+    start_proxy,
+    start_web,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,40 +44,6 @@ def proxied(tiny_registry, tmp_path_factory) -> Iterator[tuple[str, str]]:
             proxy.stop()
     finally:
         web.stop()
-
-
-def slow_clients(base: str, count: int, stop: threading.Event, body: bool = False) -> list[threading.Thread]:
-    """Connections that send their headers (or a promised body) one line a second, as a slow-loris does."""
-    host, port = base.removeprefix("http://").split(":")
-
-    def trickle() -> None:
-        with socket.create_connection((host, int(port)), timeout=30) as conn:
-            if body:
-                conn.sendall(b"POST /api/analyses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
-                conn.sendall(b"Content-Length: 100000\r\n\r\n{")
-            else:
-                conn.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
-            while not stop.wait(1):
-                try:
-                    conn.sendall(b" " if body else b"X-Slow: 1\r\n")
-                except OSError:
-                    return
-
-    threads = [threading.Thread(target=trickle, daemon=True) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    return threads
-
-
-def probe_success(base: str, probes: int = 15, timeout: float = 3) -> float:
-    ok = 0
-    for _ in range(probes):
-        try:
-            ok += requests.get(f"{base}/api/health", timeout=timeout).status_code == 200
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    return ok / probes
 
 
 @pytest.mark.parametrize("body", [False, True], ids=["slow headers", "promised body"])
