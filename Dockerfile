@@ -20,7 +20,7 @@ FROM base AS web
 RUN python - > /tmp/web-requirements.txt <<'PY'
 import re, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-engine_only = {"torch", "transformers", "tokenizers", "captum"}
+engine_only = {"torch", "transformers", "captum"}  # tokenizers stays: the web checks requests with it
 for dep in project["dependencies"] + project["optional-dependencies"]["deploy"] + ["huggingface_hub", "jsonschema"]:
     if re.split(r"[\s<>=!~\[;]", dep, maxsplit=1)[0].lower() not in engine_only:
         print(dep)

@@ -19,12 +19,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test,demo,deploy]"
 	touch $(STAMP)
 
-# Debian packages the browser tests need; installed only when missing.
+# Debian packages the browser, Redis and proxy tests need (nginx: deploy/nginx.conf); installed only when missing.
 system-deps:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
 	@command -v redis-server >/dev/null || \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server)
+	@test -x /usr/sbin/nginx || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light)
 
 # Start a local Redis when none answers on 127.0.0.1:6379; fail loudly if that does not work.
 redis:

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import redis
-from flask import Blueprint, Flask, Response, current_app, request, send_file, url_for
+from flask import Blueprint, Flask, Response, current_app, has_request_context, request, send_file, url_for
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from cache import CacheUnavailable
 from dashapp import exports
-from dashapp.openapi import openapi_document
-from interp.registry import load_registry
+from dashapp.input_checks import check_input
 from interp.schema import Analysis, AnalysisRequest, InputError, MalformedRequest
-from workers.settings import job_settings, safe_url
+from workers.executor import QueueFull
+from workers.settings import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +55,8 @@ class ApiError(Exception):
 
 def register_api(server: Flask, executor_factory: Callable[[], Any]) -> None:
     """Mount the API on `server`; `executor_factory()` gives the job executor (called per request)."""
+    from dashapp import api_status  # noqa: F401 - its routes join the blueprint before it is registered
+
     server.extensions["interpboard_executor"] = executor_factory
     server.register_blueprint(api)
     server.register_error_handler(HTTPException, _http_error)
@@ -102,6 +103,13 @@ def _api_error(exc: ApiError) -> Response:
     return json_error(exc.status, str(exc))
 
 
+@api.errorhandler(QueueFull)
+def _queue_full(exc: QueueFull) -> Response:
+    response = json_error(429, str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @api.errorhandler(InputError)
 def _input_error(exc: InputError) -> Response:
     # A malformed request (type, unknown field, range) is a 400; a well-formed one that cannot be analysed a 422.
@@ -137,79 +145,6 @@ def no_such_endpoint(unknown: str) -> Response:
     raise ApiError(404, _no_such_endpoint(request.path))
 
 
-# --- health and models ---------------------------------------------------------------------------
-
-
-def _down(where: str, exc: Exception) -> dict[str, Any]:
-    return {"ok": False, "detail": f"{where}: {type(exc).__name__}: {_redact(str(exc))}"}
-
-
-def _broker_check(url: str) -> dict[str, Any]:
-    """Reachable, and not full: a broker at maxmemory (noeviction) refuses every new job."""
-    where = safe_url(url)
-    try:
-        with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
-            memory = client.info("memory")
-    except Exception as exc:  # noqa: BLE001 - any failure is "down", with its reason
-        return _down(where, exc)
-    if memory.get("maxmemory") and memory["used_memory"] >= memory["maxmemory"]:
-        return {
-            "ok": False,
-            "detail": f"{where} is full ({memory['used_memory']} of {memory['maxmemory']} bytes)",
-        }
-    return {"ok": True, "detail": where}
-
-
-def _cache_check() -> dict[str, Any]:
-    try:
-        store = _executor().store
-        return {"ok": store.ping(), "detail": store.url_for_logs}
-    except Exception as exc:  # noqa: BLE001 - the executor itself may not come up while Redis is down
-        return _down("result store", exc)
-
-
-@api.get("/health")
-def health() -> Response:
-    broker = job_settings().broker
-    checks = {
-        "web": {"ok": True, "detail": f"pid {os.getpid()}"},
-        "broker": _broker_check(broker)
-        if broker
-        else {"ok": True, "detail": "embedded executor (no broker)"},
-        "cache": _cache_check(),
-    }
-    ok = all(c["ok"] for c in checks.values())
-    return _json({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
-
-
-@api.get("/models")
-def models() -> Response:
-    try:
-        registry = load_registry()
-    except (OSError, ValueError) as exc:
-        raise ApiError(503, f"the model registry cannot be read: {exc}") from None
-    rows = []
-    for spec in registry.models.values():
-        available = spec.availability()
-        rows.append(
-            {
-                "id": spec.id,
-                "tasks": list(spec.tasks),
-                "labels": list(spec.labels) if spec.labels else None,
-                "description": spec.description,
-                "available": available.ok,
-                "where": available.where,
-                "detail": available.detail,
-            }
-        )
-    return _json({"models": rows, "source": registry.source})
-
-
-@api.get("/openapi.json")
-def openapi() -> Response:
-    return _json(openapi_document())
-
-
 # --- analyses --------------------------------------------------------------------------------------
 
 
@@ -231,7 +166,7 @@ def _request_body() -> AnalysisRequest:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(
-            400, f"request body must be a JSON object (an analysis request), not {type(data).__name__}"
+            400, f"request body must be a JSON object (an analysis request), not {json_type(data)}"
         )
     return AnalysisRequest.from_dict(data)
 
@@ -239,7 +174,8 @@ def _request_body() -> AnalysisRequest:
 @api.post("/analyses")
 def submit() -> Response:
     analysis_request = _request_body()  # before the executor: a bad body never needs the broker
-    submission = _executor().submit(analysis_request)
+    check_input(analysis_request)  # what the tokenizer and labels rule out: 422 now, not a failed job later
+    submission = _executor().submit(analysis_request, client=client_id())
     status = "done" if submission.cached else submission.status.state
     body = {"key": submission.key, "status": status, "job_id": submission.job_id, "cached": submission.cached}
     if submission.cached:
@@ -247,6 +183,28 @@ def submit() -> Response:
     return _json(
         body, 202, headers={"Location": url_for("api.analysis", key=submission.key, job=submission.job_id)}
     )
+
+
+def client_id() -> str | None:
+    """Who submits, for the fair-use caps: the authenticated user, else the client's address (None
+    outside a request: the operator's own process)."""
+    if not has_request_context():
+        return None
+    user = current_app.extensions.get("interpboard_user", lambda: None)()
+    return f"user:{user}" if user else f"addr:{request.remote_addr or 'unknown'}"
+
+
+def json_type(value: Any) -> str:
+    """A value's type as JSON names it (null, array...), for messages: never Python's "NoneType"."""
+    names = {
+        type(None): "null",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+    }
+    return names.get(type(value), "object")
 
 
 def _known_key(key: str) -> str:

@@ -13,7 +13,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
-from dashapp import api, auth, ids
+from dashapp import api, auth, edges, ids
 from dashapp.pages import analyze, compare, components, history, permalink
 from dashapp.services import Services
 
@@ -58,6 +58,7 @@ def create_app(*, executor: Any = None) -> dash.Dash:
     )
     api.register_api(app.server, lambda: services.executor)
     auth.install_auth(app)
+    edges.install_edges(app)
     return app
 
 

@@ -5,8 +5,8 @@
 - `INTERPBOARD_USERS="alice:pw,bob:pw"` and/or `INTERPBOARD_USERS_FILE` (one `user:password` a
   line, `#` comments): HTTP basic auth, which browsers prompt for.
 
-Pages and the API accept the same credentials; /api/health (for health checks) and
-/api/openapi.json stay open.
+Pages and the API accept the same credentials; /api/health (for health checks, its verdicts only:
+no addresses or pids to the unauthenticated) and /api/openapi.json stay open.
 Every secret comparison is constant-time.
 """
 
@@ -144,7 +144,18 @@ def install_auth(app, creds: Credentials | None = None) -> Credentials:
     if creds.enabled:
         server: Flask = getattr(app, "server", app)
         server.before_request(partial(_gate, creds))
+        # For the API: who may see /api/health's details, and whom the fair-use caps count.
+        server.extensions["interpboard_authorised"] = partial(_authorised, creds)
+        server.extensions["interpboard_user"] = partial(_basic_user, creds)
     return creds
+
+
+def _basic_user(creds: Credentials) -> str | None:
+    """The user name of a request the gate let in with basic auth (a token names no one)."""
+    auth = request.authorization
+    if auth is not None and auth.type == "basic" and creds.users and auth.username in creds.users:
+        return auth.username
+    return None
 
 
 def listen_hosts(binds: list[str], override: str | None = None) -> list[str]:

@@ -120,7 +120,7 @@ class Models(_Answer):
 
 class Check(_Answer):
     ok: bool
-    detail: str
+    detail: str | None = None  # addresses and pids: left out for the unauthenticated when auth is on
 
 
 class Health(_Answer):

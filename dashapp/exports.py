@@ -20,8 +20,16 @@ def to_json(analysis: Analysis, key: str) -> bytes:
     return orjson.dumps({"key": key, **analysis.to_json(full=True)}, option=orjson.OPT_INDENT_2)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (OWASP's CSV injection advice): a leading ' ."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def to_csv(analysis: Analysis) -> str:
-    """Two tables in one file: saliency per token per method, then the predictions."""
+    """Two tables in one file: saliency per token per method, then the predictions (texts neutralised)."""
     methods = [m for m in SALIENCY_METHODS if m in analysis.saliency]
     out = io.StringIO()
     writer = csv.writer(out)
@@ -30,7 +38,7 @@ def to_csv(analysis: Analysis) -> str:
         writer.writerow(
             [
                 i,
-                token,
+                csv_text(token),
                 analysis.token_words[i],
                 analysis.special_tokens[i],
                 *(f"{float(analysis.saliency[m][i]):.7g}" for m in methods),
@@ -39,7 +47,7 @@ def to_csv(analysis: Analysis) -> str:
     writer.writerow([])
     writer.writerow(["rank", "label", "score"])
     for rank, prediction in enumerate(analysis.predictions):
-        writer.writerow([rank, prediction["label"], f"{float(prediction['score']):.7g}"])
+        writer.writerow([rank, csv_text(prediction["label"]), f"{float(prediction['score']):.7g}"])
     return out.getvalue()
 
 

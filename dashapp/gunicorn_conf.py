@@ -11,6 +11,11 @@ from typing import Any
 from dashapp.auth import listen_hosts, warn_if_open
 from interp.settings import settings
 
+# Long addresses reach the app, which answers them with a 414 in JSON (dashapp/edges.py), rather than
+# gunicorn's own plain-text refusal above its default 4,094 bytes. 8,190 is gunicorn's maximum; the
+# proxy (deploy/nginx.conf) refuses longer request lines itself, in JSON too.
+limit_request_line = 8190
+
 
 def when_ready(server: Any) -> None:
     for host in listen_hosts(list(server.cfg.bind), settings().web.bind):

@@ -11,9 +11,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from dashapp.api import client_id
+from dashapp.input_checks import check_input
 from dashapp.services import Services
 from interp.schema import AnalysisRequest, InputError, ModelUnavailable
 from interp.stages import Stage
+from workers.executor import QueueFull
 from workers.jobs import CANCELLED, DONE, ERROR, QUEUED, RUNNING, TERMINAL
 
 log = logging.getLogger(__name__)
@@ -83,8 +86,9 @@ class JobReport:
 def submit(services: Services, request: AnalysisRequest) -> Started:
     """Submit one request; a cached result comes back as a record already done."""
     try:
-        sub = services.executor.submit(request)
-    except (InputError, ModelUnavailable) as exc:
+        check_input(request)
+        sub = services.executor.submit(request, client=client_id())
+    except (InputError, ModelUnavailable, QueueFull) as exc:
         return Started(problem=str(exc))
     except Exception as exc:  # the service behind the page failed (Redis down, …): say so, never a traceback
         log.exception("submit failed")

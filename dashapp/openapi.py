@@ -56,6 +56,7 @@ def _error(description: str) -> dict[str, Any]:
 
 _COMMON_ERRORS = {
     "401": _error("Authentication required (only when the deployment enables it)."),
+    "414": _error("The address is too long."),
     "503": _error("The broker or the cache cannot be reached right now."),
 }
 
@@ -95,6 +96,12 @@ _PATHS: dict[str, Any] = {
                 "413": _error("Body too large."),
                 "415": _error("Body is not JSON."),
                 "422": _error("The request cannot be analysed (empty text, unknown model, mask rules, ...)."),
+                "429": {
+                    **_error("Too many jobs waiting: this client's, or the whole queue's."),
+                    "headers": {
+                        "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
+                    },
+                },
                 **_COMMON_ERRORS,
             },
         },

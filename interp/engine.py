@@ -18,6 +18,7 @@ import torch
 from interp.architecture import describe
 from interp.attention import head_stats, request_attention
 from interp.chat import tokenize_chat
+from interp.checkpoints import checkpoint
 from interp.loading import MODELS, LoadedModel
 from interp.logit_lens import add_logit_lens
 from interp.registry import Registry, load_registry
@@ -261,6 +262,7 @@ def _saliency(
     target_ids = torch.tensor([a.target["index"] for a in analyses], device=lm.device)
 
     def score(x: torch.Tensor) -> torch.Tensor:
+        checkpoint()  # once per gradient pass or chunk of IG steps: a cancelled job stops here
         times = x.shape[0] // B  # Captum stacks IG steps along the batch
         repeated = repeat_batch(batch, times)
         outputs = engine.run(lm, x, repeated)

@@ -85,7 +85,11 @@ class AnalysisRequest(BaseModel):
     text: str = Field(strict=True, description="The input; for mlm write [MASK] (or <mask>) once.")
     pair: str | None = Field(None, description="Hypothesis (mnli) or second sentence (similarity).")
     mask_index: int | None = Field(
-        None, ge=0, strict=True, description="mlm: mask this word instead of writing [MASK]."
+        None,
+        ge=0,
+        strict=True,
+        description="mlm: mask the token at this index (of the tokenized input, special tokens included, "
+        "as the analysis's `tokens` list them) instead of writing [MASK].",
     )
     target: str | None = Field(
         None,

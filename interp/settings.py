@@ -34,6 +34,15 @@ class JobSettings(BaseSettings):
     max_retries: int = Field(2, ge=0)  # redeliveries after a lost worker
     embedded_workers: int = Field(1, ge=1, le=64)  # threads of the in-process executor
     result_expires: int = Field(86_400, gt=0)  # seconds a finished job's status record is kept
+    # Liveness: a running job's worker beats every heartbeat_interval; one silent for lost_after is lost
+    # (requeued, or ended with error_kind "lost"). Each worker looks for lost jobs every reap_interval.
+    heartbeat_interval: float = Field(3.0, gt=0)
+    lost_after: float = Field(30.0, gt=0)
+    reap_interval: float = Field(10.0, gt=0)
+    cancel_grace: float = Field(10.0, gt=0)  # a cancelled job still running then is terminated (Celery)
+    # Fair use: queued jobs per client (user or address) and in all; over either, 429 with Retry-After.
+    max_queued_per_client: int = Field(20, ge=1)
+    max_queued: int = Field(500, ge=1)
 
     @field_validator("broker")
     @classmethod
@@ -54,6 +63,11 @@ class JobSettings(BaseSettings):
             raise ValueError(
                 f"INTERPBOARD_VISIBILITY_TIMEOUT ({self.visibility_timeout} s) must be above the longest job "
                 f"(INTERPBOARD_JOB_TIME_LIMIT {self.job_time_limit} s + grace = {self.hard_time_limit} s)"
+            )
+        if self.lost_after < 2 * self.heartbeat_interval:
+            raise ValueError(
+                f"INTERPBOARD_LOST_AFTER ({self.lost_after} s) must be at least twice "
+                f"INTERPBOARD_HEARTBEAT_INTERVAL ({self.heartbeat_interval} s)"
             )
         return self
 
@@ -101,6 +115,7 @@ class WebSettings(BaseSettings):
     users: str = ""  # "alice:pw,bob:pw"
     users_file: str | None = None  # one user:password a line
     bind: str | None = None  # the address the web listens on, for the open-without-auth warning
+    proxy_hops: int = Field(0, ge=0)  # reverse proxies in front (X-Forwarded-For trusted that deep)
 
 
 class AllSettings(BaseModel):

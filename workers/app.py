@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from workers.messages import PRIORITY_STEPS
 from workers.settings import Settings, job_settings
 
 
@@ -34,6 +35,9 @@ def make_app(settings: Settings) -> Celery:
             # (kombu's default sweeps about every 100 s).
             "unacked_restore_interval": max(1, min(60, settings.visibility_timeout // 4)),
             "unacked_restore_throttle": 1,
+            # A client's later jobs are sent at a lower priority (workers/executor.py): one list per level.
+            "priority_steps": PRIORITY_STEPS,
+            "queue_order_strategy": "priority",
         },
         broker_connection_retry_on_startup=True,
         # One queue per device kind: workers listen on `cpu` and/or `gpu`; the server sends to its QUEUE.

@@ -1,17 +1,26 @@
-"""The Celery job message's body (a "task" in Celery's words). Everything heavy (torch, models, connections) is made lazily in the worker child."""
+"""The Celery job message's body (a "task" in Celery's words). Everything heavy (torch, models, connections) is made lazily in the worker child.
+
+Each worker's main process also runs the reaper (workers/liveness.py): once at start-up, when it
+also reconciles the job records against the broker's messages, then every `reap_interval` seconds.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from functools import cache
 from typing import Any
 
 from billiard.exceptions import TimeLimitExceeded
 from celery import Task, shared_task
+from celery.signals import worker_ready
 
 from workers.compute import JobContext, run_jobs, worker_name
-from workers.executor import RUN_JOBS_MESSAGE, open_result_store, redis_records
+from workers.executor import open_result_store, redis_records
 from workers.jobs import ERROR, JobRecords
+from workers.liveness import Reaper
+from workers.messages import RUN_JOBS_MESSAGE, jobs_in_broker, send_jobs, terminate_message
+from workers.redis_records import RedisJobRecords
 from workers.settings import Settings, job_settings
 
 log = logging.getLogger(__name__)
@@ -57,3 +66,29 @@ def _job_ids(value: Any) -> list[str]:
 @shared_task(name=RUN_JOBS_MESSAGE, base=JobMessage)
 def run_jobs_message(job_ids: list[str]) -> None:
     run_jobs(_job_ids(job_ids), _context())
+
+
+@worker_ready.connect
+def start_reaper(sender: Any = None, **_: Any) -> None:
+    """In the worker's main process: a daemon thread that sweeps for lost jobs (no torch, no models)."""
+    app = sender.app
+    settings = _settings()
+    records: RedisJobRecords = redis_records(settings)
+    reaper = Reaper(
+        records,
+        settings,
+        lambda statuses: send_jobs(app, records, statuses),
+        lambda message_id: terminate_message(app, message_id),
+    )
+
+    def sweep_forever() -> None:
+        stop = threading.Event()
+        while True:
+            try:
+                reaper.sweep()
+                reaper.reconcile(lambda: jobs_in_broker(records.client, list(records.queued_ids())))
+            except Exception as exc:  # noqa: BLE001 - a broker restart: try again next round
+                log.warning("reaper: %s: %s", type(exc).__name__, exc)
+            stop.wait(settings.reap_interval)
+
+    threading.Thread(target=sweep_forever, name="interpboard-reaper", daemon=True).start()

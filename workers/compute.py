@@ -2,7 +2,10 @@
 
 Runs the engine, reports its stages to the job record, stores partial results as they appear and
 the whole analysis at the end. Every failure ends up as a message in the job record, never as a
-stored result and never as an exception out of here (a worker must survive any request).
+stored result and never as an exception out of here (a worker must survive any request). While
+it runs, a heartbeat thread keeps the record alive and watches for a cancel, which stops the work at
+the engine's next checkpoint (a layer, a chunk of IG steps); a job that does not end as done leaves
+no partial result behind.
 """
 
 from __future__ import annotations
@@ -17,19 +20,17 @@ from typing import Any
 from billiard.exceptions import SoftTimeLimitExceeded
 
 from cache import ResultStore
+from interp.checkpoints import checking
 from interp.schema import Analysis, AnalysisRequest, InputError, ModelUnavailable
 from interp.stages import Progress, Stage
 from workers.jobs import CANCELLED, DONE, ERROR, JobRecords, JobStatus
+from workers.liveness import Heartbeat, JobCancelled
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Stages after which the engine hands over a partial analysis worth showing early.
 PARTIAL_STAGES = (Stage.FORWARD, Stage.SALIENCY)
-
-
-class JobCancelled(Exception):
-    """Raised from the progress callback to stop the engine when the user cancelled."""
 
 
 @dataclass
@@ -47,10 +48,16 @@ def worker_name() -> str:
 def run_jobs(job_ids: list[str], ctx: JobContext) -> None:
     """Run one job, or a batch of jobs for the same model and task (precompute)."""
     started = [status for status in (_start(job_id, ctx) for job_id in job_ids) if status is not None]
-    if len(started) == 1:
-        _run_one(started[0], ctx)
-    elif started:
-        _run_batch(started, ctx)
+    if not started:
+        return
+    with (
+        Heartbeat(ctx.records, [s.job_id for s in started], ctx.settings.heartbeat_interval) as beat,
+        checking(beat.check),
+    ):
+        if len(started) == 1:
+            _run_one(started[0], ctx, beat)
+        else:
+            _run_batch(started, ctx, beat)
 
 
 def _start(job_id: str, ctx: JobContext) -> JobStatus | None:
@@ -68,12 +75,15 @@ def _start(job_id: str, ctx: JobContext) -> JobStatus | None:
     return status
 
 
-def _run_one(status: JobStatus, ctx: JobContext) -> None:
+def _run_one(status: JobStatus, ctx: JobContext, beat: Heartbeat) -> None:
+    if ctx.store.get_meta(status.key) is not None:  # a lost delivery stored it before its worker died
+        ctx.records.finish(status.job_id, DONE)
+        return
     clock = time.monotonic()
     stored: set[str] = set()  # arrays earlier stages stored: the engine never changes one it handed out
 
     def on_progress(progress: Progress, fraction: float, partial: Analysis | None) -> None:
-        if ctx.records.is_cancel_requested(status.job_id):
+        if beat.cancelled(status.job_id):
             raise JobCancelled
         # The partial first: whoever sees the stage can read what it produced.
         if partial is not None and progress.stage in PARTIAL_STAGES:
@@ -82,7 +92,7 @@ def _run_one(status: JobStatus, ctx: JobContext) -> None:
             ctx.store.put_partial(status.key, {**meta, **_job_meta(status, ctx)}, new)
             stored.update(new)
         if progress.stage != Stage.DONE:  # the job's own "done" comes after storing the result
-            ctx.records.progress(status.job_id, progress, fraction)
+            _quietly(ctx.records.progress, status.job_id, progress, fraction)
 
     try:
         from interp.engine import analyze  # imports torch: only ever in the process that computes
@@ -95,17 +105,16 @@ def _run_one(status: JobStatus, ctx: JobContext) -> None:
     _conclude(status, outcome, time.monotonic() - clock, ctx)
 
 
-def _run_batch(statuses: list[JobStatus], ctx: JobContext) -> None:
+def _run_batch(statuses: list[JobStatus], ctx: JobContext, beat: Heartbeat) -> None:
     clock = time.monotonic()
 
     def on_progress(progress: Progress, fraction: float, _partial: None) -> None:
-        wanted = [s for s in statuses if not ctx.records.is_cancel_requested(s.job_id)]
-        if not wanted:
-            raise JobCancelled
+        beat.check()
         if progress.stage == Stage.DONE:
             return
-        for status in wanted:
-            ctx.records.progress(status.job_id, progress, fraction, batch=len(statuses))
+        for status in statuses:
+            if not beat.cancelled(status.job_id):
+                _quietly(ctx.records.progress, status.job_id, progress, fraction, batch=len(statuses))
 
     try:
         from interp.engine import analyze_many
@@ -132,9 +141,25 @@ def _conclude(status: JobStatus, outcome: Analysis | Exception, seconds: float, 
         ctx.store.put(status.key, meta, arrays)
         ctx.records.finish(status.job_id, DONE)
     except JobCancelled:
+        _drop_partial(status.key, ctx)
         ctx.records.finish(status.job_id, CANCELLED)
     except Exception as exc:  # noqa: BLE001
+        _drop_partial(status.key, ctx)
         ctx.records.finish(status.job_id, ERROR, *_describe_failure(exc, status, ctx))
+
+
+def _drop_partial(key: str, ctx: JobContext) -> None:
+    """A job that ends without a result leaves none of its stages behind (they would outlive it for an hour)."""
+    if ctx.store is not None and ctx.store.get_meta(key) is None:
+        _quietly(ctx.store.delete, key)
+
+
+def _quietly(action: Any, *args: Any, **kwargs: Any) -> None:
+    """Record-keeping the work must not die of (a broker or cache restarting): logged, then left."""
+    try:
+        action(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("%s failed: %s: %s", getattr(action, "__name__", action), type(exc).__name__, exc)
 
 
 def _job_meta(status: JobStatus, ctx: JobContext) -> dict[str, Any]:

@@ -4,10 +4,15 @@
 records in the broker's Redis); `EmbeddedExecutor` otherwise (a thread pool in this process,
 records in memory), so the dashboard runs with no Redis at all. Both dedup in-flight work: a
 request whose key is already being computed follows that job instead of starting another.
+Both are fair: a client may have `max_queued_per_client` unfinished jobs (`max_queued` waiting in
+all; over either, QueueFull), and a client's later jobs wait behind other clients' (priority = how
+many unfinished jobs it already has), so one client's flood does not starve another. Reads of a job's status go
+through the reaper (workers/liveness.py): a lost job is requeued or ended as soon as anyone looks.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import threading
@@ -25,14 +30,25 @@ from cache.keys import content_key
 from interp.registry import load_registry
 from interp.schema import Analysis, AnalysisRequest
 from workers.compute import JobContext, run_jobs, worker_name
-from workers.jobs import JobRecords, JobStatus, MemoryJobRecords, RedisJobRecords
+from workers.jobs import ERROR, JobRecords, JobStatus
+from workers.liveness import Reaper
+from workers.memory_records import MemoryJobRecords
+from workers.messages import LOWEST_PRIORITY, RUN_JOBS_MESSAGE, send_jobs, terminate_message  # noqa: F401
+from workers.redis_records import RedisJobRecords
 from workers.settings import Settings, job_settings, safe_url
 
 log = logging.getLogger(__name__)
 
-# The Celery message that runs a list of job ids (one job, or a precompute batch): see workers/celery_jobs.py.
-# ("task" is kept for NLP tasks; the name on the wire stays, so queued messages survive an upgrade.)
-RUN_JOBS_MESSAGE = "interpboard.run_jobs"
+RETRY_AFTER_SECONDS = 30
+LOCAL = "local"  # the client of jobs the operator's own processes submit (CLI, precompute)
+
+
+class QueueFull(Exception):
+    """Too many jobs waiting (the client's own, or everyone's): try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def request_key(request: AnalysisRequest) -> str:
@@ -50,7 +66,10 @@ def open_result_store(settings: Settings) -> ResultStore:
 def redis_records(settings: Settings) -> RedisJobRecords:
     """Job records in the broker's Redis."""
     return RedisJobRecords(
-        redis.Redis.from_url(settings.broker), settings.result_expires, settings.inflight_ttl
+        redis.Redis.from_url(settings.broker),
+        settings.result_expires,
+        settings.inflight_ttl,
+        settings.lost_after,
     )
 
 
@@ -68,22 +87,31 @@ class Executor(ABC):
         self.settings = settings
         self.records = records
         self.store = open_result_store(settings)
+        self.reaper = Reaper(records, settings, self._dispatch, self._terminate)
 
     @abstractmethod
-    def _dispatch(self, job_ids: list[str]) -> None:
+    def _dispatch(self, statuses: list[JobStatus]) -> None:
         """Hand queued jobs (one, or a batch for one model and task) to whatever runs them."""
+
+    _terminate = None  # (message id) -> kill the work it carries, where the executor can
 
     def close(self) -> None:  # noqa: B027 - an optional hook: an executor may have nothing to stop
         """Stop accepting work."""
 
-    def submit(self, request: AnalysisRequest) -> Submission:
-        """Returns at once. Raises InputError for a request that can never succeed."""
-        return self.submit_many([request])[0]
+    def submit(self, request: AnalysisRequest, client: str | None = None) -> Submission:
+        """Returns at once. Raises InputError for a request that can never succeed, QueueFull over a cap.
 
-    def submit_many(self, requests: list[AnalysisRequest], batch_size: int = 1) -> list[Submission]:
+        `client` names who asks (a user, an address) for the caps; None is the operator's own process
+        (CLI, precompute): never capped, queued as "local".
+        """
+        return self.submit_many([request], client=client)[0]
+
+    def submit_many(
+        self, requests: list[AnalysisRequest], batch_size: int = 1, client: str | None = None
+    ) -> list[Submission]:
         """Submit several requests; new jobs for the same model and task go out in batches of `batch_size`."""
         keys = [request_key(r) for r in requests]  # validate all before queueing any
-        opened = [self._open(request, key) for request, key in zip(requests, keys, strict=True)]
+        opened = [self._open(request, key, client) for request, key in zip(requests, keys, strict=True)]
         batches = _batches([sub.status for sub, new in opened if new], max(1, batch_size))
         for number, batch in enumerate(batches):
             try:
@@ -93,20 +121,25 @@ class Executor(ABC):
                 for status in itertools.chain.from_iterable(batches[number:]):
                     self.records.finish(
                         status.job_id,
-                        "error",
+                        ERROR,
                         f"could not queue the job: {type(exc).__name__}: {exc}",
                         "internal",
                     )
                 raise
         return [sub for sub, _ in opened]
 
-    def _open(self, request: AnalysisRequest, key: str) -> tuple[Submission, bool]:
+    def _open(self, request: AnalysisRequest, key: str, client: str | None) -> tuple[Submission, bool]:
         """A cached result, the job already computing `key`, or a new queued job (True) not yet sent."""
         for _ in range(3):  # a stale in-flight marker is dropped and the claim tried again
             if self.store.get_meta(key) is not None:
                 return Submission(key=key, job_id=None, cached=True, status=None), False
             status = JobStatus(
-                job_id=uuid.uuid4().hex, key=key, request=request.to_dict(), queue=self.settings.queue
+                job_id=uuid.uuid4().hex,
+                key=key,
+                request=request.to_dict(),
+                queue=self.settings.queue,
+                client=client or LOCAL,
+                priority=self._admit(client, key),
             )
             # The record exists before the claim, so whoever loses the race always finds a record to follow.
             self.records.create(status)
@@ -114,29 +147,57 @@ class Executor(ABC):
             if holder is None:
                 return Submission(key=key, job_id=status.job_id, cached=False, status=status), True
             self.records.discard(status.job_id)
-            current = self.records.get(holder)
+            current = self._current(holder)
             if current is not None and not current.finished:
                 return Submission(key=key, job_id=holder, cached=False, status=current), False
             self.records.release(key, holder)  # ended (or expired) a moment ago: look again
         raise RuntimeError(f"could not claim key {key} for a new job")
 
+    def _admit(self, client: str | None, key: str) -> int:
+        """The new job's priority (how many unfinished jobs `client` has); QueueFull over a cap.
+
+        Checked before the job exists, so two racing submits may both pass: the caps are limits on
+        floods, not exact counts. A cached request never reaches here.
+        """
+        if self.records.holder(key) is not None:  # it will follow that job, not queue one
+            return 0
+        mine = self.records.queued_by(client or LOCAL)
+        if client is None:
+            return min(mine, LOWEST_PRIORITY)
+        everyone = self.records.queued(self.settings.queue)
+        if mine >= self.settings.max_queued_per_client:
+            raise QueueFull(
+                f"you have {mine} jobs waiting or running, the most one client may have: wait for some "
+                "to finish (or cancel them) and try again"
+            )
+        if everyone >= self.settings.max_queued:
+            raise QueueFull(f"the server has {everyone} jobs waiting, all it takes: try again later")
+        return min(mine, LOWEST_PRIORITY)
+
     def _send(self, statuses: list[JobStatus]) -> None:
         for status in statuses:
             self.records.enqueue(status)
-        self._dispatch([s.job_id for s in statuses])
+        self._dispatch(statuses)
+
+    def _current(self, job_id: str) -> JobStatus | None:
+        """A job's status, after the reaper dealt with it if it was lost."""
+        return self.reaper.look(self.records.get(job_id))
 
     def status(self, job_id: str) -> JobStatus | None:
-        return self.records.get(job_id)
+        return self._current(job_id)
 
     def job_for(self, key: str) -> JobStatus | None:
         """The queued or running job computing `key`, if any."""
         holder = self.records.holder(key)
-        status = None if holder is None else self.records.get(holder)
+        status = None if holder is None else self._current(holder)
         return None if status is None or status.finished else status
 
     def cancel(self, job_id: str) -> bool:
         """True when the job was queued or running (it ends as cancelled); False when it had already ended."""
-        return self.records.cancel(job_id) is not None
+        cancelled = self.records.cancel(job_id)
+        if cancelled is not None:
+            self.reaper.look(cancelled)
+        return cancelled is not None
 
     def wait(
         self,
@@ -172,7 +233,7 @@ class Executor(ABC):
         pending = set(statuses)
         while True:
             for job_id in list(pending):
-                statuses[job_id] = status = self.records.get(job_id)
+                statuses[job_id] = status = self._current(job_id)
                 if status is None or status.finished:
                     pending.discard(job_id)
             if on_poll is not None:
@@ -206,15 +267,29 @@ def _batches(statuses: list[JobStatus], size: int) -> list[list[JobStatus]]:
 
 
 class EmbeddedExecutor(Executor):
-    """Jobs run in a thread pool of this process."""
+    """Jobs run in a thread pool of this process, the most urgent waiting job first."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, MemoryJobRecords(settings.result_expires, settings.inflight_ttl))
+        records = MemoryJobRecords(settings.result_expires, settings.inflight_ttl, settings.lost_after)
+        super().__init__(settings, records)
         self._pool = ThreadPoolExecutor(settings.embedded_workers, thread_name_prefix="interpboard-job")
         self._context = JobContext(self.records, self.store, settings, worker_name())
+        self._waiting: list[tuple[int, int, list[str]]] = []  # (priority, order, job ids): a heap
+        self._order = itertools.count()
+        self._lock = threading.Lock()
 
-    def _dispatch(self, job_ids: list[str]) -> None:
-        self._pool.submit(run_jobs, job_ids, self._context)
+    def _dispatch(self, statuses: list[JobStatus]) -> None:
+        # Each dispatch adds one turn in the pool; a turn runs whichever waiting jobs come first then.
+        with self._lock:
+            heapq.heappush(
+                self._waiting, (statuses[0].priority, next(self._order), [s.job_id for s in statuses])
+            )
+        self._pool.submit(self._run_next)
+
+    def _run_next(self) -> None:
+        with self._lock:
+            _, _, job_ids = heapq.heappop(self._waiting)
+        run_jobs(job_ids, self._context)
 
     def close(self) -> None:
         # Queued jobs are cancelled (so their records end); a running one finishes.
@@ -227,14 +302,15 @@ class CeleryExecutor(Executor):
     def __init__(self, settings: Settings) -> None:
         from workers.app import make_app
 
-        super().__init__(settings, redis_records(settings))
         self.app = make_app(settings)
+        super().__init__(settings, redis_records(settings))
         log.info("jobs go to Celery via %s, queue %s", safe_url(settings.broker), settings.queue)
 
-    def _dispatch(self, job_ids: list[str]) -> None:
-        # A single job's task id is its job id, so Celery's own tools (flower, inspect) show the same id.
-        task_id = job_ids[0] if len(job_ids) == 1 else uuid.uuid4().hex
-        self.app.send_task(RUN_JOBS_MESSAGE, args=[job_ids], task_id=task_id, queue=self.settings.queue)
+    def _dispatch(self, statuses: list[JobStatus]) -> None:
+        send_jobs(self.app, self.records, statuses)
+
+    def _terminate(self, message_id: str) -> None:
+        terminate_message(self.app, message_id)
 
     def close(self) -> None:
         self.app.close()

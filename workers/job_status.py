@@ -10,7 +10,7 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from interp.stages import Stage, describe
 
@@ -55,14 +55,24 @@ class JobStatus(BaseModel):
     queue: str = "cpu"
     deliveries: int = Field(0, description="More than 1 after a lost worker's job was redelivered.")
     cancel_requested: bool = False
+    cancel_requested_at: float | None = None
+    heartbeat_at: float | None = Field(None, description="Last sign of life from the worker running the job.")
+    client: str = Field("local", description="Who submitted it (user or address), for the per-client cap.")
+    priority: int = Field(
+        0, ge=0, le=9, description="0 runs first; a client's later queued jobs wait longer."
+    )
+    message_id: str | None = None  # the Celery message that runs it (for revoke)
 
     @property
     def finished(self) -> bool:
         return self.state in TERMINAL
 
+    @computed_field  # in the API's JSON too: "cancelling…" shows the moment a cancel is asked
     @property
     def stage_text(self) -> str:
-        """What people read: "sensitivity 3/12", "forward (batch of 4)"."""
+        """What people read: "sensitivity 3/12", "forward (batch of 4)", "cancelling…"."""
+        if self.cancel_requested and not self.finished:
+            return "cancelling…"
         return describe(self.stage, self.step, self.of, self.batch)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,35 +1,55 @@
 """Job status records: what the UI and the CLI poll while a job is queued or running.
 
 One record per job (queued -> running -> done | error | cancelled), an in-flight marker per cache
-key (so identical requests share one job), and a queue of waiting jobs (for queue positions).
-Two backends with the same behaviour: in memory (embedded executor) and in Redis (Celery, in the
-broker's Redis, so the server and every worker see the same records).
+key (so identical requests share one job), and sorted indexes: the waiting jobs of each queue (queue
+positions), the unfinished jobs of each client (its cap and priority), and the running jobs by last
+heartbeat (lost jobs).
+Two backends with the same behaviour: in memory (workers/memory_records.py, the embedded executor)
+and in Redis (workers/redis_records.py, in the broker's Redis, shared by the server and every worker).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-import redis
+from pydantic import ValidationError
 
 from interp.stages import Progress, Stage
 from workers.job_status import CANCELLED, DONE, ERROR, QUEUED, RUNNING, TERMINAL, JobState, JobStatus  # noqa: F401
 
 # A change to a record: gets the current record, returns the fields to change, or None to leave it.
 Change = Callable[[dict[str, Any]], dict[str, Any] | None]
+RUNNING_INDEX = "running"  # job id -> its last heartbeat
+LOST_MESSAGE = "the worker running this job stopped answering (lost {times} times); try again"
+
+
+class CorruptRecord(ValueError):
+    """A stored record that does not parse: read as a job that ended in an error, never a crash."""
+
+
+def queue_index(queue: str) -> str:
+    return f"queue:{queue}"
+
+
+def client_index(client: str) -> str:
+    return f"client:{client}"
+
+
+def queue_score(priority: int, at: float) -> float:
+    """Waiting order: priority first (0 first), then submission time."""
+    return priority * 1e10 + at
 
 
 class JobRecords(ABC):
     """The operations on job records; backends supply atomic storage primitives."""
 
-    def __init__(self, expires: int, inflight_ttl: int) -> None:
+    def __init__(self, expires: int, inflight_ttl: int, lost_after: float = 30.0) -> None:
         self.expires = expires  # seconds a record lives after its last change
         self.inflight_ttl = inflight_ttl
+        self.lost_after = lost_after  # seconds without a heartbeat after which a running job is lost
 
     # --- storage primitives ---------------------------------------------------------------
 
@@ -37,11 +57,12 @@ class JobRecords(ABC):
     def _insert(self, record: dict[str, Any]) -> None: ...
 
     @abstractmethod
-    def _read(self, job_id: str) -> dict[str, Any] | None: ...
+    def _read(self, job_id: str) -> dict[str, Any] | None:
+        """The record; CorruptRecord when it does not parse."""
 
     @abstractmethod
     def _change(self, job_id: str, change: Change) -> dict[str, Any] | None:
-        """Apply `change` atomically; the new record, or None when missing or left unchanged."""
+        """Apply `change` atomically; the new record, or None when missing, corrupt or left unchanged."""
 
     @abstractmethod
     def _delete(self, job_id: str) -> None: ...
@@ -59,13 +80,24 @@ class JobRecords(ABC):
         """The id of the job computing `key`, if any."""
 
     @abstractmethod
-    def _enqueue(self, queue: str, job_id: str, at: float) -> None: ...
+    def _index_add(self, index: str, job_id: str, score: float) -> None: ...
 
     @abstractmethod
-    def _dequeue(self, queue: str, job_id: str) -> None: ...
+    def _index_remove(self, index: str, job_id: str) -> None: ...
 
     @abstractmethod
-    def _rank(self, queue: str, job_id: str) -> int | None: ...
+    def _index_rank(self, index: str, job_id: str) -> int | None: ...
+
+    @abstractmethod
+    def _index_count(self, index: str) -> int: ...
+
+    @abstractmethod
+    def _index_below(self, index: str, score: float) -> list[str]:
+        """The ids whose score is below `score`."""
+
+    @abstractmethod
+    def _index_names(self, prefix: str) -> list[str]:
+        """The indexes whose name starts with `prefix`."""
 
     # --- operations -------------------------------------------------------------------------
 
@@ -77,37 +109,83 @@ class JobRecords(ABC):
         self._delete(job_id)
 
     def enqueue(self, status: JobStatus) -> None:
-        self._enqueue(status.queue, status.job_id, status.created_at)
+        self._index_add(
+            queue_index(status.queue), status.job_id, queue_score(status.priority, status.created_at)
+        )
+        self._index_add(client_index(status.client), status.job_id, status.created_at)
+
+    def _unqueue(self, record: dict[str, Any]) -> None:
+        self._index_remove(queue_index(record["queue"]), record["job_id"])
+
+    def queued(self, queue: str) -> int:
+        return self._index_count(queue_index(queue))
+
+    def queued_by(self, client: str) -> int:
+        """The client's unfinished jobs: waiting or running (a running one holds a worker too)."""
+        return self._index_count(client_index(client))
+
+    def queued_ids(self) -> dict[str, list[str]]:
+        """Every queue's waiting job ids (for the broker reconciliation)."""
+        prefix = queue_index("")
+        return {
+            name[len(prefix) :]: self._index_below(name, float("inf")) for name in self._index_names(prefix)
+        }
 
     def get(self, job_id: str) -> JobStatus | None:
-        record = self._read(job_id)
-        if record is None:
-            return None
-        if record["state"] == QUEUED:
-            rank = self._rank(record["queue"], job_id)
-            record["queue_position"] = None if rank is None else rank + 1
-        return JobStatus.from_dict(record)
+        """The job's status; a record that does not parse reads as a job ended in an internal error."""
+        try:
+            record = self._read(job_id)
+            if record is None:
+                return None
+            if record["state"] == QUEUED:
+                rank = self._index_rank(queue_index(record["queue"]), job_id)
+                record["queue_position"] = None if rank is None else rank + 1
+            return JobStatus.from_dict(record)
+        except (CorruptRecord, KeyError, TypeError, ValidationError) as exc:
+            detail = str(exc) if isinstance(exc, CorruptRecord) else f"the record of job {job_id} is corrupt"
+            return JobStatus(
+                job_id=job_id, key="", state=ERROR, stage=Stage.ERROR, error=detail, error_kind="internal"
+            )
 
     def start(self, job_id: str, worker: str) -> JobStatus | None:
-        """A worker takes the job up: the running record, or None when it must not run (cancelled, finished, gone)."""
+        """A worker takes the job up: the running record, or None when it must not run (cancelled,
+        finished, gone, or running elsewhere with a fresh heartbeat: a stale message of a requeued job)."""
+        now = time.time()
 
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
-            # RUNNING too: a redelivery after the previous worker was lost mid-job.
             if record["state"] not in (QUEUED, RUNNING) or record["cancel_requested"]:
+                return None
+            if record["state"] == RUNNING and not self._silent(record, now):
                 return None
             return {
                 "state": RUNNING,
                 "stage": Stage.STARTING,
                 "progress": 0.0,
                 "worker": worker,
-                "started_at": time.time(),
+                "started_at": now,
+                "heartbeat_at": now,
                 "deliveries": record["deliveries"] + 1,
             }
 
         record = self._change(job_id, change)
         if record is None:
             return None
-        self._dequeue(record["queue"], job_id)
+        self._unqueue(record)
+        self._index_add(RUNNING_INDEX, job_id, now)
+        return JobStatus.from_dict(record)
+
+    def _silent(self, record: dict[str, Any], now: float) -> bool:
+        """A running job whose worker has not been heard of for `lost_after` seconds."""
+        last = record.get("heartbeat_at") or record.get("started_at") or record["created_at"]
+        return now - last > self.lost_after
+
+    def beat(self, job_id: str) -> JobStatus | None:
+        """The job's worker is alive; the record as it stands (None once the job ended elsewhere)."""
+        now = time.time()
+        record = self._change(job_id, lambda r: {"heartbeat_at": now} if r["state"] == RUNNING else None)
+        if record is None:
+            return None
+        self._index_add(RUNNING_INDEX, job_id, now)
         return JobStatus.from_dict(record)
 
     def progress(self, job_id: str, progress: Progress, fraction: float, batch: int | None = None) -> None:
@@ -121,7 +199,10 @@ class JobRecords(ABC):
         self._change(job_id, lambda r: changes if r["state"] == RUNNING else None)
 
     def is_cancel_requested(self, job_id: str) -> bool:
-        record = self._read(job_id)
+        try:
+            record = self._read(job_id)
+        except CorruptRecord:
+            return True
         return record is None or bool(record["cancel_requested"])
 
     def finish(
@@ -147,179 +228,79 @@ class JobRecords(ABC):
         record = self._change(job_id, change)
         if record is None:
             return None
-        self._dequeue(record["queue"], job_id)
+        self._unqueue(record)
+        self._index_remove(client_index(record.get("client", "local")), job_id)
+        self._index_remove(RUNNING_INDEX, job_id)
         self.release(record["key"], job_id)
         return JobStatus.from_dict(record)
 
     def cancel(self, job_id: str) -> JobStatus | None:
-        """Ask a job to stop: a queued one ends now, a running one at its next progress report."""
+        """Ask a job to stop: a queued (or lost) one ends now, a running one at its next check."""
+        now = time.time()
 
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
             if record["state"] in TERMINAL:
                 return None
-            return {"cancel_requested": True}
+            return {"cancel_requested": True, "cancel_requested_at": record.get("cancel_requested_at") or now}
 
         record = self._change(job_id, change)
         if record is None:
             return None
-        if record["state"] == QUEUED:
+        if record["state"] == QUEUED or self._silent(record, now):
             return self.finish(job_id, CANCELLED) or self.get(job_id)
         return JobStatus.from_dict(record)
 
+    def lost(self) -> list[str]:
+        """Running jobs silent for `lost_after` seconds (by the running index: no scan of records)."""
+        return self._index_below(RUNNING_INDEX, time.time() - self.lost_after)
 
-class MemoryJobRecords(JobRecords):
-    """Records in this process, for the embedded executor."""
+    def running(self) -> list[str]:
+        return self._index_below(RUNNING_INDEX, float("inf"))
 
-    def __init__(self, expires: int = 86_400, inflight_ttl: int = 86_400) -> None:
-        super().__init__(expires, inflight_ttl)
-        self._lock = threading.RLock()
-        self._records: dict[str, dict[str, Any]] = {}
-        self._inflight: dict[str, str] = {}
-        self._queues: dict[str, dict[str, float]] = {}
+    def reap(self, job_id: str, max_retries: int) -> JobStatus | None:
+        """End or requeue a lost job: the requeued status (send it again), or None when it ended or was not lost.
 
-    def _insert(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            self._expire_finished()
-            self._records[record["job_id"]] = dict(record)
+        A job that used up its deliveries ends with error_kind "lost"; a cancelled one as cancelled.
+        """
+        now = time.time()
 
-    def _read(self, job_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            record = self._records.get(job_id)
-            return None if record is None else dict(record)
-
-    def _change(self, job_id: str, change: Change) -> dict[str, Any] | None:
-        with self._lock:
-            record = self._records.get(job_id)
-            changes = None if record is None else change(dict(record))
-            if not changes:
+        def change(record: dict[str, Any]) -> dict[str, Any] | None:
+            # Checked again inside the transaction: a heartbeat or a cancel may have come in between.
+            if record["state"] != RUNNING or not self._silent(record, now) or record["cancel_requested"]:
                 return None
-            record.update(changes)
-            return dict(record)
+            return {
+                "state": QUEUED,
+                "stage": Stage.QUEUED,
+                "step": None,
+                "of": None,
+                "progress": 0.0,
+                "worker": None,
+                "heartbeat_at": None,
+                "priority": 0,  # it has waited since it was created: ahead of every later job
+            }
 
-    def _delete(self, job_id: str) -> None:
-        with self._lock:
-            self._records.pop(job_id, None)
-
-    def claim(self, key: str, job_id: str) -> str | None:
-        with self._lock:
-            holder = self._inflight.setdefault(key, job_id)
-            return None if holder == job_id else holder
-
-    def release(self, key: str, job_id: str) -> None:
-        with self._lock:
-            if self._inflight.get(key) == job_id:
-                del self._inflight[key]
-
-    def holder(self, key: str) -> str | None:
-        with self._lock:
-            return self._inflight.get(key)
-
-    def _enqueue(self, queue: str, job_id: str, at: float) -> None:
-        with self._lock:
-            self._queues.setdefault(queue, {})[job_id] = at
-
-    def _dequeue(self, queue: str, job_id: str) -> None:
-        with self._lock:
-            self._queues.get(queue, {}).pop(job_id, None)
-
-    def _rank(self, queue: str, job_id: str) -> int | None:
-        with self._lock:
-            waiting = self._queues.get(queue, {})
-            if job_id not in waiting:
-                return None
-            return sorted(waiting, key=lambda j: (waiting[j], j)).index(job_id)
-
-    def _expire_finished(self) -> None:
-        cutoff = time.time() - self.expires
-        old = [
-            j for j, r in self._records.items() if r["finished_at"] is not None and r["finished_at"] < cutoff
-        ]
-        for job_id in old:
-            del self._records[job_id]
-
-
-class RedisJobRecords(JobRecords):
-    """Records in Redis, shared by the web server and every worker: one hash per job, JSON field values."""
-
-    PREFIX = "interpboard:"
-
-    def __init__(self, client: redis.Redis, expires: int = 86_400, inflight_ttl: int = 86_400) -> None:
-        super().__init__(expires, inflight_ttl)
-        self.client = client
-
-    def _record_key(self, job_id: str) -> str:
-        return f"{self.PREFIX}jobrec:{job_id}"
-
-    def _inflight_key(self, key: str) -> str:
-        return f"{self.PREFIX}job:{key}"
-
-    def _queue_key(self, queue: str) -> str:
-        return f"{self.PREFIX}queue:{queue}"
-
-    @staticmethod
-    def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
-        return {k.decode(): orjson.loads(v) for k, v in raw.items()}
-
-    @staticmethod
-    def _encode(record: dict[str, Any]) -> dict[str, bytes]:
-        return {k: orjson.dumps(v) for k, v in record.items()}
-
-    def _insert(self, record: dict[str, Any]) -> None:
-        name = self._record_key(record["job_id"])
-        self.client.pipeline().hset(name, mapping=self._encode(record)).expire(name, self.expires).execute()
-
-    def _read(self, job_id: str) -> dict[str, Any] | None:
-        raw = self.client.hgetall(self._record_key(job_id))
-        return self._decode(raw) if raw else None
-
-    def _change(self, job_id: str, change: Change) -> dict[str, Any] | None:
-        name = self._record_key(job_id)
-
-        def transaction(pipe: redis.client.Pipeline) -> dict[str, Any] | None:
-            raw = pipe.hgetall(name)
-            record = self._decode(raw) if raw else None
-            changes = None if record is None else change(record)
-            if not changes:
-                return None
-            pipe.multi()
-            pipe.hset(name, mapping=self._encode(changes))
-            pipe.expire(name, self.expires)
-            return {**record, **changes}
-
-        return self.client.transaction(transaction, name, value_from_callable=True)
-
-    def _delete(self, job_id: str) -> None:
-        self.client.delete(self._record_key(job_id))
-
-    def claim(self, key: str, job_id: str) -> str | None:
-        name = self._inflight_key(key)
-        if self.client.set(name, job_id, nx=True, ex=self.inflight_ttl):
+        try:
+            record = self._read(job_id)
+        except CorruptRecord:
+            record = None
+        if record is None or record["state"] != RUNNING:
+            self._index_remove(RUNNING_INDEX, job_id)
             return None
-        holder = self.client.get(name)
-        # The holder may have let go in between: try once more rather than follow nobody.
-        if holder is None:
-            return self.claim(key, job_id)
-        return holder.decode()
+        if not self._silent(record, now):
+            return None
+        if record["cancel_requested"]:
+            self.finish(job_id, CANCELLED)
+            return None
+        if record["deliveries"] > max_retries:
+            self.finish(job_id, ERROR, LOST_MESSAGE.format(times=record["deliveries"]), "lost")
+            return None
+        requeued = self._change(job_id, change)
+        if requeued is None:
+            return None
+        self._index_remove(RUNNING_INDEX, job_id)
+        status = JobStatus.from_dict(requeued)
+        self.enqueue(status)
+        return status
 
-    def release(self, key: str, job_id: str) -> None:
-        name = self._inflight_key(key)
-
-        def transaction(pipe: redis.client.Pipeline) -> None:
-            if pipe.get(name) == job_id.encode():
-                pipe.multi()
-                pipe.delete(name)
-
-        self.client.transaction(transaction, name)
-
-    def holder(self, key: str) -> str | None:
-        value = self.client.get(self._inflight_key(key))
-        return None if value is None else value.decode()
-
-    def _enqueue(self, queue: str, job_id: str, at: float) -> None:
-        self.client.zadd(self._queue_key(queue), {job_id: at})
-
-    def _dequeue(self, queue: str, job_id: str) -> None:
-        self.client.zrem(self._queue_key(queue), job_id)
-
-    def _rank(self, queue: str, job_id: str) -> int | None:
-        return self.client.zrank(self._queue_key(queue), job_id)
+    def set_message(self, job_id: str, message_id: str) -> None:
+        self._change(job_id, lambda r: {"message_id": message_id} if r["state"] not in TERMINAL else None)

@@ -95,7 +95,7 @@ class FakeExecutor:
         }
         return key
 
-    def submit(self, request: AnalysisRequest) -> FakeSubmission:
+    def submit(self, request: AnalysisRequest, client: str | None = None) -> FakeSubmission:
         if request.model not in self.models:
             raise InputError(f"unknown model {request.model!r}")
         key = self.key_of(request)

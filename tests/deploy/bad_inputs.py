@@ -37,6 +37,8 @@ def _req(**changes: object) -> dict[str, object]:
 
 MLM = {"model": "tiny-bert-mlm", "task": "mlm"}
 MNLI = {"model": "tiny-bert-mnli", "task": "mnli"}
+SIM = {"model": "tiny-bert-sim", "task": "similarity"}
+GPT = {"model": "tiny-gpt2", "task": "causal-lm"}
 
 BAD_INPUTS: list[BadInput] = [
     # Not JSON at all: 415.
@@ -95,6 +97,12 @@ BAD_INPUTS: list[BadInput] = [
     _post("mnli without hypothesis", 422, {**MNLI, "text": "a man plays guitar"}),
     _post("sst with a pair", 422, _req(pair="a second sentence")),
     _post("unknown method in string", 422, _req(methods="grad_norm,telepathy")),
+    # Ruled out by the model's tokenizer or labels, at the web (dashapp/input_checks.py), not in the worker.
+    _post("mask_index out of range", 422, {**MLM, "text": "the movie was great", "mask_index": 50}),
+    _post("mask_index on a special token", 422, {**MLM, "text": "the movie was great", "mask_index": 0}),
+    _post("unknown target label", 422, _req(target="no-such-label")),
+    _post("target on similarity", 422, {**SIM, "text": "a cat", "pair": "a dog", "target": "x"}),
+    _post("causal-lm target of many tokens", 422, {**GPT, "text": "the cat", "target": "xyzzyplughqwv"}),
     # Too big: 413.
     _post("body over the size limit", 413, _req(text="x" * 300_000)),
     # Unknown things to read or delete: 404; bad paging: 400; wrong verb: 405.

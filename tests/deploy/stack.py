@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -180,8 +181,16 @@ def start_redis(
     if password:
         argv += ["--requirepass", password]
     service = start(name, argv, log_dir)
-    wait_for(lambda: "Ready to accept connections" in service.logs(), 20, name, service)
+    # A ping, not the log: a restart on the same directory appends to a log that already says "Ready".
+    wait_for(lambda: _pings(port, password), 20, name, service)
     return service
+
+
+def _pings(port: int, password: str | None) -> bool:
+    import redis
+
+    with redis.Redis(port=port, password=password, socket_timeout=1) as client:
+        return bool(client.ping())
 
 
 def start_worker(
@@ -231,6 +240,67 @@ def start_web(log_dir: Path, env: dict[str, str], port: int, workers: int = 2, n
         service,
     )
     return service
+
+
+NGINX_CONF = REPO_ROOT / "deploy" / "nginx.conf"
+NGINX = "/usr/sbin/nginx"  # Debian's nginx-light (make system-deps)
+
+
+def start_proxy(log_dir: Path, port: int, web_port: int, name: str = "proxy") -> Service:
+    """deploy/nginx.conf, as compose runs it, in front of the web on `web_port`: only the addresses differ."""
+    text = NGINX_CONF.read_text()
+    for old, new in (
+        ("server web:8050;", f"server 127.0.0.1:{web_port};"),
+        ("listen 8080;", f"listen 127.0.0.1:{port};"),
+        ("/tmp/interpboard-nginx-", f"{log_dir}/{name}-temp-"),
+    ):
+        assert old in text, f"deploy/nginx.conf no longer has {old!r}"
+        text = text.replace(old, new)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    conf = log_dir / f"{name}.conf"
+    conf.write_text(text)
+    argv = [NGINX, "-e", "stderr", "-p", str(log_dir), "-c", str(conf)]
+    argv += ["-g", f"daemon off; pid {log_dir}/{name}.pid;"]
+    service = start(name, argv, log_dir)
+    wait_for(
+        lambda: requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code in (200, 503),
+        30,
+        name,
+        service,
+    )
+    return service
+
+
+def slow_clients(base: str, count: int, stop: threading.Event, body: bool = False) -> list[threading.Thread]:
+    """Connections that send their headers (or a promised body) one line a second, as a slow-loris does."""
+    host, port = base.removeprefix("http://").split(":")
+
+    def trickle() -> None:
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            if body:
+                conn.sendall(b"POST /api/analyses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+                conn.sendall(b"Content-Length: 100000\r\n\r\n{")
+            else:
+                conn.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+            while not stop.wait(1):
+                try:
+                    conn.sendall(b" " if body else b"X-Slow: 1\r\n")
+                except OSError:
+                    return
+
+    threads = [threading.Thread(target=trickle, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def probe_success(base: str, probes: int = 15, timeout: float = 3) -> float:
+    ok = 0
+    for _ in range(probes):
+        with contextlib.suppress(requests.RequestException):
+            ok += requests.get(f"{base}/api/health", timeout=timeout).status_code == 200
+        time.sleep(0.2)
+    return ok / probes
 
 
 def wait_job(base: str, job_id: str, timeout: float = 180, session: requests.Session | None = None) -> dict:

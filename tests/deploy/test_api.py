@@ -26,6 +26,9 @@ SST = {
     "methods": ["grad_norm", "attention_rollout", "attention_sensitivity"],
 }
 
+# Only the worker knows the model's length limit: the web lets this through, the job fails (an input error).
+BEYOND_MAX_LENGTH = {"model": "tiny-bert-mlm", "task": "mlm", "text": "the " * 600 + "[MASK] ."}
+
 
 @pytest.fixture
 def executor(tiny_registry, tmp_path):
@@ -203,7 +206,7 @@ def test_bad_inputs_leave_nothing_behind(client: FlaskClient) -> None:
 
 def test_engine_failure_is_a_job_error_not_a_crash(client: FlaskClient) -> None:
     """Valid on its face, impossible for the model: the job ends in error, nothing is cached."""
-    submitted = client.post("/api/analyses", json={**SST, "target": "no-such-label"}).json
+    submitted = client.post("/api/analyses", json=BEYOND_MAX_LENGTH).json
     job = wait_done(client, submitted["job_id"])
     assert job["state"] == "error" and job["error"]
     failed = client.get(f"/api/analyses/{submitted['key']}?job={submitted['job_id']}")
@@ -298,7 +301,7 @@ def test_answers_match_the_openapi_document(client: FlaskClient) -> None:
     _documented("GET", "/api/analyses", client.get("/api/analyses?q=movie"))
     _documented("DELETE", job_path, client.delete(f"/api/jobs/{body['job_id']}"))
     _documented("DELETE", key_path, client.delete(f"/api/analyses/{body['key']}"))
-    failed = client.post("/api/analyses", json={**SST, "target": "no-such-label"}).json
+    failed = client.post("/api/analyses", json=BEYOND_MAX_LENGTH).json
     _documented("GET", job_path, client.get(f"/api/jobs/{failed['job_id']}"))
     wait_done(client, failed["job_id"])
     _documented("GET", job_path, client.get(f"/api/jobs/{failed['job_id']}"))  # state error, error_kind input
@@ -322,3 +325,39 @@ def test_answers_match_the_openapi_document(client: FlaskClient) -> None:
                 template,
                 client.open(bad.path, method=bad.method, data=bad.body, content_type=bad.content_type),
             )
+
+
+def test_a_flooding_client_gets_429_with_retry_after_and_others_still_get_in(tiny_registry, tmp_path) -> None:
+    executor = EmbeddedExecutor(
+        Settings(broker=None, cache=str(tmp_path / "results"), max_queued_per_client=2)
+    )
+    server = Flask("flood-test")
+    register_api(server, lambda: executor)
+    flooder, other = server.test_client(), server.test_client()
+    flooder.environ_base["REMOTE_ADDR"] = "10.0.0.1"
+    other.environ_base["REMOTE_ADDR"] = "10.0.0.2"
+    try:
+        answers = [flooder.post("/api/analyses", json={**SST, "text": f"flood number {i}"}) for i in range(4)]
+        assert [a.status_code for a in answers[:2]] == [202, 202]
+        refused = answers[2]
+        assert (
+            refused.status_code == 429
+            and refused.is_json
+            and "2 jobs waiting or running" in refused.json["error"]
+        )
+        assert int(refused.headers["Retry-After"]) > 0
+        assert other.post("/api/analyses", json={**SST, "text": "someone else"}).status_code == 202
+        assert executor.status(answers[0].json["job_id"]).client == "addr:10.0.0.1"
+    finally:
+        executor.close()
+
+
+def test_null_body_names_the_json_type() -> None:
+    server = Flask("types-test")
+    register_api(server, lambda: pytest.fail("not needed"))
+    answer = server.test_client().post("/api/analyses", data="null", content_type="application/json")
+    assert (
+        answer.status_code == 400
+        and "not null" in answer.json["error"]
+        and "NoneType" not in answer.json["error"]
+    )

@@ -156,3 +156,18 @@ def test_gunicorn_warns_once_when_ready(caplog) -> None:
         gunicorn_conf.when_ready(server)
     (record,) = caplog.records
     assert "WITHOUT authentication" in record.getMessage() and "0.0.0.0" in record.getMessage()
+
+
+def test_health_shows_no_topology_to_the_unauthenticated_when_auth_is_on() -> None:
+    server = Flask("health-test")
+    register_api(server, lambda: pytest.fail("the embedded executor is not needed"))
+    install_auth(server, Credentials(token=TOKEN))
+    client = server.test_client()
+    server.extensions["interpboard_executor"] = lambda: (_ for _ in ()).throw(
+        ConnectionError("10.1.2.3:6379")
+    )
+    anonymous = client.get("/api/health").json
+    assert set(anonymous["checks"]["web"]) == {"ok"} and "pid" not in str(anonymous)
+    assert "6379" not in str(anonymous) and anonymous["checks"]["cache"] == {"ok": False}
+    insider = client.get("/api/health", headers={"Authorization": f"Bearer {TOKEN}"}).json
+    assert "pid" in insider["checks"]["web"]["detail"] and "6379" in insider["checks"]["cache"]["detail"]

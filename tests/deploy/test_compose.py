@@ -38,7 +38,13 @@ def option(argv: list[str], name: str) -> str:
 
 
 def test_services() -> None:
-    assert set(SERVICES) == {"redis-broker", "redis-cache", "web", "worker", "worker-gpu", "flower"}
+    assert set(SERVICES) == {"redis-broker", "redis-cache", "proxy", "web", "worker", "worker-gpu", "flower"}
+
+
+def test_only_the_proxy_and_loopback_flower_are_published() -> None:
+    published = {name for name, service in SERVICES.items() if service.get("ports")}
+    assert published == {"proxy", "flower"} and "ports" not in SERVICES["web"]
+    assert SERVICES["web"]["environment"]["INTERPBOARD_PROXY_HOPS"] == "1"
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -50,6 +56,7 @@ def test_every_service_has_a_healthcheck(service: str) -> None:
         "redis-broker": "redis-cli ping | grep -q PONG",
         "redis-cache": "redis-cli ping | grep -q PONG",
         "web": "/api/health",
+        "proxy": "/api/health",
         "worker": "inspect ping",
         "worker-gpu": "inspect ping",
         "flower": "/healthcheck",
@@ -249,7 +256,8 @@ def test_web_image_requirements_exclude_the_engine() -> None:
     ).stdout
     names = {re.split(r"[\s<>=!~\[;]", line, maxsplit=1)[0].lower() for line in out.split()}
     assert {"dash", "celery", "redis", "gunicorn", "flower", "jsonschema", "huggingface_hub"} <= names
-    assert not names & {"torch", "transformers", "captum", "tokenizers"}
+    assert not names & {"torch", "transformers", "captum"}
+    assert "tokenizers" in names  # torch-free: the web checks requests with a model's tokenizer.json
 
 
 def test_dockerignore_keeps_the_venv_out() -> None:

@@ -10,7 +10,7 @@ import pytest
 from interp.schema import AnalysisRequest, InputError
 from tests.workers.support import QUICK, SLOW, TIMEOUT, wait_for
 from workers import get_executor
-from workers.executor import CeleryExecutor, EmbeddedExecutor
+from workers.executor import CeleryExecutor, EmbeddedExecutor, QueueFull
 
 pytestmark = pytest.mark.slow
 
@@ -97,13 +97,18 @@ def test_job_for_finds_the_job_computing_a_key(executor):
     assert executor.job_for(sub.key) is None
 
 
-def test_cancel_running_job_stores_nothing(executor):
+def test_cancel_running_job_stops_it_within_seconds_and_stores_nothing(executor):
     sub = executor.submit(SLOW)
-    wait_for(executor, sub.job_id, lambda s: s.state == "running")
+    # Past the forward pass (its partial stored), inside integrated gradients: the longest stage.
+    running = wait_for(executor, sub.job_id, lambda s: s.finished or s.stage == "forward")
+    assert not running.finished, "the slow job ended before it could be cancelled"
+    assert executor.partial(sub.key) is not None
+    asked = time.monotonic()
     assert executor.cancel(sub.job_id)
-    status = executor.wait(sub.job_id, timeout=TIMEOUT)
-    assert status.state == "cancelled"
-    assert executor.store.get_meta(sub.key) is None
+    assert executor.status(sub.job_id).stage_text == "cancelling…"
+    status = executor.wait(sub.job_id, timeout=TIMEOUT, poll=0.05)
+    assert status.state == "cancelled" and time.monotonic() - asked < 5
+    assert executor.store.get_meta(sub.key) is None and executor.partial(sub.key) is None
     assert not executor.cancel(sub.job_id)  # already over
 
 
@@ -142,3 +147,25 @@ def test_get_executor_follows_the_settings(embedded_env, redis_url, monkeypatch)
     assert isinstance(celery, CeleryExecutor) and celery is not first
     monkeypatch.delenv("INTERPBOARD_BROKER")
     get_executor(reset=True).close()
+
+
+def test_a_flooding_client_is_capped_and_does_not_starve_another(executor):
+    """Client a fills its cap (the next is refused); client b's one job runs next, not behind a's."""
+    executor.settings = executor.settings.model_copy(update={"max_queued_per_client": 3})
+    first = executor.submit(SLOW, client="a")
+    wait_for(executor, first.job_id, lambda s: s.state == "running")
+    flood = [executor.submit(_quick(f"flood {i}"), client="a") for i in range(2)]
+    with pytest.raises(QueueFull, match="3 jobs waiting or running"):
+        executor.submit(_quick("one too many"), client="a")
+    assert executor.submit(SLOW, client="a").job_id == first.job_id  # following a job is no new job
+    other = executor.submit(_quick("another user's"), client="b")
+    assert executor.status(other.job_id).queue_position == 1
+
+    statuses = executor.wait_all([first.job_id, other.job_id] + [s.job_id for s in flood], timeout=TIMEOUT)
+    assert all(s.state == "done" for s in statuses.values())
+    started = sorted(statuses.values(), key=lambda s: s.started_at)
+    assert [s.job_id for s in started[:2]] == [first.job_id, other.job_id]
+
+
+def _quick(text: str) -> AnalysisRequest:
+    return QUICK.model_copy(update={"text": text})

@@ -9,7 +9,8 @@ import numpy as np
 from cache import DiskStore
 from tests.workers.support import QUICK
 from workers.compute import JobContext, run_jobs
-from workers.jobs import JobStatus, MemoryJobRecords
+from workers.jobs import JobStatus
+from workers.memory_records import MemoryJobRecords
 from workers.settings import Settings
 
 

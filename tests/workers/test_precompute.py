@@ -96,7 +96,7 @@ def test_precompute_batches_then_everything_is_cached(tmp_path, executor):
 
 def test_a_batch_that_cannot_be_queued_frees_its_keys(tmp_path, embedded_env):
     class BrokerDown(EmbeddedExecutor):
-        def _dispatch(self, job_ids: list[str]) -> None:
+        def _dispatch(self, statuses: list) -> None:
             raise ConnectionError("broker down")
 
     executor = BrokerDown(Settings())
