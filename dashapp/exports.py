@@ -13,6 +13,7 @@ import orjson
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from dashapp.figures.common import MODEBAR_REMOVED, NO_CLOUD
 from interp.schema import SALIENCY_METHODS, Analysis
 
 
@@ -62,7 +63,9 @@ def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> s
     request = analysis.request
     rows = [("model", request.model), ("task", request.task), ("text", request.text), ("pair", request.pair),
             ("target", (analysis.target or {}).get("label")), ("key", key)]
-    parts = [Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
+    parts = [Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False,
+                                config={**NO_CLOUD, "displaylogo": False,
+                                        "modeBarButtonsToRemove": list(MODEBAR_REMOVED)}))
              for i, fig in enumerate(figures)]
     shown = [(name, str(value)) for name, value in rows if value is not None]
     return _REPORT.render(request=request, rows=shown, figures=parts)

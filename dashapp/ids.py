@@ -44,6 +44,10 @@ ALERT = "analyze-alert"
 BADGE = "analyze-badge"
 URL_QUERY = "analyze-url-query"  # dcc.Store: the query string for the address bar
 URL_DUMMY = "analyze-url-dummy"
+LINK_OPTIONS = "analyze-link-options"  # dcc.Store: the views' options and theme a link named, applied on load
+SHARE_GROUP = "analyze-share"
+SHARE_LINK = "analyze-share-link"  # html.A: the analysis on show with how it is viewed
+COPY_LINK = "analyze-copy-link"  # dcc.Clipboard: copies SHARE_LINK's address
 VIEWS = "analyze-views"
 
 # Analyze page: selection controls

@@ -19,7 +19,11 @@ HIGHLIGHT = "#ff7f0e"
 ACCENT = "#1f77b4"
 MARGIN = dict(l=10, r=10, t=64, b=10)
 MODEBAR_HEIGHT = 28  # the modebar's row at the top; the title sits below it
-MODEBAR_REMOVED = ("select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d")
+MODEBAR_REMOVED = ("select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "sendDataToCloud",
+                   "sendChartToCloud", "editInChartStudio")
+# Team text never one click from leaving the building: plotly.js offers to upload a figure to Plotly Cloud
+# (its "Share chart…" button, on by default) unless told not to, on the page and in an exported report.
+NO_CLOUD = {"showSendToCloud": False, "plotlyServerURL": ""}
 
 
 def graph_config(name: str, image_format: str = "png") -> dict[str, Any]:
@@ -30,6 +34,9 @@ def graph_config(name: str, image_format: str = "png") -> dict[str, Any]:
     """
     fmt = image_format if image_format in IMAGE_FORMATS else "png"
     return {
+        **NO_CLOUD,
+        "showEditInChartStudio": False,  # the cloud links of plotly.js before 3
+        "showLink": False,
         "displaylogo": False,
         "modeBarButtonsToRemove": list(MODEBAR_REMOVED),
         "toImageButtonOptions": {"format": fmt, "filename": f"interpboard-{name}", "scale": 2},

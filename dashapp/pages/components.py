@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 from dashapp import ids
 from interp.registry import Registry, load_registry
@@ -94,7 +94,7 @@ def when(moment: float | str | None) -> str:
 
 
 def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Div:
-    """cached · computed at · took N s · by worker, and the permalink."""
+    """cached · computed at · took N s · by worker (the link to it is the page's "copy link")."""
     meta = meta or {}
     parts = ["cached" if cached else "computed now", when(meta.get("created_at"))]
     if meta.get("compute_seconds") is not None:
@@ -103,8 +103,7 @@ def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Di
         parts.append(f"by {meta['worker']}")
     return html.Div([
         dbc.Badge(" · ".join(parts), color="success" if cached else "info", className="me-2 text-wrap text-start"),
-        dcc.Link("permalink", href=f"/analysis/{key}", className="badge-line"),
-    ], className="badge-line")
+    ], className="badge-line", title=f"key {key}")
 
 
 def progress_block() -> html.Div:

@@ -276,7 +276,7 @@ def test_badge_says_cached_time_and_worker(services, ex):
     key, _ = cached(ex)
     badge = run.badge(services, {"key": key, "final": True}, {"cached": True})
     text = str(badge)
-    assert "cached" in text and "took 1.50 s" in text and "by host:1" in text and f"/analysis/{key}" in text
+    assert "cached" in text and "took 1.50 s" in text and "by host:1" in text and key in text
 
 
 def test_exports(services, ex):

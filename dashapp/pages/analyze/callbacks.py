@@ -11,6 +11,7 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from dashapp import ids, jobs
 from dashapp.figures.common import graph_config
 from dashapp.pages.analyze import drawing, run, selecting
+from dashapp.pages import components as ui
 from dashapp.pages.analyze.layout import layout
 from dashapp.selection import head_value
 from dashapp.services import Services
@@ -57,6 +58,7 @@ def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
     """Every callback of the page, for the views `views` (the page's layout must hold the same)."""
     wire_form(app, services)
     wire_job(app, services)
+    wire_links(app, views)
     wire_selection(app, views)
     for view in views:
         wire_view(app, services, view)
@@ -148,13 +150,54 @@ def wire_job(app: dash.Dash, services: Services) -> None:
     app.callback(Output(ids.TARGET_CHOICES, "children"), Input(ids.SHOWN, "data"))(
         lambda shown: drawing.target_choices(services, shown)
     )
-    app.callback(
+
+
+def wire_links(app: dash.Dash, views: Sequence[View]) -> None:
+    """The address bar and the "copy link" follow the view (selection, the views' options, theme); a link's
+    options and theme are applied once, when the page opens."""
+    options = view_options(views)
+
+    @app.callback(
         Output(ids.URL_QUERY, "data"),
+        Output(ids.SHARE_LINK, "href"),
+        Output(ids.SHARE_GROUP, "style"),
         Input(ids.SHOWN, "data"),
         Input(ids.SELECTION, "data"),
+        Input(ids.THEME, "data"),
+        *(Input(component_id, "value") for component_id in options.values()),
         State(ids.JOB, "data"),
-    )(lambda shown, sel, job: selecting.url_query(shown, job, sel))
+    )
+    def _links(shown, sel, theme, *rest):
+        *values, job = rest
+        named = {**dict(zip(options, values, strict=True)), "theme": theme}
+        link = selecting.share_link(shown, sel, named)
+        return selecting.url_query(shown, job, sel, named), link, {} if link else ui.HIDDEN
+
     app.clientside_callback(REPLACE_URL, Output(ids.URL_DUMMY, "children"), Input(ids.URL_QUERY, "data"))
+    app.clientside_callback(
+        "function(_n, href) { return href ? new URL(href, window.location.href).href : ''; }",
+        Output(ids.COPY_LINK, "content"),
+        Input(ids.COPY_LINK, "n_clicks"),
+        State(ids.SHARE_LINK, "href"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        *(Output(component_id, "value", allow_duplicate=True) for component_id in options.values()),
+        Output(ids.THEME, "data", allow_duplicate=True),
+        Input(ids.LINK_OPTIONS, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def _apply_link(named):
+        named = named or {}
+        if not named:
+            raise dash.exceptions.PreventUpdate
+        return [named.get(name, no_update) for name in (*options, "theme")]
+
+
+def view_options(views: Sequence[View]) -> dict[str, str]:
+    """{option name: its component id} of every view's controls (the names a link uses)."""
+    return {option.name: option.component_id for view in views for option in view.options}
 
 
 def wire_selection(app: dash.Dash, views: Sequence[View]) -> None:

@@ -13,7 +13,7 @@ from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config
 from dashapp.figures.saliency import METHOD_NAMES
 from dashapp.pages import components as ui
 from dashapp.pages.analyze.selecting import head_options, layer_options
-from dashapp.selection import head_value, last, parse_selection
+from dashapp.selection import head_value, last, parse_selection, parse_view_options
 from dashapp.views import VIEWS, View
 from interp.schema import SALIENCY_METHODS
 
@@ -39,7 +39,7 @@ def layout(
         start = {"request": form}
     else:
         start = None
-    return page(form, start, parse_selection(query), VIEWS)
+    return page(form, start, parse_selection(query), VIEWS, parse_view_options(query))
 
 
 def layout_for_key(key: str | None = None, **query: Any) -> html.Div:
@@ -48,11 +48,16 @@ def layout_for_key(key: str | None = None, **query: Any) -> html.Div:
 
 
 def page(
-    form: dict[str, Any], start: dict | None, selection: dict[str, Any], views: Sequence[View]
+    form: dict[str, Any],
+    start: dict | None,
+    selection: dict[str, Any],
+    views: Sequence[View],
+    link_options: dict[str, Any] | None = None,
 ) -> html.Div:
     return html.Div(
         [
             dcc.Store(id=ids.AUTORUN, data=start),
+            dcc.Store(id=ids.LINK_OPTIONS, data=link_options or {}),
             dcc.Store(id=ids.JOB),
             dcc.Store(id=ids.SHOWN),
             dcc.Store(id=ids.SELECTION, data=selection),
@@ -146,6 +151,7 @@ def input_panel(form: dict[str, Any]) -> html.Div:
             html.Div(ui.alert(error) if error else None, id=ids.ALERT),
             ui.progress_block(),
             html.Div(id=ids.BADGE, className="mt-2"),
+            share_group(),
             html.Hr(),
             dbc.Label("Export", className="d-block"),
             dbc.ButtonGroup(
@@ -168,6 +174,25 @@ def input_panel(form: dict[str, Any]) -> html.Div:
                 className="small",
             ),
         ]
+    )
+
+
+def share_group() -> html.Div:
+    """One link to the analysis on show as it is viewed (layer, head, token, method, edges, theme)."""
+    return html.Div(
+        [
+            dcc.Clipboard(
+                id=ids.COPY_LINK,
+                children=dbc.Button("copy link", size="sm", color="secondary", outline=True),
+                copied_children=dbc.Button("link copied", size="sm", color="success", outline=True),
+                title="copy a link to this analysis, as it is viewed now",
+                className="d-inline-block me-2",
+            ),
+            html.A("link to this view", id=ids.SHARE_LINK, className="small"),
+        ],
+        id=ids.SHARE_GROUP,
+        style=ui.HIDDEN,
+        className="mt-1",
     )
 
 

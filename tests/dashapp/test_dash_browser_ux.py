@@ -1,0 +1,62 @@
+"""Issue 13 in headless Chromium: what a new team member trips over, each as they would meet it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.dashapp.test_dash_browser import WAIT, cached_key, texts, title_of, wait_for, wait_title
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def modebar_titles(driver) -> list[str]:
+    return driver.execute_script(
+        "return [...document.querySelectorAll('.modebar-btn')].map(b => b.getAttribute('data-title') || '')")
+
+
+def set_theme(driver, theme: str) -> None:
+    """The theme is remembered in local storage: every test leaves the next one the light theme."""
+    if driver.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") != theme:
+        driver.find_element(By.CSS_SELECTOR, "#theme-switch").click()
+    wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == theme)
+
+
+def test_no_cloud_button_anywhere_and_one_link_carries_the_view(live_app, browser, downloads):
+    key = cached_key(live_app, "share the [MASK] with care .")
+    view = "layer=2&head=1&token=3&method=grad_norm&top_k=5&threshold=0.1&theme=dark"
+    browser.get(f"{live_app.url}/analysis/{key}?{view}")
+    try:
+        wait_title(browser, "analyze-heatmap", "layer 2", "head 1")
+        wait_title(browser, "analyze-attention-graph", "top 5 per token")
+        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "dark")
+        titles = wait_for(browser, modebar_titles)
+        assert not [t for t in titles if any(w in t for w in ("Share", "Cloud", "Studio", "Edit"))], titles
+
+        link = wait_for(browser, lambda d: d.find_element(By.ID, "analyze-share-link").get_attribute("href"))
+        wanted = {"layer": ["2"], "head": ["1"], "token": ["3"], "method": ["grad_norm"], "top_k": ["5"],
+                  "threshold": ["0.1"], "theme": ["dark"]}
+        assert urlparse(link).path == f"/analysis/{key}" and parse_qs(urlparse(link).query) == wanted
+        browser.execute_cdp_cmd("Browser.grantPermissions", {
+            "origin": live_app.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+        browser.find_element(By.CSS_SELECTOR, "#analyze-copy-link").click()
+        wait_for(browser, lambda d: "copied" in d.find_element(By.ID, "analyze-copy-link").text)
+        copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0])")
+        assert copied == link
+
+        # the HTML report has no cloud link either
+        browser.find_element(By.ID, "export-html").click()
+        report = wait_for(browser, lambda d: list(Path(downloads).glob(f"*{key[:12]}*.html")))[0].read_text()
+        assert report.count("Plotly.newPlot") == report.count('"showSendToCloud": false') > 0
+    finally:
+        set_theme(browser, "light")
+
+    # Compare's figures too
+    browser.get(f"{live_app.url}/compare?task=mlm&models=tiny-bert-mlm,tiny-roberta-mlm&text=the+[MASK]+sat+.")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "compare-run")).pop().click()
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".compare-column .js-plotly-plot")) == 6)
+    titles = wait_for(browser, modebar_titles)
+    assert not [t for t in titles if any(w in t for w in ("Share", "Cloud", "Studio"))], titles
