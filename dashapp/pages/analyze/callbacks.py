@@ -77,7 +77,12 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         Output(ids.PAIR_GROUP, "style"),
         Output(ids.PAIR_LABEL, "children"),
         Output(ids.MASK_MODE, "style"),
+        Output(ids.TEXT, "value", allow_duplicate=True),
+        Output(ids.PAIR, "value", allow_duplicate=True),
         Input(ids.TASK, "value"),
+        State(ids.TEXT, "value"),
+        State(ids.PAIR, "value"),
+        prevent_initial_call=True,  # the layout opens with the task's boxes and example
     )(run.task_changed)
 
     @app.callback(

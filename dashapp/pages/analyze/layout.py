@@ -17,7 +17,6 @@ from dashapp.selection import head_value, last, parse_selection, parse_view_opti
 from dashapp.views import VIEWS, View
 from interp.schema import SALIENCY_METHODS
 
-DEFAULT_TEXT = "The cat sat on the [MASK] ."
 ROW = 12  # Bootstrap's columns in a row
 
 
@@ -80,19 +79,21 @@ def page(
 def initial_form(
     model: str | None, task: str | None, text: str | None, pair: str | None, target: str | None
 ) -> dict[str, Any]:
+    """The form a page opens with: what the link names, else the first model on this machine (offline, the
+    built-in registry may have only one) with its task's example input (a ready pair for a pair task)."""
     registry, _error = ui.registry_or_none()
-    models = list(registry.models.values()) if registry else []
+    models = list(registry.models) if registry else []
     if model is None and models:
-        available = [m for m in models if m.availability().ok]
-        model = (next((m for m in available if "mlm" in m.tasks), None) or (available or models)[0]).id
+        model = next(iter(ui.available_models()), models[0])
     spec = registry.models.get(model) if registry and model else None
     if task is None and spec is not None:
         task = spec.task
+    example_text, example_pair = ui.example_texts(task, text, pair)
     return {
         "model": model,
         "task": task,
-        "text": DEFAULT_TEXT if text is None else text,
-        "pair": pair,
+        "text": (example_text or "") if text is None else text,
+        "pair": example_pair if pair is None and ui.takes_pair(task) else pair,
         "target": target,
     }
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dash import no_update
+
 from cache.keys import is_key
 from dashapp import ids, jobs
 from dashapp.pages import components as ui
@@ -29,11 +31,15 @@ def model_changed(model: str | None, task: str | None) -> tuple[list, str | None
     return ui.task_options(spec.tasks), task if task in spec.tasks else spec.task, info
 
 
-def task_changed(task: str | None) -> tuple[dict, str, dict]:
+def task_changed(task: str | None, text: str | None = None, pair: str | None = None) -> tuple:
+    """Pair box and mask switch for the task; its example input where the form holds no text of the user's."""
+    new_text, new_pair = ui.example_texts(task, text, pair)
     return (
         ui.pair_style(task),
         ui.pair_label(task),
         {} if ui.needs_mask(task) else ui.HIDDEN,
+        no_update if new_text is None else new_text,
+        no_update if new_pair is None else new_pair,
     )
 
 
