@@ -7,8 +7,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
-from tests.dashapp.test_dash_browser import WAIT, cached_key, texts, title_of, wait_for, wait_title
+from tests.dashapp.test_dash_browser import cached_key, run_analysis, texts, wait_for, wait_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -88,3 +89,34 @@ def test_first_run_offline_opens_on_a_model_that_is_here_with_an_input_that_fits
     hint = wait_for(browser, lambda d: d.find_element(By.ID, "compare-hint").text)
     assert "needs two models" in hint and "only minilm is" in hint and "INTERPBOARD_MODELS" in hint
     assert not browser.find_element(By.ID, "compare-run").is_enabled()
+
+
+def retype(driver, element_id: str, text: str) -> None:
+    """Replace a box's text as a user does (select all, type): React keeps a value that .clear() removed."""
+    box = driver.find_element(By.ID, element_id)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    box.send_keys(text)
+    wait_for(driver, lambda d: d.find_element(By.ID, element_id).get_attribute("value") == text)
+
+
+def strip_tokens(driver) -> list[str]:
+    return texts(driver, ".token-strip button")
+
+
+def test_moving_the_mask_brings_the_word_back(live_app, browser):
+    run_analysis(browser, live_app.url, "the cat sat on the [MASK] .")
+    browser.find_element(By.ID, "analyze-mask-mode").click()
+    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[2].click()  # "cat"
+    wait_for(browser, lambda d: "typed" in d.find_element(By.ID, "analyze-alert").text)
+    assert browser.find_element(By.ID, "analyze-text").get_attribute("value") == "the cat sat on the [MASK] ."
+
+    retype(browser, "analyze-text", "the cat sat on the mat .")  # the word the typed mask stood for
+    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[2].click()
+    wait_for(browser, lambda d: d.find_element(By.ID, "analyze-text").get_attribute("value")
+             == "the [MASK] sat on the mat .")
+    wait_for(browser, lambda d: strip_tokens(d)[2:3] == ["[MASK]"] and "mat" in strip_tokens(d))
+    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[6].click()  # "mat"
+    wait_for(browser, lambda d: d.find_element(By.ID, "analyze-text").get_attribute("value")
+             == "the cat sat on the [MASK] .")  # "cat" is back, nothing was filled in
+    wait_for(browser, lambda d: strip_tokens(d)[2] == "cat" and strip_tokens(d)[6] == "[MASK]")

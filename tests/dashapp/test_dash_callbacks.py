@@ -22,6 +22,7 @@ from dashapp.pages.analyze import drawing, run, selecting
 from dashapp.selection import parse_selection
 from dashapp.services import Services
 from dashapp.views import VIEWS, by_id
+from interp.schema import InputError
 from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
 
@@ -120,12 +121,13 @@ def test_partial_results_render_before_the_end(services, ex):
 
 
 def test_mask_word_rewrites_one_word():
-    text, memo = run.mask_word("the cat  sat down", 2, None, None)
+    text, memo = run.mask_word("the cat  sat down", 2, None)
     assert text == "the cat  [MASK] down" and memo == {"word": 2, "original": "sat"}
-    text, memo = run.mask_word(text, 0, memo, "mat")  # the earlier mask comes back
+    text, memo = run.mask_word(text, 0, memo)  # the earlier mask comes back: the sentence stays the user's
     assert text == "[MASK] cat  sat down"
-    assert run.mask_word("a [MASK] b", 2, None, "dog")[0] == "a dog [MASK]"  # a typed mask: filled
-    assert run.mask_word("a [MASK] b", 2, None, "##st")[0] == "a st [MASK]"  # never "##st" in the text
+    with pytest.raises(InputError, match="typed"):  # a typed mask stands for a word nobody knows: never filled
+        run.mask_word("a [MASK] b", 2, None)
+    assert run.mask_word("a [MASK] b", 1, None)[0] == "a [MASK] b"  # clicking the typed mask itself
 
 
 def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
@@ -134,8 +136,17 @@ def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
     clicks = [0] * analysis.n_tokens
     clicks[5] = 1  # [CLS] the qu ##ick brown fox: token 5 is word 3
     form = {**FORM, "text": analysis.request.text}
+    typed = run.start(services, ids.token_button(5), None, form, clicks, True, view, None)
+    assert "typed" in typed["alert"].children and "form" not in typed and "job" not in typed
+    form = {**FORM, "text": "the quick brown fox jumps cat"}  # the user typed the word in place of the mask
     out = run.start(services, ids.token_button(5), None, form, clicks, True, view, None)
     assert out["form"]["text"] == "the quick brown [MASK] jumps cat" and out["memo"]["original"] == "fox"
+    back = run.start(services, ids.token_button(7), None, {**form, **out["form"]}, clicks[:5] + [0, 0, 1], True, view,
+                     out["memo"])  # the mask moves on: "fox" comes back, nothing else changes
+    assert back["form"]["text"] == "the quick brown fox jumps [MASK]" and back["memo"]["original"] == "cat"
+    longer = run.start(services, ids.token_button(5), None, {**form, "text": "a b c d e f g h"}, clicks, True,
+                       view, None)
+    assert "changed since" in longer["alert"].children
     assert out["job"]["request"]["text"] == out["form"]["text"]
     assert run.start(services, ids.token_button(5), None, form, clicks, False, view, None) == {}
     assert run.start(services, ids.token_button(0), None, form, [1] + clicks[1:], True, view, None) == {}  # [CLS]

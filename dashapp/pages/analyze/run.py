@@ -13,7 +13,7 @@ from dashapp import ids, jobs
 from dashapp.pages import components as ui
 from dashapp.selection import REQUEST_FIELDS
 from dashapp.services import Services
-from interp.schema import MASK_MARKERS, AnalysisRequest, InputError, replace_mask_marker
+from interp.schema import MASK_MARKERS, AnalysisRequest, InputError
 
 _WORDS = re.compile(r"(\s+)")
 
@@ -87,21 +87,22 @@ def open_key(services: Services, key: str) -> dict[str, Any]:
     }
 
 
-def mask_word(
-    text: str, word: int, memo: dict[str, Any] | None, fill: str | None
-) -> tuple[str, dict[str, Any]]:
-    """`text` with its word number `word` replaced by [MASK].
+def mask_word(text: str, word: int, memo: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """`text` with its word number `word` replaced by [MASK], and the memo that undoes it.
 
-    One mask per request: the word an earlier click masked comes back (`memo`); a typed mask
-    is filled with the model's top prediction (`fill`).
+    One mask per request, and the sentence stays the user's: the word an earlier click masked comes back
+    (`memo`). A mask the user typed stands for a word nobody knows: InputError says to type it in first.
     """
     parts = _WORDS.split(text)  # words at even positions, whitespace between them
     words = parts[0::2]
     if memo and 0 <= memo.get("word", -1) < len(words) and words[memo["word"]] in MASK_MARKERS:
         words[memo["word"]] = memo["original"]
-    fill = (fill or "").strip().removeprefix("##")  # a WordPiece continuation ("##s") still fills as text
-    if fill:
-        words = [w if i == word else replace_mask_marker(w, fill) for i, w in enumerate(words)]
+    if not 0 <= word < len(words):
+        raise InputError("the text has changed since these tokens were drawn: Run it first")
+    typed = [i for i, w in enumerate(words) if i != word and any(m in w for m in MASK_MARKERS)]
+    if typed:
+        raise InputError(f"the mask in “{words[typed[0]]}” was typed, so the word it stands for is unknown: "
+                         "type that word in its place, then click the word to mask")
     original = words[word]
     words[word] = "[MASK]"
     parts[0::2] = words
@@ -133,8 +134,13 @@ def start(
         word = analysis.token_words[index] if analysis and index < analysis.n_tokens else None
         if word is None:
             return {}
-        fill = analysis.predictions[0]["label"] if analysis.predictions else None
-        text, memo = mask_word(form.get("text") or "", word, memo, fill)
+        text = form.get("text") or ""
+        try:
+            if len(_WORDS.split(text)[0::2]) != len(analysis.words):  # the tokens are of another text
+                raise InputError("the text has changed since these tokens were drawn: Run it first")
+            text, memo = mask_word(text, word, memo)
+        except InputError as exc:
+            return {"alert": ui.alert(str(exc), "warning")}
         return {**submit(services, {**form, "text": text}), "form": {"text": text}, "memo": memo}
     return submit(services, form)
 
