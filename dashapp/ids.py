@@ -49,6 +49,8 @@ SHARE_GROUP = "analyze-share"
 SHARE_LINK = "analyze-share-link"  # html.A: the analysis on show with how it is viewed
 COPY_LINK = "analyze-copy-link"  # dcc.Clipboard: copies SHARE_LINK's address
 VIEWS = "analyze-views"
+SHOWING = "analyze-showing"  # what the views show, and whether the form still asks for it
+EXPORT_LABEL = "export-label"
 
 # Analyze page: selection controls
 LAYER = "analyze-layer"

@@ -120,3 +120,36 @@ def test_moving_the_mask_brings_the_word_back(live_app, browser):
     wait_for(browser, lambda d: d.find_element(By.ID, "analyze-text").get_attribute("value")
              == "the cat sat on the [MASK] .")  # "cat" is back, nothing was filled in
     wait_for(browser, lambda d: strip_tokens(d)[2] == "cat" and strip_tokens(d)[6] == "[MASK]")
+
+
+def views_class(driver) -> str:
+    return driver.find_element(By.ID, "analyze-views").get_attribute("class") or ""
+
+
+def test_views_say_what_they_show_turn_stale_and_never_stand_beside_an_error(
+        live_app, browser, downloads, screenshots):
+    run_analysis(browser, live_app.url, "a wonderful film .", model="tiny-bert-sst", task="sst")
+    wait_for(browser, lambda d: "a wonderful film" in d.find_element(By.ID, "analyze-showing").text)
+    assert "tiny-bert-sst" in browser.find_element(By.ID, "analyze-showing").text
+    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[3].click()
+    wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("token") == ["3"])
+
+    retype(browser, "analyze-text", "a dull and very long film .")  # not run: the views are now of the old text
+    wait_for(browser, lambda d: "views-stale" in views_class(d))
+    assert "Run to update" in browser.find_element(By.ID, "analyze-showing").text
+    assert "not the edited form" in browser.find_element(By.ID, "export-label").text
+    browser.save_screenshot(str(screenshots / "stale-views.png"))
+    browser.find_element(By.ID, "export-json").click()  # the download names what it holds: the old text
+    wait_for(browser, lambda d: list(Path(downloads).glob("interpboard-tiny-bert-sst-sst-a-wonderful-film-*.json")))
+
+    browser.find_element(By.ID, "analyze-run").click()
+    wait_for(browser, lambda d: "a dull and very long" in d.find_element(By.ID, "analyze-showing").text)
+    wait_for(browser, lambda d: "views-stale" not in views_class(d))
+    wait_for(browser, lambda d: "token" not in parse_qs(urlparse(d.current_url).query))  # a new text: no old token
+    assert not browser.find_elements(By.CSS_SELECTOR, ".token-strip .token-selected")
+
+    # an MNLI request without a hypothesis: the message, and no old views beside it
+    browser.get(f"{live_app.url}/?model=tiny-bert-mnli&task=mnli&text=a+man+plays")
+    wait_for(browser, lambda d: "hypothesis" in d.find_element(By.ID, "analyze-alert").text)
+    wait_for(browser, lambda d: "refused" in d.find_element(By.ID, "analyze-heatmap").text)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".token-strip button")

@@ -67,7 +67,8 @@ def test_submit_miss_starts_polling(services):
 ])
 def test_bad_input_is_a_readable_alert(services, form, message):
     out = run.submit(services, form)
-    assert "job" not in out and message in out["alert"].children
+    assert out["job"] is None and message in out["alert"].children
+    assert out["shown"]["key"] is None  # no old views beside the message as if they answered the form
 
 
 def test_executor_failure_is_an_alert_not_a_traceback(services, ex):

@@ -11,7 +11,7 @@ from dash import no_update
 from dashapp import ids
 from dashapp.figures.common import graph_config
 from dashapp.pages import compare
-from dashapp.pages.analyze import drawing, layout, run, selecting
+from dashapp.pages.analyze import drawing, layout, run, selecting, showing
 from dashapp.selection import parse_view_options
 from dashapp.services import Services
 from dashapp.views import VIEWS
@@ -108,3 +108,44 @@ def test_compare_with_fewer_than_two_models_here_says_what_to_do(offline):
     assert out[3] == "Second sentence"
     none_here = compare.task_changed("mnli", None, None, None)
     assert "none is" in none_here[6].children and none_here[3] == "Hypothesis"
+
+
+# --- 1. the form and the views ----------------------------------------------------------------------------
+
+
+def test_views_say_what_they_show_and_turn_stale_when_the_form_moves_on():
+    request = {"model": "tiny-bert-sst", "task": "sst", "text": "a wonderful film .", "pair": None, "target": None}
+    shown, job = {"key": "k1", "final": True}, {"key": "k1", "request": request}
+    form = {**request, "pair": "", "target": ""}
+    line, css, label = showing.showing(shown, job, form)
+    assert "tiny-bert-sst" in str(line) and "a wonderful film ." in str(line) and css == ""
+    assert label == "Export tiny-bert-sst · sentiment (SST-2) · “a wonderful film .”"
+    assert showing.showing(shown, job, {**form, "text": " a wonderful film . "})[1] == ""  # as Run would read it
+    assert showing.showing(shown, job, {**form, "pair": "ignored: sst reads one text"})[1] == ""
+    for edit in ({"text": "a terrible film ."}, {"model": "tiny-roberta-sst"}, {"target": "negative"}):
+        line, css, label = showing.showing(shown, job, {**form, **edit})
+        assert css == showing.STALE_CLASS and "Run to update" in str(line) and "not the edited form" in label
+    assert showing.showing({"key": None, "stage": "refused"}, None, form) == (None, "", "Export")
+
+
+def test_downloads_name_what_they_hold(services, ex):
+    analysis = synthetic_analysis(text="the quick brown fox jumps over the lazy [MASK]")
+    key = ex.put(analysis)
+    out = drawing.export(services, ids.EXPORT_CSV, {"key": key, "final": True}, SELECTION, None, {})
+    assert out["filename"] == f"interpboard-tiny-bert-mlm-mlm-the-quick-brown-fox-{key[:12]}.csv"
+    assert showing.file_stem({"model": "a/b", "task": "mlm", "text": "<&>"}, "f" * 64) == "interpboard-a_b-mlm-ffffffffffff"
+
+
+def test_a_refused_form_clears_the_views(services):
+    out = run.submit(services, {"model": "tiny-bert-mnli", "task": "mnli", "text": "a man plays", "pair": ""})
+    assert "hypothesis" in out["alert"].children and out["shown"]["key"] is None and out["job"] is None
+    assert "refused" in drawing.placeholder(out["shown"])
+
+
+def test_the_selected_token_does_not_carry_over_to_a_new_text(services, ex):
+    key = ex.put(synthetic_analysis())
+    form = {"model": "tiny-bert-mlm", "task": "mlm", "text": "a new [MASK] text", "pair": "", "target": ""}
+    previous = {"model": "tiny-bert-mlm", "task": "mlm", "text": "an old [MASK] one", "pair": None}
+    assert run.start(services, ids.RUN, None, form, [], False, {"key": key}, None, previous)["token"] is None
+    same = run.start(services, ids.RUN, None, form, [], False, {"key": key}, None, {**previous, **form, "pair": None})
+    assert "token" not in same  # the same text again (another model, say): the token stays

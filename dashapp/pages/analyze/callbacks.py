@@ -10,7 +10,7 @@ from dash import ALL, Input, Output, State, ctx, no_update
 
 from dashapp import ids, jobs
 from dashapp.figures.common import graph_config
-from dashapp.pages.analyze import drawing, run, selecting
+from dashapp.pages.analyze import drawing, run, selecting, showing
 from dashapp.pages import components as ui
 from dashapp.pages.analyze.layout import layout
 from dashapp.selection import head_value
@@ -59,6 +59,7 @@ def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
     wire_form(app, services)
     wire_job(app, services)
     wire_links(app, views)
+    wire_showing(app)
     wire_selection(app, views)
     for view in views:
         wire_view(app, services, view)
@@ -93,6 +94,7 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         Output(ids.PROGRESS_GROUP, "style"),
         Output(ids.MASK_MEMO, "data"),
         Output(ids.AUTORUN, "data"),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
         *(Output(FORM_IDS[f], "value") for f in FORM_FIELDS),
         Input(ids.RUN, "n_clicks"),
         Input(ids.AUTORUN, "data"),
@@ -101,22 +103,39 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         State(ids.MASK_MODE, "value"),
         State(ids.SHOWN, "data"),
         State(ids.MASK_MEMO, "data"),
+        State(ids.JOB, "data"),
+        State(ids.SELECTION, "data"),
+        prevent_initial_call="initial_duplicate",  # a link's autorun starts on load
     )
-    def _start(_run, autorun, clicks, model, task, text, pair, target, mask_mode, shown, memo):
+    def _start(_run, autorun, clicks, model, task, text, pair, target, mask_mode, shown, memo, job, sel):
         trigger = ctx.triggered_id
         if trigger is None:
             if not autorun:
                 raise dash.exceptions.PreventUpdate
             trigger = ids.AUTORUN
         form = {"model": model, "task": task, "text": text, "pair": pair, "target": target}
-        result = run.start(services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo)
+        previous = (job or {}).get("request")
+        result = run.start(services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo, previous)
         if not result:
             raise dash.exceptions.PreventUpdate
         filled = result.get("form", {})
         return (
             *_pick(result, START_OUTPUTS),
+            {**(sel or {}), "token": result["token"]} if "token" in result else no_update,
             *(filled[f] if f in filled else no_update for f in FORM_FIELDS),
         )
+
+
+def wire_showing(app: dash.Dash) -> None:
+    """What the views show, above them and on the export buttons; stale as soon as the form differs."""
+    app.callback(
+        Output(ids.SHOWING, "children"),
+        Output(ids.VIEWS, "className"),
+        Output(ids.EXPORT_LABEL, "children"),
+        Input(ids.SHOWN, "data"),
+        Input(ids.JOB, "data"),
+        *(Input(FORM_IDS[f], "value") for f in FORM_FIELDS),
+    )(lambda shown, job, *values: showing.showing(shown, job, dict(zip(FORM_FIELDS, values, strict=True))))
 
 
 def wire_job(app: dash.Dash, services: Services) -> None:
@@ -285,6 +304,14 @@ def wire_exports(app: dash.Dash, services: Services, views: Sequence[View]) -> N
         return payload
 
     graphs = [view for view in views if view.graph]
-    app.callback(*(Output(view.id, "config") for view in graphs), Input(ids.IMAGE_FORMAT, "value"))(
-        lambda fmt: [graph_config(view.file_name, fmt) for view in graphs]
+
+    @app.callback(
+        *(Output(view.id, "config") for view in graphs),
+        Input(ids.IMAGE_FORMAT, "value"),
+        Input(ids.SHOWN, "data"),
+        State(ids.JOB, "data"),
     )
+    def _image_names(fmt, shown, job):
+        request = showing.shown_request(shown, job)
+        what = showing.file_stem(request, shown["key"]).removeprefix("interpboard-") if request else ""
+        return [graph_config("-".join(filter(None, (view.file_name, what))), fmt) for view in graphs]

@@ -4,7 +4,6 @@ or nothing when what it shows has not changed (dashapp.redraw); and the download
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +12,7 @@ from dash import dcc, html, no_update
 from dashapp import exports, ids, redraw
 from dashapp.figures.common import empty_figure
 from dashapp.pages import components as ui
+from dashapp.pages.analyze.showing import file_stem
 from dashapp.selection import clamp
 from dashapp.services import Services
 from dashapp.views import VIEWS, View
@@ -36,6 +36,7 @@ def placeholder(shown: dict | None) -> str:
     return {
         "cancelled": "no result: the job was cancelled",
         "error": "no result: the job failed (the message is beside the Run button)",
+        "refused": "no analysis: the form's input was refused (the message is beside the Run button)",
     }.get(shown.get("stage"), "computing…")
 
 
@@ -116,7 +117,7 @@ def export(
     if analysis is None:
         return None
     key = shown["key"]
-    name = f"interpboard-{re.sub(r'[^A-Za-z0-9_.-]', '_', analysis.request.model)}-{key[:12]}"
+    name = file_stem(analysis.request.to_dict(), key)
     if which == ids.EXPORT_JSON:
         return dcc.send_bytes(exports.to_json(analysis, key), f"{name}.json")
     if which == ids.EXPORT_CSV:

@@ -93,7 +93,8 @@ def initial_form(
         "model": model,
         "task": task,
         "text": (example_text or "") if text is None else text,
-        "pair": example_pair if pair is None and ui.takes_pair(task) else pair,
+        # a link's own text goes without the example pair: it runs as the link says
+        "pair": example_pair if text is None and pair is None and ui.takes_pair(task) else pair,
         "target": target,
     }
 
@@ -154,7 +155,7 @@ def input_panel(form: dict[str, Any]) -> html.Div:
             html.Div(id=ids.BADGE, className="mt-2"),
             share_group(),
             html.Hr(),
-            dbc.Label("Export", className="d-block"),
+            dbc.Label("Export", id=ids.EXPORT_LABEL, className="d-block text-break"),
             dbc.ButtonGroup(
                 [
                     dbc.Button(name, id=bid, size="sm", color="secondary", outline=True)
@@ -240,7 +241,7 @@ def views_panel(selection: dict[str, Any], views: Sequence[View]) -> html.Div:
         ],
         className="mb-2",
     )
-    return html.Div([controls, *view_cards(views)], id=ids.VIEWS)
+    return html.Div([controls, html.Div(id=ids.SHOWING), *view_cards(views)], id=ids.VIEWS)
 
 
 def view_cards(views: Sequence[View]) -> list[Any]:

@@ -55,11 +55,10 @@ def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
             target=form.get("target") or None,
         )
     except InputError as exc:
-        return {"alert": ui.alert(str(exc)), "progress_style": ui.HIDDEN}
+        return refused(str(exc))
     started = jobs.submit(services, request)
     if started.record is None:
-        message = started.problem or f"could not start the analysis: {started.failure}"
-        return {"alert": ui.alert(message), "progress_style": ui.HIDDEN}
+        return refused(started.problem or f"could not start the analysis: {started.failure}")
     record = started.record
     return {
         "job": {**record, "request": request.to_dict()},
@@ -67,6 +66,17 @@ def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
         "poll_disabled": record["cached"],
         "alert": None,
         "progress_style": ui.HIDDEN if record["cached"] else {},
+    }
+
+
+def refused(message: str) -> dict[str, Any]:
+    """No analysis for the form: the message, and no old views beside it as if they answered the form."""
+    return {
+        "alert": ui.alert(message),
+        "progress_style": ui.HIDDEN,
+        "job": None,
+        "shown": {"key": None, "final": False, "stage": "refused"},
+        "poll_disabled": True,
     }
 
 
@@ -118,8 +128,13 @@ def start(
     mask_mode: bool,
     shown: dict | None,
     memo: dict | None,
+    previous: dict | None = None,
 ) -> dict[str, Any]:
-    """Run, a link's autorun, a permalink, or (mlm, mask mode) a click on a token that masks its word."""
+    """Run, a link's autorun, a permalink, or (mlm, mask mode) a click on a token that masks its word.
+
+    `previous`: the request of the job before; a result's "token" is the selected token from now on (a
+    new text's token index names another token: the selection does not carry over; a mask selects itself).
+    """
     if trigger == ids.AUTORUN:  # runs once: the store is emptied
         if not autorun:
             return {}
@@ -141,8 +156,13 @@ def start(
             text, memo = mask_word(text, word, memo)
         except InputError as exc:
             return {"alert": ui.alert(str(exc), "warning")}
-        return {**submit(services, {**form, "text": text}), "form": {"text": text}, "memo": memo}
-    return submit(services, form)
+        out = {**submit(services, {**form, "text": text}), "form": {"text": text}, "memo": memo}
+        return {**out, "token": index}
+    out = submit(services, form)
+    same_text = previous is not None and all(
+        (previous.get(f) or None) == (out.get("job") or {}).get("request", {}).get(f) for f in ("text", "pair")
+    )
+    return out if same_text else {**out, "token": None}
 
 
 def poll(services: Services, job: dict | None, shown: dict | None) -> dict[str, Any]:
