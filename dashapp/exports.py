@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashapp.figures.common import MODEBAR_REMOVED, NO_CLOUD
+from dashapp.figures.tokens import readable_predictions, readable_tokens
 from interp.schema import SALIENCY_METHODS, Analysis
 
 
@@ -26,14 +27,14 @@ def to_csv(analysis: Analysis) -> str:
     methods = [m for m in SALIENCY_METHODS if m in analysis.saliency]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["index", "token", "word", "special", *methods])
-    for i, token in enumerate(analysis.tokens):
-        writer.writerow([i, token, analysis.token_words[i], analysis.special_tokens[i],
+    writer.writerow(["index", "token", "piece", "word", "special", *methods])  # token: raw; piece: as read
+    for i, (token, piece) in enumerate(zip(analysis.tokens, readable_tokens(analysis))):
+        writer.writerow([i, token, piece, analysis.token_words[i], analysis.special_tokens[i],
                          *(f"{float(analysis.saliency[m][i]):.7g}" for m in methods)])
     writer.writerow([])
     writer.writerow(["rank", "label", "score"])
-    for rank, prediction in enumerate(analysis.predictions):
-        writer.writerow([rank, prediction["label"], f"{float(prediction['score']):.7g}"])
+    for rank, (prediction, label) in enumerate(zip(analysis.predictions, readable_predictions(analysis))):
+        writer.writerow([rank, label, f"{float(prediction['score']):.7g}"])
     return out.getvalue()
 
 

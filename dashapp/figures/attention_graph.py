@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, head_matrix, head_name
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 WIDTH_BINS = 5  # plotly draws one width per trace: edges are grouped into this many strengths
@@ -72,7 +73,7 @@ def attention_graph_figure(analysis: Analysis, layer: int, head: int | None, tok
         if xs:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", name=f"selected {name}",
                                      line=dict(color=color, width=3)))
-    labels = [escape(t) for t in analysis.tokens]
+    labels = [escape(t) for t in readable_tokens(analysis)]
     colors = [HIGHLIGHT if i == selected else ACCENT for i in range(n)]
     for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
         fig.add_trace(go.Scatter(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from dashapp.figures.common import apply_theme, empty_figure, head_matrix, head_name, rounded, row_outline, token_labels
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
@@ -12,7 +13,7 @@ def heatmap_figure(analysis: Analysis, layer: int, head: int | None, token: int 
                    theme: str | None = None) -> go.Figure:
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
-    labels = token_labels(analysis.tokens)
+    labels = token_labels(readable_tokens(analysis))
     matrix = head_matrix(analysis, layer, head)
     # The scale starts at 0 (both ends given, or plotly ignores zmin): near-uniform attention looks uniform.
     fig = go.Figure(go.Heatmap(

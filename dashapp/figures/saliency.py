@@ -7,6 +7,7 @@ from dash import Patch
 from plotly.subplots import make_subplots
 
 from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, rounded, token_labels
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import SALIENCY_METHODS, Analysis
 
 METHOD_NAMES = {
@@ -32,7 +33,7 @@ def saliency_figure(analysis: Analysis, token: int | None = None, theme: str | N
     methods = [m for m in SALIENCY_METHODS if m in analysis.saliency]
     if not methods:
         return empty_figure("saliency not computed yet", theme)
-    labels = token_labels(analysis.tokens)
+    labels = token_labels(readable_tokens(analysis))
     titles = [method_title(m, analysis.saliency_info.get(m)) for m in methods]
     fig = make_subplots(rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles)
     colors = token_colors(analysis.n_tokens, token)

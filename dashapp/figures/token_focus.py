@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashapp.figures.common import apply_theme, empty_figure, escape, head_name, rounded, token_labels
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
@@ -16,10 +17,11 @@ def token_focus_figure(analysis: Analysis, token: int | None, head: int | None, 
     if token is None or not 0 <= token < analysis.n_tokens:
         return empty_figure("select a token to see its attention in every layer", theme)
     per_head = analysis.attention.mean(axis=1) if head is None else analysis.attention[:, head]  # [L, n, n]
-    labels = token_labels(analysis.tokens)
+    pieces = readable_tokens(analysis)
+    labels = token_labels(pieces)
     layers = [f"L{l}" for l in range(analysis.num_layers)]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=(f"{escape(analysis.tokens[token])} attends to …", f"… attend to {escape(analysis.tokens[token])}"))
+                        subplot_titles=(f"{escape(pieces[token])} attends to …", f"… attend to {escape(pieces[token])}"))
     for row, values, verb in ((1, per_head[:, token, :], "attends to"), (2, per_head[:, :, token], "attended by")):
         fig.add_trace(go.Heatmap(z=rounded(np.asarray(values)), x=labels, y=layers, coloraxis="coloraxis",
                                  hovertemplate=f"%{{y}}: {verb} %{{x}}: %{{z:.3f}}<extra></extra>"), row=row, col=1)

@@ -9,6 +9,7 @@ import numpy as np
 from dash import Patch, html
 
 from dashapp import ids
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
@@ -24,7 +25,7 @@ def token_strip(analysis: Analysis, method: str | None, token: int | None = None
         scale = float(np.max(np.abs(values))) or 1.0
         values = np.asarray(values, dtype=np.float64) / scale
     buttons = []
-    for i, text in enumerate(analysis.tokens):
+    for i, text in enumerate(readable_tokens(analysis)):
         value = float(values[i]) if values is not None else 0.0
         buttons.append(html.Button(
             text, id=ids.token_button(i), n_clicks=0, title=f"#{i} {method or ''} {value:+.3f}".strip(),
@@ -34,7 +35,10 @@ def token_strip(analysis: Analysis, method: str | None, token: int | None = None
 
 
 def token_class(analysis: Analysis, index: int, selected: bool) -> str:
-    return "token" + (" token-selected" if selected else "") + (" token-special" if analysis.special_tokens[index] else "")
+    continues = 0 < index and analysis.token_words[index] is not None and (
+        analysis.token_words[index] == analysis.token_words[index - 1])
+    return ("token" + (" token-selected" if selected else "") + (" token-special" if analysis.special_tokens[index] else "")
+            + (" token-continues" if continues else ""))
 
 
 def token_strip_patch(analysis: Analysis, previous: int | None, token: int | None) -> Patch:

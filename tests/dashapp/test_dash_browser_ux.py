@@ -153,3 +153,13 @@ def test_views_say_what_they_show_turn_stale_and_never_stand_beside_an_error(
     wait_for(browser, lambda d: "hypothesis" in d.find_element(By.ID, "analyze-alert").text)
     wait_for(browser, lambda d: "refused" in d.find_element(By.ID, "analyze-heatmap").text)
     assert not browser.find_elements(By.CSS_SELECTOR, ".token-strip button")
+
+
+def test_byte_level_tokens_read_as_text_in_every_view(live_app, browser, screenshots):
+    run_analysis(browser, live_app.url, "the quick brown fox jumps over the lazy <mask> .", model="tiny-roberta-mlm")
+    strip = strip_tokens(browser)
+    assert strip[0] == "<s>" and "quick" in "".join(strip).replace("·", "") and not any("Ġ" in t for t in strip)
+    for graph in ("analyze-heatmap", "analyze-saliency", "analyze-attention-graph", "analyze-predictions"):
+        shown = browser.find_element(By.ID, graph).text
+        assert "Ġ" not in shown and "\x00" not in shown, graph
+    browser.save_screenshot(str(screenshots / "byte-level-tokens.png"))

@@ -228,10 +228,10 @@ def test_views_send_only_what_changed(services, ex):
     assert again(ids.MODEL_GRID, token) == (no_update, no_update)
     assert again(ids.PREDICTIONS, token) == (no_update, no_update)
     marks = patched(again(ids.TOKEN_STRIP, token)[0])
-    assert marks == {("props", "children", 3, "props", "className"): "token token-selected"}
+    assert marks == {("props", "children", 3, "props", "className"): "token token-selected token-continues"}  # "##ick"
     moved = drawing.redraw_view(services, by_id(ids.TOKEN_STRIP), view, {**sel, "token": 5},
                                 "light", again(ids.TOKEN_STRIP, token)[1])[0]
-    assert patched(moved) == {("props", "children", 3, "props", "className"): "token",
+    assert patched(moved) == {("props", "children", 3, "props", "className"): "token token-continues",
                               ("props", "children", 5, "props", "className"): "token token-selected"}
     assert any(t.name == "selected attends to" for t in again(ids.ATTENTION_GRAPH, token)[0].data)
     # a saliency method colours the token strip only; a layer redraws what shows the layer
@@ -298,7 +298,7 @@ def test_exports(services, ex):
     data = json.loads(base64.b64decode(as_json["content"]) if as_json.get("base64") else as_json["content"])
     assert data["key"] == key and np.asarray(data["attention"]).shape == analysis.attention.shape
     csv_text = drawing.export(services, ids.EXPORT_CSV, view, sel, None, EDGES)["content"]
-    assert csv_text.startswith("index,token,word,special,grad_norm,grad_x_input,integrated_gradients,attention_rollout")
+    assert csv_text.startswith("index,token,piece,word,special,grad_norm,grad_x_input,integrated_gradients,attention_rollout")
     npz = drawing.export(services, ids.EXPORT_NPZ, view, sel, None, EDGES)
     arrays = np.load(io.BytesIO(base64.b64decode(npz["content"])))
     assert arrays["attention"].shape == analysis.attention.shape and "saliency.grad_norm" in arrays

@@ -3,12 +3,15 @@ views, readable tokens, the saliency method, smaller things. The browser side is
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from dash import no_update
 
 from dashapp import ids
+from dashapp.figures import tokens
 from dashapp.figures.common import graph_config
 from dashapp.pages import compare
 from dashapp.pages.analyze import drawing, layout, run, selecting, showing
@@ -149,3 +152,44 @@ def test_the_selected_token_does_not_carry_over_to_a_new_text(services, ex):
     assert run.start(services, ids.RUN, None, form, [], False, {"key": key}, None, previous)["token"] is None
     same = run.start(services, ids.RUN, None, form, [], False, {"key": key}, None, {**previous, **form, "pair": None})
     assert "token" not in same  # the same text again (another model, say): the token stays
+
+
+# --- 4. tokens as people read them ------------------------------------------------------------------------
+
+
+def byte_level_analysis():
+    """RoBERTa's spelling of "the quick brown fox …": a word's leading space is "Ġ", "quick" split in two."""
+    analysis = synthetic_analysis(model="tiny-roberta-mlm")
+    analysis.tokens = ["<s>", "the", "Ġqu", "ick", "Ġbrown", "Ġcaf", "Ã©", "Ġover", "</s>"]
+    return analysis
+
+
+def test_byte_level_and_wordpiece_pieces_read_as_text_with_one_continuation_mark():
+    assert tokens.readable_tokens(byte_level_analysis()) == [
+        "<s>", "the", "qu", "·ick", "brown", "caf", "é", "over", "</s>"]  # "Ã©" is é's two bytes
+    wordpiece = synthetic_analysis()
+    assert wordpiece.tokens[2:4] == ["qu", "##ick"]
+    assert tokens.readable_tokens(wordpiece)[:5] == ["[CLS]", "the", "qu", "·ick", "brown"]
+    assert tokens.piece("Ċ", True) == "⏎" and tokens.piece("Ġ", True) == "␣"
+    assert tokens.piece("âĢ", True) == "<0xE2><0x80>"  # two bytes of a three-byte character (…)
+    assert tokens.readable_label("\x00") == "␀" and tokens.readable_label(" Paris") == "Paris"
+
+
+def test_every_view_and_export_shows_the_readable_pieces(services, ex):
+    analysis = byte_level_analysis()
+    analysis.predictions[1]["label"] = "\x00"  # a label that once was drawn as an empty box
+    analysis.predictions[2].update(label="âĢ", token="âĢ")  # the engine kept the raw token: bytes of "…"
+    key = ex.put(analysis)
+    shown = {"key": key, "final": True}
+    drawn = {view.name: drawing.render_view(services, view, shown, SELECTION, "light") for view in VIEWS}
+    for name, figure in drawn.items():
+        text = json.dumps(figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else str(figure),
+                          default=str, ensure_ascii=False)
+        assert "Ġ" not in text and "Ã©" not in text, name
+    assert "·ick" in str(drawn["token-strip"]) and "token-continues" in str(drawn["token-strip"])
+    assert "3 ·ick" in list(drawn["heatmap"].data[0].y)
+    assert list(drawn["predictions"].data[0].y)[1:] == ["␀", "&lt;0xE2&gt;&lt;0x80&gt;"]
+    csv_text = drawing.export(services, ids.EXPORT_CSV, shown, SELECTION, None, {})["content"]
+    assert "2,Ġqu,qu," in csv_text and "3,ick,·ick," in csv_text  # the raw token beside the piece
+    raw = drawing.export(services, ids.EXPORT_JSON, shown, SELECTION, None, {})
+    assert "Ġqu" in (base64.b64decode(raw["content"]).decode() if raw.get("base64") else raw["content"])
