@@ -206,11 +206,12 @@ SENSITIVITY = View(
         row_outline(a.n_tokens, token) if a.attention_sensitivity is not None else None
     ),
 )
-# Every method has its own bars: the saliency method colours only the token strip.
+# Every method has its own bars; the chosen one (which colours the token strip) is marked.
 SALIENCY = View(
     "saliency",
     "Saliency",
-    lambda a, s, theme: saliency_figure(a, s["token"], theme),
+    lambda a, s, theme: saliency_figure(a, s["token"], theme, s["method"]),
+    depends_on=("method",),
     on_click=token_of_point,
     in_report=True,
     overlay=saliency_token_patch,

@@ -13,10 +13,16 @@ from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
+# Purple for positive, green for negative evidence (ColorBrewer PRGn, safe for colour-blind eyes): neither is
+# the orange of the selection outline. Alpha stops at MAX_ALPHA so the token's text keeps AA contrast.
+POSITIVE, NEGATIVE = "118,42,131", "27,120,55"
+MAX_ALPHA = 0.5
+
+
 def _shade(value: float) -> str:
-    """Orange for positive, blue for negative evidence; alpha by magnitude (values in [-1, 1])."""
-    rgb = "255,127,14" if value >= 0 else "31,119,180"
-    return f"rgba({rgb},{min(1.0, abs(value)) * 0.85:.2f})"
+    """Alpha by magnitude (values in [-1, 1])."""
+    rgb = POSITIVE if value >= 0 else NEGATIVE
+    return f"rgba({rgb},{min(1.0, abs(value)) * MAX_ALPHA:.2f})"
 
 
 def token_strip(analysis: Analysis, method: str | None, token: int | None = None) -> html.Div:

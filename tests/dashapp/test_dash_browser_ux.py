@@ -33,6 +33,8 @@ def test_no_cloud_button_anywhere_and_one_link_carries_the_view(live_app, browse
     try:
         wait_title(browser, "analyze-heatmap", "layer 2", "head 1")
         wait_title(browser, "analyze-attention-graph", "top 5 per token")
+        # the saliency bars mark the method the link names (item 7)
+        wait_for(browser, lambda d: "▶ gradient norm" in d.find_element(By.ID, "analyze-saliency").text)
         wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "dark")
         titles = wait_for(browser, modebar_titles)
         assert not [t for t in titles if any(w in t for w in ("Share", "Cloud", "Studio", "Edit"))], titles

@@ -234,9 +234,11 @@ def test_views_send_only_what_changed(services, ex):
     assert patched(moved) == {("props", "children", 3, "props", "className"): "token token-continues",
                               ("props", "children", 5, "props", "className"): "token token-selected"}
     assert any(t.name == "selected attends to" for t in again(ids.ATTENTION_GRAPH, token)[0].data)
-    # a saliency method colours the token strip only; a layer redraws what shows the layer
+    # a saliency method colours the token strip and is marked among the saliency bars; a layer redraws what
+    # shows the layer
     method = {**sel, "method": "integrated_gradients"}
-    assert all(again(vid, method) == (no_update, no_update) for vid in VIEW_IDS if vid != ids.TOKEN_STRIP)
+    showing_method = (ids.TOKEN_STRIP, ids.SALIENCY)
+    assert all(again(vid, method) == (no_update, no_update) for vid in VIEW_IDS if vid not in showing_method)
     assert again(ids.TOKEN_STRIP, method)[0] is not no_update
     layer = {**sel, "layer": 2}
     assert np.allclose(np.asarray(again(ids.HEATMAP, layer)[0].data[0].z), analysis.attention[2, 2], atol=1e-4)

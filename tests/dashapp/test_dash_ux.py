@@ -4,6 +4,7 @@ views, readable tokens, the saliency method, smaller things. The browser side is
 from __future__ import annotations
 
 import base64
+import colorsys
 import json
 from urllib.parse import parse_qs, urlparse
 
@@ -11,8 +12,9 @@ import pytest
 from dash import no_update
 
 from dashapp import ids
-from dashapp.figures import tokens
-from dashapp.figures.common import graph_config
+from dashapp.figures import token_strip, tokens
+from dashapp.figures.common import HIGHLIGHT, graph_config
+from dashapp.figures.saliency import saliency_figure
 from dashapp.pages import compare
 from dashapp.pages.analyze import drawing, layout, run, selecting, showing
 from dashapp.selection import parse_view_options
@@ -193,3 +195,25 @@ def test_every_view_and_export_shows_the_readable_pieces(services, ex):
     assert "2,Ġqu,qu," in csv_text and "3,ick,·ick," in csv_text  # the raw token beside the piece
     raw = drawing.export(services, ids.EXPORT_JSON, shown, SELECTION, None, {})
     assert "Ġqu" in (base64.b64decode(raw["content"]).decode() if raw.get("base64") else raw["content"])
+
+
+# --- 7. the saliency method ---------------------------------------------------------------------------
+
+
+def test_the_saliency_bars_mark_the_chosen_method():
+    fig = saliency_figure(synthetic_analysis(), 2, "light", "grad_x_input")
+    titles = [a.text for a in fig.layout.annotations]
+    assert [t for t in titles if "▶" in t] == ["<b>▶ gradient × input</b>"]
+    assert [trace.opacity for trace in fig.data] == [0.4, 1.0, 0.4, 0.4]
+    assert all(trace.opacity == 1.0 for trace in saliency_figure(synthetic_analysis(), 2, "light").data)
+
+
+def hue(rgb: str) -> float:
+    r, g, b = (int(v) / 255 for v in rgb.split(","))
+    return colorsys.rgb_to_hsv(r, g, b)[0] * 360
+
+
+def test_the_strip_s_colours_are_not_the_selection_s_orange():
+    orange = hue(",".join(str(int(HIGHLIGHT[i:i + 2], 16)) for i in (1, 3, 5)))
+    for rgb in (token_strip.POSITIVE, token_strip.NEGATIVE):
+        assert min(abs(hue(rgb) - orange), 360 - abs(hue(rgb) - orange)) > 60
