@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.dashapp.test_dash_browser import cached_key, run_analysis, texts, wait_for, wait_title
+from tests.dashapp.test_dash_browser import cached_key, no_alert, run_analysis, texts, wait_for, wait_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -165,3 +165,12 @@ def test_byte_level_tokens_read_as_text_in_every_view(live_app, browser, screens
         shown = browser.find_element(By.ID, graph).text
         assert "Ġ" not in shown and "\x00" not in shown, graph
     browser.save_screenshot(str(screenshots / "byte-level-tokens.png"))
+
+
+def test_delete_with_no_row_selected_says_so_at_once(live_app, browser):
+    cached_key(live_app, "nothing selected for the [MASK] .")
+    browser.get(f"{live_app.url}/history")
+    wait_for(browser, lambda d: "nothing selected" in d.find_element(By.ID, "history-table").text)
+    browser.find_element(By.ID, "history-delete").click()
+    wait_for(browser, lambda d: "select a row first" in d.find_element(By.ID, "history-alert").text)
+    assert no_alert(browser)  # no "Delete the selected analysis?" first

@@ -15,7 +15,7 @@ from dashapp import ids
 from dashapp.figures import token_strip, tokens
 from dashapp.figures.common import HIGHLIGHT, graph_config
 from dashapp.figures.saliency import saliency_figure
-from dashapp.pages import compare
+from dashapp.pages import compare, history
 from dashapp.pages.analyze import drawing, layout, run, selecting, showing
 from dashapp.selection import parse_view_options
 from dashapp.services import Services
@@ -217,3 +217,12 @@ def test_the_strip_s_colours_are_not_the_selection_s_orange():
     orange = hue(",".join(str(int(HIGHLIGHT[i:i + 2], 16)) for i in (1, 3, 5)))
     for rgb in (token_strip.POSITIVE, token_strip.NEGATIVE):
         assert min(abs(hue(rgb) - orange), 360 - abs(hue(rgb) - orange)) > 60
+
+
+# --- 9. smaller ------------------------------------------------------------------------------------------
+
+
+def test_delete_without_a_row_says_so_without_asking_to_confirm():
+    shown, alert = history.ask_to_delete([{"key": "k"}], [])
+    assert shown is False and alert.children == "select a row first"
+    assert history.ask_to_delete([{"key": "k"}], [0]) == (True, no_update)
