@@ -52,15 +52,17 @@ def to_npz(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
 _REPORT = jinja2.Environment(autoescape=True).from_string(
     "<!DOCTYPE html><html><head><meta charset='utf-8'>"
     "<title>interpboard · {{ request.model }} · {{ request.task }}</title>"
-    "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}</style></head>"
+    "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}"
+    "{% if dark %}body{background:#212529;color:#dee2e6}{% endif %}</style></head>"
     "<body><h1>interpboard report</h1><table>"
     "{% for name, value in rows %}<tr><th>{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}"
     "</table>{% for figure in figures %}{{ figure }}{% endfor %}</body></html>"
 )
 
 
-def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> str:
-    """One self-contained page (plotly.js inline: the team's machines may be offline)."""
+def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure], theme: str | None = None) -> str:
+    """One self-contained page (plotly.js inline: the team's machines may be offline), in the figures'
+    theme: dark figures on a dark page."""
     request = analysis.request
     rows = [("model", request.model), ("task", request.task), ("text", request.text), ("pair", request.pair),
             ("target", (analysis.target or {}).get("label")), ("key", key)]
@@ -69,4 +71,4 @@ def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> s
                                         "modeBarButtonsToRemove": list(MODEBAR_REMOVED)}))
              for i, fig in enumerate(figures)]
     shown = [(name, str(value)) for name, value in rows if value is not None]
-    return _REPORT.render(request=request, rows=shown, figures=parts)
+    return _REPORT.render(request=request, rows=shown, figures=parts, dark=theme == "dark")

@@ -111,6 +111,11 @@ HIST_REFRESH = "history-refresh"  # dcc.Store: bumped after a delete
 HIST_ALERT = "history-alert"
 
 
+def preview(view_id: str) -> str:
+    """The larger figure beside a view of what is hovered in it (dashapp.views View.hover_preview)."""
+    return f"{view_id}-preview"
+
+
 def drawn(view_id: str) -> str:
     """The dcc.Store beside a view holding the signature of what it has drawn (see dashapp.redraw)."""
     return f"{view_id}-drawn"

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, head_matrix, head_name
+from dashapp.figures.common import (
+    HIGHLIGHT,
+    accent,
+    apply_theme,
+    empty_figure,
+    escape,
+    head_matrix,
+    head_name,
+)
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -62,19 +70,23 @@ def attention_graph_figure(analysis: Analysis, layer: int, head: int | None, tok
     fig = go.Figure()
     top = float(edges.weight.max()) if edges.weight.size else 1.0
     strength = np.minimum(WIDTH_BINS - 1, (edges.weight / max(top, 1e-9) * WIDTH_BINS).astype(int))
+    # On the dark card faint lines vanish: a lighter blue, and the weakest edges kept more opaque.
+    edge_color, faintest = accent(theme), (0.35 if theme == "dark" else 0.15)
+    behind = 0.2 if theme == "dark" else 0.12  # the other edges, while a token's own are drawn on top
     for level in range(WIDTH_BINS):
         xs, ys = _segments(edges, plain & (strength == level), n)
         if xs:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                                     line=dict(color=ACCENT, width=0.5 + 1.5 * level),
-                                     opacity=0.15 + 0.85 * (level + 1) / WIDTH_BINS if selected is None else 0.12))
+                                     line=dict(color=edge_color, width=0.5 + 1.5 * level),
+                                     opacity=faintest + (1 - faintest) * (level + 1) / WIDTH_BINS
+                                     if selected is None else behind))
     for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
         xs, ys = _segments(edges, mask, n)
         if xs:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", name=f"selected {name}",
                                      line=dict(color=color, width=3)))
     labels = [escape(t) for t in readable_tokens(analysis)]
-    colors = [HIGHLIGHT if i == selected else ACCENT for i in range(n)]
+    colors = [HIGHLIGHT if i == selected else edge_color for i in range(n)]
     for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
         fig.add_trace(go.Scatter(
             x=[x] * n, y=[-i for i in range(n)], mode="markers+text" if n <= MAX_LABELLED else "markers",

@@ -17,6 +17,10 @@ TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
 DARK_BACKGROUND = "#212529"
 HIGHLIGHT = "#ff7f0e"
 ACCENT = "#1f77b4"
+ACCENT_ON_DARK = "#6baed6"  # the accent blue, light enough to stand out on the dark card
+# Attention scales: zero is the background. On a dark card white zeros would glare, so the dark scale
+# rises from the card's colour to a light blue.
+DARK_SEQUENTIAL = [[0.0, DARK_BACKGROUND], [0.35, "#1f4e79"], [0.7, "#4292c6"], [1.0, "#c6dbef"]]
 MARGIN = dict(l=10, r=10, t=64, b=10)
 MODEBAR_HEIGHT = 28  # the modebar's row at the top; the title sits below it
 MODEBAR_REMOVED = ("select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "sendDataToCloud",
@@ -73,6 +77,15 @@ def apply_theme(fig: go.Figure, theme: str | None, title: str | None = None, sub
     if theme == "dark":
         fig.update_layout(paper_bgcolor=DARK_BACKGROUND, plot_bgcolor=DARK_BACKGROUND)
     return fig
+
+
+def sequential_scale(theme: str | None) -> str | list:
+    """The colour scale of attention-like values (0 … max) for the theme."""
+    return DARK_SEQUENTIAL if theme == "dark" else "Blues"
+
+
+def accent(theme: str | None) -> str:
+    return ACCENT_ON_DARK if theme == "dark" else ACCENT
 
 
 def empty_figure(message: str, theme: str | None = None) -> go.Figure:

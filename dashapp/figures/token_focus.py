@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashapp.figures.common import apply_theme, empty_figure, escape, head_name, rounded, token_labels
+from dashapp.figures.common import apply_theme, sequential_scale, empty_figure, escape, head_name, rounded, token_labels
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -28,5 +28,5 @@ def token_focus_figure(analysis: Analysis, token: int | None, head: int | None, 
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_yaxes(autorange="reversed")
     top = max(float(per_head[:, token, :].max()), float(per_head[:, :, token].max()), 1e-6)
-    fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=top))  # both ends, or plotly ignores cmin
+    fig.update_layout(coloraxis=dict(colorscale=sequential_scale(theme), cmin=0, cmax=top))  # both ends, or plotly ignores cmin
     return apply_theme(fig, theme, f"Token focus · #{token} · {head_name(head)}", subtitle_lines=1, height=260 + 40 * analysis.num_layers)

@@ -38,7 +38,10 @@ TABLE_STYLE = {
     "style_filter": {"backgroundColor": "var(--bs-tertiary-bg)"},
     "css": [{"selector": ".dash-filter input", "rule": "color: var(--bs-body-color) !important;"},
             {"selector": ".dash-filter input::placeholder", "rule": "color: var(--bs-secondary-color) !important;"},
-            {"selector": ".dash-cell-value a, .cell-markdown a", "rule": "color: var(--bs-link-color);"}],
+            {"selector": ".dash-cell-value a, .cell-markdown a", "rule": "color: var(--bs-link-color);"},
+            # the filter's case toggle ("Aa") is drawn faded nearly white on white (1.2:1)
+            {"selector": ".dash-filter--case",
+             "rule": "color: var(--bs-secondary-color) !important; opacity: 1 !important;"}],
 }
 
 

@@ -174,3 +174,53 @@ def test_delete_with_no_row_selected_says_so_at_once(live_app, browser):
     browser.find_element(By.ID, "history-delete").click()
     wait_for(browser, lambda d: "select a row first" in d.find_element(By.ID, "history-alert").text)
     assert no_alert(browser)  # no "Delete the selected analysis?" first
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core (MPL-2.0), shipped: the tests run offline
+
+
+def contrast_problems(driver) -> list[str]:
+    """axe-core's WCAG AA colour-contrast check of the page as it is now: one line per failing text."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    found = driver.execute_async_script(
+        "const done = arguments[0];"
+        "axe.run(document, {runOnly: ['color-contrast'], resultTypes: ['violations']})"
+        ".then(r => done(r.violations.flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))))"
+        ".catch(e => done(['axe failed: ' + e]));")
+    return list(found)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_text_reaches_wcag_aa_contrast(live_app, browser, screenshots, theme):
+    run_analysis(browser, live_app.url, f"contrast of the [MASK] matters in {theme} .")  # computed now, not cached
+    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[2].click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".token-strip .token-selected"))
+    wait_for(browser, lambda d: "computed now" in d.find_element(By.ID, "analyze-badge").text)
+    try:
+        set_theme(browser, theme)
+        problems = contrast_problems(browser)
+        assert not problems, "\n".join(problems)
+        browser.save_screenshot(str(screenshots / f"analyze-{theme}.png"))
+        browser.get(f"{live_app.url}/history")
+        wait_for(browser, lambda d: "contrast of the" in d.find_element(By.ID, "history-table").text)
+        problems = contrast_problems(browser)
+        assert not problems, "\n".join(problems)
+    finally:
+        set_theme(browser, "light")
+
+
+def test_model_overview_shows_a_hovered_cell_large(live_app, browser):
+    key = cached_key(live_app, "hover over the [MASK] .")
+    browser.get(f"{live_app.url}/analysis/{key}")
+    wait_title(browser, "analyze-model-grid", "Model overview")
+    width = browser.execute_script("return document.querySelector('#analyze-model-grid').offsetWidth")
+    assert width > 500  # a full-width card (it was half of one), the preview beside it
+    # the pointer over the cell of layer 1, head 2: a mousemove at its marker's pixel (from plotly's axes)
+    browser.execute_script(
+        "const gd = document.querySelector('#analyze-model-grid .js-plotly-plot');"
+        "const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, cell = gd.data[1];"
+        "const i = cell.customdata.findIndex(c => c[0] === 1 && c[1] === 2);"
+        "const box = gd.getBoundingClientRect(), drag = gd.querySelector('.nsewdrag');"
+        "drag.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: box.left + xa._offset"
+        " + xa.l2p(cell.x[i]), clientY: box.top + ya._offset + ya.l2p(cell.y[i])}));")
+    wait_title(browser, "analyze-model-grid-preview", "layer 1", "head 2")

@@ -13,9 +13,11 @@ from dash import no_update
 
 from dashapp import ids
 from dashapp.figures import token_strip, tokens
-from dashapp.figures.common import HIGHLIGHT, graph_config
+from dashapp.figures.attention_graph import attention_graph_figure
+from dashapp.figures.common import ACCENT_ON_DARK, DARK_BACKGROUND, HIGHLIGHT, graph_config
+from dashapp.figures.heatmap import heatmap_figure
 from dashapp.figures.saliency import saliency_figure
-from dashapp.pages import compare, history
+from dashapp.pages import compare, components, history
 from dashapp.pages.analyze import drawing, layout, run, selecting, showing
 from dashapp.selection import parse_view_options
 from dashapp.services import Services
@@ -226,3 +228,27 @@ def test_delete_without_a_row_says_so_without_asking_to_confirm():
     shown, alert = history.ask_to_delete([{"key": "k"}], [])
     assert shown is False and alert.children == "select a row first"
     assert history.ask_to_delete([{"key": "k"}], [0]) == (True, no_update)
+
+
+# --- 8. readability ----------------------------------------------------------------------------------------
+
+
+def test_dark_figures_do_not_glare_and_weak_edges_stay_visible():
+    analysis = synthetic_analysis()
+    dark = heatmap_figure(analysis, 0, None, None, "dark")
+    assert dark.data[0].colorscale[0][1] == DARK_BACKGROUND  # zero attention is the card, not white
+    assert heatmap_figure(analysis, 0, None, None, "light").data[0].colorscale[0][1] != DARK_BACKGROUND
+    edges = [t for t in attention_graph_figure(analysis, 0, None, theme="dark").data if t.mode == "lines"]
+    assert edges and all(t.line.color == ACCENT_ON_DARK and t.opacity >= 0.35 for t in edges)
+
+
+def test_a_dark_report_is_a_dark_page(services, ex):
+    key = ex.put(synthetic_analysis())
+    dark = drawing.export(services, ids.EXPORT_HTML, {"key": key, "final": True}, SELECTION, "dark", {})["content"]
+    light = drawing.export(services, ids.EXPORT_HTML, {"key": key, "final": True}, SELECTION, "light", {})["content"]
+    assert "background:#212529" in dark and "background:#212529" not in light
+
+
+def test_the_computed_now_badge_is_dark_on_cyan():
+    badge = components.result_badge({"created_at": 0}, False, "k" * 64).children[0]
+    assert badge.color == "info" and badge.text_color == "dark"

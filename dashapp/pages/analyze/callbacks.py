@@ -270,6 +270,14 @@ def wire_view(app: dash.Dash, services: Services, view: View) -> None:
             services, view, shown, selection, theme, drawn, **dict(zip(names, values, strict=True))
         )
 
+    if view.hover_preview:
+        app.callback(
+            Output(ids.preview(view.id), "figure"),
+            Input(view.id, "hoverData"),
+            State(ids.SHOWN, "data"),
+            State(ids.THEME, "data"),
+            prevent_initial_call=True,
+        )(lambda hover, shown, theme: drawing.hover_preview(services, view, shown, hover, theme))
     app.callback(
         Output(view.id, prop),
         Output(ids.drawn(view.id), "data"),

@@ -98,6 +98,15 @@ def redraw_view(
     return _draw(view, analysis, sel, shown, theme, options), now
 
 
+def hover_preview(services: Services, view: View, shown: dict | None, hover: dict | None, theme: str | None) -> Any:
+    """The larger figure of what the pointer is over in `view`; no_update off a point (or with nothing shown)."""
+    point = ((hover or {}).get("points") or [{}])[0]
+    analysis = services.analysis((shown or {}).get("key"))
+    if analysis is None or view.hover_preview is None or not isinstance(point.get("customdata"), list):
+        return no_update
+    return view.hover_preview(analysis, point, theme)
+
+
 def target_choices(services: Services, shown: dict | None) -> list:
     analysis = services.analysis((shown or {}).get("key"))
     return [html.Option(value=str(p["label"])) for p in (analysis.predictions if analysis else [])]
@@ -127,4 +136,4 @@ def export(
     figures = [
         view.build(analysis, sel, theme, **view.option_values(options)) for view in views if view.in_report
     ]
-    return dcc.send_string(exports.html_report(analysis, key, figures), f"{name}.html")
+    return dcc.send_string(exports.html_report(analysis, key, figures, theme), f"{name}.html")

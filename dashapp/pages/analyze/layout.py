@@ -270,4 +270,11 @@ def view_card(view: View) -> dbc.Card:
         )
     else:
         body = html.Div(id=view.id)
+    if view.hover_preview:
+        hovered = dcc.Graph(
+            id=ids.preview(view.id),
+            config=graph_config(f"{view.file_name}-preview"),
+            figure=empty_figure("hover a cell for a larger view"),
+        )
+        body = dbc.Row([dbc.Col(body, lg=7), dbc.Col(hovered, lg=5)])
     return ui.card(view.title, [view.controls(), body] if view.controls else body)
