@@ -15,7 +15,10 @@ REQUEST_FIELDS = ("model", "task", "text", "pair", "target")
 SELECTION_FIELDS = ("layer", "head", "token", "method")
 THEMES = ("light", "dark")
 # The views' own controls a link carries (dashapp.views Option names): their range, as the sliders have it.
-VIEW_OPTION_RANGES: dict[str, tuple[type, float, float]] = {"top_k": (int, 1, 10), "threshold": (float, 0.0, 0.5)}
+VIEW_OPTION_RANGES: dict[str, tuple[type, float, float]] = {
+    "top_k": (int, 1, 10),
+    "threshold": (float, 0.0, 0.5),
+}
 HEAD_AVERAGE = "avg"  # the head selector's value for "average over heads"
 DEFAULT_METHOD = "integrated_gradients"
 
@@ -64,7 +67,8 @@ def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[s
 
 
 def parse_view_options(query: dict[str, Any]) -> dict[str, Any]:
-    """The views' options (edge top-k, threshold) and the theme a link names; junk and absent ones left out."""
+    """The views' options (edge top-k, threshold) and the theme a link names; junk and absent ones left
+    out."""
     query = {name: last(value) for name, value in query.items()}
     out: dict[str, Any] = {}
     for name, (kind, low, high) in VIEW_OPTION_RANGES.items():
@@ -80,7 +84,9 @@ def parse_view_options(query: dict[str, Any]) -> dict[str, Any]:
 
 
 def query_string(
-    request: dict[str, Any] | None, selection: dict[str, Any] | None, view_options: dict[str, Any] | None = None
+    request: dict[str, Any] | None,
+    selection: dict[str, Any] | None,
+    view_options: dict[str, Any] | None = None,
 ) -> str:
     """`?model=…&text=…&layer=…&top_k=…&theme=…` for the current view (empty fields left out)."""
     params: dict[str, Any] = {}

@@ -20,7 +20,7 @@ ACCENT = "#1f77b4"
 ACCENT_ON_DARK = "#6baed6"  # the accent blue, light enough to stand out on the dark card
 # Attention scales: zero is the background. On a dark card white zeros would glare, so the dark scale
 # rises from the card's colour to a light blue.
-DARK_SEQUENTIAL = [[0.0, DARK_BACKGROUND], [0.35, "#1f4e79"], [0.7, "#4292c6"], [1.0, "#c6dbef"]]
+DARK_SEQUENTIAL = [[0.0, DARK_BACKGROUND], [0.4, "#1f4e79"], [0.75, "#3a86c8"], [1.0, "#9ecae1"]]
 MARGIN = dict(l=10, r=10, t=64, b=10)
 MODEBAR_HEIGHT = 28  # the modebar's row at the top; the title sits below it
 MODEBAR_REMOVED = ("select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "sendDataToCloud",

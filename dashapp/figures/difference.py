@@ -30,7 +30,8 @@ def difference_figure(a: Analysis, b: Analysis, method: str, theme: str | None =
         fig.add_trace(go.Bar(x=diff, y=token_labels(a.words), orientation="h", marker_color=_colors(diff),
                              hovertemplate="%{y}: %{x:+.3f}<extra></extra>"), row=1, col=1)
     labels = list(probs)
-    fig.add_trace(go.Bar(x=[probs[l] for l in labels], y=[escape(readable_label(l)) for l in labels], orientation="h",
+    fig.add_trace(go.Bar(x=[probs[l] for l in labels], y=[escape(readable_label(l)) for l in labels],
+                         orientation="h",
                          marker_color=_colors(probs.values()), hovertemplate="%{y}: %{x:+.3f}<extra></extra>"),
                   row=1, col=2)
     fig.update_yaxes(autorange="reversed", type="category")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashapp.figures.common import apply_theme, sequential_scale, empty_figure, head_matrix, head_name, rounded, row_outline, token_labels
+from dashapp.figures.common import (
+    apply_theme,
+    empty_figure,
+    head_matrix,
+    head_name,
+    rounded,
+    row_outline,
+    sequential_scale,
+    token_labels,
+)
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -17,7 +26,8 @@ def heatmap_figure(analysis: Analysis, layer: int, head: int | None, token: int 
     matrix = head_matrix(analysis, layer, head)
     # The scale starts at 0 (both ends given, or plotly ignores zmin): near-uniform attention looks uniform.
     fig = go.Figure(go.Heatmap(
-        z=rounded(matrix), x=labels, y=labels, colorscale=sequential_scale(theme), zmin=0, zmax=max(float(matrix.max()), 1e-6),
+        z=rounded(matrix), x=labels, y=labels, colorscale=sequential_scale(theme), zmin=0,
+        zmax=max(float(matrix.max()), 1e-6),
         hovertemplate="from %{y}<br>to %{x}<br>%{z:.3f}<extra></extra>",
     ))
     fig.update_layout(shapes=token_outline(analysis.n_tokens, token))

@@ -53,7 +53,8 @@ def model_grid_figure(analysis: Analysis, layer: int | None = None, head: int | 
     L, H = analysis.num_layers, analysis.num_heads
     size = thumb_size(analysis.n_tokens, L, H)
     step = size + 1
-    fig = go.Figure(go.Heatmap(z=rounded(mosaic(analysis.attention, size), 3), colorscale=sequential_scale(theme),
+    fig = go.Figure(go.Heatmap(z=rounded(mosaic(analysis.attention, size), 3),
+                               colorscale=sequential_scale(theme),
                                showscale=False, hoverinfo="skip"))
     centers = [(l, h) for l in range(L) for h in range(H)]
     hover = []

@@ -32,7 +32,7 @@ def method_title(method: str, info: dict[str, float] | None) -> str:
 
 def saliency_figure(analysis: Analysis, token: int | None = None, theme: str | None = None,
                     method: str | None = None) -> go.Figure:
-    """Every method's bars; the chosen `method` (the one colouring the token strip) marked, the others faint."""
+    """Every method's bars; the chosen `method` (it colours the token strip) marked, the others faint."""
     methods = [m for m in SALIENCY_METHODS if m in analysis.saliency]
     if not methods:
         return empty_figure("saliency not computed yet", theme)
@@ -42,8 +42,9 @@ def saliency_figure(analysis: Analysis, token: int | None = None, theme: str | N
     fig = make_subplots(rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles)
     colors = token_colors(analysis.n_tokens, token)
     for col, name in enumerate(methods, start=1):
-        fig.add_trace(go.Bar(x=rounded(analysis.saliency[name], 5), y=labels, orientation="h", marker_color=colors,
-                             customdata=list(range(analysis.n_tokens)), name=METHOD_NAMES.get(name, name),
+        fig.add_trace(go.Bar(x=rounded(analysis.saliency[name], 5), y=labels, orientation="h",
+                             marker_color=colors, customdata=list(range(analysis.n_tokens)),
+                             name=METHOD_NAMES.get(name, name),
                              opacity=1.0 if method not in methods or name == method else UNCHOSEN_OPACITY,
                              hovertemplate="%{y}: %{x:.4g}<extra>" + name + "</extra>"), row=1, col=col)
     fig.update_yaxes(autorange="reversed", type="category")

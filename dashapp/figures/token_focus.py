@@ -6,7 +6,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashapp.figures.common import apply_theme, sequential_scale, empty_figure, escape, head_name, rounded, token_labels
+from dashapp.figures.common import (
+    apply_theme,
+    empty_figure,
+    escape,
+    head_name,
+    rounded,
+    sequential_scale,
+    token_labels,
+)
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -21,12 +29,14 @@ def token_focus_figure(analysis: Analysis, token: int | None, head: int | None, 
     labels = token_labels(pieces)
     layers = [f"L{l}" for l in range(analysis.num_layers)]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=(f"{escape(pieces[token])} attends to …", f"… attend to {escape(pieces[token])}"))
+                        subplot_titles=(f"{escape(pieces[token])} attends to …",
+                                        f"… attend to {escape(pieces[token])}"))
     for row, values, verb in ((1, per_head[:, token, :], "attends to"), (2, per_head[:, :, token], "attended by")):
         fig.add_trace(go.Heatmap(z=rounded(np.asarray(values)), x=labels, y=layers, coloraxis="coloraxis",
                                  hovertemplate=f"%{{y}}: {verb} %{{x}}: %{{z:.3f}}<extra></extra>"), row=row, col=1)
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_yaxes(autorange="reversed")
     top = max(float(per_head[:, token, :].max()), float(per_head[:, :, token].max()), 1e-6)
-    fig.update_layout(coloraxis=dict(colorscale=sequential_scale(theme), cmin=0, cmax=top))  # both ends, or plotly ignores cmin
+    # both ends, or plotly ignores cmin
+    fig.update_layout(coloraxis=dict(colorscale=sequential_scale(theme), cmin=0, cmax=top))
     return apply_theme(fig, theme, f"Token focus · #{token} · {head_name(head)}", subtitle_lines=1, height=260 + 40 * analysis.num_layers)

@@ -43,7 +43,8 @@ def token_strip(analysis: Analysis, method: str | None, token: int | None = None
 def token_class(analysis: Analysis, index: int, selected: bool) -> str:
     continues = 0 < index and analysis.token_words[index] is not None and (
         analysis.token_words[index] == analysis.token_words[index - 1])
-    return ("token" + (" token-selected" if selected else "") + (" token-special" if analysis.special_tokens[index] else "")
+    special = analysis.special_tokens[index]
+    return ("token" + (" token-selected" if selected else "") + (" token-special" if special else "")
             + (" token-continues" if continues else ""))
 
 

@@ -25,7 +25,11 @@ _BYTE_LEVEL_SPECIALS = {"<s>", "</s>", "<|endoftext|>"}
 @cache
 def _byte_of() -> dict[str, int]:
     """GPT-2's byte ↔ letter table, reversed: printable Latin-1 stands for itself, other bytes for 256+."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     letters = list(printable)
     extra = 0
     for byte in range(256):
@@ -37,10 +41,9 @@ def _byte_of() -> dict[str, int]:
 
 
 def is_byte_level(tokens: Sequence[str], special: Sequence[bool] = ()) -> bool:
-    """Whether the tokens are byte-level BPE (GPT-2, RoBERTa): a letter only it uses, or its special tokens."""
+    """Whether the tokens are byte-level BPE (GPT-2, RoBERTa): a letter only it uses, or its specials."""
     specials = {t for t, s in zip(tokens, special) if s}
-    return bool(specials & _BYTE_LEVEL_SPECIALS) or any(
-        ord(c) in _BYTE_LEVEL_ONLY for t in tokens for c in t)
+    return bool(specials & _BYTE_LEVEL_SPECIALS) or any(ord(c) in _BYTE_LEVEL_ONLY for t in tokens for c in t)
 
 
 def visible(text: str) -> str:
@@ -89,8 +92,10 @@ def readable_predictions(analysis: Analysis) -> list[str]:
     """The predictions' labels as people read them: a label the engine could not decode (it kept the raw
     token, a byte of a longer character) is decoded here like the tokens are."""
     byte_level = is_byte_level(analysis.tokens, analysis.special_tokens)
-    return [piece(p["label"], byte_level) if p.get("token") == p["label"] else readable_label(p["label"])
-            for p in analysis.predictions]
+    return [
+        piece(p["label"], byte_level) if p.get("token") == p["label"] else readable_label(p["label"])
+        for p in analysis.predictions
+    ]
 
 
 def readable_label(label: str) -> str:

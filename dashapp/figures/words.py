@@ -26,7 +26,8 @@ def word_attention_figure(analysis: Analysis, layer: int, theme: str | None = No
     if matrix is None:
         return empty_figure("attention not computed yet", theme)
     labels = token_labels(analysis.words)
-    fig = go.Figure(go.Heatmap(z=rounded(matrix), x=labels, y=labels, colorscale=sequential_scale(theme), zmin=0,
+    fig = go.Figure(go.Heatmap(z=rounded(matrix), x=labels, y=labels, colorscale=sequential_scale(theme),
+                               zmin=0,
                                zmax=max(float(matrix.max()), 1e-6), hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category", tickangle=-60)

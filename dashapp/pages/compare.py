@@ -50,8 +50,10 @@ def layout(task: str | None = None, models: str | None = None, text: str | None 
         dcc.Store(id=ids.CMP_AUTORUN, data=autorun),
         dcc.Interval(id=ids.CMP_POLL, interval=ui.POLL_MS, disabled=True),
         dbc.Row([
-            dbc.Col([dbc.Label("Task"), dcc.Dropdown(id=ids.CMP_TASK, options=ui.task_options(TASKS), value=task,
-                                                     clearable=False)], md=3),
+            dbc.Col([dbc.Label("Task"),
+                     dcc.Dropdown(id=ids.CMP_TASK, options=ui.task_options(TASKS), value=task,
+                                  clearable=False)],
+                    md=3),
             dbc.Col([dbc.Label(f"Models ({MIN_MODELS}–{MAX_MODELS})"),
                      dcc.Dropdown(id=ids.CMP_MODELS, multi=True, value=models.split(",") if models else None)], md=9),
         ]),
@@ -106,7 +108,8 @@ def too_few_hint(task: str | None, usable: list[str]) -> Any:
     message = (f"Compare needs two models that serve {TASK_SPECS[task].label}; {here} on this machine. "
                + (f"Pick a task that has two here ({', '.join(others)}), or make" if others else "Make")
                + " a second model available: run once with the Hugging Face Hub reachable (a model downloads "
-               "on first use; `interpboard models` lists what is here), or name local copies in a registry file "
+               "on first use; `interpboard models` lists what is here), or name local copies in a registry "
+               "file "
                "($INTERPBOARD_MODELS; README, Models).")
     return dbc.Alert(message, color="warning", className="mt-2 mb-0")
 
@@ -201,20 +204,23 @@ def register(app: dash.Dash, services: Services) -> None:
     dash.register_page(__name__, path="/compare", name="Compare", title="interpboard · compare", layout=layout, order=1)
 
     app.callback(Output(ids.CMP_MODELS, "options"), Output(ids.CMP_MODELS, "value"), Output(ids.CMP_PAIR_GROUP, "style"),
-                 Output(ids.CMP_PAIR_LABEL, "children"), Output(ids.CMP_TEXT, "value"), Output(ids.CMP_PAIR, "value"),
+                 Output(ids.CMP_PAIR_LABEL, "children"), Output(ids.CMP_TEXT, "value"),
+                 Output(ids.CMP_PAIR, "value"),
                  Output(ids.CMP_HINT, "children"), Output(ids.CMP_RUN, "disabled"),
                  Input(ids.CMP_TASK, "value"), State(ids.CMP_MODELS, "value"), State(ids.CMP_TEXT, "value"),
                  State(ids.CMP_PAIR, "value"))(task_changed)
 
     @app.callback(Output(ids.CMP_JOBS, "data"), Output(ids.CMP_POLL, "disabled"), Output(ids.CMP_ALERT, "children"),
-                  Output(ids.CMP_AUTORUN, "data"), Input(ids.CMP_RUN, "n_clicks"), Input(ids.CMP_AUTORUN, "data"),
+                  Output(ids.CMP_AUTORUN, "data"), Input(ids.CMP_RUN, "n_clicks"),
+                  Input(ids.CMP_AUTORUN, "data"),
                   State(ids.CMP_TASK, "value"), State(ids.CMP_MODELS, "value"), State(ids.CMP_TEXT, "value"),
                   State(ids.CMP_PAIR, "value"))
     def _run(_n, autorun, task, models, text, pair):
         if dash.ctx.triggered_id != ids.CMP_RUN and not autorun:  # a link runs once, as Analyze links do
             raise dash.exceptions.PreventUpdate
         result = run_compare(services, task, models, text, pair)
-        return result.get("jobs", no_update), result.get("poll_disabled", no_update), result.get("alert"), False
+        jobs_out, poll = result.get("jobs", no_update), result.get("poll_disabled", no_update)
+        return jobs_out, poll, result.get("alert"), False
 
     @app.callback(Output(ids.CMP_JOBS, "data", allow_duplicate=True), Output(ids.CMP_POLL, "disabled", allow_duplicate=True),
                   Output(ids.CMP_STATUS, "children"), Input(ids.CMP_POLL, "n_intervals"), State(ids.CMP_JOBS, "data"),

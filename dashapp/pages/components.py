@@ -121,8 +121,8 @@ def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Di
         parts.append(f"by {meta['worker']}")
     return html.Div([
         # dark text on the light cyan: white on it is 2:1, under WCAG AA's 4.5:1
-        dbc.Badge(" · ".join(parts), color="success" if cached else "info", text_color=None if cached else "dark",
-                  className="me-2 text-wrap text-start"),
+        dbc.Badge(" · ".join(parts), color="success" if cached else "info",
+                  text_color=None if cached else "dark", className="me-2 text-wrap text-start"),
     ], className="badge-line", title=f"key {key}")
 
 

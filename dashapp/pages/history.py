@@ -124,7 +124,8 @@ def register(app: dash.Dash, services: Services) -> None:
         rows, problem = history_rows(services, model, task, query)
         return rows, problem if problem is not None else no_update, []
 
-    app.callback(Output(ids.HIST_CONFIRM, "displayed"), Output(ids.HIST_ALERT, "children", allow_duplicate=True),
+    app.callback(Output(ids.HIST_CONFIRM, "displayed"),
+                 Output(ids.HIST_ALERT, "children", allow_duplicate=True),
                  Input(ids.HIST_DELETE, "n_clicks"), State(ids.HIST_TABLE, "derived_virtual_data"),
                  State(ids.HIST_TABLE, "derived_virtual_selected_rows"), prevent_initial_call=True)(
         lambda _n, rows, selected: ask_to_delete(rows, selected))

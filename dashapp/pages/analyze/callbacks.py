@@ -274,10 +274,9 @@ def wire_view(app: dash.Dash, services: Services, view: View) -> None:
         app.callback(
             Output(ids.preview(view.id), "figure"),
             Input(view.id, "hoverData"),
+            Input(ids.THEME, "data"),
             State(ids.SHOWN, "data"),
-            State(ids.THEME, "data"),
-            prevent_initial_call=True,
-        )(lambda hover, shown, theme: drawing.hover_preview(services, view, shown, hover, theme))
+        )(lambda hover, theme, shown: drawing.hover_preview(services, view, shown, hover, theme))
     app.callback(
         Output(view.id, prop),
         Output(ids.drawn(view.id), "data"),

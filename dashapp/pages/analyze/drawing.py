@@ -98,12 +98,14 @@ def redraw_view(
     return _draw(view, analysis, sel, shown, theme, options), now
 
 
-def hover_preview(services: Services, view: View, shown: dict | None, hover: dict | None, theme: str | None) -> Any:
-    """The larger figure of what the pointer is over in `view`; no_update off a point (or with nothing shown)."""
+def hover_preview(
+    services: Services, view: View, shown: dict | None, hover: dict | None, theme: str | None
+) -> Any:
+    """The larger figure of what the pointer is over in `view`; until then a note, in the theme."""
     point = ((hover or {}).get("points") or [{}])[0]
     analysis = services.analysis((shown or {}).get("key"))
     if analysis is None or view.hover_preview is None or not isinstance(point.get("customdata"), list):
-        return no_update
+        return empty_figure("hover a cell for a larger view", theme)
     return view.hover_preview(analysis, point, theme)
 
 

@@ -159,8 +159,9 @@ def start(
         out = {**submit(services, {**form, "text": text}), "form": {"text": text}, "memo": memo}
         return {**out, "token": index}
     out = submit(services, form)
+    asked = (out.get("job") or {}).get("request", {})
     same_text = previous is not None and all(
-        (previous.get(f) or None) == (out.get("job") or {}).get("request", {}).get(f) for f in ("text", "pair")
+        (previous.get(f) or None) == asked.get(f) for f in ("text", "pair")
     )
     return out if same_text else {**out, "token": None}
 

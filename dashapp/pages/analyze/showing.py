@@ -30,8 +30,11 @@ def excerpt(text: str | None, limit: int = EXCERPT) -> str:
 def describe(request: dict[str, Any]) -> str:
     """`tiny-bert-mlm · masked word · “the cat sat on the [MASK] .”` (and the pair, when there is one)."""
     spec = TASK_SPECS.get(request.get("task") or "")
-    parts = [str(request.get("model") or "?"), spec.label if spec else str(request.get("task") or "?"),
-             f"“{excerpt(request.get('text'))}”"]
+    parts = [
+        str(request.get("model") or "?"),
+        spec.label if spec else str(request.get("task") or "?"),
+        f"“{excerpt(request.get('text'))}”",
+    ]
     if request.get("pair"):
         parts[-1] += f" ‖ “{excerpt(request['pair'], EXCERPT // 2)}”"
     return " · ".join(parts)
