@@ -12,9 +12,11 @@ import pytest
 from dash import no_update
 
 from dashapp import ids
+from dashapp.alignment import probability_difference
 from dashapp.figures import token_strip, tokens
 from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.common import ACCENT_ON_DARK, DARK_BACKGROUND, HIGHLIGHT, graph_config
+from dashapp.figures.difference import difference_figure
 from dashapp.figures.heatmap import heatmap_figure
 from dashapp.figures.saliency import saliency_figure
 from dashapp.pages import compare, components, history
@@ -22,8 +24,8 @@ from dashapp.pages.analyze import drawing, layout, run, selecting, showing
 from dashapp.selection import parse_view_options
 from dashapp.services import Services
 from dashapp.views import VIEWS
-from tests.dashapp.fakes import FakeExecutor
 from interp.task_specs import task_spec
+from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
 
 SELECTION = {"layer": 2, "head": 1, "token": 3, "method": "grad_norm"}
@@ -300,3 +302,21 @@ def test_a_dark_report_is_a_dark_page(services, ex):
 def test_the_computed_now_badge_is_dark_on_cyan():
     badge = components.result_badge({"created_at": 0}, False, "k" * 64).children[0]
     assert badge.color == "info" and badge.text_color == "dark"
+
+
+# --- 5. Compare's difference (interim: the engine gives only each model's top-k) --------------------------
+
+
+def test_the_difference_compares_the_same_words_and_never_counts_an_unlisted_word_as_zero():
+    bert = synthetic_analysis(model="tiny-bert-mlm")
+    roberta = synthetic_analysis(model="tiny-roberta-mlm", seed=2)
+    bert.predictions = [{"label": "paris", "score": 0.5}, {"label": "the", "score": 0.2}]
+    roberta.predictions = [{"label": "Paris", "score": 0.3}, {"label": "london", "score": 0.1}]
+    assert probability_difference(bert, roberta) == {"paris": pytest.approx(0.2), "the": None, "london": None}
+    bars = difference_figure(bert, roberta, "grad_norm").data[-1]
+    assert list(bars.y) == [
+        "paris",
+        "the (only in tiny-bert-mlm's list)",
+        "london (only in tiny-roberta-mlm's list)",
+    ]
+    assert list(bars.x)[1:] == [None, None]
