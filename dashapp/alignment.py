@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dashapp.figures.tokens import readable_predictions
 from interp.schema import Analysis
+
+WORD_TASKS = ("mlm", "causal-lm")  # labels are vocabulary words: "Paris" and "paris" are one word here
 
 
 def _membership(analysis: Analysis) -> np.ndarray:
@@ -39,11 +42,20 @@ def word_attention(analysis: Analysis, layer: int) -> np.ndarray | None:
 
 
 def probabilities(analysis: Analysis) -> dict[str, float]:
-    return {str(p["label"]): float(p["score"]) for p in analysis.predictions}
+    """{label as people read it: probability} of the listed predictions (a repeated word: its best)."""
+    out: dict[str, float] = {}
+    for label, p in zip(readable_predictions(analysis), analysis.predictions):
+        out.setdefault(label.casefold() if analysis.request.task in WORD_TASKS else label, float(p["score"]))
+    return out
 
 
-def probability_difference(a: Analysis, b: Analysis) -> dict[str, float]:
-    """P_a − P_b per label over the union of labels (a label one model did not list counts as 0)."""
+def probability_difference(a: Analysis, b: Analysis) -> dict[str, float | None]:
+    """P_a − P_b per label over the union of labels; None where one model did not list the label.
+
+    A label outside a model's top-k has an unknown probability there, not 0: counting it as 0 drew every
+    word of BERT's and RoBERTa's (never overlapping) lists as a gain for one and a loss for the other.
+    Labels are compared as people read them (the same word, whatever its tokenizer's spelling).
+    """
     pa, pb = probabilities(a), probabilities(b)
     labels = list(dict.fromkeys([*pa, *pb]))
-    return {label: pa.get(label, 0.0) - pb.get(label, 0.0) for label in labels}
+    return {label: pa[label] - pb[label] if label in pa and label in pb else None for label in labels}

@@ -13,6 +13,8 @@ import orjson
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from dashapp.figures.common import MODEBAR_REMOVED, NO_CLOUD
+from dashapp.figures.tokens import readable_predictions, readable_tokens
 from interp.schema import SALIENCY_METHODS, Analysis
 
 
@@ -33,12 +35,13 @@ def to_csv(analysis: Analysis) -> str:
     methods = [m for m in SALIENCY_METHODS if m in analysis.saliency]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["index", "token", "word", "special", *methods])
-    for i, token in enumerate(analysis.tokens):
+    writer.writerow(["index", "token", "piece", "word", "special", *methods])  # token: raw; piece: as read
+    for i, (token, piece) in enumerate(zip(analysis.tokens, readable_tokens(analysis))):
         writer.writerow(
             [
                 i,
                 csv_text(token),
+                csv_text(piece),
                 analysis.token_words[i],
                 analysis.special_tokens[i],
                 *(f"{float(analysis.saliency[m][i]):.7g}" for m in methods),
@@ -46,8 +49,8 @@ def to_csv(analysis: Analysis) -> str:
         )
     writer.writerow([])
     writer.writerow(["rank", "label", "score"])
-    for rank, prediction in enumerate(analysis.predictions):
-        writer.writerow([rank, csv_text(prediction["label"]), f"{float(prediction['score']):.7g}"])
+    for rank, (prediction, label) in enumerate(zip(analysis.predictions, readable_predictions(analysis))):
+        writer.writerow([rank, csv_text(label), f"{float(prediction['score']):.7g}"])
     return out.getvalue()
 
 
@@ -65,15 +68,17 @@ def to_npz(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
 _REPORT = jinja2.Environment(autoescape=True).from_string(
     "<!DOCTYPE html><html><head><meta charset='utf-8'>"
     "<title>interpboard · {{ request.model }} · {{ request.task }}</title>"
-    "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}</style></head>"
+    "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}"
+    "{% if dark %}body{background:#212529;color:#dee2e6}{% endif %}</style></head>"
     "<body><h1>interpboard report</h1><table>"
     "{% for name, value in rows %}<tr><th>{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}"
     "</table>{% for figure in figures %}{{ figure }}{% endfor %}</body></html>"
 )
 
 
-def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> str:
-    """One self-contained page (plotly.js inline: the team's machines may be offline)."""
+def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure], theme: str | None = None) -> str:
+    """One self-contained page (plotly.js inline: the team's machines may be offline), in the figures'
+    theme: dark figures on a dark page."""
     request = analysis.request
     rows = [
         ("model", request.model),
@@ -84,8 +89,14 @@ def html_report(analysis: Analysis, key: str, figures: Iterable[go.Figure]) -> s
         ("key", key),
     ]
     parts = [
-        Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
+        Markup(
+            fig.to_html(
+                full_html=False,
+                include_plotlyjs="inline" if i == 0 else False,
+                config={**NO_CLOUD, "displaylogo": False, "modeBarButtonsToRemove": list(MODEBAR_REMOVED)},
+            )
+        )
         for i, fig in enumerate(figures)
     ]
     shown = [(name, str(value)) for name, value in rows if value is not None]
-    return _REPORT.render(request=request, rows=shown, figures=parts)
+    return _REPORT.render(request=request, rows=shown, figures=parts, dark=theme == "dark")

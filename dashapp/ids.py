@@ -44,7 +44,13 @@ ALERT = "analyze-alert"
 BADGE = "analyze-badge"
 URL_QUERY = "analyze-url-query"  # dcc.Store: the query string for the address bar
 URL_DUMMY = "analyze-url-dummy"
+LINK_OPTIONS = "analyze-link-options"  # dcc.Store: the views' options and theme a link named, applied on load
+SHARE_GROUP = "analyze-share"
+SHARE_LINK = "analyze-share-link"  # html.A: the analysis on show with how it is viewed
+COPY_LINK = "analyze-copy-link"  # dcc.Clipboard: copies SHARE_LINK's address
 VIEWS = "analyze-views"
+SHOWING = "analyze-showing"  # what the views show, and whether the form still asks for it
+EXPORT_LABEL = "export-label"
 
 # Analyze page: selection controls
 LAYER = "analyze-layer"
@@ -78,7 +84,10 @@ CMP_MODELS = "compare-models"
 CMP_TEXT = "compare-text"
 CMP_PAIR = "compare-pair"
 CMP_PAIR_GROUP = "compare-pair-group"
+CMP_PAIR_LABEL = "compare-pair-label"
+CMP_HINT = "compare-hint"  # what to do when fewer than two models of the task are on this machine
 CMP_RUN = "compare-run"
+CMP_AUTORUN = "compare-autorun"  # dcc.Store: a link named models and text: run once on load
 CMP_JOBS = "compare-jobs"  # dcc.Store: [{"model", "key", "job_id", "cached", "error"}]
 CMP_POLL = "compare-poll"
 CMP_LAYER = "compare-layer"
@@ -100,6 +109,11 @@ HIST_DELETE = "history-delete"
 HIST_CONFIRM = "history-confirm"
 HIST_REFRESH = "history-refresh"  # dcc.Store: bumped after a delete
 HIST_ALERT = "history-alert"
+
+
+def preview(view_id: str) -> str:
+    """The larger figure beside a view of what is hovered in it (dashapp.views View.hover_preview)."""
+    return f"{view_id}-preview"
 
 
 def drawn(view_id: str) -> str:

@@ -13,6 +13,12 @@ from interp.schema import SALIENCY_METHODS, Analysis
 
 REQUEST_FIELDS = ("model", "task", "text", "pair", "target")
 SELECTION_FIELDS = ("layer", "head", "token", "method")
+THEMES = ("light", "dark")
+# The views' own controls a link carries (dashapp.views Option names): their range, as the sliders have it.
+VIEW_OPTION_RANGES: dict[str, tuple[type, float, float]] = {
+    "top_k": (int, 1, 10),
+    "threshold": (float, 0.0, 0.5),
+}
 HEAD_AVERAGE = "avg"  # the head selector's value for "average over heads"
 DEFAULT_METHOD = "integrated_gradients"
 
@@ -60,8 +66,29 @@ def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[s
     return out
 
 
-def query_string(request: dict[str, Any] | None, selection: dict[str, Any] | None) -> str:
-    """`?model=…&text=…&layer=…` for the current view (empty fields left out)."""
+def parse_view_options(query: dict[str, Any]) -> dict[str, Any]:
+    """The views' options (edge top-k, threshold) and the theme a link names; junk and absent ones left
+    out."""
+    query = {name: last(value) for name, value in query.items()}
+    out: dict[str, Any] = {}
+    for name, (kind, low, high) in VIEW_OPTION_RANGES.items():
+        try:
+            value = kind(float(query[name]))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            continue
+        if low <= value <= high:  # NaN fails both
+            out[name] = value
+    if query.get("theme") in THEMES:
+        out["theme"] = query["theme"]
+    return out
+
+
+def query_string(
+    request: dict[str, Any] | None,
+    selection: dict[str, Any] | None,
+    view_options: dict[str, Any] | None = None,
+) -> str:
+    """`?model=…&text=…&layer=…&top_k=…&theme=…` for the current view (empty fields left out)."""
     params: dict[str, Any] = {}
     for name in REQUEST_FIELDS:
         if request and request.get(name) not in (None, ""):
@@ -69,6 +96,7 @@ def query_string(request: dict[str, Any] | None, selection: dict[str, Any] | Non
     for name in SELECTION_FIELDS:
         if selection and selection.get(name) is not None:
             params[name] = selection[name]
+    params.update(parse_view_options(view_options or {}))  # only the known ones, valid
     return "?" + urlencode(params) if params else ""
 
 

@@ -57,6 +57,8 @@ class View:
     image_name: str | None = None  # file name of its image export; default: its name
     controls: Callable[[], Any] | None = None  # components above the figure, in its card
     options: tuple[Option, ...] = ()
+    # (analysis, the hovered point of a Plotly hoverData, theme) -> a larger figure beside the view
+    hover_preview: Callable[[Analysis, dict[str, Any], str | None], Any] | None = None
     graph: bool = True  # a dcc.Graph; False: plain components in a Div (which follow the page's CSS theme)
 
     @property
@@ -73,6 +75,13 @@ class View:
 
 
 # --- clicks ------------------------------------------------------------------------------------------
+
+
+def cell_preview(analysis: Analysis, point: dict[str, Any], theme: str | None) -> Any:
+    """The attention map of the hovered model overview cell, large."""
+    layer, head = (int(v) for v in point["customdata"])
+    fig = heatmap_figure(analysis, layer, head, None, theme)
+    return fig.update_layout(height=460)
 
 
 def token_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
@@ -182,16 +191,17 @@ MODEL_GRID = View(
     "Model overview",
     lambda a, s, theme: model_grid_figure(a, s["layer"], s["head"], theme),
     depends_on=("layer", "head"),
-    width=6,
+    width=12,  # the grid grows with the panel; a hovered cell shows large beside it
     on_click=layer_and_head_of_cell,
     image_name="model-overview",
+    hover_preview=cell_preview,
 )
 TOKEN_FOCUS = View(
     "token-focus",
     "Token focus",
     lambda a, s, theme: token_focus_figure(a, s["token"], s["head"], theme),
     depends_on=("head", "token"),
-    width=6,
+    width=12,
     on_click=token_and_layer_of_cell,
 )
 SENSITIVITY = View(
@@ -206,11 +216,12 @@ SENSITIVITY = View(
         row_outline(a.n_tokens, token) if a.attention_sensitivity is not None else None
     ),
 )
-# Every method has its own bars: the saliency method colours only the token strip.
+# Every method has its own bars; the chosen one (which colours the token strip) is marked.
 SALIENCY = View(
     "saliency",
     "Saliency",
-    lambda a, s, theme: saliency_figure(a, s["token"], theme),
+    lambda a, s, theme: saliency_figure(a, s["token"], theme, s["method"]),
+    depends_on=("method",),
     on_click=token_of_point,
     in_report=True,
     overlay=saliency_token_patch,
@@ -222,9 +233,9 @@ VIEWS: tuple[View, ...] = (
     PREDICTIONS,
     ATTENTION_GRAPH,
     HEATMAP,
+    SENSITIVITY,
     MODEL_GRID,
     TOKEN_FOCUS,
-    SENSITIVITY,
     SALIENCY,
 )
 

@@ -12,14 +12,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashapp.figures.common import (
-    ACCENT,
     HIGHLIGHT,
+    accent,
     apply_theme,
     empty_figure,
     escape,
     head_matrix,
     head_name,
 )
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 WIDTH_BINS = 5  # plotly draws one width per trace: edges are grouped into this many strengths
@@ -76,6 +77,9 @@ def attention_graph_figure(
     fig = go.Figure()
     top = float(edges.weight.max()) if edges.weight.size else 1.0
     strength = np.minimum(WIDTH_BINS - 1, (edges.weight / max(top, 1e-9) * WIDTH_BINS).astype(int))
+    # On the dark card faint lines vanish: a lighter blue, and the weakest edges kept more opaque.
+    edge_color, faintest = accent(theme), (0.35 if theme == "dark" else 0.15)
+    behind = 0.2 if theme == "dark" else 0.12  # the other edges, while a token's own are drawn on top
     for level in range(WIDTH_BINS):
         xs, ys = _segments(edges, plain & (strength == level), n)
         if xs:
@@ -86,8 +90,10 @@ def attention_graph_figure(
                     mode="lines",
                     hoverinfo="skip",
                     showlegend=False,
-                    line=dict(color=ACCENT, width=0.5 + 1.5 * level),
-                    opacity=0.15 + 0.85 * (level + 1) / WIDTH_BINS if selected is None else 0.12,
+                    line=dict(color=edge_color, width=0.5 + 1.5 * level),
+                    opacity=faintest + (1 - faintest) * (level + 1) / WIDTH_BINS
+                    if selected is None
+                    else behind,
                 )
             )
     for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
@@ -103,8 +109,8 @@ def attention_graph_figure(
                     line=dict(color=color, width=3),
                 )
             )
-    labels = [escape(t) for t in analysis.tokens]
-    colors = [HIGHLIGHT if i == selected else ACCENT for i in range(n)]
+    labels = [escape(t) for t in readable_tokens(analysis)]
+    colors = [HIGHLIGHT if i == selected else edge_color for i in range(n)]
     for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
         fig.add_trace(
             go.Scatter(

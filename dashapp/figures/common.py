@@ -18,9 +18,25 @@ TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
 DARK_BACKGROUND = "#212529"
 HIGHLIGHT = "#ff7f0e"
 ACCENT = "#1f77b4"
+ACCENT_ON_DARK = "#6baed6"  # the accent blue, light enough to stand out on the dark card
+# Attention scales: zero is the background. On a dark card white zeros would glare, so the dark scale
+# rises from the card's colour to a light blue.
+DARK_SEQUENTIAL = [[0.0, DARK_BACKGROUND], [0.4, "#1f4e79"], [0.75, "#3a86c8"], [1.0, "#9ecae1"]]
 MARGIN = dict(l=10, r=10, t=64, b=10)
 MODEBAR_HEIGHT = 28  # the modebar's row at the top; the title sits below it
-MODEBAR_REMOVED = ("select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d")
+MODEBAR_REMOVED = (
+    "select2d",
+    "lasso2d",
+    "zoomIn2d",
+    "zoomOut2d",
+    "autoScale2d",
+    "sendDataToCloud",
+    "sendChartToCloud",
+    "editInChartStudio",
+)
+# Team text never one click from leaving the building: plotly.js offers to upload a figure to Plotly Cloud
+# (its "Share chart…" button, on by default) unless told not to, on the page and in an exported report.
+NO_CLOUD = {"showSendToCloud": False, "plotlyServerURL": ""}
 
 
 def graph_config(name: str, image_format: str = "png") -> dict[str, Any]:
@@ -31,6 +47,9 @@ def graph_config(name: str, image_format: str = "png") -> dict[str, Any]:
     """
     fmt = image_format if image_format in IMAGE_FORMATS else "png"
     return {
+        **NO_CLOUD,
+        "showEditInChartStudio": False,  # the cloud links of plotly.js before 3
+        "showLink": False,
         "displaylogo": False,
         "modeBarButtonsToRemove": list(MODEBAR_REMOVED),
         "toImageButtonOptions": {"format": fmt, "filename": f"interpboard-{name}", "scale": 2},
@@ -79,6 +98,15 @@ def apply_theme(
     if theme == "dark":
         fig.update_layout(paper_bgcolor=DARK_BACKGROUND, plot_bgcolor=DARK_BACKGROUND)
     return fig
+
+
+def sequential_scale(theme: str | None) -> str | list:
+    """The colour scale of attention-like values (0 … max) for the theme."""
+    return DARK_SEQUENTIAL if theme == "dark" else "Blues"
+
+
+def accent(theme: str | None) -> str:
+    return ACCENT_ON_DARK if theme == "dark" else ACCENT
 
 
 def empty_figure(message: str, theme: str | None = None) -> go.Figure:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashapp.alignment import probability_difference, word_saliency
+from dashapp.alignment import probabilities, probability_difference, word_saliency
 from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, rounded, token_labels
 from dashapp.figures.saliency import METHOD_NAMES
+from dashapp.figures.tokens import readable_label
 from interp.schema import Analysis
 
 
@@ -44,12 +45,18 @@ def difference_figure(a: Analysis, b: Analysis, method: str, theme: str | None =
             col=1,
         )
     labels = list(probs)
+    # a word only one model listed has no known difference: named, without a bar
+    only = {label: name_a if label in probabilities(a) else name_b for label, d in probs.items() if d is None}
+    names = [
+        escape(readable_label(l)) + (f" (only in {only[l]}'s list)" if l in only else "") for l in labels
+    ]
+    values = [probs[l] for l in labels]
     fig.add_trace(
         go.Bar(
-            x=[probs[l] for l in labels],
-            y=[escape(l) for l in labels],
+            x=values,
+            y=names,
             orientation="h",
-            marker_color=_colors(probs.values()),
+            marker_color=_colors(v or 0 for v in values),
             hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
         ),
         row=1,

@@ -11,8 +11,10 @@ from dashapp.figures.common import (
     head_name,
     rounded,
     row_outline,
+    sequential_scale,
     token_labels,
 )
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
@@ -21,7 +23,7 @@ def heatmap_figure(
 ) -> go.Figure:
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
-    labels = token_labels(analysis.tokens)
+    labels = token_labels(readable_tokens(analysis))
     matrix = head_matrix(analysis, layer, head)
     # The scale starts at 0 (both ends given, or plotly ignores zmin): near-uniform attention looks uniform.
     fig = go.Figure(
@@ -29,7 +31,7 @@ def heatmap_figure(
             z=rounded(matrix),
             x=labels,
             y=labels,
-            colorscale="Blues",
+            colorscale=sequential_scale(theme),
             zmin=0,
             zmax=max(float(matrix.max()), 1e-6),
             hovertemplate="from %{y}<br>to %{x}<br>%{z:.3f}<extra></extra>",

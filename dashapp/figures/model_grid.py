@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, rounded
+from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, rounded, sequential_scale
 from interp.schema import Analysis
 
 GRID_CELLS = 200  # thumbnails share about this many cells across the longer side of the grid
 MIN_THUMB = 8
+CELL_MAX = 110  # px of one thumbnail at most (a 3 × 4 model does not need a page of its own)
 STAT_NAMES = {"entropy": "entropy", "special_share": "special share", "mean_distance": "mean distance"}
 
 
@@ -58,7 +59,7 @@ def model_grid_figure(
     fig = go.Figure(
         go.Heatmap(
             z=rounded(mosaic(analysis.attention, size), 3),
-            colorscale="Blues",
+            colorscale=sequential_scale(theme),
             showscale=False,
             hoverinfo="skip",
         )
@@ -110,12 +111,14 @@ def model_grid_figure(
         autorange="reversed",
         scaleanchor="x",
     )
-    # Square thumbnails in a card about 400 px wide: the height follows the grid's shape.
+    # Square thumbnails across a full-width card (about 600 px of it beside the preview): the height follows
+    # the grid's shape, up to CELL_MAX px a cell, so a 6 × 12 model's thumbnails are ~50 px, not ~30.
+    cell = min(CELL_MAX, 600 / H)
     return apply_theme(
         fig,
         theme,
-        "Model overview · layers × heads (click a cell)",
-        height=min(900, 120 + 400 * L // H),
+        "Model overview · layers × heads (click a cell; hover for a larger view)",
+        height=int(min(1400, 130 + cell * L)),
         hovermode="closest",
         hoverdistance=-1,
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape
+from dashapp.figures.tokens import readable_predictions
 from interp.schema import Analysis
 
 
 def predictions_figure(analysis: Analysis, theme: str | None = None) -> go.Figure:
     if not analysis.predictions:
         return empty_figure("no predictions yet", theme)
-    labels = [escape(p["label"]) for p in analysis.predictions]
+    labels = [escape(label) for label in readable_predictions(analysis)]
     scores = [float(p["score"]) for p in analysis.predictions]
     target = (analysis.target or {}).get("label")
     colors = [HIGHLIGHT if p["label"] == target else ACCENT for p in analysis.predictions]

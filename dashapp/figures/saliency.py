@@ -7,6 +7,7 @@ from dash import Patch
 from plotly.subplots import make_subplots
 
 from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, rounded, token_labels
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import SALIENCY_METHODS, Analysis
 
 METHOD_NAMES = {
@@ -17,6 +18,7 @@ METHOD_NAMES = {
 }
 
 
+UNCHOSEN_OPACITY = 0.4  # the methods other than the chosen one stay readable, but step back
 INFO_NAMES = {"delta": "Δ", "score_difference": "f(x)−f(x′)", "steps": "steps"}  # IG's completeness check
 
 
@@ -31,26 +33,35 @@ def method_title(method: str, info: dict[str, float] | None) -> str:
     return f"{name}<br><span style='font-size:10px'>{extras}</span>" if extras else name
 
 
-def saliency_figure(analysis: Analysis, token: int | None = None, theme: str | None = None) -> go.Figure:
+def saliency_figure(
+    analysis: Analysis, token: int | None = None, theme: str | None = None, method: str | None = None
+) -> go.Figure:
+    """Every method's bars; the chosen `method` (it colours the token strip) marked, the others faint."""
     methods = [m for m in SALIENCY_METHODS if m in analysis.saliency]
     if not methods:
         return empty_figure("saliency not computed yet", theme)
-    labels = token_labels(analysis.tokens)
-    titles = [method_title(m, analysis.saliency_info.get(m)) for m in methods]
+    labels = token_labels(readable_tokens(analysis))
+    titles = [
+        f"<b>▶ {method_title(m, analysis.saliency_info.get(m))}</b>"
+        if m == method
+        else method_title(m, analysis.saliency_info.get(m))
+        for m in methods
+    ]
     fig = make_subplots(
         rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles
     )
     colors = token_colors(analysis.n_tokens, token)
-    for col, method in enumerate(methods, start=1):
+    for col, name in enumerate(methods, start=1):
         fig.add_trace(
             go.Bar(
-                x=rounded(analysis.saliency[method], 5),
+                x=rounded(analysis.saliency[name], 5),
                 y=labels,
                 orientation="h",
                 marker_color=colors,
                 customdata=list(range(analysis.n_tokens)),
-                name=METHOD_NAMES.get(method, method),
-                hovertemplate="%{y}: %{x:.4g}<extra>" + method + "</extra>",
+                name=METHOD_NAMES.get(name, name),
+                opacity=1.0 if method not in methods or name == method else UNCHOSEN_OPACITY,
+                hovertemplate="%{y}: %{x:.4g}<extra>" + name + "</extra>",
             ),
             row=1,
             col=col,

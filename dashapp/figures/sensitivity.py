@@ -6,6 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from dashapp.figures.common import apply_theme, empty_figure, rounded, row_outline, token_labels
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
@@ -14,7 +15,7 @@ def sensitivity_figure(
 ) -> go.Figure:
     if analysis.attention_sensitivity is None:
         return empty_figure("attention sensitivity not computed yet", theme)
-    labels = token_labels(analysis.tokens)
+    labels = token_labels(readable_tokens(analysis))
     layer = min(layer, analysis.attention_sensitivity.shape[0] - 1)
     fig = go.Figure(
         go.Heatmap(

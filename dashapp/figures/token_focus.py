@@ -6,7 +6,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashapp.figures.common import apply_theme, empty_figure, escape, head_name, rounded, token_labels
+from dashapp.figures.common import (
+    apply_theme,
+    empty_figure,
+    escape,
+    head_name,
+    rounded,
+    sequential_scale,
+    token_labels,
+)
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
@@ -18,17 +27,15 @@ def token_focus_figure(
     if token is None or not 0 <= token < analysis.n_tokens:
         return empty_figure("select a token to see its attention in every layer", theme)
     per_head = analysis.attention.mean(axis=1) if head is None else analysis.attention[:, head]  # [L, n, n]
-    labels = token_labels(analysis.tokens)
+    pieces = readable_tokens(analysis)
+    labels = token_labels(pieces)
     layers = [f"L{l}" for l in range(analysis.num_layers)]
     fig = make_subplots(
         rows=2,
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.12,
-        subplot_titles=(
-            f"{escape(analysis.tokens[token])} attends to …",
-            f"… attend to {escape(analysis.tokens[token])}",
-        ),
+        subplot_titles=(f"{escape(pieces[token])} attends to …", f"… attend to {escape(pieces[token])}"),
     )
     for row, values, verb in (
         (1, per_head[:, token, :], "attends to"),
@@ -48,9 +55,8 @@ def token_focus_figure(
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_yaxes(autorange="reversed")
     top = max(float(per_head[:, token, :].max()), float(per_head[:, :, token].max()), 1e-6)
-    fig.update_layout(
-        coloraxis=dict(colorscale="Blues", cmin=0, cmax=top)
-    )  # both ends, or plotly ignores cmin
+    # both ends, or plotly ignores cmin
+    fig.update_layout(coloraxis=dict(colorscale=sequential_scale(theme), cmin=0, cmax=top))
     return apply_theme(
         fig,
         theme,

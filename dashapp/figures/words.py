@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from dashapp.alignment import word_attention, word_saliency
-from dashapp.figures.common import ACCENT, apply_theme, empty_figure, rounded, token_labels
+from dashapp.figures.common import ACCENT, apply_theme, empty_figure, rounded, sequential_scale, token_labels
 from dashapp.figures.saliency import METHOD_NAMES
 from interp.schema import Analysis
 
@@ -42,7 +42,7 @@ def word_attention_figure(analysis: Analysis, layer: int, theme: str | None = No
             z=rounded(matrix),
             x=labels,
             y=labels,
-            colorscale="Blues",
+            colorscale=sequential_scale(theme),
             zmin=0,
             zmax=max(float(matrix.max()), 1e-6),
             hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>",

@@ -18,8 +18,22 @@ from dashapp.pages import components as ui
 from dashapp.selection import DEFAULT_METHOD, last
 from dashapp.services import Services
 from interp.schema import SALIENCY_METHODS, TASKS, AnalysisRequest, InputError
+from interp.task_specs import TASK_SPECS
 
 MIN_MODELS, MAX_MODELS = 2, 4
+
+
+def default_task(task: str | None) -> str:
+    """The link's task, else the first with two models on this machine, else the first model's here."""
+    if task in TASKS:
+        return task
+    usable = {t: len(ui.available_models(t)) for t in TASKS}
+    first = next((t for t in TASKS if usable[t] >= MIN_MODELS), None)
+    if first is None:
+        registry, _error = ui.registry_or_none()
+        here = ui.available_models()
+        first = registry.models[here[0]].task if registry and here else TASKS[0]
+    return first
 
 
 def layout(
@@ -29,11 +43,17 @@ def layout(
     pair: str | None = None,
     **_query: Any,
 ) -> html.Div:
-    """The page; a link may pre-fill it: /compare?task=mlm&models=a,b&text=…"""
+    """The page; a link may pre-fill it and then runs it: /compare?task=mlm&models=a,b&text=…"""
     task, models, text, pair = map(last, (task, models, text, pair))
+    autorun = bool(models and text)
+    task = default_task(task)
+    spec = TASK_SPECS[task]
+    text = spec.example_text if text is None else text
+    pair = (spec.example_pair or "") if pair is None else pair
     return html.Div(
         [
             dcc.Store(id=ids.CMP_JOBS),
+            dcc.Store(id=ids.CMP_AUTORUN, data=autorun),
             dcc.Interval(id=ids.CMP_POLL, interval=ui.POLL_MS, disabled=True),
             dbc.Row(
                 [
@@ -41,10 +61,7 @@ def layout(
                         [
                             dbc.Label("Task"),
                             dcc.Dropdown(
-                                id=ids.CMP_TASK,
-                                options=ui.task_options(TASKS),
-                                value=task if task in TASKS else "mlm",
-                                clearable=False,
+                                id=ids.CMP_TASK, options=ui.task_options(TASKS), value=task, clearable=False
                             ),
                         ],
                         md=3,
@@ -60,17 +77,16 @@ def layout(
                     ),
                 ]
             ),
+            html.Div(id=ids.CMP_HINT),
             dbc.Label("Text", className="mt-2"),
-            dbc.Textarea(
-                id=ids.CMP_TEXT, value="The cat sat on the [MASK] ." if text is None else text, rows=2
-            ),
+            dbc.Textarea(id=ids.CMP_TEXT, value=text, rows=2),
             html.Div(
                 [
-                    dbc.Label("Second text", className="mt-2"),
+                    dbc.Label(ui.pair_label(task), id=ids.CMP_PAIR_LABEL, className="mt-2"),
                     dbc.Textarea(id=ids.CMP_PAIR, value=pair, rows=2),
                 ],
                 id=ids.CMP_PAIR_GROUP,
-                style={"display": "none"},
+                style=ui.pair_style(task),
             ),
             dbc.Button("Compare", id=ids.CMP_RUN, color="primary", className="mt-2"),
             html.Div(id=ids.CMP_ALERT),
@@ -133,12 +149,43 @@ def layout(
     )
 
 
-def task_changed(task: str | None, chosen: list[str] | None) -> tuple[list, list, dict]:
-    """Models serving the task; keeps chosen ones that still fit, else the first two available."""
+def task_changed(
+    task: str | None, chosen: list[str] | None, text: str | None = None, pair: str | None = None
+) -> tuple:
+    """Models serving the task (keeps chosen ones that still fit, else the first two available), the pair box
+    and its name, the task's example where the form holds none of the user's, and what to do when fewer than
+    two models of the task are on this machine."""
     options = ui.model_options(task)
-    usable = [o["value"] for o in options if not o["disabled"]]
+    usable = ui.available_models(task)
     kept = [m for m in (chosen or []) if m in usable]
-    return options, kept if len(kept) >= MIN_MODELS else usable[:MIN_MODELS], ui.pair_style(task)
+    new_text, new_pair = ui.example_texts(task, text, pair)
+    return (
+        options,
+        kept if len(kept) >= MIN_MODELS else usable[:MIN_MODELS],
+        ui.pair_style(task),
+        ui.pair_label(task),
+        no_update if new_text is None else new_text,
+        no_update if new_pair is None else new_pair,
+        too_few_hint(task, usable),
+        len(usable) < MIN_MODELS,
+    )
+
+
+def too_few_hint(task: str | None, usable: list[str]) -> Any:
+    """Nothing when two models of the task are here; else what there is and what to do."""
+    if len(usable) >= MIN_MODELS or task not in TASK_SPECS:
+        return None
+    here = f"only {usable[0]} is" if usable else "none is"
+    others = [t for t in TASKS if t != task and len(ui.available_models(t)) >= MIN_MODELS]
+    message = (
+        f"Compare needs two models that serve {TASK_SPECS[task].label}; {here} on this machine. "
+        + (f"Pick a task that has two here ({', '.join(others)}), or make" if others else "Make")
+        + " a second model available: run once with the Hugging Face Hub reachable (a model downloads "
+        "on first use; `interpboard models` lists what is here), or name local copies in a registry "
+        "file "
+        "($INTERPBOARD_MODELS; README, Models)."
+    )
+    return dbc.Alert(message, color="warning", className="mt-2 mb-0")
 
 
 def run_compare(
@@ -276,24 +323,35 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.CMP_MODELS, "options"),
         Output(ids.CMP_MODELS, "value"),
         Output(ids.CMP_PAIR_GROUP, "style"),
+        Output(ids.CMP_PAIR_LABEL, "children"),
+        Output(ids.CMP_TEXT, "value"),
+        Output(ids.CMP_PAIR, "value"),
+        Output(ids.CMP_HINT, "children"),
+        Output(ids.CMP_RUN, "disabled"),
         Input(ids.CMP_TASK, "value"),
         State(ids.CMP_MODELS, "value"),
+        State(ids.CMP_TEXT, "value"),
+        State(ids.CMP_PAIR, "value"),
     )(task_changed)
 
     @app.callback(
         Output(ids.CMP_JOBS, "data"),
         Output(ids.CMP_POLL, "disabled"),
         Output(ids.CMP_ALERT, "children"),
+        Output(ids.CMP_AUTORUN, "data"),
         Input(ids.CMP_RUN, "n_clicks"),
+        Input(ids.CMP_AUTORUN, "data"),
         State(ids.CMP_TASK, "value"),
         State(ids.CMP_MODELS, "value"),
         State(ids.CMP_TEXT, "value"),
         State(ids.CMP_PAIR, "value"),
-        prevent_initial_call=True,
     )
-    def _run(_n, task, models, text, pair):
+    def _run(_n, autorun, task, models, text, pair):
+        if dash.ctx.triggered_id != ids.CMP_RUN and not autorun:  # a link runs once, as Analyze links do
+            raise dash.exceptions.PreventUpdate
         result = run_compare(services, task, models, text, pair)
-        return result.get("jobs", no_update), result.get("poll_disabled", no_update), result.get("alert")
+        jobs_out, poll = result.get("jobs", no_update), result.get("poll_disabled", no_update)
+        return jobs_out, poll, result.get("alert"), False
 
     @app.callback(
         Output(ids.CMP_JOBS, "data", allow_duplicate=True),

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 from dashapp import ids
 from interp.registry import Registry, load_registry
@@ -70,6 +70,24 @@ def model_options(task: str | None = None) -> list[dict[str, Any]]:
     return options
 
 
+def available_models(task: str | None = None) -> list[str]:
+    """Ids of the registry's models that are on this machine (serving `task`, if given), in registry order."""
+    return [o["value"] for o in model_options(task) if not o["disabled"]]
+
+
+def example_texts(task: str | None, text: str | None, pair: str | None) -> tuple[str | None, str | None]:
+    """The task's example text where the form holds another task's (the user has typed nothing of their own),
+    and its example pair where the pair box is empty too; None where the form keeps what it holds."""
+    spec = _spec(task)
+    if spec is None:
+        return None, None
+    examples = {s.example_text for s in TASK_SPECS.values()}
+    pairs = {s.example_pair for s in TASK_SPECS.values()} - {None}
+    new_text = spec.example_text if text is None or text in examples else text
+    new_pair = (spec.example_pair or "") if not (pair or "").strip() or pair in pairs else pair
+    return (None if new_text == text else new_text), (None if new_pair == (pair or "") else new_pair)
+
+
 def task_options(tasks: tuple[str, ...] | list[str] = TASKS) -> list[dict[str, str]]:
     return [{"label": f"{TASK_SPECS[t].label} ({t})", "value": t} for t in tasks]
 
@@ -113,7 +131,7 @@ def when(moment: float | str | None) -> str:
 
 
 def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Div:
-    """cached · computed at · took N s · by worker, and the permalink."""
+    """cached · computed at · took N s · by worker (the link to it is the page's "copy link")."""
     meta = meta or {}
     parts = ["cached" if cached else "computed now", when(meta.get("created_at"))]
     if meta.get("compute_seconds") is not None:
@@ -122,14 +140,16 @@ def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Di
         parts.append(f"by {meta['worker']}")
     return html.Div(
         [
+            # dark text on the light cyan: white on it is 2:1, under WCAG AA's 4.5:1
             dbc.Badge(
                 " · ".join(parts),
                 color="success" if cached else "info",
+                text_color=None if cached else "dark",
                 className="me-2 text-wrap text-start",
             ),
-            dcc.Link("permalink", href=f"/analysis/{key}", className="badge-line"),
         ],
         className="badge-line",
+        title=f"key {key}",
     )
 
 

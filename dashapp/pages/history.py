@@ -49,6 +49,11 @@ TABLE_STYLE = {
             "rule": "color: var(--bs-secondary-color) !important;",
         },
         {"selector": ".dash-cell-value a, .cell-markdown a", "rule": "color: var(--bs-link-color);"},
+        # the filter's case toggle ("Aa") is drawn faded nearly white on white (1.2:1)
+        {
+            "selector": ".dash-filter--case",
+            "rule": "color: var(--bs-secondary-color) !important; opacity: 1 !important;",
+        },
     ],
 }
 
@@ -146,6 +151,13 @@ def delete_selected(
     return ui.alert(f"deleted {key[:12]}…" if deleted else f"{key[:12]}… was already gone", "info"), key
 
 
+def ask_to_delete(rows: list[dict] | None, selected: list[int] | None) -> tuple[bool, Any]:
+    """(show the confirm dialog, alert): nothing selected says so at once, without asking to confirm."""
+    if not rows or not selected or selected[0] >= len(rows):
+        return False, ui.alert("select a row first", "warning")
+    return True, no_update
+
+
 def register(app: dash.Dash, services: Services) -> None:
     dash.register_page(
         __name__, path="/history", name="History", title="interpboard · history", layout=layout, order=2
@@ -165,8 +177,13 @@ def register(app: dash.Dash, services: Services) -> None:
         return rows, problem if problem is not None else no_update, []
 
     app.callback(
-        Output(ids.HIST_CONFIRM, "displayed"), Input(ids.HIST_DELETE, "n_clicks"), prevent_initial_call=True
-    )(lambda _n: True)
+        Output(ids.HIST_CONFIRM, "displayed"),
+        Output(ids.HIST_ALERT, "children", allow_duplicate=True),
+        Input(ids.HIST_DELETE, "n_clicks"),
+        State(ids.HIST_TABLE, "derived_virtual_data"),
+        State(ids.HIST_TABLE, "derived_virtual_selected_rows"),
+        prevent_initial_call=True,
+    )(lambda _n, rows, selected: ask_to_delete(rows, selected))
 
     @app.callback(
         Output(ids.HIST_ALERT, "children", allow_duplicate=True),

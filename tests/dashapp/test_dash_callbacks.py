@@ -20,6 +20,7 @@ from dashapp.pages.analyze import drawing, run, selecting
 from dashapp.selection import parse_selection
 from dashapp.services import Services
 from dashapp.views import VIEWS, by_id
+from interp.schema import InputError
 from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
 
@@ -75,7 +76,8 @@ def test_submit_miss_starts_polling(services):
 )
 def test_bad_input_is_a_readable_alert(services, form, message):
     out = run.submit(services, form)
-    assert "job" not in out and message in out["alert"].children
+    assert out["job"] is None and message in out["alert"].children
+    assert out["shown"]["key"] is None  # no old views beside the message as if they answered the form
 
 
 def test_executor_failure_is_an_alert_not_a_traceback(services, ex):
@@ -141,12 +143,14 @@ def test_partial_results_render_before_the_end(services, ex):
 
 
 def test_mask_word_rewrites_one_word():
-    text, memo = run.mask_word("the cat  sat down", 2, None, None)
+    text, memo = run.mask_word("the cat  sat down", 2, None)
     assert text == "the cat  [MASK] down" and memo == {"word": 2, "original": "sat"}
-    text, memo = run.mask_word(text, 0, memo, "mat")  # the earlier mask comes back
+    text, memo = run.mask_word(text, 0, memo)  # the earlier mask comes back: the sentence stays the user's
     assert text == "[MASK] cat  sat down"
-    assert run.mask_word("a [MASK] b", 2, None, "dog")[0] == "a dog [MASK]"  # a typed mask: filled
-    assert run.mask_word("a [MASK] b", 2, None, "##st")[0] == "a st [MASK]"  # never "##st" in the text
+    # a typed mask stands for a word nobody knows: never filled
+    with pytest.raises(InputError, match="typed"):
+        run.mask_word("a [MASK] b", 2, None)
+    assert run.mask_word("a [MASK] b", 1, None)[0] == "a [MASK] b"  # clicking the typed mask itself
 
 
 def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
@@ -155,8 +159,21 @@ def test_clicking_a_token_in_mask_mode_masks_its_word_and_reruns(services, ex):
     clicks = [0] * analysis.n_tokens
     clicks[5] = 1  # [CLS] the qu ##ick brown fox: token 5 is word 3
     form = {**FORM, "text": analysis.request.text}
+    typed = run.start(services, ids.token_button(5), None, form, clicks, True, view, None)
+    assert "typed" in typed["alert"].children and "form" not in typed and "job" not in typed
+    form = {**FORM, "text": "the quick brown fox jumps cat"}  # the user typed the word in place of the mask
     out = run.start(services, ids.token_button(5), None, form, clicks, True, view, None)
     assert out["form"]["text"] == "the quick brown [MASK] jumps cat" and out["memo"]["original"] == "fox"
+    # the mask moves on: "fox" comes back, nothing else changes
+    moved = {**form, **out["form"]}
+    back = run.start(
+        services, ids.token_button(7), None, moved, [*clicks[:5], 0, 0, 1], True, view, out["memo"]
+    )
+    assert back["form"]["text"] == "the quick brown fox jumps [MASK]" and back["memo"]["original"] == "cat"
+    longer = run.start(
+        services, ids.token_button(5), None, {**form, "text": "a b c d e f g h"}, clicks, True, view, None
+    )
+    assert "changed since" in longer["alert"].children
     assert out["job"]["request"]["text"] == out["form"]["text"]
     assert run.start(services, ids.token_button(5), None, form, clicks, False, view, None) == {}
     assert (
@@ -256,18 +273,21 @@ def test_views_send_only_what_changed(services, ex):
     assert again(ids.MODEL_GRID, token) == (no_update, no_update)
     assert again(ids.PREDICTIONS, token) == (no_update, no_update)
     marks = patched(again(ids.TOKEN_STRIP, token)[0])
-    assert marks == {("props", "children", 3, "props", "className"): "token token-selected"}
+    # token 3 is "##ick": it continues the word before it
+    assert marks == {("props", "children", 3, "props", "className"): "token token-selected token-continues"}
     moved = drawing.redraw_view(
         services, by_id(ids.TOKEN_STRIP), view, {**sel, "token": 5}, "light", again(ids.TOKEN_STRIP, token)[1]
     )[0]
     assert patched(moved) == {
-        ("props", "children", 3, "props", "className"): "token",
+        ("props", "children", 3, "props", "className"): "token token-continues",
         ("props", "children", 5, "props", "className"): "token token-selected",
     }
     assert any(t.name == "selected attends to" for t in again(ids.ATTENTION_GRAPH, token)[0].data)
-    # a saliency method colours the token strip only; a layer redraws what shows the layer
+    # a saliency method colours the token strip and is marked among the saliency bars; a layer redraws what
+    # shows the layer
     method = {**sel, "method": "integrated_gradients"}
-    assert all(again(vid, method) == (no_update, no_update) for vid in VIEW_IDS if vid != ids.TOKEN_STRIP)
+    showing_method = (ids.TOKEN_STRIP, ids.SALIENCY)
+    assert all(again(vid, method) == (no_update, no_update) for vid in VIEW_IDS if vid not in showing_method)
     assert again(ids.TOKEN_STRIP, method)[0] is not no_update
     layer = {**sel, "layer": 2}
     assert np.allclose(
@@ -342,7 +362,7 @@ def test_badge_says_cached_time_and_worker(services, ex):
     key, _ = cached(ex)
     badge = run.badge(services, {"key": key, "final": True}, {"cached": True})
     text = str(badge)
-    assert "cached" in text and "took 1.50 s" in text and "by host:1" in text and f"/analysis/{key}" in text
+    assert "cached" in text and "took 1.50 s" in text and "by host:1" in text and key in text
 
 
 def test_exports(services, ex):
@@ -353,7 +373,7 @@ def test_exports(services, ex):
     assert data["key"] == key and np.asarray(data["attention"]).shape == analysis.attention.shape
     csv_text = drawing.export(services, ids.EXPORT_CSV, view, sel, None, EDGES)["content"]
     assert csv_text.startswith(
-        "index,token,word,special,grad_norm,grad_x_input,integrated_gradients,attention_rollout"
+        "index,token,piece,word,special,grad_norm,grad_x_input,integrated_gradients,attention_rollout"
     )
     npz = drawing.export(services, ids.EXPORT_NPZ, view, sel, None, EDGES)
     arrays = np.load(io.BytesIO(base64.b64decode(npz["content"])))
@@ -396,16 +416,6 @@ def test_services_lru_keeps_final_analyses(ex):
     small = Services(ex, lru_bytes=1)  # any analysis is over budget: only the newest is kept
     small.analysis(keys[0]), small.analysis(keys[1])
     assert list(small._lru) == [keys[1]]
-
-
-def test_services_read_a_running_jobs_partial_once_per_stage(ex, monkeypatch):
-    services = Services(ex)
-    reads = []
-    monkeypatch.setattr(ex, "partial", lambda key: reads.append(key) or ex.store.partials.get(key))
-    ex.store.partials["running"] = forward = synthetic_analysis(stages="forward")
-    assert all(services.analysis("running") is forward for _ in range(5)) and reads == ["running"]
-    ex.store.partials["running"] = later = synthetic_analysis()  # a stage more stored: read again, once
-    assert all(services.analysis("running") is later for _ in range(5)) and reads == ["running"] * 2
 
 
 def test_history_rows_and_delete(services, ex):
@@ -452,3 +462,13 @@ def test_compare_runs_polls_and_renders(services, ex):
         .layout.annotations[0]
         .text
     )
+
+
+def test_services_read_a_running_jobs_partial_once_per_stage(ex, monkeypatch):
+    services = Services(ex)
+    reads = []
+    monkeypatch.setattr(ex, "partial", lambda key: reads.append(key) or ex.store.partials.get(key))
+    ex.store.partials["running"] = forward = synthetic_analysis(stages="forward")
+    assert all(services.analysis("running") is forward for _ in range(5)) and reads == ["running"]
+    ex.store.partials["running"] = later = synthetic_analysis()  # a stage more stored: read again, once
+    assert all(services.analysis("running") is later for _ in range(5)) and reads == ["running"] * 2

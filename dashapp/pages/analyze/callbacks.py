@@ -10,7 +10,8 @@ from dash import ALL, Input, Output, State, ctx, no_update
 
 from dashapp import ids, jobs
 from dashapp.figures.common import graph_config
-from dashapp.pages.analyze import drawing, run, selecting
+from dashapp.pages import components as ui
+from dashapp.pages.analyze import drawing, run, selecting, showing
 from dashapp.pages.analyze.layout import layout
 from dashapp.selection import head_value
 from dashapp.services import Services
@@ -57,6 +58,8 @@ def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
     """Every callback of the page, for the views `views` (the page's layout must hold the same)."""
     wire_form(app, services)
     wire_job(app, services)
+    wire_links(app, views)
+    wire_showing(app)
     wire_selection(app, views)
     for view in views:
         wire_view(app, services, view)
@@ -75,7 +78,12 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         Output(ids.PAIR_GROUP, "style"),
         Output(ids.PAIR_LABEL, "children"),
         Output(ids.MASK_MODE, "style"),
+        Output(ids.TEXT, "value", allow_duplicate=True),
+        Output(ids.PAIR, "value", allow_duplicate=True),
         Input(ids.TASK, "value"),
+        State(ids.TEXT, "value"),
+        State(ids.PAIR, "value"),
+        prevent_initial_call=True,  # the layout opens with the task's boxes and example
     )(run.task_changed)
 
     @app.callback(
@@ -86,6 +94,7 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         Output(ids.PROGRESS_GROUP, "style"),
         Output(ids.MASK_MEMO, "data"),
         Output(ids.AUTORUN, "data"),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
         *(Output(FORM_IDS[f], "value") for f in FORM_FIELDS),
         Input(ids.RUN, "n_clicks"),
         Input(ids.AUTORUN, "data"),
@@ -94,22 +103,39 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         State(ids.MASK_MODE, "value"),
         State(ids.SHOWN, "data"),
         State(ids.MASK_MEMO, "data"),
+        State(ids.JOB, "data"),
+        State(ids.SELECTION, "data"),
+        prevent_initial_call="initial_duplicate",  # a link's autorun starts on load
     )
-    def _start(_run, autorun, clicks, model, task, text, pair, target, mask_mode, shown, memo):
+    def _start(_run, autorun, clicks, model, task, text, pair, target, mask_mode, shown, memo, job, sel):
         trigger = ctx.triggered_id
         if trigger is None:
             if not autorun:
                 raise dash.exceptions.PreventUpdate
             trigger = ids.AUTORUN
         form = {"model": model, "task": task, "text": text, "pair": pair, "target": target}
-        result = run.start(services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo)
+        previous = (job or {}).get("request")
+        result = run.start(services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo, previous)
         if not result:
             raise dash.exceptions.PreventUpdate
         filled = result.get("form", {})
         return (
             *_pick(result, START_OUTPUTS),
+            {**(sel or {}), "token": result["token"]} if "token" in result else no_update,
             *(filled.get(f, no_update) for f in FORM_FIELDS),
         )
+
+
+def wire_showing(app: dash.Dash) -> None:
+    """What the views show, above them and on the export buttons; stale as soon as the form differs."""
+    app.callback(
+        Output(ids.SHOWING, "children"),
+        Output(ids.VIEWS, "className"),
+        Output(ids.EXPORT_LABEL, "children"),
+        Input(ids.SHOWN, "data"),
+        Input(ids.JOB, "data"),
+        *(Input(FORM_IDS[f], "value") for f in FORM_FIELDS),
+    )(lambda shown, job, *values: showing.showing(shown, job, dict(zip(FORM_FIELDS, values, strict=True))))
 
 
 def wire_job(app: dash.Dash, services: Services) -> None:
@@ -148,13 +174,54 @@ def wire_job(app: dash.Dash, services: Services) -> None:
     app.callback(Output(ids.TARGET_CHOICES, "children"), Input(ids.SHOWN, "data"))(
         lambda shown: drawing.target_choices(services, shown)
     )
-    app.callback(
+
+
+def wire_links(app: dash.Dash, views: Sequence[View]) -> None:
+    """The address bar and the "copy link" follow the view (selection, the views' options, theme); a link's
+    options and theme are applied once, when the page opens."""
+    options = view_options(views)
+
+    @app.callback(
         Output(ids.URL_QUERY, "data"),
+        Output(ids.SHARE_LINK, "href"),
+        Output(ids.SHARE_GROUP, "style"),
         Input(ids.SHOWN, "data"),
         Input(ids.SELECTION, "data"),
+        Input(ids.THEME, "data"),
+        *(Input(component_id, "value") for component_id in options.values()),
         State(ids.JOB, "data"),
-    )(lambda shown, sel, job: selecting.url_query(shown, job, sel))
+    )
+    def _links(shown, sel, theme, *rest):
+        *values, job = rest
+        named = {**dict(zip(options, values, strict=True)), "theme": theme}
+        link = selecting.share_link(shown, sel, named)
+        return selecting.url_query(shown, job, sel, named), link, {} if link else ui.HIDDEN
+
     app.clientside_callback(REPLACE_URL, Output(ids.URL_DUMMY, "children"), Input(ids.URL_QUERY, "data"))
+    app.clientside_callback(
+        "function(_n, href) { return href ? new URL(href, window.location.href).href : ''; }",
+        Output(ids.COPY_LINK, "content"),
+        Input(ids.COPY_LINK, "n_clicks"),
+        State(ids.SHARE_LINK, "href"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        *(Output(component_id, "value", allow_duplicate=True) for component_id in options.values()),
+        Output(ids.THEME, "data", allow_duplicate=True),
+        Input(ids.LINK_OPTIONS, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def _apply_link(named):
+        named = named or {}
+        if not named:
+            raise dash.exceptions.PreventUpdate
+        return [named.get(name, no_update) for name in (*options, "theme")]
+
+
+def view_options(views: Sequence[View]) -> dict[str, str]:
+    """{option name: its component id} of every view's controls (the names a link uses)."""
+    return {option.name: option.component_id for view in views for option in view.options}
 
 
 def wire_selection(app: dash.Dash, views: Sequence[View]) -> None:
@@ -203,6 +270,13 @@ def wire_view(app: dash.Dash, services: Services, view: View) -> None:
             services, view, shown, selection, theme, drawn, **dict(zip(names, values, strict=True))
         )
 
+    if view.hover_preview:
+        app.callback(
+            Output(ids.preview(view.id), "figure"),
+            Input(view.id, "hoverData"),
+            Input(ids.THEME, "data"),
+            State(ids.SHOWN, "data"),
+        )(lambda hover, theme, shown: drawing.hover_preview(services, view, shown, hover, theme))
     app.callback(
         Output(view.id, prop),
         Output(ids.drawn(view.id), "data"),
@@ -237,6 +311,14 @@ def wire_exports(app: dash.Dash, services: Services, views: Sequence[View]) -> N
         return payload
 
     graphs = [view for view in views if view.graph]
-    app.callback(*(Output(view.id, "config") for view in graphs), Input(ids.IMAGE_FORMAT, "value"))(
-        lambda fmt: [graph_config(view.file_name, fmt) for view in graphs]
+
+    @app.callback(
+        *(Output(view.id, "config") for view in graphs),
+        Input(ids.IMAGE_FORMAT, "value"),
+        Input(ids.SHOWN, "data"),
+        State(ids.JOB, "data"),
     )
+    def _image_names(fmt, shown, job):
+        request = showing.shown_request(shown, job)
+        what = showing.file_stem(request, shown["key"]).removeprefix("interpboard-") if request else ""
+        return [graph_config("-".join(filter(None, (view.file_name, what))), fmt) for view in graphs]

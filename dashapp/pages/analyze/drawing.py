@@ -4,7 +4,6 @@ or nothing when what it shows has not changed (dashapp.redraw); and the download
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +12,7 @@ from dash import dcc, html, no_update
 from dashapp import exports, ids, redraw
 from dashapp.figures.common import empty_figure
 from dashapp.pages import components as ui
+from dashapp.pages.analyze.showing import file_stem
 from dashapp.selection import clamp
 from dashapp.services import Services
 from dashapp.views import VIEWS, View
@@ -36,6 +36,7 @@ def placeholder(shown: dict | None) -> str:
     return {
         "cancelled": "no result: the job was cancelled",
         "error": "no result: the job failed (the message is beside the Run button)",
+        "refused": "no analysis: the form's input was refused (the message is beside the Run button)",
     }.get(shown.get("stage"), "computing…")
 
 
@@ -97,6 +98,17 @@ def redraw_view(
     return _draw(view, analysis, sel, shown, theme, options), now
 
 
+def hover_preview(
+    services: Services, view: View, shown: dict | None, hover: dict | None, theme: str | None
+) -> Any:
+    """The larger figure of what the pointer is over in `view`; until then a note, in the theme."""
+    point = ((hover or {}).get("points") or [{}])[0]
+    analysis = services.analysis((shown or {}).get("key"))
+    if analysis is None or view.hover_preview is None or not isinstance(point.get("customdata"), list):
+        return empty_figure("hover a cell for a larger view", theme)
+    return view.hover_preview(analysis, point, theme)
+
+
 def target_choices(services: Services, shown: dict | None) -> list:
     analysis = services.analysis((shown or {}).get("key"))
     return [html.Option(value=str(p["label"])) for p in (analysis.predictions if analysis else [])]
@@ -116,7 +128,7 @@ def export(
     if analysis is None:
         return None
     key = shown["key"]
-    name = f"interpboard-{re.sub(r'[^A-Za-z0-9_.-]', '_', analysis.request.model)}-{key[:12]}"
+    name = file_stem(analysis.request.to_dict(), key)
     if which == ids.EXPORT_JSON:
         return dcc.send_bytes(exports.to_json(analysis, key), f"{name}.json")
     if which == ids.EXPORT_CSV:
@@ -126,4 +138,4 @@ def export(
     figures = [
         view.build(analysis, sel, theme, **view.option_values(options)) for view in views if view.in_report
     ]
-    return dcc.send_string(exports.html_report(analysis, key, figures), f"{name}.html")
+    return dcc.send_string(exports.html_report(analysis, key, figures, theme), f"{name}.html")

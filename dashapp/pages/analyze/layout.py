@@ -13,11 +13,10 @@ from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config
 from dashapp.figures.saliency import METHOD_NAMES
 from dashapp.pages import components as ui
 from dashapp.pages.analyze.selecting import head_options, layer_options
-from dashapp.selection import head_value, last, parse_selection
+from dashapp.selection import head_value, last, parse_selection, parse_view_options
 from dashapp.views import VIEWS, View
 from interp.schema import SALIENCY_METHODS
 
-DEFAULT_TEXT = "The cat sat on the [MASK] ."
 ROW = 12  # Bootstrap's columns in a row
 
 
@@ -39,7 +38,7 @@ def layout(
         start = {"request": form}
     else:
         start = None
-    return page(form, start, parse_selection(query), VIEWS)
+    return page(form, start, parse_selection(query), VIEWS, parse_view_options(query))
 
 
 def layout_for_key(key: str | None = None, **query: Any) -> html.Div:
@@ -48,11 +47,16 @@ def layout_for_key(key: str | None = None, **query: Any) -> html.Div:
 
 
 def page(
-    form: dict[str, Any], start: dict | None, selection: dict[str, Any], views: Sequence[View]
+    form: dict[str, Any],
+    start: dict | None,
+    selection: dict[str, Any],
+    views: Sequence[View],
+    link_options: dict[str, Any] | None = None,
 ) -> html.Div:
     return html.Div(
         [
             dcc.Store(id=ids.AUTORUN, data=start),
+            dcc.Store(id=ids.LINK_OPTIONS, data=link_options or {}),
             dcc.Store(id=ids.JOB),
             dcc.Store(id=ids.SHOWN),
             dcc.Store(id=ids.SELECTION, data=selection),
@@ -75,19 +79,22 @@ def page(
 def initial_form(
     model: str | None, task: str | None, text: str | None, pair: str | None, target: str | None
 ) -> dict[str, Any]:
+    """The form a page opens with: what the link names, else the first model on this machine (offline, the
+    built-in registry may have only one) with its task's example input (a ready pair for a pair task)."""
     registry, _error = ui.registry_or_none()
-    models = list(registry.models.values()) if registry else []
+    models = list(registry.models) if registry else []
     if model is None and models:
-        available = [m for m in models if m.availability().ok]
-        model = (next((m for m in available if "mlm" in m.tasks), None) or (available or models)[0]).id
+        model = next(iter(ui.available_models()), models[0])
     spec = registry.models.get(model) if registry and model else None
     if task is None and spec is not None:
         task = spec.task
+    example_text, example_pair = ui.example_texts(task, text, pair)
     return {
         "model": model,
         "task": task,
-        "text": DEFAULT_TEXT if text is None else text,
-        "pair": pair,
+        "text": (example_text or "") if text is None else text,
+        # a link's own text goes without the example pair: it runs as the link says
+        "pair": example_pair if text is None and pair is None and ui.takes_pair(task) else pair,
         "target": target,
     }
 
@@ -146,8 +153,9 @@ def input_panel(form: dict[str, Any]) -> html.Div:
             html.Div(ui.alert(error) if error else None, id=ids.ALERT),
             ui.progress_block(),
             html.Div(id=ids.BADGE, className="mt-2"),
+            share_group(),
             html.Hr(),
-            dbc.Label("Export", className="d-block"),
+            dbc.Label("Export", id=ids.EXPORT_LABEL, className="d-block text-break"),
             dbc.ButtonGroup(
                 [
                     dbc.Button(name, id=bid, size="sm", color="secondary", outline=True)
@@ -168,6 +176,25 @@ def input_panel(form: dict[str, Any]) -> html.Div:
                 className="small",
             ),
         ]
+    )
+
+
+def share_group() -> html.Div:
+    """One link to the analysis on show as it is viewed (layer, head, token, method, edges, theme)."""
+    return html.Div(
+        [
+            dcc.Clipboard(
+                id=ids.COPY_LINK,
+                children=dbc.Button("copy link", size="sm", color="secondary", outline=True),
+                copied_children=dbc.Button("link copied", size="sm", color="success", outline=True),
+                title="copy a link to this analysis, as it is viewed now",
+                className="d-inline-block me-2",
+            ),
+            html.A("link to this view", id=ids.SHARE_LINK, className="small"),
+        ],
+        id=ids.SHARE_GROUP,
+        style=ui.HIDDEN,
+        className="mt-1",
     )
 
 
@@ -214,7 +241,7 @@ def views_panel(selection: dict[str, Any], views: Sequence[View]) -> html.Div:
         ],
         className="mb-2",
     )
-    return html.Div([controls, *view_cards(views)], id=ids.VIEWS)
+    return html.Div([controls, html.Div(id=ids.SHOWING), *view_cards(views)], id=ids.VIEWS)
 
 
 def view_cards(views: Sequence[View]) -> list[Any]:
@@ -243,4 +270,11 @@ def view_card(view: View) -> dbc.Card:
         )
     else:
         body = html.Div(id=view.id)
+    if view.hover_preview:
+        hovered = dcc.Graph(
+            id=ids.preview(view.id),
+            config=graph_config(f"{view.file_name}-preview"),
+            figure=empty_figure("hover a cell for a larger view"),
+        )
+        body = dbc.Row([dbc.Col(body, lg=7), dbc.Col(hovered, lg=5)])
     return ui.card(view.title, [view.controls(), body] if view.controls else body)

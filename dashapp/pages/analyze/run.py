@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dash import no_update
+
 from cache.keys import is_key
 from dashapp import ids, jobs
 from dashapp.pages import components as ui
 from dashapp.selection import REQUEST_FIELDS
 from dashapp.services import Services
-from interp.schema import MASK_MARKERS, AnalysisRequest, InputError, replace_mask_marker
+from interp.schema import MASK_MARKERS, AnalysisRequest, InputError
 
 _WORDS = re.compile(r"(\s+)")
 
@@ -29,11 +31,15 @@ def model_changed(model: str | None, task: str | None) -> tuple[list, str | None
     return ui.task_options(spec.tasks), task if task in spec.tasks else spec.task, info
 
 
-def task_changed(task: str | None) -> tuple[dict, str, dict]:
+def task_changed(task: str | None, text: str | None = None, pair: str | None = None) -> tuple:
+    """Pair box and mask switch for the task; its example input where the form holds no text of the user's."""
+    new_text, new_pair = ui.example_texts(task, text, pair)
     return (
         ui.pair_style(task),
         ui.pair_label(task),
         {} if ui.needs_mask(task) else ui.HIDDEN,
+        no_update if new_text is None else new_text,
+        no_update if new_pair is None else new_pair,
     )
 
 
@@ -49,11 +55,10 @@ def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
             target=form.get("target") or None,
         )
     except InputError as exc:
-        return {"alert": ui.alert(str(exc)), "progress_style": ui.HIDDEN}
+        return refused(str(exc))
     started = jobs.submit(services, request)
     if started.record is None:
-        message = started.problem or f"could not start the analysis: {started.failure}"
-        return {"alert": ui.alert(message), "progress_style": ui.HIDDEN}
+        return refused(started.problem or f"could not start the analysis: {started.failure}")
     record = started.record
     return {
         "job": {**record, "request": request.to_dict()},
@@ -61,6 +66,17 @@ def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
         "poll_disabled": record["cached"],
         "alert": None,
         "progress_style": ui.HIDDEN if record["cached"] else {},
+    }
+
+
+def refused(message: str) -> dict[str, Any]:
+    """No analysis for the form: the message, and no old views beside it as if they answered the form."""
+    return {
+        "alert": ui.alert(message),
+        "progress_style": ui.HIDDEN,
+        "job": None,
+        "shown": {"key": None, "final": False, "stage": "refused"},
+        "poll_disabled": True,
     }
 
 
@@ -81,21 +97,24 @@ def open_key(services: Services, key: str) -> dict[str, Any]:
     }
 
 
-def mask_word(
-    text: str, word: int, memo: dict[str, Any] | None, fill: str | None
-) -> tuple[str, dict[str, Any]]:
-    """`text` with its word number `word` replaced by [MASK].
+def mask_word(text: str, word: int, memo: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """`text` with its word number `word` replaced by [MASK], and the memo that undoes it.
 
-    One mask per request: the word an earlier click masked comes back (`memo`); a typed mask
-    is filled with the model's top prediction (`fill`).
+    One mask per request, and the sentence stays the user's: the word an earlier click masked comes back
+    (`memo`). A mask the user typed stands for a word nobody knows: InputError says to type it in first.
     """
     parts = _WORDS.split(text)  # words at even positions, whitespace between them
     words = parts[0::2]
     if memo and 0 <= memo.get("word", -1) < len(words) and words[memo["word"]] in MASK_MARKERS:
         words[memo["word"]] = memo["original"]
-    fill = (fill or "").strip().removeprefix("##")  # a WordPiece continuation ("##s") still fills as text
-    if fill:
-        words = [w if i == word else replace_mask_marker(w, fill) for i, w in enumerate(words)]
+    if not 0 <= word < len(words):
+        raise InputError("the text has changed since these tokens were drawn: Run it first")
+    typed = [i for i, w in enumerate(words) if i != word and any(m in w for m in MASK_MARKERS)]
+    if typed:
+        raise InputError(
+            f"the mask in “{words[typed[0]]}” was typed, so the word it stands for is unknown: "
+            "type that word in its place, then click the word to mask"
+        )
     original = words[word]
     words[word] = "[MASK]"
     parts[0::2] = words
@@ -111,8 +130,13 @@ def start(
     mask_mode: bool,
     shown: dict | None,
     memo: dict | None,
+    previous: dict | None = None,
 ) -> dict[str, Any]:
-    """Run, a link's autorun, a permalink, or (mlm, mask mode) a click on a token that masks its word."""
+    """Run, a link's autorun, a permalink, or (mlm, mask mode) a click on a token that masks its word.
+
+    `previous`: the request of the job before; a result's "token" is the selected token from now on (a
+    new text's token index names another token: the selection does not carry over; a mask selects itself).
+    """
     if trigger == ids.AUTORUN:  # runs once: the store is emptied
         if not autorun:
             return {}
@@ -129,10 +153,21 @@ def start(
         word = analysis.token_words[index] if analysis and index < analysis.n_tokens else None
         if word is None:
             return {}
-        fill = analysis.predictions[0]["label"] if analysis.predictions else None
-        text, memo = mask_word(form.get("text") or "", word, memo, fill)
-        return {**submit(services, {**form, "text": text}), "form": {"text": text}, "memo": memo}
-    return submit(services, form)
+        text = form.get("text") or ""
+        try:
+            if len(_WORDS.split(text)[0::2]) != len(analysis.words):  # the tokens are of another text
+                raise InputError("the text has changed since these tokens were drawn: Run it first")
+            text, memo = mask_word(text, word, memo)
+        except InputError as exc:
+            return {"alert": ui.alert(str(exc), "warning")}
+        out = {**submit(services, {**form, "text": text}), "form": {"text": text}, "memo": memo}
+        return {**out, "token": index}
+    out = submit(services, form)
+    asked = (out.get("job") or {}).get("request", {})
+    same_text = previous is not None and all(
+        (previous.get(f) or None) == asked.get(f) for f in ("text", "pair")
+    )
+    return out if same_text else {**out, "token": None}
 
 
 def poll(services: Services, job: dict | None, shown: dict | None) -> dict[str, Any]:

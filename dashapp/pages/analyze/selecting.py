@@ -68,9 +68,20 @@ def dimension_options(services: Services, shown: dict | None, selection: dict | 
     )
 
 
-def url_query(shown: dict | None, job: dict | None, selection: dict | None) -> str | None:
-    """The address bar's query string: request and selection (a permalink's path names the request)."""
+def url_query(
+    shown: dict | None, job: dict | None, selection: dict | None, view_options: dict | None = None
+) -> str | None:
+    """The address bar's query string: request, selection, the views' options and the theme (a permalink's
+    path names the request)."""
     if not shown:
         return None
     request = None if shown.get("permalink") else (job or {}).get("request")
-    return query_string(request, selection)
+    return query_string(request, selection, view_options)
+
+
+def share_link(shown: dict | None, selection: dict | None, view_options: dict | None = None) -> str | None:
+    """The link to copy: the analysis on show by its key, and everything that says how it is viewed."""
+    key = (shown or {}).get("key")
+    if not key or not shown.get("final"):
+        return None
+    return f"/analysis/{key}" + query_string(None, selection, view_options)
