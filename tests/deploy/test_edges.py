@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from dashapp.app import create_app
-from dashapp.exports import to_csv
+from dashapp.exports import FORMULA_STARTS, to_csv
 from interp.settings import settings
 from tests.dashapp.synthetic import synthetic_analysis
 from workers.executor import EmbeddedExecutor
@@ -59,10 +59,13 @@ def test_csv_cells_cannot_be_formulas():
     tokens = ["=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", *analysis.tokens[4:]]
     analysis = replace(analysis, tokens=tokens, predictions=[{**analysis.predictions[0], "label": "=cmd"}])
     rows = list(csv.reader(io.StringIO(to_csv(analysis))))
-    assert [row[1] for row in rows[1:5]] == ["'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)"]
+    header = rows[0]
+    token, piece, first_score = header.index("token"), header.index("piece"), header.index("special") + 1
+    assert [row[token] for row in rows[1:5]] == ["'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)"]
+    assert not any(row[piece].startswith(FORMULA_STARTS) for row in rows[1:5])  # the readable piece too
     assert rows[-1][1] == "'=cmd"
     assert all(
-        cell.startswith("-") or cell[0].isdigit() for row in rows[1:5] for cell in row[4:]
+        cell.startswith("-") or cell[0].isdigit() for row in rows[1:5] for cell in row[first_score:]
     )  # numbers stay
 
 
