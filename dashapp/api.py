@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from cache import CacheUnavailable
+from cache.keys import is_key
 from dashapp import exports
 from dashapp.input_checks import check_input
 from interp.schema import Analysis, AnalysisRequest, InputError, MalformedRequest
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
 TOO_LARGE = f"request body is larger than {MAX_BODY_BYTES // 1024} KiB"
 MAX_PAGE = 500
-KEY_RE = re.compile(r"[0-9a-f]{64}")
 # Provenance the job layer adds to a stored analysis's meta.
 PROVENANCE = ("created_at", "compute_seconds", "worker", "queue", "device")
 # What a lost broker or cache connection raises; answered with 503.
@@ -208,7 +208,7 @@ def json_type(value: Any) -> str:
 
 
 def _known_key(key: str) -> str:
-    if not KEY_RE.fullmatch(key):
+    if not is_key(key):
         raise ApiError(404, f"unknown analysis {key[:80]!r}: keys are 64 hexadecimal characters")
     return key
 
