@@ -40,8 +40,13 @@ def title_of(driver, graph_id: str) -> str:
 
 
 def wait_title(driver, graph_id: str, *parts: str) -> str:
-    wait_for(driver, lambda d: all(p in title_of(d, graph_id) for p in parts))
-    return title_of(driver, graph_id)
+    """The graph's title once it holds every part (read inside the wait: a redraw may replace it)."""
+
+    def complete(d) -> str | None:
+        title = title_of(d, graph_id)
+        return title if all(p in title for p in parts) else None
+
+    return wait_for(driver, complete)
 
 
 def no_alert(driver) -> bool:
