@@ -19,6 +19,8 @@ VIEW_OPTION_RANGES: dict[str, tuple[type, float, float]] = {
     "top_k": (int, 1, 10),
     "threshold": (float, 0.0, 0.5),
 }
+# Options that are one of a few words: the head view's sentence-pair filter (query sentence → key sentence).
+VIEW_OPTION_CHOICES: dict[str, tuple[str, ...]] = {"pair_filter": ("all", "AA", "AB", "BA", "BB")}
 HEAD_AVERAGE = "avg"  # the head selector's value for "average over heads"
 DEFAULT_METHOD = "integrated_gradients"
 
@@ -67,7 +69,7 @@ def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[s
 
 
 def parse_view_options(query: dict[str, Any]) -> dict[str, Any]:
-    """The views' options (edge top-k, threshold) and the theme a link names; junk and absent ones left
+    """The views' options (edge top-k, threshold, pair filter) and the theme a link names; junk and absent ones left
     out."""
     query = {name: last(value) for name, value in query.items()}
     out: dict[str, Any] = {}
@@ -78,6 +80,9 @@ def parse_view_options(query: dict[str, Any]) -> dict[str, Any]:
             continue
         if low <= value <= high:  # NaN fails both
             out[name] = value
+    for name, choices in VIEW_OPTION_CHOICES.items():
+        if query.get(name) in choices:
+            out[name] = query[name]
     if query.get("theme") in THEMES:
         out["theme"] = query["theme"]
     return out

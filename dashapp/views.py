@@ -18,6 +18,7 @@ from dash import Patch, dcc
 from dashapp import ids
 from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.common import label_index, row_outline, shapes_patch
+from dashapp.figures.head_view import PAIR_LABELS, head_view_figure
 from dashapp.figures.heatmap import heatmap_figure, token_outline
 from dashapp.figures.model_grid import model_grid_figure
 from dashapp.figures.predictions import predictions_figure
@@ -174,6 +175,29 @@ ATTENTION_GRAPH = View(
     controls=_edge_filters,
     options=(Option("top_k", ids.EDGE_TOP_K), Option("threshold", ids.EDGE_THRESHOLD)),
 )
+
+
+def _pair_filter() -> dbc.RadioItems:
+    """BertViz's sentence-pair filters: which sentence the query is in, which the key is in."""
+    return dbc.RadioItems(
+        id=ids.HEAD_VIEW_PAIR,
+        options=[{"label": label, "value": value} for value, label in PAIR_LABELS.items()],
+        value="all",
+        inline=True,
+        className="small",
+    )
+
+
+HEAD_VIEW = View(
+    "head-view",
+    "Head view (every head of the layer; the legend toggles heads)",
+    lambda a, s, theme, pair_filter="all": head_view_figure(a, s["layer"], pair_filter or "all", theme),
+    depends_on=("layer",),
+    width=5,
+    on_click=token_of_point,
+    controls=_pair_filter,
+    options=(Option("pair_filter", ids.HEAD_VIEW_PAIR),),
+)
 HEATMAP = View(
     "heatmap",
     "Attention heatmap",
@@ -232,6 +256,7 @@ VIEWS: tuple[View, ...] = (
     TOKEN_STRIP,
     PREDICTIONS,
     ATTENTION_GRAPH,
+    HEAD_VIEW,
     HEATMAP,
     SENSITIVITY,
     MODEL_GRID,
