@@ -57,11 +57,12 @@ def head_view_figure(
     labels = [escape(t) for t in readable_tokens(analysis)]
     fig = go.Figure()
     strongest: list[list[str]] = [[] for _ in range(n)]  # per query token: its top key in each head
+    top = max(float(analysis.attention[layer].max()), 1e-9)  # widths relative to the layer's strongest
     for head, matrix in enumerate(analysis.attention[layer]):
         edges = prune_edges(matrix, TOP_K)
         keep = pair_mask(segments, edges.source, edges.target, pair)
         source, target, weight = edges.source[keep], edges.target[keep], edges.weight[keep]
-        strength = np.minimum(WIDTH_BINS - 1, (weight * WIDTH_BINS).astype(int))
+        strength = np.minimum(WIDTH_BINS - 1, (weight / top * WIDTH_BINS).astype(int))
         color = head_color(head)
         first = True
         for level in range(WIDTH_BINS):
@@ -82,9 +83,9 @@ def head_view_figure(
                 )
             )
             first = False
-        top = matrix.argmax(axis=1)
+        best = matrix.argmax(axis=1)
         for i in range(n):
-            strongest[i].append(f"head {head} → {labels[top[i]]} ({matrix[i, top[i]]:.2f})")
+            strongest[i].append(f"head {head} → {labels[best[i]]} ({matrix[i, best[i]]:.2f})")
     hover = ["<br>".join(rows) for rows in strongest]
     for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
         fig.add_trace(

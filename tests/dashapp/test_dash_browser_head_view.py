@@ -17,14 +17,16 @@ PAIR_LINK = "model=tiny-bert-mnli&task=mnli&text=a+man+plays+a+guitar&pair=a+per
 def test_head_view_toggles_heads_in_the_browser_and_filters_sentence_pairs(live_app, browser, screenshots):
     browser.get(f"{live_app.url}/?{PAIR_LINK}&layer=1")
     wait_title(browser, "analyze-head-view", "Head view", "layer 1", "All")
-    legend = wait_for(
-        browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#analyze-head-view .legend .traces")
-    )
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#analyze-head-view .legend .traces"))
     assert texts(browser, "#analyze-head-view .legend .legendtext")[0] == "head 0"
-    browser.save_screenshot(str(screenshots / "head-view.png"))
+    card = browser.find_element(By.ID, "analyze-head-view")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", card)
+    card.screenshot(str(screenshots / "head-view.png"))
 
     # a legend click hides the head in plotly.js itself: the title (drawn by the server) stays
-    legend[0].click()
+    toggle = browser.find_elements(By.CSS_SELECTOR, "#analyze-head-view .legend .legendtoggle")[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", toggle)
+    toggle.click()
     wait_for(
         browser,
         lambda d: (
