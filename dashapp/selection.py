@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from interp.schema import SALIENCY_METHODS, Analysis
 
 REQUEST_FIELDS = ("model", "task", "text", "pair", "target")
-SELECTION_FIELDS = ("layer", "head", "token", "method")
+SELECTION_FIELDS = ("layer", "head", "token", "method", "step")
 THEMES = ("light", "dark")
 # The views' own controls a link carries (dashapp.views Option names): their range, as the sliders have it.
 VIEW_OPTION_RANGES: dict[str, tuple[type, float, float]] = {
@@ -31,7 +31,7 @@ def last(value: Any) -> Any:
 
 
 def default_selection() -> dict[str, Any]:
-    return {"layer": 0, "head": None, "token": None, "method": DEFAULT_METHOD}
+    return {"layer": 0, "head": None, "token": None, "method": DEFAULT_METHOD, "step": None}
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -50,6 +50,7 @@ def parse_selection(query: dict[str, Any]) -> dict[str, Any]:
         selection["layer"] = layer
     selection["head"] = _int_or_none(query.get("head"))
     selection["token"] = _int_or_none(query.get("token"))
+    selection["step"] = _int_or_none(query.get("step"))  # a generated or target token
     if query.get("method") in SALIENCY_METHODS:
         selection["method"] = query["method"]
     return selection
@@ -58,6 +59,8 @@ def parse_selection(query: dict[str, Any]) -> dict[str, Any]:
 def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[str, Any]:
     """The selection made valid for this analysis (a link may name layer 11 of a 3-layer model)."""
     out = {**default_selection(), **(selection or {})}
+    if analysis is not None and out["step"] is not None and not 0 <= out["step"] < len(analysis.steps):
+        out["step"] = None
     if analysis is None or analysis.attention is None:
         return out
     out["layer"] = min(max(0, out["layer"] or 0), analysis.num_layers - 1)

@@ -24,11 +24,12 @@ from dashapp.figures.model_grid import model_grid_figure
 from dashapp.figures.predictions import predictions_figure
 from dashapp.figures.saliency import saliency_figure, saliency_token_patch
 from dashapp.figures.sensitivity import sensitivity_figure
+from dashapp.figures.steps import at_step, step_strip_figure
 from dashapp.figures.token_focus import token_focus_figure
 from dashapp.figures.token_strip import token_strip, token_strip_patch
 from interp.schema import Analysis
 
-Selection = dict[str, Any]  # {"layer", "head", "token", "method"} (dashapp.selection)
+Selection = dict[str, Any]  # {"layer", "head", "token", "method", "step"} (dashapp.selection)
 # (analysis, clamped selection, theme, **options) -> a figure (or Dash components)
 Builder = Callable[..., Any]
 # (analysis, previously selected token, selected token) -> a Patch of the token mark, or None (no mark)
@@ -88,6 +89,11 @@ def cell_preview(analysis: Analysis, point: dict[str, Any], theme: str | None) -
 def token_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
     """A token's marker or bar (its index in customdata)."""
     return selection if point.get("customdata") is None else {**selection, "token": int(point["customdata"])}
+
+
+def step_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
+    """A generated or target token (its step in customdata)."""
+    return selection if point.get("customdata") is None else {**selection, "step": int(point["customdata"])}
 
 
 def token_of_row(selection: Selection, point: dict[str, Any]) -> Selection:
@@ -158,6 +164,13 @@ TOKEN_STRIP = View(
     overlay=token_strip_patch,
     graph=False,
     # a click on a token button is pattern-matched (ids.token_button) by the page: it may also mask the word
+)
+STEPS = View(
+    "steps",
+    "Generated or target tokens (click one to explain it)",
+    lambda a, s, theme: step_strip_figure(a, s["step"], theme),
+    depends_on=("step",),
+    on_click=step_of_point,
 )
 PREDICTIONS = View(
     "predictions", "Predictions", lambda a, s, theme: predictions_figure(a, theme), width=5, in_report=True
@@ -244,8 +257,8 @@ SENSITIVITY = View(
 SALIENCY = View(
     "saliency",
     "Saliency",
-    lambda a, s, theme: saliency_figure(a, s["token"], theme, s["method"]),
-    depends_on=("method",),
+    lambda a, s, theme: saliency_figure(at_step(a, s["step"]), s["token"], theme, s["method"]),
+    depends_on=("method", "step"),
     on_click=token_of_point,
     in_report=True,
     overlay=saliency_token_patch,
@@ -254,6 +267,7 @@ SALIENCY = View(
 # In page order: cards fill rows of 12 left to right; the report takes its views in this order too.
 VIEWS: tuple[View, ...] = (
     TOKEN_STRIP,
+    STEPS,
     PREDICTIONS,
     ATTENTION_GRAPH,
     HEAD_VIEW,
