@@ -56,7 +56,10 @@ def step_strip_figure(analysis: Analysis, step: int | None, theme: str | None = 
 
 def at_step(analysis: Analysis, step: int | None) -> Analysis:
     """The analysis with its saliency replaced by one step's row (on the tokens the other views show;
-    seq2seq: the source tokens); the analysis itself when no step is chosen or there is none."""
+    seq2seq: the source tokens); the analysis itself when no step is chosen or there is none. seq2seq has
+    saliency per step only: its first step stands for the whole, as generation's does."""
+    if step is None and not analysis.saliency and analysis.step_saliency:
+        step = 0
     if step is None or not analysis.step_saliency or not 0 <= step < len(analysis.steps):
         return analysis
     label = analysis.steps[step].get("label") or analysis.steps[step].get("token")

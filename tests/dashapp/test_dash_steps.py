@@ -65,6 +65,8 @@ def test_a_seq2seq_step_shows_its_scores_on_the_source_tokens():
     }
     np.testing.assert_array_equal(at_step(analysis, 1).saliency["grad_norm"], np.arange(n + 3, 2 * n + 3))
     assert "Target tokens" in step_strip_figure(analysis, None).layout.title.text
+    analysis.saliency = {}  # seq2seq: saliency per step only; the first step stands for the whole
+    np.testing.assert_array_equal(at_step(analysis, None).saliency["grad_norm"], np.arange(n))
 
 
 def test_a_click_selects_the_step_the_link_carries_it_and_saliency_follows():
