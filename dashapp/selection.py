@@ -1,4 +1,5 @@
-"""The linked selection (layer, head, token, saliency method) and its place in the URL.
+"""The linked selection (layer, head, token, saliency method, generated or target step) and its place in
+the URL.
 
 The selection lives in a dcc.Store as a small dict; every view reads it. The Analyze page's
 query string carries the request and the selection, so a copied link reproduces the view.
