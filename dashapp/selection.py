@@ -106,6 +106,9 @@ def query_string(
         if selection and selection.get(name) is not None:
             params[name] = selection[name]
     params.update(parse_view_options(view_options or {}))  # only the known ones, valid
+    for name, choices in VIEW_OPTION_CHOICES.items():
+        if params.get(name) == choices[0]:
+            del params[name]  # the default says nothing: a link leaves it out
     return "?" + urlencode(params) if params else ""
 
 

@@ -82,6 +82,7 @@ def test_a_link_carries_the_pair_filter():
     assert parse_view_options({"pair_filter": ["AB"]}) == {"pair_filter": "AB"}
     assert parse_view_options({"pair_filter": ["<b>"]}) == {}
     assert "pair_filter=BA" in query_string(None, default_selection(), {"pair_filter": "BA", "top_k": 3})
+    assert "pair_filter" not in query_string(None, default_selection(), {"pair_filter": "all", "top_k": 3})
 
 
 def test_a_one_sentence_input_says_there_is_no_sentence_b():
