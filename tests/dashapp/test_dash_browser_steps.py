@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.dashapp.test_dash_browser import wait_for, wait_title
+from tests.dashapp.test_dash_browser import title_of, wait_for, wait_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,9 +19,15 @@ def test_clicking_a_target_token_explains_that_step(live_app, browser, screensho
     wait_title(browser, "analyze-saliency", "Saliency")
     points = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#analyze-steps .point"))
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", points[1])
-    # plotly's drag layer takes the pointer: a click at the point's pixel is a click on the point
-    ActionChains(browser).move_to_element(points[1]).pause(0.3).click().perform()
-    wait_title(browser, "analyze-steps", "step 1")
+
+    # plotly's drag layer takes the pointer: a click at the point's pixel is a click on the point (again
+    # until it lands: a re-render may replace the point under the pointer)
+    def click_second(driver) -> bool:
+        point = driver.find_elements(By.CSS_SELECTOR, "#analyze-steps .point")[1]
+        ActionChains(driver).move_to_element(point).pause(0.3).click().perform()
+        return "step 1" in title_of(driver, "analyze-steps")
+
+    wait_for(browser, click_second, timeout=60)
     wait_title(browser, "analyze-saliency", "(step 1)")
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("step") == ["1"])
     strip = browser.find_element(By.ID, "analyze-steps")
