@@ -58,11 +58,14 @@ HEAD = "analyze-head"
 METHOD = "analyze-method"
 EDGE_TOP_K = "analyze-edge-top-k"
 EDGE_THRESHOLD = "analyze-edge-threshold"
+HEAD_VIEW_PAIR = "analyze-head-view-pair"
 
 # Analyze page: views (declared in dashapp.views; their ids named here for tests and benchmarks)
 PREDICTIONS = view_id("predictions")
 TOKEN_STRIP = view_id("token-strip")
 ATTENTION_GRAPH = view_id("attention-graph")
+HEAD_VIEW = view_id("head-view")
+STEPS = view_id("steps")
 HEATMAP = view_id("heatmap")
 TOKEN_FOCUS = view_id("token-focus")
 MODEL_GRID = view_id("model-grid")

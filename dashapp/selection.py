@@ -1,4 +1,5 @@
-"""The linked selection (layer, head, token, saliency method) and its place in the URL.
+"""The linked selection (layer, head, token, saliency method, generated or target step) and its place in
+the URL.
 
 The selection lives in a dcc.Store as a small dict; every view reads it. The Analyze page's
 query string carries the request and the selection, so a copied link reproduces the view.
@@ -12,13 +13,15 @@ from urllib.parse import urlencode
 from interp.schema import SALIENCY_METHODS, Analysis
 
 REQUEST_FIELDS = ("model", "task", "text", "pair", "target")
-SELECTION_FIELDS = ("layer", "head", "token", "method")
+SELECTION_FIELDS = ("layer", "head", "token", "method", "step")
 THEMES = ("light", "dark")
 # The views' own controls a link carries (dashapp.views Option names): their range, as the sliders have it.
 VIEW_OPTION_RANGES: dict[str, tuple[type, float, float]] = {
     "top_k": (int, 1, 10),
     "threshold": (float, 0.0, 0.5),
 }
+# Options that are one of a few words: the head view's sentence-pair filter (query sentence → key sentence).
+VIEW_OPTION_CHOICES: dict[str, tuple[str, ...]] = {"pair_filter": ("all", "AA", "AB", "BA", "BB")}
 HEAD_AVERAGE = "avg"  # the head selector's value for "average over heads"
 DEFAULT_METHOD = "integrated_gradients"
 
@@ -29,7 +32,7 @@ def last(value: Any) -> Any:
 
 
 def default_selection() -> dict[str, Any]:
-    return {"layer": 0, "head": None, "token": None, "method": DEFAULT_METHOD}
+    return {"layer": 0, "head": None, "token": None, "method": DEFAULT_METHOD, "step": None}
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -48,6 +51,7 @@ def parse_selection(query: dict[str, Any]) -> dict[str, Any]:
         selection["layer"] = layer
     selection["head"] = _int_or_none(query.get("head"))
     selection["token"] = _int_or_none(query.get("token"))
+    selection["step"] = _int_or_none(query.get("step"))  # a generated or target token
     if query.get("method") in SALIENCY_METHODS:
         selection["method"] = query["method"]
     return selection
@@ -56,6 +60,8 @@ def parse_selection(query: dict[str, Any]) -> dict[str, Any]:
 def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[str, Any]:
     """The selection made valid for this analysis (a link may name layer 11 of a 3-layer model)."""
     out = {**default_selection(), **(selection or {})}
+    if analysis is not None and out["step"] is not None and not 0 <= out["step"] < len(analysis.steps):
+        out["step"] = None
     if analysis is None or analysis.attention is None:
         return out
     out["layer"] = min(max(0, out["layer"] or 0), analysis.num_layers - 1)
@@ -67,7 +73,7 @@ def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[s
 
 
 def parse_view_options(query: dict[str, Any]) -> dict[str, Any]:
-    """The views' options (edge top-k, threshold) and the theme a link names; junk and absent ones left
+    """The views' options (edge top-k, threshold, pair filter) and the theme a link names; junk and absent ones left
     out."""
     query = {name: last(value) for name, value in query.items()}
     out: dict[str, Any] = {}
@@ -78,6 +84,9 @@ def parse_view_options(query: dict[str, Any]) -> dict[str, Any]:
             continue
         if low <= value <= high:  # NaN fails both
             out[name] = value
+    for name, choices in VIEW_OPTION_CHOICES.items():
+        if query.get(name) in choices:
+            out[name] = query[name]
     if query.get("theme") in THEMES:
         out["theme"] = query["theme"]
     return out
@@ -97,6 +106,9 @@ def query_string(
         if selection and selection.get(name) is not None:
             params[name] = selection[name]
     params.update(parse_view_options(view_options or {}))  # only the known ones, valid
+    for name, choices in VIEW_OPTION_CHOICES.items():
+        if params.get(name) == choices[0]:
+            del params[name]  # the default says nothing: a link leaves it out
     return "?" + urlencode(params) if params else ""
 
 

@@ -18,16 +18,18 @@ from dash import Patch, dcc
 from dashapp import ids
 from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.common import label_index, row_outline, shapes_patch
+from dashapp.figures.head_view import PAIR_LABELS, head_view_figure
 from dashapp.figures.heatmap import heatmap_figure, token_outline
 from dashapp.figures.model_grid import model_grid_figure
 from dashapp.figures.predictions import predictions_figure
 from dashapp.figures.saliency import saliency_figure, saliency_token_patch
 from dashapp.figures.sensitivity import sensitivity_figure
+from dashapp.figures.steps import at_step, step_strip_figure
 from dashapp.figures.token_focus import token_focus_figure
 from dashapp.figures.token_strip import token_strip, token_strip_patch
 from interp.schema import Analysis
 
-Selection = dict[str, Any]  # {"layer", "head", "token", "method"} (dashapp.selection)
+Selection = dict[str, Any]  # {"layer", "head", "token", "method", "step"} (dashapp.selection)
 # (analysis, clamped selection, theme, **options) -> a figure (or Dash components)
 Builder = Callable[..., Any]
 # (analysis, previously selected token, selected token) -> a Patch of the token mark, or None (no mark)
@@ -87,6 +89,11 @@ def cell_preview(analysis: Analysis, point: dict[str, Any], theme: str | None) -
 def token_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
     """A token's marker or bar (its index in customdata)."""
     return selection if point.get("customdata") is None else {**selection, "token": int(point["customdata"])}
+
+
+def step_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
+    """A generated or target token (its step in customdata)."""
+    return selection if point.get("customdata") is None else {**selection, "step": int(point["customdata"])}
 
 
 def token_of_row(selection: Selection, point: dict[str, Any]) -> Selection:
@@ -158,6 +165,13 @@ TOKEN_STRIP = View(
     graph=False,
     # a click on a token button is pattern-matched (ids.token_button) by the page: it may also mask the word
 )
+STEPS = View(
+    "steps",
+    "Generated or target tokens (click one to explain it)",
+    lambda a, s, theme: step_strip_figure(a, s["step"], theme),
+    depends_on=("step",),
+    on_click=step_of_point,
+)
 PREDICTIONS = View(
     "predictions", "Predictions", lambda a, s, theme: predictions_figure(a, theme), width=5, in_report=True
 )
@@ -173,6 +187,29 @@ ATTENTION_GRAPH = View(
     in_report=True,
     controls=_edge_filters,
     options=(Option("top_k", ids.EDGE_TOP_K), Option("threshold", ids.EDGE_THRESHOLD)),
+)
+
+
+def _pair_filter() -> dbc.RadioItems:
+    """BertViz's sentence-pair filters: which sentence the query is in, which the key is in."""
+    return dbc.RadioItems(
+        id=ids.HEAD_VIEW_PAIR,
+        options=[{"label": label, "value": value} for value, label in PAIR_LABELS.items()],
+        value="all",
+        inline=True,
+        className="small",
+    )
+
+
+HEAD_VIEW = View(
+    "head-view",
+    "Head view (every head of the layer; the legend toggles heads)",
+    lambda a, s, theme, pair_filter="all": head_view_figure(a, s["layer"], pair_filter or "all", theme),
+    depends_on=("layer",),
+    width=5,
+    on_click=token_of_point,
+    controls=_pair_filter,
+    options=(Option("pair_filter", ids.HEAD_VIEW_PAIR),),
 )
 HEATMAP = View(
     "heatmap",
@@ -220,8 +257,8 @@ SENSITIVITY = View(
 SALIENCY = View(
     "saliency",
     "Saliency",
-    lambda a, s, theme: saliency_figure(a, s["token"], theme, s["method"]),
-    depends_on=("method",),
+    lambda a, s, theme: saliency_figure(at_step(a, s["step"]), s["token"], theme, s["method"]),
+    depends_on=("method", "step"),
     on_click=token_of_point,
     in_report=True,
     overlay=saliency_token_patch,
@@ -230,8 +267,10 @@ SALIENCY = View(
 # In page order: cards fill rows of 12 left to right; the report takes its views in this order too.
 VIEWS: tuple[View, ...] = (
     TOKEN_STRIP,
+    STEPS,
     PREDICTIONS,
     ATTENTION_GRAPH,
+    HEAD_VIEW,
     HEATMAP,
     SENSITIVITY,
     MODEL_GRID,

@@ -35,7 +35,13 @@ def test_layouts_render_from_query_parameters(tiny_registry):
             "target": None,
         }
     }
-    assert stores[ids.SELECTION] == {"layer": 2, "head": 1, "token": None, "method": "integrated_gradients"}
+    assert stores[ids.SELECTION] == {
+        "layer": 2,
+        "head": 1,
+        "token": None,
+        "method": "integrated_gradients",
+        "step": None,
+    }
     assert (
         getattr(layout.layout().children[0], "data", None) is None
     )  # no text in the link: nothing runs by itself

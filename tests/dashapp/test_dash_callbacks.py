@@ -210,7 +210,7 @@ def test_autorun_and_permalink(services, ex):
     ],
 )
 def test_update_selection(trigger, value, expected):
-    before = {"layer": 0, "head": 1, "token": None, "method": "integrated_gradients"}
+    before = {"layer": 0, "head": 1, "token": None, "method": "integrated_gradients", "step": None}
     assert selecting.update_selection(before, trigger, value) == {**before, **expected}
 
 
@@ -387,7 +387,7 @@ def test_exports(services, ex):
 
 def test_url_carries_request_and_selection():
     job = {"request": {"model": "m", "task": "mlm", "text": "a [MASK] & b", "pair": None, "target": None}}
-    sel = {"layer": 1, "head": None, "token": 4, "method": "grad_norm"}
+    sel = {"layer": 1, "head": None, "token": 4, "method": "grad_norm", "step": None}
     query = selecting.url_query({"key": "k"}, job, sel)
     params = parse_qs(query[1:])
     assert params == {

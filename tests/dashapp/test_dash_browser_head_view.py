@@ -1,0 +1,42 @@
+"""The head view in headless Chromium: a legend entry per head that hides it, pair filters in the link."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.dashapp.test_dash_browser import texts, wait_for, wait_title
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PAIR_LINK = "model=tiny-bert-mnli&task=mnli&text=a+man+plays+a+guitar&pair=a+person+makes+music"
+
+
+def test_head_view_toggles_heads_in_the_browser_and_filters_sentence_pairs(live_app, browser, screenshots):
+    browser.get(f"{live_app.url}/?{PAIR_LINK}&layer=1")
+    wait_title(browser, "analyze-head-view", "Head view", "layer 1", "All")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#analyze-head-view .legend .traces"))
+    assert texts(browser, "#analyze-head-view .legend .legendtext")[0] == "head 0"
+    card = browser.find_element(By.ID, "analyze-head-view")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", card)
+    card.screenshot(str(screenshots / "head-view.png"))
+
+    # a legend click hides the head in plotly.js itself: the title (drawn by the server) stays
+    toggle = browser.find_elements(By.CSS_SELECTOR, "#analyze-head-view .legend .legendtoggle")[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", toggle)
+    toggle.click()
+    wait_for(
+        browser,
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, "#analyze-head-view .legend .traces")[0].value_of_css_property(
+                "opacity"
+            )
+            == "0.5"
+        ),
+    )
+
+    browser.find_element(By.XPATH, "//*[@id='analyze-head-view-pair']//label[text()='A→B']").click()
+    wait_title(browser, "analyze-head-view", "A→B")
+    wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("pair_filter") == ["AB"])

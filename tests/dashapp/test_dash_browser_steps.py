@@ -1,0 +1,35 @@
+"""The target-token strip of a seq2seq analysis in headless Chromium: a click explains that step."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from tests.dashapp.test_dash_browser import title_of, wait_for, wait_title
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_clicking_a_target_token_explains_that_step(live_app, browser, screenshots):
+    browser.get(f"{live_app.url}/?model=tiny-bart&task=seq2seq&text=the+cat+sat+down&pair=a+cat+sat")
+    wait_title(browser, "analyze-steps", "Target tokens")
+    wait_title(browser, "analyze-saliency", "Saliency")
+    points = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#analyze-steps .point"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", points[1])
+
+    # plotly's drag layer takes the pointer: a click at the point's pixel is a click on the point (again
+    # until it lands: a re-render may replace the point under the pointer)
+    def click_second(driver) -> bool:
+        point = driver.find_elements(By.CSS_SELECTOR, "#analyze-steps .point")[1]
+        ActionChains(driver).move_to_element(point).pause(0.3).click().perform()
+        return "step 1" in title_of(driver, "analyze-steps")
+
+    wait_for(browser, click_second, timeout=60)
+    wait_title(browser, "analyze-saliency", "(step 1)")
+    wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("step") == ["1"])
+    strip = browser.find_element(By.ID, "analyze-steps")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", strip)
+    browser.save_screenshot(str(screenshots / "steps.png"))
