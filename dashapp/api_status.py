@@ -14,6 +14,8 @@ from dashapp.openapi import openapi_document
 from interp.registry import load_registry
 from workers.settings import job_settings, safe_url
 
+BROKER_HEADROOM = 64 * 1024  # bytes: less free than this in the broker and new jobs would be refused
+
 
 def _down(where: str, exc: Exception) -> dict[str, Any]:
     return {"ok": False, "detail": f"{where}: {type(exc).__name__}: {_redact(str(exc))}"}
@@ -27,7 +29,9 @@ def _broker_check(url: str) -> dict[str, Any]:
             memory = client.info("memory")
     except Exception as exc:  # noqa: BLE001 - any failure is "down", with its reason
         return _down(where, exc)
-    if memory.get("maxmemory") and memory["used_memory"] >= memory["maxmemory"]:
+    # Within a small headroom counts as full: Redis refuses a write that would cross maxmemory, and the
+    # used figure falls back a little once the refused command's buffers are freed.
+    if memory.get("maxmemory") and memory["used_memory"] >= memory["maxmemory"] - BROKER_HEADROOM:
         return {
             "ok": False,
             "detail": f"{where} is full ({memory['used_memory']} of {memory['maxmemory']} bytes)",

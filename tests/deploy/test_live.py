@@ -259,6 +259,9 @@ def test_full_broker_is_a_clear_503(tiny_registry, tmp_path, services) -> None:
     with pytest.raises(redis.OutOfMemoryError):  # fill it past maxmemory: noeviction refuses further writes
         for i in range(2000):
             client.set(f"ballast{i}", b"x" * 10_000)
+    with pytest.raises(redis.OutOfMemoryError):  # then to the brim, so what a refused write frees is small
+        for i in range(100_000):
+            client.set(f"pebble{i}", b"x" * 64)
 
     health = requests.get(f"{base}/api/health", timeout=10)
     assert health.status_code == 503 and "full" in health.json()["checks"]["broker"]["detail"]
