@@ -7,6 +7,7 @@ importing this module, and a CUDA context does not survive a fork.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -83,8 +84,10 @@ def _labels(spec: ModelSpec, model: PreTrainedModel, task: str) -> tuple[str, ..
     return tuple(str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(n))
 
 
-def load_model(spec: ModelSpec, task: str) -> LoadedModel:
-    """Load a registry model with its task engine's Auto class, on the chosen device, for input gradients."""
+def load_model(spec: ModelSpec, task: str, make_room: Callable[[int], float] = lambda _: 0) -> LoadedModel:
+    """Load a registry model with its task engine's Auto class, on the chosen device, for input gradients.
+
+    make_room(bytes): unloads warm models when memory is short (see refuse_if_too_big)."""
     available = spec.availability()
     if not available.ok:
         raise ModelUnavailable(f"model {spec.id} is unavailable: {available.detail}")
@@ -95,7 +98,7 @@ def load_model(spec: ModelSpec, task: str) -> LoadedModel:
     if (
         spec.device_map is None
     ):  # with a device map, accelerate spreads (or offloads) what one device can't hold
-        refuse_if_too_big(spec, engine_for(task).auto_class, device, dtype)
+        refuse_if_too_big(spec, engine_for(task).auto_class, device, dtype, make_room)
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.load_path(), **options)
         auto_class = engine_for(task).auto_class
@@ -149,7 +152,7 @@ class ModelCache:
     def get(self, spec: ModelSpec, task: str) -> LoadedModel:
         key = (spec, spec.fingerprint(), task)  # the whole spec: its labels shape the loaded model too
         # One thread loads a given model; others wait for it, not for other models.
-        return self._models.get_or_load(key, lambda: load_model(spec, task))
+        return self._models.get_or_load(key, lambda: load_model(spec, task, self._models.shed))
 
     def __len__(self) -> int:
         return len(self._models)

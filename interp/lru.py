@@ -76,6 +76,20 @@ class LoadingLRU(Generic[K, V]):
                 if self._on_evict is not None:
                     self._on_evict(dropped)
 
+    def shed(self, amount: float) -> float:
+        """Drop least recently used values until at least `amount` of size has gone, and none when all
+        of them would not reach it; returns the size dropped. Makes room for a load the limits allow."""
+        dropped_size = 0.0
+        with self._lock:
+            if sum(map(self._size, self._values.values())) < amount:
+                return 0.0
+            while dropped_size < amount:
+                _, dropped = self._values.popitem(last=False)
+                dropped_size += self._size(dropped)
+                if self._on_evict is not None:
+                    self._on_evict(dropped)
+        return dropped_size
+
     def pop(self, key: K) -> V | None:
         with self._lock:
             return self._values.pop(key, None)

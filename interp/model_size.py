@@ -7,6 +7,7 @@ times the bytes of the dtype they load in (the config's dtype, as `from_pretrain
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,17 @@ def available_ram() -> int | None:
 
 
 def refuse_if_too_big(
-    spec: ModelSpec, auto_class: type, device: torch.device, dtype: torch.dtype | None = None
+    spec: ModelSpec,
+    auto_class: type,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    make_room: Callable[[int], float] = lambda _: 0,
 ) -> None:
     """ModelUnavailable when the model's weights alone exceed what this worker allows.
 
+    Short of memory, `make_room(bytes)` first unloads warm models (least recently used first, and only
+    when that frees enough) and returns the bytes it freed: a worker refuses only what it cannot hold.
+    They count as freed at once, as the kernel may return their pages a moment later.
     A config that cannot be read passes: loading it fails next, with the loader's own message.
     """
     try:
@@ -77,7 +85,10 @@ def refuse_if_too_big(
     except Exception:  # noqa: BLE001 (any failure here is the loader's to report)
         return
     allowed, source = memory_allowed(device)
-    if allowed is not None and needed > allowed:
+    if allowed is None or needed <= allowed:
+        return
+    freed = int(make_room(needed - allowed))
+    if needed > allowed + freed:
         raise ModelUnavailable(
             f"model {spec.id} needs ≈ {readable(needed)} for its weights ({count(parameters)} parameters "
             f"in {str(dtype).removeprefix('torch.')}), this worker allows {readable(allowed)} ({source})"

@@ -85,3 +85,30 @@ def test_no_figure_no_refusal(registry, tmp_path, monkeypatch):
 def test_figures_read_as_people_write_them():
     assert [count(n) for n in (34_720, 494_032_768, 8_030_261_248)] == ["34,720", "494M", "8.03B"]
     assert [readable(n) for n in (138_880, 2 * 8_030_261_248)] == ["0.13 MiB", "15.0 GiB"]
+
+
+def test_warm_models_are_unloaded_to_make_room(registry, tmp_path, monkeypatch):
+    """Memory short only because of warm models: the least recently used go, the new model loads."""
+    from interp.loading import ModelCache
+
+    cache = ModelCache()
+    bert = cache.get(registry.get("tiny-bert-mlm"), "mlm")
+    gpt2 = cache.get(registry.get("tiny-gpt2"), "causal-lm")
+    llama_bytes = load_model(registry.get("tiny-llama"), "causal-lm").param_bytes
+    # Room for llama once the older warm model (bert) is gone, not before.
+    fake_meminfo(tmp_path, monkeypatch, kib=(llama_bytes - bert.param_bytes // 2) // 1024)
+    llama = cache.get(registry.get("tiny-llama"), "causal-lm")
+    assert llama.param_bytes == llama_bytes
+    assert len(cache) == 2  # bert unloaded, gpt2 (used more recently) kept
+    assert cache.get(registry.get("tiny-gpt2"), "causal-lm") is gpt2
+
+
+def test_warm_models_stay_when_unloading_them_would_not_make_room(registry, tmp_path, monkeypatch):
+    from interp.loading import ModelCache
+
+    cache = ModelCache()
+    cache.get(registry.get("tiny-bert-mlm"), "mlm")
+    fake_meminfo(tmp_path, monkeypatch, kib=1)
+    with pytest.raises(ModelUnavailable, match=r"this worker allows 0\.00 MiB \(available memory\)$"):
+        cache.get(registry.get("tiny-llama"), "causal-lm")
+    assert len(cache) == 1
