@@ -12,7 +12,7 @@ import pytest
 from dash import no_update
 
 from dashapp import ids
-from dashapp.alignment import probability_difference
+from dashapp.alignment import candidate_words, word_probabilities
 from dashapp.figures import token_strip, tokens
 from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.common import ACCENT_ON_DARK, DARK_BACKGROUND, HIGHLIGHT, graph_config
@@ -304,19 +304,37 @@ def test_the_computed_now_badge_is_dark_on_cyan():
     assert badge.color == "info" and badge.text_color == "dark"
 
 
-# --- 5. Compare's difference (interim: the engine gives only each model's top-k) --------------------------
+# --- 5. Compare's difference: the same words, each model's own probability ----------------------------------
 
 
-def test_the_difference_compares_the_same_words_and_never_counts_an_unlisted_word_as_zero():
+def test_the_difference_compares_the_same_words_and_says_which_are_not_one_token():
     bert = synthetic_analysis(model="tiny-bert-mlm")
     roberta = synthetic_analysis(model="tiny-roberta-mlm", seed=2)
-    bert.predictions = [{"label": "paris", "score": 0.5}, {"label": "the", "score": 0.2}]
+    bert.predictions = [{"label": "paris", "score": 0.5}, {"label": "##st", "score": 0.2}]
     roberta.predictions = [{"label": "Paris", "score": 0.3}, {"label": "london", "score": 0.1}]
-    assert probability_difference(bert, roberta) == {"paris": pytest.approx(0.2), "the": None, "london": None}
-    bars = difference_figure(bert, roberta, "grad_norm").data[-1]
-    assert list(bars.y) == [
-        "paris",
-        "the (only in tiny-bert-mlm's list)",
-        "london (only in tiny-roberta-mlm's list)",
+    assert candidate_words([bert, roberta]) == ["paris", "##st", "london"]  # one word whatever its case
+    score = lambda word, p, pieces=(): {
+        "word": word,
+        "score": p,
+        "single_token": p is not None,
+        "pieces": pieces,
+    }  # noqa: E731
+    words = word_probabilities(
+        [score("paris", 0.5), score("##st", 0.2), score("london", 0.05)],
+        [score("paris", 0.3), score("##st", None, ["#", "#", "st"]), score("london", 0.1)],
+    )
+    assert [w.difference for w in words] == [pytest.approx(0.2), None, pytest.approx(-0.05)]
+    bars = difference_figure(bert, roberta, "grad_norm", words=words).data[-1]
+    assert list(bars.y) == ["paris", "·st (not one token for tiny-roberta-mlm (#·#·st))", "london"]
+    assert list(bars.x) == [0.2, None, -0.05]
+    assert list(bars.customdata[1]) == ["0.2000", "not one token"]
+    waiting = difference_figure(bert, roberta, "grad_norm")  # word scores not there yet: no bars, a note
+    assert list(waiting.data[-1].y) == [] and "same words" in waiting.layout.annotations[-1].text
+    # classifiers keep comparing their (shared) labels
+    sst_a, sst_b = synthetic_analysis(task="sst"), synthetic_analysis(task="sst", model="tiny-roberta-mlm")
+    sst_b.predictions = [{"label": "negative", "score": 0.1}, {"label": "positive", "score": 0.9}]
+    labels = difference_figure(sst_a, sst_b, "grad_norm").data[-1]
+    assert list(labels.y) == ["negative", "positive"] and list(labels.x) == [
+        pytest.approx(0.3),
+        pytest.approx(-0.3),
     ]
-    assert list(bars.x)[1:] == [None, None]
