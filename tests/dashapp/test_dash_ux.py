@@ -313,12 +313,10 @@ def test_the_difference_compares_the_same_words_and_says_which_are_not_one_token
     bert.predictions = [{"label": "paris", "score": 0.5}, {"label": "##st", "score": 0.2}]
     roberta.predictions = [{"label": "Paris", "score": 0.3}, {"label": "london", "score": 0.1}]
     assert candidate_words([bert, roberta]) == ["paris", "##st", "london"]  # one word whatever its case
-    score = lambda word, p, pieces=(): {
-        "word": word,
-        "score": p,
-        "single_token": p is not None,
-        "pieces": pieces,
-    }  # noqa: E731
+
+    def score(word: str, p: float | None, pieces: tuple[str, ...] = ()) -> dict:
+        return {"word": word, "score": p, "single_token": p is not None, "pieces": pieces}
+
     words = word_probabilities(
         [score("paris", 0.5), score("##st", 0.2), score("london", 0.05)],
         [score("paris", 0.3), score("##st", None, ["#", "#", "st"]), score("london", 0.1)],
