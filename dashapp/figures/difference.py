@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 from dashapp.alignment import WordProbability, probabilities, probability_difference, word_saliency
 from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, rounded, token_labels
 from dashapp.figures.saliency import METHOD_NAMES
-from dashapp.figures.tokens import CONTINUES, readable_label, readable_predictions
+from dashapp.figures.tokens import CONTINUES, readable_label, readable_predictions, readable_vocabulary_label
 from interp.schema import Analysis
 from interp.task_specs import TASK_SPECS
 
@@ -22,9 +22,7 @@ def _colors(values) -> list[str]:
 def word_name(word: str, listed: dict[str, str]) -> str:
     """A candidate word as people read it: as its model's list shows it (`listed`: label -> readable), a
     WordPiece continuation ("##st") with the continuation mark."""
-    if word.startswith("##") and len(word) > 2:
-        return CONTINUES + word[2:]
-    return listed.get(word) or readable_label(word)
+    return (None if word.startswith("##") else listed.get(word)) or readable_vocabulary_label(word)
 
 
 def _pieces(pieces: tuple[str, ...]) -> str:

@@ -98,6 +98,17 @@ def readable_predictions(analysis: Analysis) -> list[str]:
     ]
 
 
+def readable_vocabulary_label(label: str, byte_level: bool = False) -> str:
+    """A decoded vocabulary token's label (a prediction, a logit-lens entry, a candidate word): a WordPiece
+    continuation ("##st") with the continuation mark; a byte-level token the engine kept raw (a space "Ġ", a
+    byte of a longer character) decoded like the tokens are; every other label as readable_label shows it."""
+    if label.startswith("##") and len(label) > 2:
+        return CONTINUES + label[2:]
+    if byte_level and any(ord(c) in _BYTE_LEVEL_ONLY for c in label) and all(c in _byte_of() for c in label):
+        return piece(label, byte_level=True)
+    return readable_label(label)
+
+
 def readable_label(label: str) -> str:
     """A decoded prediction label (already text): only its invisible characters made visible."""
     text = str(label).strip(" ")
