@@ -74,7 +74,7 @@ def difference_figure(
     fig = make_subplots(
         rows=1,
         cols=2,
-        horizontal_spacing=0.2,
+        horizontal_spacing=0.3 if by_word else 0.2,  # room for "(not one token for <model> (pieces))"
         subplot_titles=(
             f"{METHOD_NAMES.get(method, method)} share per word: {name_a} − {name_b}",
             f"probability per {'word' if by_word else 'label'}: {name_a} − {name_b}",

@@ -17,7 +17,11 @@ from functools import cache
 from interp.schema import Analysis
 
 CONTINUES = "·"  # before a piece that continues the previous token's word: "qu", "·ick"
-_VISIBLE = {"\n": "⏎", "\t": "⇥", "\r": "␍", " ": "␣"}
+_VISIBLE = {
+    "\n": "⏎",
+    "\t": "⇥",
+    " ": "␣",
+}  # symbols the common fonts have (the Control Pictures ␀ ␍ they lack)
 _BYTE_LEVEL_ONLY = range(0x100, 0x144)  # letters byte-level BPE uses for spaces, controls and other bytes
 _BYTE_LEVEL_SPECIALS = {"<s>", "</s>", "<|endoftext|>"}
 
@@ -47,13 +51,14 @@ def is_byte_level(tokens: Sequence[str], special: Sequence[bool] = ()) -> bool:
 
 
 def visible(text: str) -> str:
-    """Control and invisible characters as visible symbols (a NUL as ␀, never as an empty box)."""
+    """Control and invisible characters as visible text: a NUL as <0x00>, like a byte of a broken character,
+    never as an empty box (the Control Pictures "␀" are missing from the common fonts, and drew one)."""
     out = []
     for c in text:
         if c in _VISIBLE:
             out.append(_VISIBLE[c])
         elif unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp"):
-            out.append(chr(0x2400 + ord(c)) if ord(c) < 0x20 else f"<U+{ord(c):04X}>")
+            out.append(f"<0x{ord(c):02X}>" if ord(c) < 0x100 else f"<U+{ord(c):04X}>")
         else:
             out.append(c)
     return "".join(out)

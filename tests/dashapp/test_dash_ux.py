@@ -219,7 +219,7 @@ def test_byte_level_and_wordpiece_pieces_read_as_text_with_one_continuation_mark
     assert tokens.readable_tokens(wordpiece)[:5] == ["[CLS]", "the", "qu", "·ick", "brown"]
     assert tokens.piece("Ċ", True) == "⏎" and tokens.piece("Ġ", True) == "␣"
     assert tokens.piece("âĢ", True) == "<0xE2><0x80>"  # two bytes of a three-byte character (…)
-    assert tokens.readable_label("\x00") == "␀" and tokens.readable_label(" Paris") == "Paris"
+    assert tokens.readable_label("\x00") == "<0x00>" and tokens.readable_label(" Paris") == "Paris"
 
 
 def test_every_view_and_export_shows_the_readable_pieces(services, ex):
@@ -238,7 +238,7 @@ def test_every_view_and_export_shows_the_readable_pieces(services, ex):
         assert "Ġ" not in text and "Ã©" not in text, name
     assert "·ick" in str(drawn["token-strip"]) and "token-continues" in str(drawn["token-strip"])
     assert "3 ·ick" in list(drawn["heatmap"].data[0].y)
-    assert list(drawn["predictions"].data[0].y)[1:] == ["␀", "&lt;0xE2&gt;&lt;0x80&gt;"]
+    assert list(drawn["predictions"].data[0].y)[1:] == ["&lt;0x00&gt;", "&lt;0xE2&gt;&lt;0x80&gt;"]
     csv_text = drawing.export(services, ids.EXPORT_CSV, shown, SELECTION, None, {})["content"]
     assert "2,Ġqu,qu," in csv_text and "3,ick,·ick," in csv_text  # the raw token beside the piece
     raw = drawing.export(services, ids.EXPORT_JSON, shown, SELECTION, None, {})
