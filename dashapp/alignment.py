@@ -6,12 +6,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from dashapp.figures.tokens import readable_predictions
-from interp.schema import Analysis
+from interp.schema import Analysis, normalize_text
+from interp.task_specs import TASK_SPECS
 
-WORD_TASKS = ("mlm", "causal-lm")  # labels are vocabulary words: "Paris" and "paris" are one word here
+# labels are vocabulary words: "Paris" and "paris" are one word here
+WORD_TASKS = tuple(name for name, spec in TASK_SPECS.items() if spec.predicts_word)
 
 
 def _membership(analysis: Analysis) -> np.ndarray:
@@ -59,3 +65,50 @@ def probability_difference(a: Analysis, b: Analysis) -> dict[str, float | None]:
     pa, pb = probabilities(a), probabilities(b)
     labels = list(dict.fromkeys([*pa, *pb]))
     return {label: pa[label] - pb[label] if label in pa and label in pb else None for label in labels}
+
+
+def candidate_words(analyses: Sequence[Analysis]) -> list[str]:
+    """The union of the models' listed predictions, as each engine decoded them, best first model by model,
+    one per word whatever its case: the words every model is then scored on (AnalysisRequest.candidates)."""
+    first: dict[str, str] = {}
+    for analysis in analyses:
+        for prediction in analysis.predictions:
+            word = normalize_text(str(prediction["label"]))
+            if word:
+                first.setdefault(word.casefold(), word)
+    return list(first.values())
+
+
+@dataclass(frozen=True)
+class WordProbability:
+    """One word's probability under two models; None where it is not one token of that model's vocabulary."""
+
+    word: str
+    a: float | None
+    b: float | None
+    pieces_a: tuple[str, ...] = ()  # how a model splits a word that is not one of its tokens
+    pieces_b: tuple[str, ...] = ()
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.a is None or self.b is None else self.a - self.b
+
+
+def word_probabilities(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[WordProbability]:
+    """Two models' candidate_scores of the same words side by side, in the first's order."""
+    by_word = {s["word"].casefold(): s for s in b}
+    out = []
+    for sa in a:
+        sb = by_word.get(sa["word"].casefold())
+        if sb is None:
+            continue
+        out.append(
+            WordProbability(
+                sa["word"],
+                sa["score"],
+                sb["score"],
+                tuple(sa.get("pieces") or ()),
+                tuple(sb.get("pieces") or ()),
+            )
+        )
+    return out

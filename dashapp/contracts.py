@@ -83,6 +83,11 @@ class AnalysisSummary(_Answer):
     logit_lens_target: list[dict[str, Any]] | None = Field(
         None, description="Per layer, the target token's {rank (1 = top), score}."
     )
+    candidate_scores: list[dict[str, Any]] | None = Field(
+        None,
+        description="With the request's candidates: per word {word, score (null: not one token), "
+        "single_token, token_ids, pieces}.",
+    )
 
 
 class Pending(_Answer):

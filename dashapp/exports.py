@@ -54,13 +54,19 @@ def to_csv(analysis: Analysis) -> str:
     return out.getvalue()
 
 
+META_ENTRY = "meta"  # the .npz's entry holding the record's JSON metadata, as one string
+
+
 def to_npz(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     """The one .npz of an analysis (the page's download and the API's `/api/analyses/<key>.npz`), from its
-    stored record (`Analysis.to_record()`, or a store's Record): `tokens` (strings), then every stored
-    array at its storage precision: `attention` [layers, heads, n, n], `attention_sensitivity`
-    [layers, n, n], `saliency.<method>` [n] and `head_<statistic>` [layers, heads], as far as computed."""
+    stored record (`Analysis.to_record()`, or a store's Record): `tokens` (strings), `meta` (the record's
+    JSON metadata as one string: with the arrays it is the whole record, `Analysis.from_record(
+    json.loads(str(npz["meta"])), npz)`; dashapp.client reads it so), then every stored array at its storage
+    precision: `attention` [layers, heads, n, n], `attention_sensitivity` [layers, n, n],
+    `saliency.<method>` [n] and `head_<statistic>` [layers, heads], as far as computed."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, tokens=np.array(meta["tokens"], dtype=str), **arrays)
+    record = np.array(orjson.dumps(meta).decode())  # a unicode array: np.load reads it without pickle
+    np.savez_compressed(buffer, tokens=np.array(meta["tokens"], dtype=str), **{META_ENTRY: record}, **arrays)
     return buffer.getvalue()
 
 

@@ -20,6 +20,7 @@ from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.common import label_index, row_outline, shapes_patch
 from dashapp.figures.head_view import PAIR_LABELS, head_view_figure
 from dashapp.figures.heatmap import heatmap_figure, token_outline
+from dashapp.figures.logit_lens import logit_lens_figure
 from dashapp.figures.model_grid import model_grid_figure
 from dashapp.figures.predictions import predictions_figure
 from dashapp.figures.saliency import saliency_figure, saliency_token_patch
@@ -108,6 +109,12 @@ def layer_and_head_of_cell(selection: Selection, point: dict[str, Any]) -> Selec
         return selection
     layer, head = (int(v) for v in point["customdata"])
     return {**selection, "layer": layer, "head": head}
+
+
+def layer_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
+    """A layer's row (its index in customdata)."""
+    layer = point.get("customdata")
+    return selection if not isinstance(layer, int) else {**selection, "layer": layer}
 
 
 def token_and_layer_of_cell(selection: Selection, point: dict[str, Any]) -> Selection:
@@ -223,6 +230,15 @@ HEATMAP = View(
         token_outline(a.n_tokens, token) if a.attention is not None else None
     ),
 )
+LOGIT_LENS = View(
+    "logit-lens",
+    "Logit lens (each layer's top tokens at the prediction; click a row to select its layer)",
+    lambda a, s, theme: logit_lens_figure(a, s["layer"], theme),
+    depends_on=("layer",),
+    width=12,
+    on_click=layer_of_point,
+    in_report=True,
+)
 MODEL_GRID = View(
     "model-grid",
     "Model overview",
@@ -273,6 +289,7 @@ VIEWS: tuple[View, ...] = (
     HEAD_VIEW,
     HEATMAP,
     SENSITIVITY,
+    LOGIT_LENS,
     MODEL_GRID,
     TOKEN_FOCUS,
     SALIENCY,

@@ -223,6 +223,8 @@ def _forward(
         outputs = engine.run(lm, embeds, batch, attentions=True, hidden_states=engine.has_logit_lens)
         preds = engine.predictions(lm, outputs, batch, read_pos, requests[0].top_k)
         attention = [request_attention(outputs.attentions, b, item.lengths) for b, item in enumerate(items)]
+        asked = [request.candidates for request in requests]
+        words = engine.word_scores(lm, outputs, read_pos, asked) if any(asked) else [None] * len(requests)
     analyses = [
         Analysis(
             request=request,
@@ -240,8 +242,9 @@ def _forward(
             head_stats=head_stats(a, item.special_tokens),
             device=str(lm.device),
             architecture=dict(describe(lm.model.config)),
+            candidate_scores=w,
         )
-        for request, item, p, target, a in zip(requests, items, preds, targets, attention)
+        for request, item, p, target, a, w in zip(requests, items, preds, targets, attention, words)
     ]
     if engine.has_logit_lens:
         add_logit_lens(lm, analyses, outputs.hidden_states, read_pos)

@@ -26,9 +26,10 @@ DEFAULT_IG_STEPS = 50
 MAX_TEXT_CHARS = 20_000
 MAX_MESSAGE = 300  # longest message about a malformed request (never a whole rejected value)
 LIMITS = {"top_k": (1, 100), "ig_steps": (1, 1000), "generate": (1, 64), "max_new_tokens": (1, 64)}
+MAX_CANDIDATES, MAX_CANDIDATE_CHARS = 200, 100  # Compare asks for the union of up to 4 models' top-k
 DEFAULT_MAX_NEW_TOKENS = 20  # seq2seq without a target text generates at most this many tokens
 # Fields added after the first cache keys were made: left out of to_dict (and so of every key) while unset.
-_UNSET_OMITTED = ("generate", "sample_seed", "max_new_tokens")
+_UNSET_OMITTED = ("generate", "sample_seed", "max_new_tokens", "candidates")
 
 # Users may write either common mask spelling; the engine swaps in the tokenizer's own mask token,
 # so one sentence can be compared across BERT ([MASK]) and RoBERTa (<mask>).
@@ -118,6 +119,14 @@ class AnalysisRequest(BaseModel):
         strict=True,
         description=f"seq2seq without a target text: generate at most this many (default {DEFAULT_MAX_NEW_TOKENS}).",
     )
+    candidates: tuple[Annotated[str, Field(max_length=MAX_CANDIDATE_CHARS)], ...] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_CANDIDATES,
+        description="mlm, causal-lm: also score these words at the read position, each by the model's own "
+        "probability from its full distribution (`candidate_scores`); a word that is not one token of "
+        "the model's vocabulary is marked, without a probability.",
+    )
 
     def __init__(self, *args: Any, **values: Any) -> None:
         """Fields by name, or model, task, text, pair in order; InputError for any problem."""
@@ -158,6 +167,19 @@ class AnalysisRequest(BaseModel):
     def _optional_text(cls, value: str | None) -> str | None:
         return normalize_text(value) or None
 
+    @field_validator("candidates")
+    @classmethod
+    def _candidates(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        words = [normalize_text(word) for word in value]
+        if not all(words):
+            raise ValueError("a candidate word is empty")
+        first: dict[str, str] = {}  # a word is scored whatever its case (interp.tasks.token.word_scores)
+        for word in words:
+            first.setdefault(word.casefold(), word)  # type: ignore[union-attr]
+        return tuple(first.values())
+
     @field_validator("methods")
     @classmethod
     def _methods(cls, value: tuple[str, ...] | str) -> tuple[str, ...]:
@@ -193,6 +215,11 @@ class AnalysisRequest(BaseModel):
         return self._generation_rules()
 
     def _generation_rules(self) -> AnalysisRequest:
+        if self.candidates is not None and (not TASK_SPECS[self.task].predicts_word or self.generate):
+            words = ", ".join(name for name, spec in TASK_SPECS.items() if spec.predicts_word)
+            raise ValueError(
+                f"candidate words only apply to tasks that predict one word ({words}), not generating"
+            )
         if self.generate is not None and self.task != "causal-lm":
             raise ValueError(f"generate only applies to the causal-lm task, not {self.task}")
         if self.sample_seed is not None and self.generate is None:
@@ -210,7 +237,10 @@ class AnalysisRequest(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         dumped = self.model_dump()
         unset = [name for name in _UNSET_OMITTED if dumped[name] is None]
-        return {**{k: v for k, v in dumped.items() if k not in unset}, "methods": list(self.methods)}
+        out = {**{k: v for k, v in dumped.items() if k not in unset}, "methods": list(self.methods)}
+        if self.candidates is not None:
+            out["candidates"] = list(self.candidates)
+        return out
 
     def key_payload(self, fingerprint: str) -> dict[str, Any]:
         """Everything that determines the result; hashed into the cache key (see cache.keys).
@@ -245,6 +275,11 @@ def _shape_message(error: ErrorDetails) -> str:
         return f"{name} is required"
     if name in LIMITS:
         return f"{name} must be an integer between {LIMITS[name][0]} and {LIMITS[name][1]}"
+    if name == "candidates":
+        return (
+            f"candidates must be a list of 1 to {MAX_CANDIDATES} words of at most "
+            f"{MAX_CANDIDATE_CHARS} characters"
+        )
     if name == "mask_index":
         return "mask index must be a non-negative integer"
     if name == "task":

@@ -110,6 +110,8 @@ class Analysis:
     cross_attention: np.ndarray | None = None  # seq2seq [L, H, nt, ns]
     logit_lens: list[list[dict[str, Any]]] | None = None  # per layer, top-k {"label", "score", "token_id"}
     logit_lens_target: list[dict[str, Any]] | None = None  # per layer, the target's {"rank", "score"}
+    # request.candidates scored: [{"word", "score" (None: not one token), "single_token", "token_ids", "pieces"}]
+    candidate_scores: list[dict[str, Any]] | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -163,6 +165,8 @@ class Analysis:
             "logit_lens": self.logit_lens,
             "logit_lens_target": self.logit_lens_target,
         }
+        if self.candidate_scores is not None:
+            meta["candidate_scores"] = self.candidate_scores
         meta.update({name: getattr(self, name) for name in SEQUENCE_META if getattr(self, name)})
         return meta, arrays
 
@@ -202,6 +206,7 @@ class Analysis:
             cross_attention=as32(arrays["cross_attention"]) if "cross_attention" in arrays else None,
             logit_lens=meta.get("logit_lens"),
             logit_lens_target=meta.get("logit_lens_target"),
+            candidate_scores=meta.get("candidate_scores"),
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
@@ -231,6 +236,8 @@ class Analysis:
             "logit_lens": self.logit_lens,
             "logit_lens_target": self.logit_lens_target,
         }
+        if self.candidate_scores is not None:
+            out["candidate_scores"] = self.candidate_scores
         if full:
             out["attention"] = (
                 None

@@ -30,6 +30,9 @@ class TaskSpec:
     example_text: str  # what the form opens with
     example_pair: str | None = None
     pair_required: bool = True  # False: the pair may be left out (seq2seq then generates its target)
+    # The prediction is one vocabulary word at one position: models line up on the same words (Compare), and a
+    # request may ask for its candidate words' probabilities (AnalysisRequest.candidates).
+    predicts_word: bool = False
 
     @property
     def takes_pair(self) -> bool:
@@ -48,6 +51,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
             target=TargetKind.TOKEN,
             explains="the target token's logit at the mask",
             example_text="The cat sat on the [MASK] .",
+            predicts_word=True,
         ),
         TaskSpec(
             "sst",
@@ -79,6 +83,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
             target=TargetKind.TOKEN,
             explains="the target token's logit after the last token",
             example_text="The capital of France is",
+            predicts_word=True,
         ),
         TaskSpec(
             "similarity",

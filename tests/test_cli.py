@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -97,6 +98,35 @@ def test_analyze_prints_a_human_summary(cli):
     )
     assert result.returncode == 0, result.stderr
     assert "tiny-gpt2" in result.stdout and "Predictions" in result.stdout and "grad_norm" in result.stdout
+
+
+def test_the_human_summary_shows_the_logit_lens_and_candidate_words(cli):
+    args = [
+        "--model",
+        "tiny-gpt2",
+        "--task",
+        "causal-lm",
+        "--text",
+        "the cat sat on the",
+        "--methods",
+        "grad_norm",
+    ]
+    args += ["--candidates", "the", "unbelievable"]
+    shown = cli("analyze", *args, COLUMNS="200")
+    assert shown.returncode == 0, shown.stderr
+    same = orjson.loads(cli("analyze", *args, "--json").stdout)  # cached: the same analysis
+    assert "Logit lens" in shown.stdout and f"target {same['target']['label']!r}" in shown.stdout
+    rows = [line for line in shown.stdout.splitlines() if re.match(r"│ \d+ +│", line)]
+    assert len(rows) == len(same["logit_lens"]) == 3  # one row per layer
+    for row, tops, about in zip(rows, same["logit_lens"], same["logit_lens_target"], strict=True):
+        assert f"{tops[0]['label']!r} {tops[0]['score']:.3f}" in row
+        assert f"#{about['rank']} · {about['score']:.4f}" in row
+    the, long = same["candidate_scores"]
+    assert (
+        f"{the['score']:.4f}" in shown.stdout
+        and "not one token (" in shown.stdout
+        and not long["single_token"]
+    )
 
 
 @pytest.mark.parametrize(

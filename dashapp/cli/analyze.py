@@ -81,8 +81,43 @@ def _print_summary(key: str, cached: bool, analysis: Any) -> None:
                 method, Text(", ".join(f"{analysis.tokens[i]} {float(values[i]):.3f}" for i in ranked))
             )
         out.print(saliency)
+    if analysis.logit_lens:
+        out.print(_logit_lens_table(analysis))
+    if analysis.candidate_scores:
+        words = Table("word", "probability", title="Candidate words", title_justify="left")
+        for s in analysis.candidate_scores:
+            pieces = " ".join(s["pieces"]) or "nothing"
+            shown = f"{s['score']:.4f}" if s["score"] is not None else f"not one token ({pieces})"
+            words.add_row(Text(s["word"]), Text(shown))
+        out.print(words)
     if analysis.truncated:
         out.print(Text("the input was truncated to the model's maximum length", style="yellow"))
+
+
+LENS_TOKENS = 3  # of each layer's top-k, in the summary (--json has them all)
+
+
+def _logit_lens_table(analysis: Any) -> Table:
+    """Per layer, its top tokens through the model's vocabulary head, and the target's rank and probability."""
+    target = (analysis.target or {}).get("label", "")
+    table = Table(
+        "layer",
+        f"top {LENS_TOKENS}",
+        f"target {target!r}",
+        title="Logit lens (each layer's residual stream read as the prediction)",
+        title_justify="left",
+    )
+    about = analysis.logit_lens_target or []
+    for layer, tops in enumerate(analysis.logit_lens):
+        best = ", ".join(f"{p['label']!r} {p['score']:.3f}" for p in tops[:LENS_TOKENS])
+        here = about[layer] if layer < len(about) else None
+        table.add_row(
+            str(layer),
+            Text(best),
+            f"#{here['rank']} · {here['score']:.4f}" if here else "",
+            end_section=False,
+        )
+    return table
 
 
 def add_analyze_command(commands: argparse._SubParsersAction) -> None:
@@ -112,6 +147,12 @@ def add_analyze_command(commands: argparse._SubParsersAction) -> None:
     )
     analyze.add_argument(
         "--max-new-tokens", type=int, help="seq2seq without --pair: the longest target to generate"
+    )
+    analyze.add_argument(
+        "--candidates",
+        nargs="+",
+        metavar="WORD",
+        help="mlm, causal-lm: also score these words (each model's own probability; candidate_scores)",
     )
     analyze.add_argument("--timeout", type=float, help="seconds to wait for the job")
     analyze.add_argument("--json", action="store_true", help="print one JSON object")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, rounded, sequential_scale
+from dashapp.figures.architecture import architecture_notes, head_label, layer_label
+from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, escape, rounded, sequential_scale
 from interp.schema import Analysis
 
 GRID_CELLS = 200  # thumbnails share about this many cells across the longer side of the grid
@@ -64,6 +65,7 @@ def model_grid_figure(
             hoverinfo="skip",
         )
     )
+    arch = analysis.architecture or {}
     centers = [(l, h) for l in range(L) for h in range(H)]
     hover = []
     for l, h in centers:
@@ -72,7 +74,7 @@ def model_grid_figure(
             for name, label in STAT_NAMES.items()
             if name in analysis.head_stats
         )
-        hover.append(f"layer {l} · head {h}{stats}")
+        hover.append(f"{layer_label(arch, l)} · {head_label(arch, h)}{stats}")
     fig.add_trace(
         go.Scatter(
             x=[h * step + (size - 1) / 2 for _, h in centers],
@@ -98,14 +100,14 @@ def model_grid_figure(
             )
     fig.update_xaxes(
         tickvals=[h * step + (size - 1) / 2 for h in range(H)],
-        ticktext=[f"h{h}" for h in range(H)],
+        ticktext=[head_label(arch, h, short=True) for h in range(H)],
         showgrid=False,
         zeroline=False,
         side="top",
     )
     fig.update_yaxes(
         tickvals=[l * step + (size - 1) / 2 for l in range(L)],
-        ticktext=[f"L{l}" for l in range(L)],
+        ticktext=[layer_label(arch, l, short=True) for l in range(L)],
         showgrid=False,
         zeroline=False,
         autorange="reversed",
@@ -114,10 +116,13 @@ def model_grid_figure(
     # Square thumbnails across a full-width card (about 600 px of it beside the preview): the height follows
     # the grid's shape, up to CELL_MAX px a cell, so a 6 × 12 model's thumbnails are ~50 px, not ~30.
     cell = min(CELL_MAX, 600 / H)
+    notes = architecture_notes(arch)  # GQA, sliding windows, soft-caps: what the grid's labels abbreviate
     return apply_theme(
         fig,
         theme,
-        "Model overview · layers × heads (click a cell; hover for a larger view)",
+        "Model overview · layers × heads (click a cell; hover for a larger view)"
+        + "".join(f"<br><sup>{escape(note)}</sup>" for note in notes),
+        subtitle_lines=len(notes),
         height=int(min(1400, 130 + cell * L)),
         hovermode="closest",
         hoverdistance=-1,

@@ -17,7 +17,11 @@ from functools import cache
 from interp.schema import Analysis
 
 CONTINUES = "·"  # before a piece that continues the previous token's word: "qu", "·ick"
-_VISIBLE = {"\n": "⏎", "\t": "⇥", "\r": "␍", " ": "␣"}
+_VISIBLE = {
+    "\n": "⏎",
+    "\t": "⇥",
+    " ": "␣",
+}  # symbols the common fonts have (the Control Pictures ␀ ␍ they lack)
 _BYTE_LEVEL_ONLY = range(0x100, 0x144)  # letters byte-level BPE uses for spaces, controls and other bytes
 _BYTE_LEVEL_SPECIALS = {"<s>", "</s>", "<|endoftext|>"}
 
@@ -47,13 +51,14 @@ def is_byte_level(tokens: Sequence[str], special: Sequence[bool] = ()) -> bool:
 
 
 def visible(text: str) -> str:
-    """Control and invisible characters as visible symbols (a NUL as ␀, never as an empty box)."""
+    """Control and invisible characters as visible text: a NUL as <0x00>, like a byte of a broken character,
+    never as an empty box (the Control Pictures "␀" are missing from the common fonts, and drew one)."""
     out = []
     for c in text:
         if c in _VISIBLE:
             out.append(_VISIBLE[c])
         elif unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp"):
-            out.append(chr(0x2400 + ord(c)) if ord(c) < 0x20 else f"<U+{ord(c):04X}>")
+            out.append(f"<0x{ord(c):02X}>" if ord(c) < 0x100 else f"<U+{ord(c):04X}>")
         else:
             out.append(c)
     return "".join(out)
@@ -96,6 +101,17 @@ def readable_predictions(analysis: Analysis) -> list[str]:
         piece(p["label"], byte_level) if p.get("token") == p["label"] else readable_label(p["label"])
         for p in analysis.predictions
     ]
+
+
+def readable_vocabulary_label(label: str, byte_level: bool = False) -> str:
+    """A decoded vocabulary token's label (a prediction, a logit-lens entry, a candidate word): a WordPiece
+    continuation ("##st") with the continuation mark; a byte-level token the engine kept raw (a space "Ġ", a
+    byte of a longer character) decoded like the tokens are; every other label as readable_label shows it."""
+    if label.startswith("##") and len(label) > 2:
+        return CONTINUES + label[2:]
+    if byte_level and any(ord(c) in _BYTE_LEVEL_ONLY for c in label) and all(c in _byte_of() for c in label):
+        return piece(label, byte_level=True)
+    return readable_label(label)
 
 
 def readable_label(label: str) -> str:

@@ -98,6 +98,12 @@ class TaskEngine(ABC):
     ) -> list[list[Prediction]]:
         """Per request, what the model predicts (shown, and the default target's source)."""
 
+    def word_scores(
+        self, lm: LoadedModel, outputs: Any, read_pos: torch.Tensor, words: list[tuple[str, ...] | None]
+    ) -> list[list[dict[str, Any]] | None]:
+        """Per request, its candidate words' probabilities (TaskSpec.predicts_word engines only)."""
+        raise NotImplementedError(f"task {self.name} does not score candidate words")
+
     def requested_target(self, request: AnalysisRequest, lm: LoadedModel) -> Target | None:
         """The request's own target, None to explain the top prediction.
 

@@ -5,6 +5,7 @@ The target is a vocabulary token; its logit at the read position is what salienc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,16 @@ class TokenEngine(TaskEngine):
         """Top-k tokens, best first."""
         rows = torch.arange(outputs.logits.shape[0], device=outputs.logits.device)
         return top_predictions(lm, outputs.logits[rows, read_pos], top_k)
+
+    def word_scores(
+        self, lm: LoadedModel, outputs: Any, read_pos: torch.Tensor, words: list[tuple[str, ...] | None]
+    ) -> list[list[dict[str, Any]] | None]:
+        """Per request, its candidate words scored at its read position (None where it asks for none)."""
+        rows = torch.arange(outputs.logits.shape[0], device=outputs.logits.device)
+        return [
+            None if asked is None else word_scores(lm, logits, asked)
+            for logits, asked in zip(outputs.logits[rows, read_pos], words, strict=True)
+        ]
 
     def parse_target(self, wanted: str, lm: LoadedModel) -> Target:
         token_id = _single_token(lm, wanted)
@@ -90,6 +101,51 @@ def top_predictions(lm: LoadedModel, logits: torch.Tensor, top_k: int) -> list[l
         ]
         for ps, ids in zip(top.values, top.indices)
     ]
+
+
+def word_scores(lm: LoadedModel, logits: torch.Tensor, words: Sequence[str]) -> list[dict[str, Any]]:
+    """Each word's probability at one position, from the model's full distribution ([vocabulary] logits).
+
+    A word is the same word however this tokenizer spells it as one token: with or without the leading
+    space marker (byte-level BPE has both "Paris" and "ĠParis"), and in any case ("Paris", "paris"), as
+    Compare reads labels. Its probability is the sum over those distinct tokens. A word with no one-token
+    spelling is marked `single_token: False` with its pieces and no probability: the first piece's
+    probability would count every word that starts with it ("Par" for "Paris", "Parade", ...), and the
+    word's own probability needs the pieces after it, which one masked position does not give.
+    """
+    probs = logits.float().softmax(-1)
+    out = []
+    for word in words:
+        ids, pieces = word_token_ids(lm, word)
+        out.append(
+            {
+                "word": word,
+                "score": float(probs[ids].sum()) if ids else None,
+                "single_token": bool(ids),
+                "token_ids": ids,
+                "pieces": pieces,
+            }
+        )
+    return out
+
+
+def word_token_ids(lm: LoadedModel, word: str) -> tuple[list[int], list[str]]:
+    """(The distinct vocabulary tokens that each spell the word alone, the pieces of its shortest spelling
+    when none does); see word_scores."""
+    tokenizer, vocab = lm.tokenizer, lm.tokenizer.get_vocab()
+    ids: list[int] = []
+    shortest: list[int] | None = None
+    for cased in dict.fromkeys((word, word.lower(), word[:1].upper() + word[1:].lower())):
+        if cased in vocab:  # a raw token as written (a label the engine kept raw, "##ing")
+            ids.append(vocab[cased])
+        for spelling in (cased, " " + cased):
+            encoded = tokenizer.encode(spelling, add_special_tokens=False)
+            if len(encoded) == 1 and encoded[0] != tokenizer.unk_token_id:
+                ids.append(encoded[0])
+            elif encoded and (shortest is None or len(encoded) < len(shortest)):
+                shortest = encoded
+    ids = list(dict.fromkeys(ids))
+    return ids, [] if ids else [token_label(lm, i) for i in shortest or []]
 
 
 def token_log_probs(logits: torch.Tensor, positions: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:

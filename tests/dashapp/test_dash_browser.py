@@ -16,6 +16,7 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from dashapp.alignment import candidate_words
 from interp.schema import AnalysisRequest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -75,9 +76,9 @@ def run_analysis(driver, base: str, text: str, model: str = "tiny-bert-mlm", tas
     wait_title(driver, "analyze-sensitivity", "Attention sensitivity")
 
 
-def cached_key(live_app, text: str, model: str = "tiny-bert-mlm") -> str:
+def cached_key(live_app, text: str, model: str = "tiny-bert-mlm", **fields) -> str:
     """Compute an analysis through the executor (not the UI) and return its key."""
-    submission = live_app.executor.submit(AnalysisRequest(model=model, task="mlm", text=text))
+    submission = live_app.executor.submit(AnalysisRequest(model=model, task="mlm", text=text, **fields))
     if submission.job_id:
         assert live_app.executor.wait(submission.job_id, timeout=WAIT).state == "done"
     return submission.key
@@ -199,6 +200,33 @@ def test_compare_bert_and_roberta_on_a_mask(live_app, browser, screenshots):
     assert all("per word" in text and re.search(r"5 (\[MASK\]|<mask>)", text) for text in word_axes), (
         word_axes
     )
+    # the difference compares the same words: the union of both lists, each model's own probability
+    analyses = [
+        live_app.executor.result(cached_key(live_app, SENTENCE, model)) for model in models.split(",")
+    ]
+    words = list({p["label"].casefold(): p["label"] for a in analyses for p in a.predictions[::-1]}.values())
+    scored = [
+        live_app.executor.result(
+            cached_key(live_app, SENTENCE, a.request.model, candidates=candidate_words(analyses), methods=())
+        )
+        for a in analyses
+    ]
+    assert sorted(map(str.casefold, candidate_words(analyses))) == sorted(map(str.casefold, words))
+    bars = wait_for(
+        browser,
+        lambda d: d.execute_script(
+            "const g = document.querySelector('#compare-diff .js-plotly-plot');"
+            "return g && g.data.length === 2 && g.data[1].y.length ? [g.data[1].x, g.data[1].y] : null"
+        ),
+    )
+    bert, roberta = ({s["word"]: s for s in a.candidate_scores} for a in scored)
+    assert len(bars[0]) == len(words) == len(bert)
+    for x, name, word in zip(*bars, candidate_words(analyses), strict=True):
+        one_token = bert[word]["single_token"] and roberta[word]["single_token"]
+        assert (x is None) == (not one_token) == ("not one token for" in name)
+        if one_token:
+            assert x == pytest.approx(bert[word]["score"] - roberta[word]["score"], abs=1e-4)
+    assert any(x is not None for x in bars[0])  # words both vocabularies have: a real comparison
     browser.save_screenshot(str(screenshots / "compare.png"))
 
 

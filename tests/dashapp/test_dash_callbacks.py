@@ -446,7 +446,22 @@ def test_compare_runs_polls_and_renders(services, ex):
     ex.store.analyses[jobs[1]["key"]] = roberta
     ex.jobs[jobs[1]["job_id"]].state = "done"
     polled = compare.poll_compare(services, jobs)
-    assert polled["poll_disabled"] and polled["jobs"][1]["state"] == "done"
+    assert polled["jobs"][1]["state"] == "done" and "words" not in polled["jobs"][2]
+    # every model done: each is asked for the union of their predictions, without saliency
+    word_jobs = [j["words"] for j in polled["jobs"][:2]]
+    assert not polled["poll_disabled"] and "same words" in polled["status"]
+    for job, model in zip(word_jobs, models, strict=True):
+        asked = next(s for s in ex.jobs.values() if s.job_id == job["job_id"])
+        request = bert.request.with_(model=model, candidates=["cat", "dog", "<b>x</b>"], methods=())
+        assert asked.key == ex.key_of(request)
+        scored = synthetic_analysis(model=model, text="the cat [MASK]")
+        scored.candidate_scores = [
+            {"word": w, "score": p, "single_token": p is not None, "pieces": [] if p else ["<", "b", ">"]}
+            for w, p in zip(request.candidates, (0.4, 0.1, None) if model == models[0] else (0.1, 0.3, 0.2))
+        ]
+        ex.store.analyses[asked.key], asked.state = scored, "done"
+    polled = compare.poll_compare(services, polled["jobs"])
+    assert polled["poll_disabled"] and [j["words"]["state"] for j in polled["jobs"][:2]] == ["done"] * 2
     columns = compare.render_columns(services, polled["jobs"], 1, "grad_norm", "light", "svg")
     assert len(columns) == 3
     graphs = columns[0].children.children[1].children
@@ -456,6 +471,13 @@ def test_compare_runs_polls_and_renders(services, ex):
     assert compare.layer_range(services, jobs[2:], 1) == (no_update, no_update)
     diff = compare.render_difference(services, polled["jobs"], *models, "grad_norm", None)
     assert "Difference" in diff.layout.title.text
+    bars = diff.data[-1]  # the same words, each model's own probability; an escaped word that is no token
+    assert list(bars.y) == [
+        "cat",
+        "dog",
+        "&lt;b&gt;x&lt;/b&gt; (not one token for tiny-bert-mlm (&lt;·b·&gt;))",
+    ]
+    assert list(bars.x) == [pytest.approx(0.3), pytest.approx(-0.2), None]
     assert (
         "two different"
         in compare.render_difference(services, jobs, models[0], models[0], None, None)

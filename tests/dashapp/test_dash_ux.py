@@ -12,7 +12,7 @@ import pytest
 from dash import no_update
 
 from dashapp import ids
-from dashapp.alignment import probability_difference
+from dashapp.alignment import candidate_words, word_probabilities
 from dashapp.figures import token_strip, tokens
 from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.common import ACCENT_ON_DARK, DARK_BACKGROUND, HIGHLIGHT, graph_config
@@ -219,7 +219,7 @@ def test_byte_level_and_wordpiece_pieces_read_as_text_with_one_continuation_mark
     assert tokens.readable_tokens(wordpiece)[:5] == ["[CLS]", "the", "qu", "·ick", "brown"]
     assert tokens.piece("Ċ", True) == "⏎" and tokens.piece("Ġ", True) == "␣"
     assert tokens.piece("âĢ", True) == "<0xE2><0x80>"  # two bytes of a three-byte character (…)
-    assert tokens.readable_label("\x00") == "␀" and tokens.readable_label(" Paris") == "Paris"
+    assert tokens.readable_label("\x00") == "<0x00>" and tokens.readable_label(" Paris") == "Paris"
 
 
 def test_every_view_and_export_shows_the_readable_pieces(services, ex):
@@ -238,7 +238,7 @@ def test_every_view_and_export_shows_the_readable_pieces(services, ex):
         assert "Ġ" not in text and "Ã©" not in text, name
     assert "·ick" in str(drawn["token-strip"]) and "token-continues" in str(drawn["token-strip"])
     assert "3 ·ick" in list(drawn["heatmap"].data[0].y)
-    assert list(drawn["predictions"].data[0].y)[1:] == ["␀", "&lt;0xE2&gt;&lt;0x80&gt;"]
+    assert list(drawn["predictions"].data[0].y)[1:] == ["&lt;0x00&gt;", "&lt;0xE2&gt;&lt;0x80&gt;"]
     csv_text = drawing.export(services, ids.EXPORT_CSV, shown, SELECTION, None, {})["content"]
     assert "2,Ġqu,qu," in csv_text and "3,ick,·ick," in csv_text  # the raw token beside the piece
     raw = drawing.export(services, ids.EXPORT_JSON, shown, SELECTION, None, {})
@@ -304,19 +304,35 @@ def test_the_computed_now_badge_is_dark_on_cyan():
     assert badge.color == "info" and badge.text_color == "dark"
 
 
-# --- 5. Compare's difference (interim: the engine gives only each model's top-k) --------------------------
+# --- 5. Compare's difference: the same words, each model's own probability ----------------------------------
 
 
-def test_the_difference_compares_the_same_words_and_never_counts_an_unlisted_word_as_zero():
+def test_the_difference_compares_the_same_words_and_says_which_are_not_one_token():
     bert = synthetic_analysis(model="tiny-bert-mlm")
     roberta = synthetic_analysis(model="tiny-roberta-mlm", seed=2)
-    bert.predictions = [{"label": "paris", "score": 0.5}, {"label": "the", "score": 0.2}]
+    bert.predictions = [{"label": "paris", "score": 0.5}, {"label": "##st", "score": 0.2}]
     roberta.predictions = [{"label": "Paris", "score": 0.3}, {"label": "london", "score": 0.1}]
-    assert probability_difference(bert, roberta) == {"paris": pytest.approx(0.2), "the": None, "london": None}
-    bars = difference_figure(bert, roberta, "grad_norm").data[-1]
-    assert list(bars.y) == [
-        "paris",
-        "the (only in tiny-bert-mlm's list)",
-        "london (only in tiny-roberta-mlm's list)",
+    assert candidate_words([bert, roberta]) == ["paris", "##st", "london"]  # one word whatever its case
+
+    def score(word: str, p: float | None, pieces: tuple[str, ...] = ()) -> dict:
+        return {"word": word, "score": p, "single_token": p is not None, "pieces": pieces}
+
+    words = word_probabilities(
+        [score("paris", 0.5), score("##st", 0.2), score("london", 0.05)],
+        [score("paris", 0.3), score("##st", None, ["#", "#", "st"]), score("london", 0.1)],
+    )
+    assert [w.difference for w in words] == [pytest.approx(0.2), None, pytest.approx(-0.05)]
+    bars = difference_figure(bert, roberta, "grad_norm", words=words).data[-1]
+    assert list(bars.y) == ["paris", "·st (not one token for tiny-roberta-mlm (#·#·st))", "london"]
+    assert list(bars.x) == [0.2, None, -0.05]
+    assert list(bars.customdata[1]) == ["0.2000", "not one token"]
+    waiting = difference_figure(bert, roberta, "grad_norm")  # word scores not there yet: no bars, a note
+    assert list(waiting.data[-1].y) == [] and "same words" in waiting.layout.annotations[-1].text
+    # classifiers keep comparing their (shared) labels
+    sst_a, sst_b = synthetic_analysis(task="sst"), synthetic_analysis(task="sst", model="tiny-roberta-mlm")
+    sst_b.predictions = [{"label": "negative", "score": 0.1}, {"label": "positive", "score": 0.9}]
+    labels = difference_figure(sst_a, sst_b, "grad_norm").data[-1]
+    assert list(labels.y) == ["negative", "positive"] and list(labels.x) == [
+        pytest.approx(0.3),
+        pytest.approx(-0.3),
     ]
-    assert list(bars.x)[1:] == [None, None]

@@ -9,6 +9,7 @@ from typing import Any
 from dash import no_update
 
 from dashapp import ids
+from dashapp.figures.architecture import head_label, layer_label
 from dashapp.selection import (
     HEAD_AVERAGE,
     clamp,
@@ -44,13 +45,15 @@ def update_selection(
     return view.on_click(sel, (value.get("points") or [{}])[0])
 
 
-def layer_options(layers: int) -> list[dict[str, Any]]:
-    return [{"label": f"layer {n}", "value": n} for n in range(layers)]
+def layer_options(layers: int, architecture: dict | None = None) -> list[dict[str, Any]]:
+    """ "layer 3", or "layer 3 · sliding 4096" / "layer 4 · global" where the model has sliding-window layers."""
+    return [{"label": layer_label(architecture or {}, n), "value": n} for n in range(layers)]
 
 
-def head_options(heads: int) -> list[dict[str, Any]]:
+def head_options(heads: int, architecture: dict | None = None) -> list[dict[str, Any]]:
+    """ "head 5", or "head 5 · kv 1" where query heads share key/value heads (GQA)."""
     return [{"label": "head average", "value": HEAD_AVERAGE}] + [
-        {"label": f"head {h}", "value": h} for h in range(heads)
+        {"label": head_label(architecture or {}, h), "value": h} for h in range(heads)
     ]
 
 
@@ -61,8 +64,8 @@ def dimension_options(services: Services, shown: dict | None, selection: dict | 
         return no_update, no_update, no_update, no_update
     sel = clamp(selection, analysis)
     return (
-        layer_options(analysis.num_layers),
-        head_options(analysis.num_heads),
+        layer_options(analysis.num_layers, analysis.architecture),
+        head_options(analysis.num_heads, analysis.architecture),
         sel["layer"],
         head_value(sel["head"]),
     )

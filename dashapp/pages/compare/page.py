@@ -14,6 +14,7 @@ from dashapp.figures.predictions import predictions_figure
 from dashapp.figures.saliency import METHOD_NAMES
 from dashapp.figures.words import word_attention_figure, word_saliency_figure
 from dashapp.pages import components as ui
+from dashapp.pages.compare.words import all_finished, poll_word_jobs, same_words, with_word_jobs
 from dashapp.selection import DEFAULT_METHOD, last
 from dashapp.services import Services
 from interp.schema import SALIENCY_METHODS, TASKS, AnalysisRequest, InputError
@@ -217,7 +218,8 @@ def run_compare(
             "error": started.problem,
         }
         records.append({"model": request.model, **record})
-    return {"jobs": records, "poll_disabled": all(map(jobs.finished, records)), "alert": None}
+    records = with_word_jobs(services, records)  # all cached: the same words are scored (or found) at once
+    return {"jobs": records, "poll_disabled": all_finished(records), "alert": None}
 
 
 def poll_compare(services: Services, records: list[dict] | None) -> dict[str, Any]:
@@ -230,10 +232,13 @@ def poll_compare(services: Services, records: list[dict] | None) -> dict[str, An
         if report is not None and not report.finished:
             lines.append(f"{record['model']}: {report.text} ({report.percent} %)")
         updated.append(record)
+    updated = with_word_jobs(services, poll_word_jobs(services, updated))
+    if any(not jobs.finished(r.get("words") or {"state": jobs.DONE}) for r in updated):
+        lines.append("scoring every model on the same words…")
     changed = updated != records
     return {
         "jobs": updated if changed else no_update,
-        "poll_disabled": all(map(jobs.finished, updated)),
+        "poll_disabled": all_finished(updated),
         "status": " · ".join(lines),
     }
 
@@ -304,10 +309,13 @@ def render_difference(
     method: str | None,
     theme: str | None,
 ):
-    keys = {j["model"]: j.get("key") for j in records or []}
+    by_model = {j["model"]: j for j in records or []}
     if not a or not b or a == b:
         return empty_figure("choose two different models", theme)
-    first, second = services.analysis(keys.get(a)), services.analysis(keys.get(b))
+    if a not in by_model or b not in by_model:
+        return empty_figure("waiting for both models…", theme)
+    first, second = services.analysis(by_model[a].get("key")), services.analysis(by_model[b].get("key"))
     if first is None or second is None:
         return empty_figure("waiting for both models…", theme)
-    return difference_figure(first, second, method or DEFAULT_METHOD, theme)
+    words = same_words(services, by_model[a], by_model[b])
+    return difference_figure(first, second, method or DEFAULT_METHOD, theme, words)
