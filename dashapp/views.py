@@ -204,8 +204,10 @@ def _pair_filter() -> dbc.RadioItems:
 HEAD_VIEW = View(
     "head-view",
     "Head view (every head of the layer; the legend toggles heads)",
-    lambda a, s, theme, pair_filter="all": head_view_figure(a, s["layer"], pair_filter or "all", theme),
-    depends_on=("layer",),
+    lambda a, s, theme, pair_filter="all": head_view_figure(
+        a, s["layer"], pair_filter or "all", theme, s["token"]
+    ),
+    depends_on=("layer", "token"),  # the token: the window of a long input is around it
     width=5,
     on_click=token_of_point,
     controls=_pair_filter,
