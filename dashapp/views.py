@@ -62,6 +62,9 @@ class View:
     # (analysis, the hovered point of a Plotly hoverData, theme) -> a larger figure beside the view
     hover_preview: Callable[[Analysis, dict[str, Any], str | None], Any] | None = None
     graph: bool = True  # a dcc.Graph; False: plain components in a Div (which follow the page's CSS theme)
+    # its builder takes `zoom` (dashapp.figures.heatmap.zoom_range of the graph's relayoutData): a long map
+    # is sent downsampled, and a zoom redraws the zoomed range at full resolution
+    zoomable: bool = False
 
     @property
     def id(self) -> str:
@@ -216,8 +219,9 @@ HEAD_VIEW = View(
 HEATMAP = View(
     "heatmap",
     "Attention heatmap",
-    lambda a, s, theme: heatmap_figure(a, s["layer"], s["head"], s["token"], theme),
+    lambda a, s, theme, zoom=None: heatmap_figure(a, s["layer"], s["head"], s["token"], theme, zoom),
     depends_on=("layer", "head"),
+    zoomable=True,
     width=6,
     on_click=token_of_row,
     in_report=True,
@@ -246,8 +250,9 @@ TOKEN_FOCUS = View(
 SENSITIVITY = View(
     "sensitivity",
     "Attention sensitivity",
-    lambda a, s, theme: sensitivity_figure(a, s["layer"], s["token"], theme),
+    lambda a, s, theme, zoom=None: sensitivity_figure(a, s["layer"], s["token"], theme, zoom),
     depends_on=("layer",),
+    zoomable=True,
     width=6,
     on_click=token_of_row,
     in_report=True,

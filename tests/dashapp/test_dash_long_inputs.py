@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dash
+import numpy as np
 import pytest
 
 from dashapp.figures.attention_graph import attention_graph_figure
-from dashapp.figures.common import HIGHLIGHT, escape
+from dashapp.figures.common import HIGHLIGHT, escape, token_labels
 from dashapp.figures.head_view import head_view_figure
+from dashapp.figures.heatmap import MAX_SIDE, block_max, heatmap_figure, zoom_range
+from dashapp.figures.sensitivity import sensitivity_figure
+from dashapp.figures.tokens import readable_tokens
 from dashapp.figures.window import WINDOW_ROWS
 from dashapp.pages import components as ui
-from dashapp.views import token_of_point
+from dashapp.pages.analyze import callbacks
+from dashapp.services import Services
+from dashapp.views import VIEWS, token_of_point, token_of_row
+from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
 
 
@@ -86,3 +94,67 @@ def test_a_short_input_has_no_window_and_no_minimap():
     for fig in (attention_graph_figure(analysis, 0, None, 2), head_view_figure(analysis, 0, token=2)):
         assert list(_queries(fig).customdata) == list(range(analysis.n_tokens))
         assert not any(t.type == "bar" for t in fig.data)
+
+
+def test_block_max_keeps_every_strong_cell():
+    matrix = np.zeros((7, 7), dtype=np.float32)
+    matrix[4, 6] = 0.9
+    blocks = block_max(matrix, 3)
+    assert (
+        blocks.shape == (3, 3) and blocks[1, 2] == pytest.approx(0.9) and blocks.sum() == pytest.approx(0.9)
+    )
+
+
+@pytest.mark.parametrize("build", ["heatmap", "sensitivity"])
+def test_a_long_map_is_downsampled_and_a_zoom_redraws_it_at_full_resolution(build):
+    analysis = synthetic_analysis(n_words=510, layers=2, heads=2)
+    matrix = analysis.attention[1, 0] if build == "heatmap" else analysis.attention_sensitivity[1]
+    figure = {
+        "heatmap": lambda zoom: heatmap_figure(analysis, 1, 0, 300, zoom=zoom),
+        "sensitivity": lambda zoom: sensitivity_figure(analysis, 1, 300, zoom=zoom),
+    }[build]
+    whole = figure(None)
+    z = np.asarray(whole.data[0].z)
+    assert max(z.shape) <= MAX_SIDE and z.shape == (171, 171)  # 513 tokens in blocks of 3
+    assert np.allclose(z[100, 50], matrix[300:303, 150:153].max(), atol=1e-4)  # the block's max, not its mean
+    assert whole.data[0].x0 == 1 and whole.data[0].dx == 3
+    assert "zoom in for full resolution" in whole.layout.title.text
+    assert len(whole.to_json()) < 400_000  # a 513² map at full resolution is 1.4 MB
+    ticks = list(whole.layout.yaxis.ticktext)
+    assert len(ticks) <= 40 and ticks[0] == "0 [CLS]"
+    # plotly's relayoutData of a zoom on rows 290–330, columns 140–160 (y reversed: range[0] is the bottom)
+    zoom = zoom_range(
+        {"xaxis.range[0]": 139.6, "xaxis.range[1]": 160.4, "yaxis.range[0]": 330.2, "yaxis.range[1]": 289.5}
+    )
+    assert zoom == {"x": [139.6, 160.4], "y": [289.5, 330.2]}
+    zoomed = figure(zoom)
+    z = np.asarray(zoomed.data[0].z)
+    assert z.shape == (41, 21) and zoomed.data[0].x0 == 140 and zoomed.data[0].y0 == 290
+    assert np.allclose(z, matrix[290:331, 140:161], atol=1e-4)  # every cell, at full resolution
+    assert "full resolution" in zoomed.layout.title.text and "rows 290–330" in zoomed.layout.title.text
+    assert zoom_range({"xaxis.autorange": True, "yaxis.autorange": True}) is None
+    assert zoom_range({"autosize": True}) is None
+    # a click on a block selects a token of it
+    assert token_of_row({"token": None}, {"y": 301, "x": 151})["token"] == 301
+    assert token_of_row({"token": None}, {"y": 301.5, "x": 151})["token"] == 301
+
+
+def test_a_short_map_is_unchanged_category_labels():
+    analysis = synthetic_analysis()
+    fig = heatmap_figure(analysis, 0, None, 2)
+    assert (
+        list(fig.data[0].y) == token_labels(readable_tokens(analysis)) and fig.layout.yaxis.type == "category"
+    )
+
+
+def test_a_zoomable_views_redraw_follows_its_zoom():
+    app = dash.Dash(__name__)
+    callbacks.wire(app, Services(FakeExecutor()), VIEWS)
+    for view in VIEWS:
+        redraw = next(
+            cb
+            for out, cb in app.callback_map.items()
+            if f"{view.id}.figure" in out or f"{view.id}.children" in out
+        )
+        follows = {"id": view.id, "property": "relayoutData"} in redraw["inputs"]
+        assert follows == (view.name in ("heatmap", "sensitivity")) == view.zoomable
