@@ -114,7 +114,8 @@ def attention_graph_figure(
     fig.add_traces([t for t in traces if t is not None])
     labels = [escape(t) for t in readable_tokens(analysis)]
     token_columns(fig, labels, window, [HIGHLIGHT if i == selected else edge_color for i in range(n)], 9)
-    title = f"Attention graph · layer {layer} · {head_name(head)} · top {top_k} per token"
+    title = f"Attention graph · layer {layer} · {head_name(head)} · top {top_k}"
+    title += " per token" if window == (0, n) else ""
     if window != (0, n):
         add_minimap(fig, matrix.mean(axis=0), window, selected, labels, theme, "attention received")
         title += f" · {window_note(window, n)}"

@@ -53,7 +53,7 @@ def add_minimap(
             marker=dict(color=colors, line=dict(width=0)),
             customdata=list(range(n)),
             text=[escape(t) for t in tokens],
-            hovertemplate=f"#%{{customdata}} %{{text}}<br>{what} %{{x:.3f}}<extra>all tokens</extra>",
+            hovertemplate=f"#%{{customdata}} %{{text}}<br>{what} %{{x:.3f}}<br>click: select it<extra></extra>",
             textposition="none",
             showlegend=False,
             xaxis="x2",
@@ -83,4 +83,4 @@ def add_minimap(
 def window_note(window: tuple[int, int], n: int) -> str:
     """The title's note of what the window shows."""
     start, stop = window
-    return f"tokens {start}–{stop - 1} of {n} (the strip: all; click it to move)"
+    return f"tokens {start}–{stop - 1} of {n}"
