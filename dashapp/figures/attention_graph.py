@@ -22,7 +22,7 @@ from dashapp.figures.common import (
 )
 from dashapp.figures.edge_lines import Edges, edge_trace, prune_edges
 from dashapp.figures.tokens import readable_tokens
-from dashapp.figures.window import add_minimap, rows_height, token_window, window_note
+from dashapp.figures.window import add_minimap, in_window, rows_height, token_window, window_note
 from interp.schema import Analysis
 
 __all__ = ["Edges", "attention_graph_figure", "prune_edges"]
@@ -89,6 +89,7 @@ def attention_graph_figure(
         outside = prune_edges(matrix, top_k, threshold)
         far = ((outside.source < start) | (outside.source >= stop)) & (outside.target == selected)
         edges = edges.joined(outside.where(far))
+    edges = in_window(edges, window, selected)
     outgoing = edges.source == selected
     incoming = (edges.target == selected) & ~outgoing
     plain = ~(outgoing | incoming)

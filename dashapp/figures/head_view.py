@@ -15,7 +15,7 @@ from dashapp.figures.attention_graph import token_columns
 from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, escape
 from dashapp.figures.edge_lines import edge_trace, prune_edges
 from dashapp.figures.tokens import readable_tokens
-from dashapp.figures.window import add_minimap, rows_height, token_window, window_note
+from dashapp.figures.window import add_minimap, in_window, rows_height, token_window, window_note
 from interp.schema import Analysis
 
 HEAD_COLORS = qualitative.Dark24
@@ -64,7 +64,9 @@ def head_view_figure(
     top = max(float(rows.max()), 1e-9)  # widths relative to the strongest edge on show
     for head, matrix in enumerate(rows):
         edges = prune_edges(matrix, TOP_K, first_row=start)
-        edges = edges.where(pair_mask(segments, edges.source, edges.target, pair))
+        edges = in_window(
+            edges.where(pair_mask(segments, edges.source, edges.target, pair)), window, selected
+        )
         strength = np.minimum(WIDTH_BINS - 1, (edges.weight / top * WIDTH_BINS).astype(int))
         color = head_color(head)
         first = True

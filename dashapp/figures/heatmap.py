@@ -32,7 +32,7 @@ from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 MAX_SIDE = 200  # cells per axis sent to the browser: a 512-token map goes as 171 × 171 blocks of 3 × 3
-MAX_TICKS = 40  # labelled ticks per axis of a numeric (long) map
+MAX_TICKS = {"y": 40, "x": 20}  # labelled ticks of a numeric (long) map: the x labels are slanted, wider
 Zoom = dict[str, list[float]]  # {"x": [lo, hi], "y": [lo, hi]} in token coordinates (cell i spans i ± 0.5)
 
 
@@ -71,8 +71,8 @@ def _span(zoom: Zoom | None, axis: str, n: int) -> tuple[int, int]:
     return (start, stop) if stop > start else (0, n)
 
 
-def _ticks(labels: list[str], start: int, stop: int) -> dict[str, Any]:
-    step = max(1, math.ceil((stop - start) / MAX_TICKS))
+def _ticks(labels: list[str], start: int, stop: int, axis: str) -> dict[str, Any]:
+    step = max(1, math.ceil((stop - start) / MAX_TICKS[axis]))
     shown = range(start, stop, step)
     return dict(tickmode="array", tickvals=list(shown), ticktext=[labels[i] for i in shown])
 
@@ -121,8 +121,8 @@ def matrix_heatmap(
     )
     # No explicit ranges: autorange shows what was sent (the zoomed range), and resetting the axes
     # (the modebar's home, a double click) reports autorange, which redraws the whole map.
-    fig.update_yaxes(autorange="reversed", **_ticks(labels, r0, r1))
-    fig.update_xaxes(tickangle=-60, **_ticks(labels, c0, c1))
+    fig.update_yaxes(autorange="reversed", **_ticks(labels, r0, r1, "y"))
+    fig.update_xaxes(tickangle=-60, **_ticks(labels, c0, c1, "x"))
     return fig
 
 
@@ -133,9 +133,7 @@ def resolution_note(n: int, zoom: Zoom | None) -> str:
     (r0, r1), (c0, c1) = _span(zoom, "y", n), _span(zoom, "x", n)
     factor = max(1, math.ceil(max(r1 - r0, c1 - c0) / MAX_SIDE))
     where = "" if zoom is None else f" · rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}"
-    how = (
-        "full resolution" if factor == 1 else f"max of {factor}×{factor} blocks: zoom in for full resolution"
-    )
+    how = "full resolution" if factor == 1 else f"{factor}×{factor} block max (zoom: full resolution)"
     return f"{where} · {how}"
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashapp.figures.common import HIGHLIGHT, accent, escape
+from dashapp.figures.edge_lines import Edges
 
 ROW_PX = 18  # one token's row: a readable label at plotly's default 12 px font
 WINDOW_PX = 720  # the most a graph view's token rows may take
@@ -43,10 +44,14 @@ def add_minimap(
     """All n tokens as thin bars (length: `values`, e.g. the attention each receives) on the left, the window
     outlined; clicking a bar selects its token. The graph moves to the right of it (x2/y2 are the minimap)."""
     n = len(values)
+    values = np.asarray(values, dtype=np.float32)
     colors = [HIGHLIGHT if i == token else accent(theme) for i in range(n)]
+    # The axis starts a little below the smallest value: near-uniform attention still shows its ups and downs.
+    low, high = float(values.min()), float(values.max())
+    start_at = max(0.0, low - 0.1 * (high - low))
     fig.add_trace(
         go.Bar(
-            x=np.round(np.asarray(values, dtype=np.float32), 4),
+            x=np.round(values, 5),
             y=-np.arange(n),
             orientation="h",
             width=1.0,
@@ -74,10 +79,25 @@ def add_minimap(
     )
     fig.update_layout(
         xaxis=dict(domain=GRAPH_DOMAIN),
-        xaxis2=dict(domain=MINIMAP_DOMAIN, visible=False, fixedrange=True, anchor="y2"),
+        xaxis2=dict(
+            domain=MINIMAP_DOMAIN,
+            visible=False,
+            fixedrange=True,
+            anchor="y2",
+            range=[start_at, max(high, 1e-9)],
+        ),
         yaxis2=dict(visible=False, range=[-n + 0.5, 0.5], fixedrange=True, anchor="x2"),
         bargap=0,
     )
+
+
+def in_window(edges: Edges, window: tuple[int, int], token: int | None) -> Edges:
+    """The edges a window draws: those between its tokens, and the selected token's own, whose lines
+    leave the view towards a far token (long-range attention stays visible, other far edges would
+    only cover the window in lines that lead nowhere on screen)."""
+    start, stop = window
+    inside = (edges.source >= start) & (edges.source < stop) & (edges.target >= start) & (edges.target < stop)
+    return edges.where(inside | (edges.source == token) | (edges.target == token))
 
 
 def window_note(window: tuple[int, int], n: int) -> str:

@@ -85,7 +85,7 @@ def test_512_tokens_stay_readable_and_a_click_updates_every_view(live_app, brows
     assert len(bars) == 512
 
     # the heatmap: blocks of 3 × 3 tokens, their max
-    assert "max of 3×3 blocks" in wait_title(browser, "analyze-heatmap", "layer 0")
+    assert "3×3 block max" in wait_title(browser, "analyze-heatmap", "layer 0")
 
     # clicking the minimap selects its token and moves the window there; every view follows
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)

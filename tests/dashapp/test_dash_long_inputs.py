@@ -70,9 +70,15 @@ def test_a_long_input_shows_a_labelled_window_around_the_token_and_a_minimap_of_
     assert queries.marker.color[20] == HIGHLIGHT
     assert fig.layout.height <= 900  # bounded: no 1,600 px column of dots
     assert tuple(fig.layout.yaxis.range) == (-319.5, -279.5)
-    # every query of the window has its edges; no other query's own edges are sent
-    sources = {i for i, _ in _lines(fig)}
-    assert set(range(280, 320)) <= sources
+    # each token's top 3 keys over the whole row, drawn where both ends are in the window, and the
+    # selected token's own wherever they lead (its lines leave the view; the graph also draws who
+    # attends to it from afar)
+    maps = [analysis.attention[1].mean(0)] if build == "graph" else list(analysis.attention[1])
+    top = {(i, int(j)) for m in maps for i in range(n) for j in np.argsort(-m[i])[:3]}
+    inside = range(280, 320)
+    own = (lambda i, j: 300 in (i, j)) if build == "graph" else (lambda i, j: i == 300)
+    assert _lines(fig) == {(i, j) for i, j in top if (i in inside and j in inside) or own(i, j)}
+    assert any(i not in inside or j not in inside for i, j in _lines(fig))
     minimap = next(t for t in fig.data if t.type == "bar")
     assert list(minimap.customdata) == list(range(n)) and minimap.marker.color[300] == HIGHLIGHT
     # clicking the minimap selects its token, which moves the window
@@ -118,10 +124,10 @@ def test_a_long_map_is_downsampled_and_a_zoom_redraws_it_at_full_resolution(buil
     assert max(z.shape) <= MAX_SIDE and z.shape == (171, 171)  # 513 tokens in blocks of 3
     assert np.allclose(z[100, 50], matrix[300:303, 150:153].max(), atol=1e-4)  # the block's max, not its mean
     assert whole.data[0].x0 == 1 and whole.data[0].dx == 3
-    assert "zoom in for full resolution" in whole.layout.title.text
+    assert "3×3 block max (zoom: full resolution)" in whole.layout.title.text
     assert len(whole.to_json()) < 400_000  # a 513² map at full resolution is 1.4 MB
     ticks = list(whole.layout.yaxis.ticktext)
-    assert len(ticks) <= 40 and ticks[0] == "0 [CLS]"
+    assert len(ticks) <= 40 and len(whole.layout.xaxis.ticktext) <= 20 and ticks[0] == "0 [CLS]"
     # plotly's relayoutData of a zoom on rows 290–330, columns 140–160 (y reversed: range[0] is the bottom)
     zoom = zoom_range(
         {"xaxis.range[0]": 139.6, "xaxis.range[1]": 160.4, "yaxis.range[0]": 330.2, "yaxis.range[1]": 289.5}
