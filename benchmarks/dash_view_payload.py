@@ -23,7 +23,7 @@ from tests.dashapp.synthetic import synthetic_analysis
 
 def main() -> None:
     analysis = synthetic_analysis(n_words=510, layers=12, heads=12)
-    selection = {"layer": 5, "head": None, "token": 40, "method": "integrated_gradients"}
+    selection = {"layer": 5, "head": None, "token": 40, "method": "integrated_gradients", "step": None}
     full = analysis.attention.astype(np.float32).nbytes * 4 // 3  # base64 of float32, as plotly sends arrays
     sent = 0
     for view in (v for v in VIEWS if v.graph):

@@ -48,6 +48,9 @@ class AnalysisSummary(_Answer):
     )
     target: dict[str, Any] | None = Field(None, description="{label, index}: what the saliency explains.")
     truncated: bool = False
+    tokens_before_truncation: int | None = Field(
+        None, description="When truncated: how many tokens the input had (len(tokens) were kept)."
+    )
     saliency_info: dict[str, Any] = {}
     stages_done: list[str] = []
     saliency: dict[str, list[Any]] = Field(

@@ -63,6 +63,9 @@ class View:
     # (analysis, the hovered point of a Plotly hoverData, theme) -> a larger figure beside the view
     hover_preview: Callable[[Analysis, dict[str, Any], str | None], Any] | None = None
     graph: bool = True  # a dcc.Graph; False: plain components in a Div (which follow the page's CSS theme)
+    # its builder takes `zoom` (dashapp.figures.heatmap.zoom_range of the graph's relayoutData): a long map
+    # is sent downsampled, and a zoom redraws the zoomed range at full resolution
+    zoomable: bool = False
 
     @property
     def id(self) -> str:
@@ -211,8 +214,10 @@ def _pair_filter() -> dbc.RadioItems:
 HEAD_VIEW = View(
     "head-view",
     "Head view (every head of the layer; the legend toggles heads)",
-    lambda a, s, theme, pair_filter="all": head_view_figure(a, s["layer"], pair_filter or "all", theme),
-    depends_on=("layer",),
+    lambda a, s, theme, pair_filter="all": head_view_figure(
+        a, s["layer"], pair_filter or "all", theme, s["token"]
+    ),
+    depends_on=("layer", "token"),  # the token: the window of a long input is around it
     width=5,
     on_click=token_of_point,
     controls=_pair_filter,
@@ -221,8 +226,9 @@ HEAD_VIEW = View(
 HEATMAP = View(
     "heatmap",
     "Attention heatmap",
-    lambda a, s, theme: heatmap_figure(a, s["layer"], s["head"], s["token"], theme),
+    lambda a, s, theme, zoom=None: heatmap_figure(a, s["layer"], s["head"], s["token"], theme, zoom),
     depends_on=("layer", "head"),
+    zoomable=True,
     width=6,
     on_click=token_of_row,
     in_report=True,
@@ -260,8 +266,9 @@ TOKEN_FOCUS = View(
 SENSITIVITY = View(
     "sensitivity",
     "Attention sensitivity",
-    lambda a, s, theme: sensitivity_figure(a, s["layer"], s["token"], theme),
+    lambda a, s, theme, zoom=None: sensitivity_figure(a, s["layer"], s["token"], theme, zoom),
     depends_on=("layer",),
+    zoomable=True,
     width=6,
     on_click=token_of_row,
     in_report=True,

@@ -238,6 +238,7 @@ def _forward(
             target=target or engine.default_target(p),
             mask_position=item.mask_position,
             truncated=item.truncated,
+            tokens_before_truncation=item.tokens_before_truncation,
             attention=a,
             head_stats=head_stats(a, item.special_tokens),
             device=str(lm.device),

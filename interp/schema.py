@@ -86,6 +86,7 @@ class Analysis:
     target: dict[str, Any] | None  # {"label", "index"} the saliency explains
     mask_position: int | None = None  # token index of the mask (mlm)
     truncated: bool = False
+    tokens_before_truncation: int | None = None  # the input's tokens before the cut, when truncated
     attention: np.ndarray | None = None  # [L, H, n, n], rows sum to 1
     saliency: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [n]
     saliency_info: dict[str, dict[str, float]] = field(default_factory=dict)  # e.g. IG completeness delta
@@ -157,6 +158,7 @@ class Analysis:
             "target": self.target,
             "mask_position": self.mask_position,
             "truncated": self.truncated,
+            "tokens_before_truncation": self.tokens_before_truncation,
             "saliency_info": self.saliency_info,
             "timings": self.timings,
             "stages_done": self.stages_done,
@@ -185,6 +187,7 @@ class Analysis:
             target=meta.get("target"),
             mask_position=meta.get("mask_position"),
             truncated=bool(meta.get("truncated", False)),
+            tokens_before_truncation=meta.get("tokens_before_truncation"),
             attention=as32(arrays["attention"]) if "attention" in arrays else None,
             saliency={k.split(".", 1)[1]: as32(v) for k, v in arrays.items() if k.startswith("saliency.")},
             saliency_info=dict(meta.get("saliency_info") or {}),
@@ -230,6 +233,7 @@ class Analysis:
                 k: np.asarray(v, dtype=np.float64).round(6).tolist() for k, v in self.head_stats.items()
             },
             "truncated": self.truncated,
+            "tokens_before_truncation": self.tokens_before_truncation,
             "timings": self.timings,
             "stages_done": self.stages_done,
             "architecture": self.architecture,

@@ -48,6 +48,7 @@ def analyze_seq2seq(
     analysis.tokens, analysis.token_words, analysis.words = item.tokens, item.token_words, item.words
     analysis.token_segments, analysis.special_tokens = item.token_segments, item.special_tokens
     analysis.truncated, analysis.device = item.truncated, str(lm.device)
+    analysis.tokens_before_truncation = item.tokens_before_truncation
     analysis.attention = stack(outputs.encoder_attentions)
     analysis.decoder_attention = stack(outputs.decoder_attentions)
     analysis.cross_attention = stack(outputs.cross_attentions)

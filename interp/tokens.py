@@ -32,6 +32,7 @@ class Tokenized:
     special_tokens: list[bool]
     truncated: bool
     mask_position: int | None = None
+    tokens_before_truncation: int | None = None  # how many tokens the input had, when some were dropped
 
     @property
     def lengths(self) -> list[int]:
@@ -50,13 +51,14 @@ def _char_words(text: str, first_word: int) -> tuple[list[str], np.ndarray]:
 
 
 def _encode(tokenizer: PreTrainedTokenizerBase, text: str, pair: str | None, max_length: int):
+    """(the encoding, cut to max_length; how many tokens it had before the cut)"""
     encoding = tokenizer(text, pair, return_offsets_mapping=True)
-    truncated = len(encoding["input_ids"]) > max_length
-    if truncated:
+    length = len(encoding["input_ids"])
+    if length > max_length:
         encoding = tokenizer(
             text, pair, return_offsets_mapping=True, truncation="longest_first", max_length=max_length
         )
-    return encoding, truncated
+    return encoding, length
 
 
 def _describe(encoding, texts: list[str], owners: list[np.ndarray], segment_base: int):
@@ -95,11 +97,11 @@ def tokenize(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, max_l
     # Sentence-embedding tasks encode each text on its own; everything else reads text and pair together.
     groups = [[i] for i in range(len(texts))] if spec.separate_sequences else [list(range(len(texts)))]
     sequences, type_ids, token_words, segments, specials = [], [], [], [], []
-    truncated = False
+    before = 0  # tokens of the input before truncation, over all sequences
     for g, group in enumerate(groups):
         chosen = [texts[i] for i in group]
-        encoding, cut = _encode(tokenizer, chosen[0], chosen[1] if len(chosen) > 1 else None, max_length)
-        truncated |= cut
+        encoding, length = _encode(tokenizer, chosen[0], chosen[1] if len(chosen) > 1 else None, max_length)
+        before += length
         w, s, sp = _describe(encoding, chosen, [owners[i] for i in group], segment_base=g)
         sequences.append(list(encoding["input_ids"]))
         type_ids.append(list(encoding.get("token_type_ids") or [0] * len(w)))
@@ -112,6 +114,7 @@ def tokenize(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, max_l
     if any(len(s) == 0 for s in sequences):
         raise InputError("the text has no tokens this model can read")
 
+    truncated = before > len(token_words)
     mask_position = (
         _place_mask(request, tokenizer, sequences[0], specials, truncated, max_length)
         if spec.needs_mask
@@ -129,6 +132,7 @@ def tokenize(request: AnalysisRequest, tokenizer: PreTrainedTokenizerBase, max_l
         specials,
         truncated,
         mask_position,
+        before if truncated else None,
     )
 
 

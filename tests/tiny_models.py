@@ -38,6 +38,7 @@ CORPUS = [
 ]
 
 MAX_POSITIONS = 64
+LONG_POSITIONS = 512  # tiny-bert-long: the page at a full BERT-length input (and past it: truncation)
 SIZES = dict(hidden=32, layers=3, heads=4, intermediate=64)
 NLI_LABELS = {0: "contradiction", 1: "entailment", 2: "neutral"}  # deliberately not alphabetical by id
 SST_LABELS = {0: "negative", 1: "positive"}
@@ -225,6 +226,27 @@ def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
         "mnli",
     )
     make(BertModel, BertConfig(**bert_cfg), bert_tok, "tiny-bert-sim", "similarity")
+    # BERT's 512 positions, two layers of two heads: 512-token analyses (sensitivity too) in seconds.
+    from transformers import BertTokenizer
+
+    long_tok = BertTokenizer.from_pretrained(str(root / "_wordpiece"), model_max_length=LONG_POSITIONS)
+    make(
+        BertForSequenceClassification,
+        BertConfig(
+            **{
+                **bert_cfg,
+                "max_position_embeddings": LONG_POSITIONS,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+            },
+            num_labels=2,
+            id2label=SST_LABELS,
+            label2id={v: k for k, v in SST_LABELS.items()},
+        ),
+        long_tok,
+        "tiny-bert-long",
+        "sst",
+    )
 
     # DistilBERT: the same WordPiece vocab.
     distil_cfg = dict(

@@ -1,12 +1,12 @@
 """BERTGradGraph-style bipartite attention graph: queries on the left, keys on the right.
 
-Only the strongest edges are drawn (top-k per query token, above a threshold), so long inputs
-stay readable and the browser gets a few kilobytes instead of the whole matrix.
+Only the strongest edges are drawn (top-k per query token, above a threshold), so the browser gets a
+few kilobytes instead of the whole matrix. A long input shows a window of tokens around the selection
+(dashapp.figures.window) with a minimap of the whole sequence beside it: the height stays bounded
+and every label readable.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,41 +20,51 @@ from dashapp.figures.common import (
     head_matrix,
     head_name,
 )
+from dashapp.figures.edge_lines import Edges, edge_trace, prune_edges
 from dashapp.figures.tokens import readable_tokens
+from dashapp.figures.window import add_minimap, in_window, rows_height, token_window, window_note
 from interp.schema import Analysis
 
+__all__ = ["Edges", "attention_graph_figure", "prune_edges"]
+
 WIDTH_BINS = 5  # plotly draws one width per trace: edges are grouped into this many strengths
-MAX_LABELLED = 80  # above this many tokens the labels would overlap: hover shows them instead
 INCOMING = "#d62728"
 
 
-@dataclass(frozen=True)
-class Edges:
-    source: np.ndarray  # query token index
-    target: np.ndarray  # key token index
-    weight: np.ndarray
-
-
-def prune_edges(matrix: np.ndarray, top_k: int, threshold: float = 0.0) -> Edges:
-    """The top_k strongest edges of each row that also reach `threshold`."""
-    n = matrix.shape[0]
-    k = max(1, min(int(top_k), matrix.shape[1]))
-    cols = np.argpartition(-matrix, k - 1, axis=1)[:, :k]
-    rows = np.repeat(np.arange(n), k)
-    cols = cols.reshape(-1)
-    weights = matrix[rows, cols]
-    keep = weights >= threshold
-    return Edges(rows[keep], cols[keep], weights[keep].astype(np.float32))
-
-
-def _segments(edges: Edges, mask: np.ndarray, n: int) -> tuple[list, list]:
-    """Line segments from (0, -i) to (1, -j), separated by None (one trace holds many edges)."""
-    xs: list = []
-    ys: list = []
-    for i, j in zip(edges.source[mask].tolist(), edges.target[mask].tolist()):
-        xs += [0, 1, None]
-        ys += [-i, -j, None]
-    return xs, ys
+def token_columns(
+    fig: go.Figure,
+    labels: list[str],
+    window: tuple[int, int],
+    colors: list[str] | str,
+    size: int,
+    hovertext: list[str] | None = None,
+) -> None:
+    """The window's tokens as two labelled columns of markers (queries at x=0, keys at x=1); a click on
+    one selects its token (customdata)."""
+    rows = list(range(*window))
+    for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
+        extra = side == "from" and hovertext is not None
+        fig.add_trace(
+            go.Scatter(
+                x=[x] * len(rows),
+                y=[-i for i in rows],
+                mode="markers+text",
+                text=[labels[i] for i in rows],
+                textposition=position,
+                marker=dict(
+                    size=size, color=colors if isinstance(colors, str) else [colors[i] for i in rows]
+                ),
+                customdata=rows,
+                hovertext=[hovertext[i] for i in rows] if extra and hovertext else None,
+                showlegend=False,
+                hovertemplate=f"{side} %{{text}} (#%{{customdata}})"
+                + ("<br>%{hovertext}" if extra else "")
+                + "<extra></extra>",
+            )
+        )
+    start, stop = window
+    fig.update_xaxes(visible=False, range=[-0.6, 1.6], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[-(stop - 1) - 0.5, -start + 0.5], fixedrange=True)
 
 
 def attention_graph_figure(
@@ -69,8 +79,17 @@ def attention_graph_figure(
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
     n = analysis.n_tokens
-    edges = prune_edges(head_matrix(analysis, layer, head), top_k, threshold)
+    matrix = head_matrix(analysis, layer, head)
     selected = token if token is not None and 0 <= token < n else None
+    window = token_window(n, selected)
+    start, stop = window
+    # The window's queries, and whoever attends to the selected token from outside it (lines leave the view).
+    edges = prune_edges(matrix[start:stop], top_k, threshold, first_row=start)
+    if selected is not None and (start, stop) != (0, n):
+        outside = prune_edges(matrix, top_k, threshold)
+        far = ((outside.source < start) | (outside.source >= stop)) & (outside.target == selected)
+        edges = edges.joined(outside.where(far))
+    edges = in_window(edges, window, selected)
     outgoing = edges.source == selected
     incoming = (edges.target == selected) & ~outgoing
     plain = ~(outgoing | incoming)
@@ -80,58 +99,32 @@ def attention_graph_figure(
     # On the dark card faint lines vanish: a lighter blue, and the weakest edges kept more opaque.
     edge_color, faintest = accent(theme), (0.35 if theme == "dark" else 0.15)
     behind = 0.2 if theme == "dark" else 0.12  # the other edges, while a token's own are drawn on top
+    traces: list[go.Scatter | None] = []
     for level in range(WIDTH_BINS):
-        xs, ys = _segments(edges, plain & (strength == level), n)
-        if xs:
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    hoverinfo="skip",
-                    showlegend=False,
-                    line=dict(color=edge_color, width=0.5 + 1.5 * level),
-                    opacity=faintest + (1 - faintest) * (level + 1) / WIDTH_BINS
-                    if selected is None
-                    else behind,
-                )
-            )
-    for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
-        xs, ys = _segments(edges, mask, n)
-        if xs:
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    hoverinfo="skip",
-                    name=f"selected {name}",
-                    line=dict(color=color, width=3),
-                )
-            )
-    labels = [escape(t) for t in readable_tokens(analysis)]
-    colors = [HIGHLIGHT if i == selected else edge_color for i in range(n)]
-    for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
-        fig.add_trace(
-            go.Scatter(
-                x=[x] * n,
-                y=[-i for i in range(n)],
-                mode="markers+text" if n <= MAX_LABELLED else "markers",
-                text=labels,
-                textposition=position,
-                marker=dict(size=9, color=colors),
-                customdata=list(range(n)),
+        opacity = faintest + (1 - faintest) * (level + 1) / WIDTH_BINS if selected is None else behind
+        traces.append(
+            edge_trace(
+                edges.where(plain & (strength == level)),
                 showlegend=False,
-                hovertemplate=f"{side} %{{text}} (#%{{customdata}})<extra></extra>",
+                line=dict(color=edge_color, width=0.5 + 1.5 * level),
+                opacity=opacity,
             )
         )
-    fig.update_xaxes(visible=False, range=[-0.6, 1.6])
-    fig.update_yaxes(visible=False, range=[-n + 0.5, 0.5])
+    for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
+        traces.append(edge_trace(edges.where(mask), name=f"selected {name}", line=dict(color=color, width=3)))
+    fig.add_traces([t for t in traces if t is not None])
+    labels = [escape(t) for t in readable_tokens(analysis)]
+    token_columns(fig, labels, window, [HIGHLIGHT if i == selected else edge_color for i in range(n)], 9)
+    title = f"Attention graph · layer {layer} · {head_name(head)} · top {top_k}"
+    title += " per token" if window == (0, n) else ""
+    if window != (0, n):
+        add_minimap(fig, matrix.mean(axis=0), window, selected, labels, theme, "attention received")
+        title += f" · {window_note(window, n)}"
     return apply_theme(
         fig,
         theme,
-        f"Attention graph · layer {layer} · {head_name(head)} · top {top_k} per token",
-        height=min(1600, 120 + 22 * n),
+        title,
+        height=rows_height(stop - start, 120),
         legend=dict(orientation="h", y=-0.02),
         clickmode="event",
     )

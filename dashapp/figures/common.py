@@ -67,9 +67,10 @@ def token_labels(tokens: Sequence[str]) -> list[str]:
 
 
 def label_index(label: Any) -> int | None:
-    """The token index encoded in a category label by `token_labels` (or a numeric coordinate)."""
+    """The token index encoded in a category label by `token_labels` (or a numeric coordinate: a long
+    map's cell of a block of tokens is at their centre: a click on it selects a token of the block)."""
     try:
-        return int(str(label).split(" ", 1)[0])
+        return int(float(str(label).split(" ", 1)[0]))
     except ValueError:
         return None
 

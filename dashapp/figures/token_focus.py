@@ -26,7 +26,12 @@ def token_focus_figure(
         return empty_figure("attention not computed yet", theme)
     if token is None or not 0 <= token < analysis.n_tokens:
         return empty_figure("select a token to see its attention in every layer", theme)
-    per_head = analysis.attention.mean(axis=1) if head is None else analysis.attention[:, head]  # [L, n, n]
+    # Per layer, only the token's row and column: a layer at a time, never the whole [L, H, n, n].
+    rows, columns = [], []
+    for layer in range(analysis.num_layers):
+        maps = analysis.attention[layer] if head is None else analysis.attention[layer][head : head + 1]
+        rows.append(maps[:, token, :].mean(axis=0))
+        columns.append(maps[:, :, token].mean(axis=0))
     pieces = readable_tokens(analysis)
     labels = token_labels(pieces)
     layers = [f"L{l}" for l in range(analysis.num_layers)]
@@ -38,8 +43,8 @@ def token_focus_figure(
         subplot_titles=(f"{escape(pieces[token])} attends to …", f"… attend to {escape(pieces[token])}"),
     )
     for row, values, verb in (
-        (1, per_head[:, token, :], "attends to"),
-        (2, per_head[:, :, token], "attended by"),
+        (1, np.stack(rows), "attends to"),
+        (2, np.stack(columns), "attended by"),
     ):
         fig.add_trace(
             go.Heatmap(
@@ -54,7 +59,7 @@ def token_focus_figure(
         )
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_yaxes(autorange="reversed")
-    top = max(float(per_head[:, token, :].max()), float(per_head[:, :, token].max()), 1e-6)
+    top = max(float(np.max(rows)), float(np.max(columns)), 1e-6)
     # both ends, or plotly ignores cmin
     fig.update_layout(coloraxis=dict(colorscale=sequential_scale(theme), cmin=0, cmax=top))
     return apply_theme(

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from dashapp.alignment import word_attention, word_saliency
 from dashapp.figures.common import ACCENT, apply_theme, empty_figure, rounded, sequential_scale, token_labels
+from dashapp.figures.heatmap import matrix_heatmap, resolution_note
 from dashapp.figures.saliency import METHOD_NAMES
 from interp.schema import Analysis
 
@@ -36,24 +37,18 @@ def word_attention_figure(analysis: Analysis, layer: int, theme: str | None = No
     matrix = word_attention(analysis, layer)
     if matrix is None:
         return empty_figure("attention not computed yet", theme)
-    labels = token_labels(analysis.words)
-    fig = go.Figure(
-        go.Heatmap(
-            z=rounded(matrix),
-            x=labels,
-            y=labels,
-            colorscale=sequential_scale(theme),
-            zmin=0,
-            zmax=max(float(matrix.max()), 1e-6),
-            hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>",
-        )
+    fig = matrix_heatmap(
+        matrix,
+        token_labels(analysis.words),
+        "%{y} → %{x}: %{z:.3f}<extra></extra>",
+        sequential_scale(theme),
+        zmin=0,
+        zmax=max(float(matrix.max()), 1e-6),
     )
-    fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(type="category", tickangle=-60)
     shown = min(layer, analysis.num_layers - 1)
     return apply_theme(
         fig,
         theme,
-        f"Attention per word · layer {shown} · head average",
+        f"Attention per word · layer {shown} · head average{resolution_note(len(analysis.words), None)}",
         height=min(900, 220 + 18 * len(analysis.words)),
     )

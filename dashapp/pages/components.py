@@ -130,6 +130,23 @@ def when(moment: float | str | None) -> str:
     return dt.datetime.fromtimestamp(float(moment), dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def truncation_text(truncated: bool, kept: int, before: int | None) -> str | None:
+    """ "truncated: kept 512 of 740 tokens (228 dropped)"; None when nothing was dropped."""
+    if not truncated:
+        return None
+    if before is None:  # an analysis stored before the count was recorded
+        return f"truncated to the model's maximum: kept {kept} tokens"
+    return f"truncated: kept {kept} of {before} tokens ({before - kept} dropped)"
+
+
+def truncation_notice(truncated: bool, kept: int, before: int | None) -> dbc.Badge | None:
+    """The truncation warning beside a result: the views show only the tokens kept."""
+    text = truncation_text(truncated, kept, before)
+    if text is None:
+        return None
+    return dbc.Badge(text, color="warning", text_color="dark", className="me-2 truncation-notice")
+
+
 def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Div:
     """cached · computed at · took N s · by worker (the link to it is the page's "copy link")."""
     meta = meta or {}
@@ -146,6 +163,11 @@ def result_badge(meta: dict[str, Any] | None, cached: bool, key: str) -> html.Di
                 color="success" if cached else "info",
                 text_color=None if cached else "dark",
                 className="me-2 text-wrap text-start",
+            ),
+            truncation_notice(
+                bool(meta.get("truncated")),
+                len(meta.get("tokens") or []),
+                meta.get("tokens_before_truncation"),
             ),
         ],
         className="badge-line",

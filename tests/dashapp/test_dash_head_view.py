@@ -7,6 +7,7 @@ import pytest
 from dash import no_update
 
 from dashapp import ids
+from dashapp.figures.common import HIGHLIGHT
 from dashapp.figures.head_view import PAIR_FILTERS, TOP_K, head_color, head_view_figure
 from dashapp.pages.analyze import drawing, selecting
 from dashapp.selection import VIEW_OPTION_CHOICES, default_selection, parse_view_options, query_string
@@ -20,7 +21,7 @@ def _edges(fig) -> dict[str, set[tuple[int, int]]]:
     """{legend group: its (query, key) edges} read back from the line traces."""
     found: dict[str, set[tuple[int, int]]] = {}
     for trace in fig.data:
-        if trace.mode != "lines":
+        if getattr(trace, "mode", None) != "lines":
             continue
         ys = [y for y in trace.y]
         pairs = {(-ys[k], -ys[k + 1]) for k in range(0, len(ys), 3)}
@@ -101,7 +102,12 @@ def test_the_head_view_is_on_the_page_follows_the_layer_and_selects_a_clicked_to
         services, HEAD_VIEW, shown, {**sel, "layer": 2}, "light", None, pair_filter="AB"
     )
     assert "layer 2" in fig.layout.title.text and "A→B" in fig.layout.title.text
-    # a token click changes no line of the head view: it is not redrawn
+    # a token click marks the token (and moves the window of a long input); the same click again sends nothing
+    marked, drawn = drawing.redraw_view(
+        services, HEAD_VIEW, shown, {**sel, "layer": 2, "token": 3}, "light", drawn, pair_filter="AB"
+    )
+    queries = next(t for t in marked.data if getattr(t, "mode", None) == "markers+text")
+    assert queries.marker.color[3] == HIGHLIGHT and queries.marker.color[2] != HIGHLIGHT
     unchanged = drawing.redraw_view(
         services, HEAD_VIEW, shown, {**sel, "layer": 2, "token": 3}, "light", drawn, pair_filter="AB"
     )

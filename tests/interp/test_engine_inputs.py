@@ -116,18 +116,27 @@ def test_gpt2_tokens_with_a_leading_space_belong_to_the_next_word(run):
         ("tiny-bert-sim", "similarity", "short"),
     ],
 )
-def test_long_input_is_truncated_to_the_maximum_length(run, model, task, pair):
+def test_long_input_is_truncated_to_the_maximum_length(tiny_registry, run, model, task, pair):
+    from transformers import AutoTokenizer
+
     text = " ".join(["the quick brown fox jumps over the lazy dog"] * 34)[:1600]  # about 300 words
     assert len(text.split()) >= 290
     a = run(model, task, text, pair, methods=FAST)
     assert a.truncated
+    # The count before the cut is the tokenizer's own, untruncated (each text alone where encoded apart).
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_registry.parent / model))
+    text, pair = a.request.text, a.request.pair  # as the request normalised them
+    apart = [[text], [pair]] if task == "similarity" else [[text, pair] if pair else [text]]
+    assert a.tokens_before_truncation == sum(len(tokenizer(*texts)["input_ids"]) for texts in apart)
+    assert a.tokens_before_truncation > a.n_tokens
     assert (a.token_segments.count(0) if task == "similarity" else a.n_tokens) == 64
     if task == "mnli":  # longest_first keeps some of both
         assert 0 < a.token_segments.count(1) < 64
 
 
 def test_short_input_is_not_truncated(run):
-    assert not run("tiny-bert-sst", "sst", "the movie was great", methods=()).truncated
+    a = run("tiny-bert-sst", "sst", "the movie was great", methods=())
+    assert not a.truncated and a.tokens_before_truncation is None
 
 
 def test_label_order_follows_the_config(run):

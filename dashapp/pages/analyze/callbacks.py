@@ -10,6 +10,7 @@ from dash import ALL, Input, Output, State, ctx, no_update
 
 from dashapp import ids, jobs
 from dashapp.figures.common import graph_config
+from dashapp.figures.heatmap import zoom_range
 from dashapp.pages import components as ui
 from dashapp.pages.analyze import drawing, run, selecting, showing
 from dashapp.pages.analyze.layout import layout
@@ -264,11 +265,14 @@ def wire_view(app: dash.Dash, services: Services, view: View) -> None:
     prop = "figure" if view.graph else "children"
     names = [option.name for option in view.options]
 
+    zoom = [Input(view.id, "relayoutData")] if view.zoomable else []
+
     def _redraw(shown, selection, theme, *rest):
         *values, drawn = rest
-        return drawing.redraw_view(
-            services, view, shown, selection, theme, drawn, **dict(zip(names, values, strict=True))
-        )
+        options = dict(zip(names, values[: len(names)], strict=True))
+        if view.zoomable:  # the zoomed ranges only: a pan or an autosize of the same range draws nothing new
+            options["zoom"] = zoom_range(values[-1])
+        return drawing.redraw_view(services, view, shown, selection, theme, drawn, **options)
 
     if view.hover_preview:
         app.callback(
@@ -284,6 +288,7 @@ def wire_view(app: dash.Dash, services: Services, view: View) -> None:
         Input(ids.SELECTION, "data"),
         Input(ids.THEME, "data"),
         *(Input(option.component_id, "value") for option in view.options),
+        *zoom,
         State(ids.drawn(view.id), "data"),
     )(_redraw)
 

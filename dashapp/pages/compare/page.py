@@ -254,7 +254,11 @@ def column(
     elif analysis is None:
         body = [html.Div(f"{job['state']}: {job.get('stage') or 'waiting'}…", className="text-muted")]
     else:
-        body = [
+        notice = ui.truncation_notice(
+            analysis.truncated, analysis.n_tokens, analysis.tokens_before_truncation
+        )
+        body = [html.Div(notice, className="mb-1")] if notice else []
+        body += [
             dcc.Graph(figure=figure, config=graph_config(f"{model}-{name}", fmt))
             for name, figure in (
                 ("predictions", predictions_figure(analysis, theme)),

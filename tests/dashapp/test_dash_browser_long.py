@@ -1,0 +1,131 @@
+"""512 tokens in headless Chromium: the truncation notice, the graph's labelled window and its minimap,
+downsampled heatmaps that zoom to full resolution, and how long a click takes to update every view
+(measured with the Performance API and printed, never asserted: wall-clock time is for benchmarks)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from interp.schema import AnalysisRequest
+from tests.dashapp.test_dash_browser import WAIT, texts, title_of, wait_for, wait_title
+from tests.tiny_models import CORPUS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+LONG_TEXT = " ".join(" ".join(CORPUS * 6).split()[:600])  # about 640 tokens: more than BERT's 512
+FAST = ("grad_norm", "grad_x_input", "attention_rollout")  # no sensitivity: 512² of it takes a minute here
+
+# Starts the clock at the next mousedown; stops it at the first frame where every view shows the newly
+# selected token (not arguments[0], the one selected before): its window, its outline, its focus.
+MEASURE = """
+window.__updated = null;
+const done = () => {
+  const title = id => (document.querySelector('#' + id + ' .gtitle') || {}).textContent || '';
+  const buttons = [...document.querySelectorAll('.token-strip button')];
+  const token = buttons.findIndex(b => b.className.includes('token-selected'));
+  const start = Math.min(Math.max(0, token - 20), buttons.length - 40);
+  const band = `tokens ${start}–${start + 39} of`;
+  return token >= 0 && token !== arguments[0]
+    && title('analyze-attention-graph').includes(band) && title('analyze-head-view').includes(band)
+    && title('analyze-token-focus').includes('#' + token)
+    && document.querySelectorAll('#analyze-heatmap .shapelayer path').length === 2
+    && !document.querySelector('[data-dash-is-loading="true"]');
+};
+document.addEventListener('mousedown', () => {
+  const start = performance.now();
+  const check = () => done() ? (window.__updated = performance.now() - start) : requestAnimationFrame(check);
+  requestAnimationFrame(check);
+}, {once: true, capture: true});
+"""
+
+
+def _selected(browser) -> int | None:
+    classes = [
+        b.get_attribute("class") for b in browser.find_elements(By.CSS_SELECTOR, ".token-strip button")
+    ]
+    return next((i for i, c in enumerate(classes) if "token-selected" in c), None)
+
+
+def _measured_click(browser, element, what: str) -> int:
+    """Click `element`; print how long until every view showed the new selection; return the token."""
+    browser.execute_script(MEASURE, _selected(browser))
+    ActionChains(browser).move_to_element(element).click().perform()
+    ms = wait_for(browser, lambda d: d.execute_script("return window.__updated;"))
+    print(f"\n512 tokens, {what}: click → every view updated in {ms:.0f} ms (Chromium, Performance API)")
+    return _selected(browser)
+
+
+def test_512_tokens_stay_readable_and_a_click_updates_every_view(live_app, browser, screenshots):
+    request = AnalysisRequest(model="tiny-bert-long", task="sst", text=LONG_TEXT, methods=FAST)
+    submission = live_app.executor.submit(request)
+    if submission.job_id:
+        assert live_app.executor.wait(submission.job_id, timeout=WAIT).state == "done"
+    analysis = live_app.executor.result(submission.key)
+    assert analysis.n_tokens == 512 and analysis.tokens_before_truncation > 512
+    browser.get(f"{live_app.url}/analysis/{submission.key}")
+
+    dropped = analysis.tokens_before_truncation - 512
+    notice = f"kept 512 of {analysis.tokens_before_truncation} tokens ({dropped} dropped)"
+    wait_for(browser, lambda d: notice in d.find_element(By.ID, "analyze-badge").text)
+
+    # the graph: 40 labelled tokens (no overlapping labels), a minimap of all 512, a bounded height
+    wait_title(browser, "analyze-attention-graph", "tokens 0–39 of 512")
+    labels = browser.find_elements(By.CSS_SELECTOR, "#analyze-attention-graph .scatterlayer .textpoint")
+    assert len(labels) == 80  # both columns
+    tops = sorted(label.rect["y"] for label in labels[:40])
+    assert min(b - a for a, b in itertools.pairwise(tops)) >= 12  # a 12 px font: one label per line
+    graph = browser.find_element(By.ID, "analyze-attention-graph")
+    assert graph.size["height"] <= 900
+    bars = browser.find_elements(By.CSS_SELECTOR, "#analyze-attention-graph .barlayer .point")
+    assert len(bars) == 512
+
+    # the heatmap: blocks of 3 × 3 tokens, their max
+    assert "3×3 block max" in wait_title(browser, "analyze-heatmap", "layer 0")
+
+    # clicking the minimap selects its token and moves the window there; every view follows
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)
+    token = _measured_click(browser, bars[300], "a minimap click")
+    assert abs(token - 300) <= 30, token  # a bar is 1.3 px tall: near the one aimed at
+    start = token - 20
+    assert f"tokens {start}–{start + 39} of 512" in title_of(browser, "analyze-attention-graph")
+    assert texts(browser, "#analyze-attention-graph .scatterlayer .textpoint")[20] == analysis.tokens[token]
+
+    # a token button far away: the window follows it
+    button = browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[100]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    assert _measured_click(browser, button, "a token button click") == 100
+    assert "tokens 80–119 of 512" in title_of(browser, "analyze-head-view")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", graph)
+    browser.save_screenshot(str(screenshots / "long-analyze.png"))
+
+    # zooming the heatmap redraws the zoomed range at full resolution (plotly's own relayout event)
+    browser.execute_script(
+        "Plotly.relayout(document.querySelector('#analyze-heatmap .js-plotly-plot'),"
+        " {'xaxis.range': [199.5, 259.5], 'yaxis.range': [259.5, 199.5]});"
+    )
+    assert "full resolution" in wait_title(browser, "analyze-heatmap", "rows 200–259, columns 200–259")
+    ticks = texts(browser, "#analyze-heatmap .ytick text")
+    assert ticks and all(re.match(r"2[0-5]\d ", t) for t in ticks), ticks
+
+
+def test_compare_says_each_model_kept_how_many_tokens(live_app, browser, screenshots):
+    browser.get(f"{live_app.url}/compare?task=sst&models=tiny-bert-long,tiny-bert-sst")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "compare-run"))
+    browser.execute_script(
+        "const box = document.getElementById('compare-text');"
+        "const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set;"
+        "set.call(box, arguments[0]); box.dispatchEvent(new Event('input', {bubbles: true}));",
+        LONG_TEXT,
+    )
+    browser.find_element(By.ID, "compare-run").click()
+    notices = wait_for(
+        browser, lambda d: len(found := texts(d, ".compare-column .truncation-notice")) == 2 and found
+    )
+    assert re.fullmatch(r"truncated: kept 512 of \d+ tokens \(\d+ dropped\)", notices[0]), notices
+    assert re.fullmatch(r"truncated: kept 64 of \d+ tokens \(\d+ dropped\)", notices[1]), notices
+    browser.save_screenshot(str(screenshots / "long-compare.png"))
