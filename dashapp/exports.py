@@ -58,7 +58,8 @@ def to_npz(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     """The one .npz of an analysis (the page's download and the API's `/api/analyses/<key>.npz`), from its
     stored record (`Analysis.to_record()`, or a store's Record): `tokens` (strings), then every stored
     array at its storage precision: `attention` [layers, heads, n, n], `attention_sensitivity`
-    [layers, n, n], `saliency.<method>` [n] and `head_<statistic>` [layers, heads], as far as computed."""
+    [layers, n, n], `saliency.<method>` [n] and `head_<statistic>` [layers, heads], as far as computed
+    (`attention` rebuilt from stored q/k: `to_record(dense=True)`; the q/k arrays come too)."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, tokens=np.array(meta["tokens"], dtype=str), **arrays)
     return buffer.getvalue()
