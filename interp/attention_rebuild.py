@@ -13,6 +13,7 @@ them, masked to earlier tokens (causal) and to the last `window` tokens on slidi
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -22,25 +23,35 @@ import numpy as np
 LAYERS_KEPT = 4  # rebuilt layers an AttentionStack keeps (a 12-head layer at 512 tokens is 12 MB)
 
 
-def scores(q: np.ndarray, k: np.ndarray, layout: dict[str, Any], layer: int, head: int) -> np.ndarray:
-    """The head's [N, N] scores as the model softmaxes them; -inf where a query may not look (masks, and
-    across the sequences of a similarity pair)."""
-    lengths = layout["lengths"]
-    total = sum(lengths)
-    out = np.full((total, total), -np.inf, dtype=np.float32)
-    queries = q[layer, head].astype(np.float32)
-    keys = k[layer, layout["kv_head_of_query"][head]].astype(np.float32)
+def layer_scores(
+    q: np.ndarray, k: np.ndarray, layout: dict[str, Any], layer: int, heads: Any = None, every: int = 1
+) -> np.ndarray:
+    """The layer's [H, N, N] scores as the model softmaxes them (every head, or `heads`); -inf where a query
+    may not look (masks, and across the sequences of a similarity pair). every > 1: only the query rows
+    0, every, 2·every, ... ([H, ceil(N / every), N])."""
+    heads = range(q.shape[1]) if heads is None else heads
+    queries = q[layer, heads].astype(np.float32)
+    keys = k[layer, [layout["kv_head_of_query"][h] for h in heads]].astype(np.float32)
+    total = sum(layout["lengths"])
+    out = np.full((len(queries), -(-total // every), total), -np.inf, dtype=np.float32)
     start = 0
-    for length in lengths:
+    for length in layout["lengths"]:
         block = slice(start, start + length)
-        out[block, block] = _block_scores(
-            queries[block] @ keys[block].T * np.float32(layout["scales"][layer]),
-            layout["causal"],
-            layout["windows"][layer],
-            layout["softcap"],
-        )
+        rows = np.arange(-(-start // every) * every, start + length, every)  # this sequence's sampled rows
+        s = np.matmul(queries[:, rows], keys[:, block].transpose(0, 2, 1))
+        s *= np.float32(layout["scales"][layer])
+        if layout["softcap"]:
+            cap = np.float32(layout["softcap"])
+            s = cap * np.tanh(s / cap)
+        mask = _mask(length, layout["causal"], layout["windows"][layer])[rows - start]
+        out[:, rows // every, block] = np.where(mask, s, -np.inf)
         start += length
     return out
+
+
+def scores(q: np.ndarray, k: np.ndarray, layout: dict[str, Any], layer: int, head: int) -> np.ndarray:
+    """One head's [N, N] scores (see layer_scores)."""
+    return layer_scores(q, k, layout, layer, [head])[0]
 
 
 def rebuild(q: np.ndarray, k: np.ndarray, layout: dict[str, Any], layer: int, head: int) -> np.ndarray:
@@ -50,33 +61,29 @@ def rebuild(q: np.ndarray, k: np.ndarray, layout: dict[str, Any], layer: int, he
 
 def rebuild_layer(q: np.ndarray, k: np.ndarray, layout: dict[str, Any], layer: int) -> np.ndarray:
     """Every head of a layer: [H, N, N]."""
-    return np.stack([rebuild(q, k, layout, layer, h) for h in range(q.shape[1])])
+    return softmax(layer_scores(q, k, layout, layer))
 
 
 def softmax(s: np.ndarray) -> np.ndarray:
-    top = s.max(axis=-1, keepdims=True)
-    weights = np.exp(s - top)
-    return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
+    """Along the last axis, in place (s is float32 scores, -inf where masked)."""
+    s -= s.max(axis=-1, keepdims=True)
+    np.exp(s, out=s)
+    s /= s.sum(axis=-1, keepdims=True)
+    return s
 
 
-def log_normalisers(q: np.ndarray, k: np.ndarray, layout: dict[str, Any]) -> np.ndarray:
-    """[L, H, N]: log Σ_j exp(score_ij) of each row, so that attention_ij = exp(score_ij - lse_i)."""
-    L, H, N, _ = q.shape
-    out = np.empty((L, H, N), dtype=np.float32)
-    for layer in range(L):
-        for head in range(H):
-            s = scores(q, k, layout, layer, head)
-            top = s.max(axis=-1)
-            out[layer, head] = top + np.log(np.exp(s - top[:, None]).sum(axis=-1))
-    return out
+def log_normalisers(s: np.ndarray) -> np.ndarray:
+    """log Σ_j exp(s_ij) of each row of scores: attention_ij = exp(s_ij - lse_i)."""
+    top = s.max(axis=-1)
+    return top + np.log(np.exp(s - top[..., None]).sum(axis=-1))
 
 
-def _block_scores(s: np.ndarray, causal: bool, window: int | None, softcap: float | None) -> np.ndarray:
-    if softcap:
-        s = np.float32(softcap) * np.tanh(s / np.float32(softcap))
-    n = s.shape[0]
+@functools.lru_cache(maxsize=16)
+def _mask(n: int, causal: bool, window: int | None) -> np.ndarray:
     i, j = np.arange(n)[:, None], np.arange(n)[None, :]
-    return np.where(_allowed(i, j, causal, window), s, -np.inf)
+    mask = _allowed(i, j, causal, window)
+    mask.flags.writeable = False
+    return mask
 
 
 def _allowed(i: np.ndarray, j: np.ndarray, causal: bool, window: int | None) -> np.ndarray:
@@ -169,13 +176,7 @@ class AttentionStack:
         return out
 
     def _block_of(self, token: int) -> tuple[slice, int]:
-        """The token's sequence (a slice of the concatenated tokens) and its index inside it."""
-        start = 0
-        for length in self.layout["lengths"]:
-            if token < start + length:
-                return slice(start, start + length), token - start
-            start += length
-        raise IndexError(f"token {token} is out of range ({start} tokens)")
+        return block_of(self.layout["lengths"], token)
 
     def _row_scores(self, layer: int, head: int, block: slice, i: int) -> np.ndarray:
         lay = self.layout
@@ -185,6 +186,51 @@ class AttentionStack:
             s = np.float32(lay["softcap"]) * np.tanh(s / np.float32(lay["softcap"]))
         j = np.arange(block.stop - block.start)
         return np.where(_allowed(np.asarray(i), j, lay["causal"], lay["windows"][layer]), s, -np.inf)
+
+
+def block_of(lengths: list[int], token: int) -> tuple[slice, int]:
+    """The token's sequence (a slice of the concatenated tokens) and its index inside it."""
+    start = 0
+    for length in lengths:
+        if 0 <= token < start + length:
+            return slice(start, start + length), token - start
+        start += length
+    raise IndexError(f"token {token} is out of range ({start} tokens)")
+
+
+def neuron_row(
+    q: np.ndarray, k: np.ndarray, layout: dict[str, Any], layer: int, head: int, token: int
+) -> dict[str, Any]:
+    """BertViz's neuron view of one head and query token, from stored q/k: the query [d], the keys it may
+    see [n, d] (its sequence; earlier tokens where causal; the window on sliding layers), q∘k [n, d], the
+    scores the model softmaxes [n] (q·k·scale, soft-capped where the model caps them) and the attention [n].
+    key_offset: the analysis token index of keys[0]; query_index: the query's index in its sequence."""
+    L, H = q.shape[:2]
+    if not 0 <= layer < L:
+        raise IndexError(f"layer {layer} is out of range: the model has {L} layers (0 to {L - 1})")
+    if not 0 <= head < H:
+        raise IndexError(f"head {head} is out of range: the model has {H} heads (0 to {H - 1})")
+    block, i = block_of(layout["lengths"], token)
+    window = layout["windows"][layer]
+    stop = token + 1 if layout["causal"] else block.stop
+    start = max(block.start, token - window + 1) if window else block.start
+    query = q[layer, head, token].astype(np.float32)
+    keys = k[layer, layout["kv_head_of_query"][head], start:stop].astype(np.float32)
+    products = query * keys
+    s = products.sum(axis=-1) * np.float32(layout["scales"][layer])
+    if layout["softcap"]:
+        s = np.float32(layout["softcap"]) * np.tanh(s / np.float32(layout["softcap"]))
+    return {
+        "layer": layer,
+        "head": head,
+        "query_index": i,
+        "key_offset": start,
+        "query": query,
+        "keys": keys,
+        "products": products,
+        "scores": s,
+        "attention": softmax(s.copy()),
+    }
 
 
 def token_rows(attention: Any, token: int) -> np.ndarray:
