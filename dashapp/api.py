@@ -241,7 +241,9 @@ def analysis_arrays(key: str) -> Response:
     record = _executor().store.get(_known_key(key))
     if record is None:
         raise ApiError(404, f"unknown analysis {key}")
-    buffer = io.BytesIO(exports.to_npz(record.meta, record.arrays))
+    # Attention stored as q/k is rebuilt: the download keeps its [layers, heads, n, n] `attention`.
+    dense = Analysis.from_record(record.meta, record.arrays).to_record(dense=True)
+    buffer = io.BytesIO(exports.to_npz(*dense))
     return send_file(
         buffer, mimetype="application/octet-stream", as_attachment=True, download_name=f"{key}.npz"
     )

@@ -63,7 +63,8 @@ def to_npz(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     JSON metadata as one string: with the arrays it is the whole record, `Analysis.from_record(
     json.loads(str(npz["meta"])), npz)`; dashapp.client reads it so), then every stored array at its storage
     precision: `attention` [layers, heads, n, n], `attention_sensitivity` [layers, n, n],
-    `saliency.<method>` [n] and `head_<statistic>` [layers, heads], as far as computed."""
+    `saliency.<method>` [n] and `head_<statistic>` [layers, heads], as far as computed (`attention`
+    rebuilt from stored q/k: `to_record(dense=True)`; the q/k arrays come too)."""
     buffer = io.BytesIO()
     record = np.array(orjson.dumps(meta).decode())  # a unicode array: np.load reads it without pickle
     np.savez_compressed(buffer, tokens=np.array(meta["tokens"], dtype=str), **{META_ENTRY: record}, **arrays)

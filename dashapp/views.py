@@ -22,6 +22,7 @@ from dashapp.figures.head_view import PAIR_LABELS, head_view_figure
 from dashapp.figures.heatmap import heatmap_figure, token_outline
 from dashapp.figures.logit_lens import logit_lens_figure
 from dashapp.figures.model_grid import model_grid_figure
+from dashapp.figures.neuron_view import neuron_view_figure
 from dashapp.figures.predictions import predictions_figure
 from dashapp.figures.saliency import saliency_figure, saliency_token_patch
 from dashapp.figures.sensitivity import sensitivity_figure
@@ -263,6 +264,15 @@ TOKEN_FOCUS = View(
     width=12,
     on_click=token_and_layer_of_cell,
 )
+# BertViz's neuron view, from the stored q/k in numpy (no model in the web); a key's row selects that token.
+NEURON_VIEW = View(
+    "neuron-view",
+    "Neuron view (query, keys, q∘k and scores of the selected head and token; click a key)",
+    lambda a, s, theme: neuron_view_figure(a, s["layer"], s["head"], s["token"], theme),
+    depends_on=("layer", "head", "token"),
+    width=12,
+    on_click=token_of_row,
+)
 SENSITIVITY = View(
     "sensitivity",
     "Attention sensitivity",
@@ -299,6 +309,7 @@ VIEWS: tuple[View, ...] = (
     LOGIT_LENS,
     MODEL_GRID,
     TOKEN_FOCUS,
+    NEURON_VIEW,
     SALIENCY,
 )
 

@@ -33,13 +33,15 @@ def rollout(attention: np.ndarray, rows: list[list[int]]) -> np.ndarray:
 def head_stats(attention: np.ndarray, special_tokens: list[bool]) -> dict[str, np.ndarray]:
     """Per layer and head, means over query rows: entropy (nats), attention share on special tokens,
     and attention distance |i - k|. Each [L, H]."""
-    p = attention.astype(np.float64)
-    n = p.shape[-1]
-    entropy = -(p * np.log(np.where(p > 0, p, 1.0))).sum(-1)
-    special = p[..., np.asarray(special_tokens, dtype=bool)].sum(-1)
+    n = attention.shape[-1]
+    special = np.asarray(special_tokens, dtype=bool)
     distance = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
-    return {
-        "entropy": entropy.mean(-1).astype(np.float32),
-        "special_share": special.mean(-1).astype(np.float32),
-        "mean_distance": (p * distance).sum(-1).mean(-1).astype(np.float32),
-    }
+    stats: dict[str, list[np.ndarray]] = {"entropy": [], "special_share": [], "mean_distance": []}
+    for (
+        layer
+    ) in attention:  # a layer at a time: float64 copies of a 1,024-token LLM's whole attention are GBs
+        p = layer.astype(np.float64)
+        stats["entropy"].append(-(p * np.log(np.where(p > 0, p, 1.0))).sum(-1).mean(-1))
+        stats["special_share"].append(p[..., special].sum(-1).mean(-1))
+        stats["mean_distance"].append((p * distance).sum(-1).mean(-1))
+    return {name: np.stack(values).astype(np.float32) for name, values in stats.items()}

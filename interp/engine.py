@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from interp import qk_capture
 from interp.architecture import describe
 from interp.attention import head_stats, request_attention
 from interp.chat import tokenize_chat
@@ -28,6 +30,7 @@ from interp.schema import Analysis, AnalysisRequest, InputError
 from interp.sensitivity import attention_sensitivity
 from interp.stages import Progress, Stage
 from interp.tasks import TaskEngine, engine_for
+from interp.thumbnails import thumbnails
 from interp.tokens import Batch, Tokenized, block_diagonal, pad_batch, repeat_batch, tokenize
 
 OnProgress = Callable[[Progress, float, Analysis | None], None]
@@ -42,10 +45,10 @@ def analyze(
     """Everything request.methods asks for (attention, predictions and head stats always)."""
     report = on_progress or (lambda *_: None)
     started = time.perf_counter()
-    lm = _model(registry or load_registry(), request)
+    lm = model_for(registry or load_registry(), request)
     loading = time.perf_counter() - started
     report(Progress(Stage.LOADING), 0.05, None)
-    item, target = _prepare(request, lm)
+    item, target = prepare_input(request, lm)
     pipeline = engine_for(lm.task).own_pipeline(request)
     if pipeline is not None:  # seq2seq, generation: stages of their own
         with lm.lock:
@@ -79,8 +82,8 @@ def analyze_many(
     groups: dict[tuple, list[_Prepared]] = {}
     for i, request in enumerate(requests):
         try:
-            lm = _model(registry, request)
-            prepared = _Prepared(i, request, *_prepare(request, lm))
+            lm = model_for(registry, request)
+            prepared = _Prepared(i, request, *prepare_input(request, lm))
             if engine_for(lm.task).own_pipeline(request) is not None:  # not batched with others
                 results[i] = analyze(request, registry=registry)
                 continue
@@ -93,7 +96,7 @@ def analyze_many(
 
     batches = [batch for members in groups.values() for batch in _batches(members)]
     for number, batch in enumerate(batches):
-        lm = _model(registry, batch[0].request)
+        lm = model_for(registry, batch[0].request)
         offset, share = 0.05 + 0.95 * number / len(batches), 0.95 / len(batches)
 
         def progress(
@@ -124,11 +127,11 @@ class _Prepared:
     target: dict[str, Any] | None
 
 
-def _model(registry: Registry, request: AnalysisRequest) -> LoadedModel:
+def model_for(registry: Registry, request: AnalysisRequest) -> LoadedModel:
     return MODELS.get(registry.check(request), request.task)
 
 
-def _prepare(request: AnalysisRequest, lm: LoadedModel) -> tuple[Tokenized, dict[str, Any] | None]:
+def prepare_input(request: AnalysisRequest, lm: LoadedModel) -> tuple[Tokenized, dict[str, Any] | None]:
     """Everything that can reject a request, checked before any computation."""
     engine = engine_for(lm.task)
     chat = lm.spec.chat_template and engine.takes_chat_prompts
@@ -176,20 +179,20 @@ def _compute(
     with torch.no_grad():
         # [B, S, n, d], reused for every gradient; float32 whatever the model's precision (interp.saliency)
         embeds = lm.embeddings(batch.input_ids).float()
-    analyses = _forward(lm, requests, items, targets, batch, embeds)
+    analyses = forward(lm, requests, items, targets, batch, embeds)
     lap("forward")
     _done(analyses, "forward", timings)
     report(Progress(Stage.FORWARD), 0.2, analyses)
 
     methods = [m for m in requests[0].methods if m in SALIENCY]
     if methods:
-        _saliency(lm, analyses, items, batch, embeds, methods, lap)
+        saliency_stage(lm, analyses, items, batch, embeds, methods, lap)
         timings["saliency"] = sum(timings[f"saliency.{name}"] for name in methods)
         _done(analyses, "saliency", timings)
         report(Progress(Stage.SALIENCY), 0.4, analyses)
 
     if "attention_sensitivity" in requests[0].methods:
-        maps = _sensitivity(
+        maps = sensitivity_stage(
             lm,
             items,
             batch,
@@ -209,7 +212,7 @@ def _compute(
     return analyses
 
 
-def _forward(
+def forward(
     lm: LoadedModel,
     requests: list[AnalysisRequest],
     items: list[Tokenized],
@@ -219,7 +222,8 @@ def _forward(
 ) -> list[Analysis]:
     """Predictions, attention, head statistics and logit lens: the analyses' first version."""
     engine, read_pos = engine_for(lm.task), _read_positions(engine_for(lm.task), items, lm)
-    with torch.inference_mode():
+    keep_qk = qk_capture.layout(lm.model, items[0].lengths) is not None
+    with torch.inference_mode(), qk_capture.capturing(lm.model) if keep_qk else nullcontext([]) as caught:
         outputs = engine.run(lm, embeds, batch, attentions=True, hidden_states=engine.has_logit_lens)
         preds = engine.predictions(lm, outputs, batch, read_pos, requests[0].top_k)
         attention = [request_attention(outputs.attentions, b, item.lengths) for b, item in enumerate(items)]
@@ -249,10 +253,22 @@ def _forward(
     ]
     if engine.has_logit_lens:
         add_logit_lens(lm, analyses, outputs.hidden_states, read_pos)
+    for b, (analysis, item) in enumerate(zip(analyses, items)):
+        if caught:
+            _store_qk(analysis, *qk_capture.request_qk(caught, b, item.lengths), lm, item)
     return analyses
 
 
-def _saliency(
+def _store_qk(analysis: Analysis, q: np.ndarray, k: np.ndarray, lm: LoadedModel, item: Tokenized) -> None:
+    """Queries and keys the web rebuilds the attention from (the analysis stores them instead of it), and
+    the overview's thumbnails; dense attention stays where float16 cannot hold q and k."""
+    found = qk_capture.compact(q, k, qk_capture.layout(lm.model, item.lengths), analysis.attention)  # type: ignore[arg-type]
+    if found is not None:
+        analysis.queries, analysis.keys, analysis.attention_lse, analysis.qk_layout = found
+        analysis.attention_thumbs = thumbnails(analysis.attention)  # type: ignore[arg-type]
+
+
+def saliency_stage(
     lm: LoadedModel,
     analyses: list[Analysis],
     items: list[Tokenized],
@@ -290,7 +306,7 @@ def _saliency(
         lap(f"saliency.{name}")
 
 
-def _sensitivity(
+def sensitivity_stage(
     lm: LoadedModel,
     items: list[Tokenized],
     batch: Batch,

@@ -27,7 +27,7 @@ KINDS = ("self", "encoder", "decoder", "cross")  # self: the one stack of an enc
 
 
 @dataclass
-class _Site:
+class Site:
     """Where one attention's q and k come from, and how its scores are made."""
 
     module: torch.nn.Module  # the attention module
@@ -75,12 +75,12 @@ def neuron_data(
     model: torch.nn.Module, inputs: dict[str, Any], kind: str, layer: int, head: int, i: int
 ) -> dict[str, Any]:
     """The neuron view of query row i of one head, from one forward of model(**inputs)."""
-    site = _site(model, kind, layer)
+    site = site_of(model, kind, layer)
     if not 0 <= head < site.heads:
         raise InputError(
             f"head {head} is out of range: the model has {site.heads} heads (0 to {site.heads - 1})"
         )
-    with torch.no_grad(), _capture(site) as got:
+    with torch.no_grad(), capture(site) as got:
         model(**inputs)
     q, k = got["q"][0], got["k"][0]  # [heads, n, d_head] each, after any rotation
     k = k.repeat_interleave(site.heads // k.shape[0], dim=0)  # grouped-query attention shares key heads
@@ -139,7 +139,7 @@ def _layers(module: torch.nn.Module, *names: str) -> torch.nn.ModuleList:
     raise InputError(f"the neuron view does not know the layers of {type(module).__name__}")
 
 
-def _site(model: torch.nn.Module, kind: str, layer: int) -> _Site:
+def site_of(model: torch.nn.Module, kind: str, layer: int) -> Site:
     config = model.config
     if model.config.is_encoder_decoder:
         stack = model.get_encoder() if kind == "encoder" else model.get_decoder()
@@ -158,16 +158,16 @@ def _site(model: torch.nn.Module, kind: str, layer: int) -> _Site:
     kind_type = config.model_type
     if kind_type == "t5":
         attention = block.layer[1].EncDecAttention if kind == "cross" else block.layer[0].SelfAttention
-        return _Site(attention, "q", "k", attention.n_heads, 1.0, kind == "decoder")
+        return Site(attention, "q", "k", attention.n_heads, 1.0, kind == "decoder")
     if model.config.is_encoder_decoder:  # BART, Marian and their kin
         attention = block.encoder_attn if kind == "cross" else block.self_attn
-        return _Site(attention, "q_proj", "k_proj", attention.num_heads, attention.scaling, kind == "decoder")
+        return Site(attention, "q_proj", "k_proj", attention.num_heads, attention.scaling, kind == "decoder")
     if hasattr(block, "attention") and hasattr(block.attention, "self"):  # BERT, RoBERTa
         attention = block.attention.self
-        return _Site(attention, "query", "key", attention.num_attention_heads, attention.scaling, False)
+        return Site(attention, "query", "key", attention.num_attention_heads, attention.scaling, False)
     if hasattr(block, "attention") and hasattr(block.attention, "q_lin"):  # DistilBERT
         attention = block.attention
-        return _Site(
+        return Site(
             attention,
             "q_lin",
             "k_lin",
@@ -180,14 +180,14 @@ def _site(model: torch.nn.Module, kind: str, layer: int) -> _Site:
         scale = attention.head_dim**-0.5 if attention.scale_attn_weights else 1.0
         if attention.scale_attn_by_inverse_layer_idx:
             scale /= layer + 1
-        return _Site(attention, "c_attn", "c_attn", attention.num_heads, scale, True, fused=True)
+        return Site(attention, "c_attn", "c_attn", attention.num_heads, scale, True, fused=True)
     if hasattr(block, "self_attn") and hasattr(block.self_attn, "q_proj"):  # Llama-class, rotary
         attention = block.self_attn
         if "position_embeddings" not in inspect.signature(attention.forward).parameters:
             raise InputError(
                 f"the neuron view does not know where {type(attention).__name__} rotates q and k"
             )
-        return _Site(
+        return Site(
             attention, "q_proj", "k_proj", config.num_attention_heads, attention.scaling, True, rotary=True
         )
     raise InputError(f"the neuron view does not know the attention of {type(block).__name__}")
@@ -200,7 +200,7 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
 
 
 @contextmanager
-def _capture(site: _Site) -> Iterator[dict[str, torch.Tensor]]:
+def capture(site: Site) -> Iterator[dict[str, torch.Tensor]]:
     got: dict[str, torch.Tensor] = {}
     if site.rotary:
         handle = site.module.register_forward_pre_hook(_rotary_hook(site, got), with_kwargs=True)
@@ -229,7 +229,7 @@ def _capture(site: _Site) -> Iterator[dict[str, torch.Tensor]]:
             handle.remove()
 
 
-def _rotary_hook(site: _Site, got: dict[str, torch.Tensor]):
+def _rotary_hook(site: Site, got: dict[str, torch.Tensor]):
     """Project and rotate q and k as the attention module about to run will (norms first where it has them)."""
     module = site.module
     rotate = sys.modules[type(module).__module__].apply_rotary_pos_emb

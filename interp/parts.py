@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from interp.engine import _forward, _model, _prepare, _saliency, _sensitivity
+from interp.engine import forward, model_for, prepare_input, saliency_stage, sensitivity_stage
 from interp.loading import LoadedModel
 from interp.part_names import CHEAP_SALIENCY, Part, PartKind
 from interp.registry import Registry, load_registry
@@ -59,10 +59,10 @@ class PartResult:
 
 def prepare(request: AnalysisRequest, *, registry: Registry | None = None) -> Subject:
     """Load the model, tokenize and embed: InputError for a bad request, ValueError for one without parts."""
-    lm = _model(registry or load_registry(), request)
+    lm = model_for(registry or load_registry(), request)
     if engine_for(lm.task).own_pipeline(request) is not None:
         raise ValueError(f"a {request.task} request with its own pipeline is computed whole, not in parts")
-    item, target = _prepare(request, lm)
+    item, target = prepare_input(request, lm)
     batch = pad_batch([item], lm.device)
     with torch.no_grad():
         embeds = lm.embeddings(batch.input_ids)
@@ -80,12 +80,12 @@ def compute_core(subject: Subject) -> Analysis:
         timings[name], clock = now - clock, now
 
     with s.lm.lock:
-        [core] = _forward(s.lm, [s.request], [s.item], [s.target], s.batch, s.embeds)
+        [core] = forward(s.lm, [s.request], [s.item], [s.target], s.batch, s.embeds)
         lap("forward")
         core.stages_done = ["forward"]
         cheap = [m for m in s.request.methods if m in CHEAP_SALIENCY]
         if cheap:
-            _saliency(s.lm, [core], [s.item], s.batch, s.embeds, cheap, lap)
+            saliency_stage(s.lm, [core], [s.item], s.batch, s.embeds, cheap, lap)
             core.stages_done = [*core.stages_done, "saliency"]
     core.timings = {**timings, "total": sum(timings.values())}
     return core
@@ -111,16 +111,16 @@ def sensitivity_parts(
         raise ValueError(f"layers {layers}: the model has {subject.layers} (0 to {subject.layers - 1})")
     s, started = subject, time.perf_counter()
     with s.lm.lock:
-        [maps] = _sensitivity(s.lm, [s.item], s.batch, s.embeds, on_layer or (lambda *_: None), layers)
+        [maps] = sensitivity_stage(s.lm, [s.item], s.batch, s.embeds, on_layer or (lambda *_: None), layers)
     seconds = (time.perf_counter() - started) / max(1, len(layers))
     return [PartResult(Part(PartKind.SENSITIVITY, layer=l), m, seconds=seconds) for l, m in zip(layers, maps)]
 
 
 def _saliency_part(subject: Subject, part: Part, core: Analysis) -> PartResult:
     s, started = subject, time.perf_counter()
-    scratch = replace(core, saliency={}, saliency_info={})  # _saliency writes its result here
+    scratch = replace(core, saliency={}, saliency_info={})  # saliency_stage writes its result here
     with s.lm.lock:
-        _saliency(s.lm, [scratch], [s.item], s.batch, s.embeds, [part.method], lambda _: None)
+        saliency_stage(s.lm, [scratch], [s.item], s.batch, s.embeds, [part.method], lambda _: None)
     return PartResult(
         part,
         scratch.saliency[part.method],  # type: ignore[index]

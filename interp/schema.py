@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from interp.attention_rebuild import AttentionStack
+
 # Re-exported: rooms import the request and its vocabulary from here.
 from interp.request import (  # noqa: F401
     DEFAULT_IG_STEPS,
@@ -39,6 +41,10 @@ ARRAY_DTYPES = {
     "head_entropy": np.float32,  # [L, H]
     "head_special_share": np.float32,  # [L, H]
     "head_mean_distance": np.float32,  # [L, H]
+    "qk.q": np.float16,  # [L, H, n, d_head] queries (interp.qk_capture: already rounded as stored)
+    "qk.k": np.float16,  # [L, H_kv, n, d_head] keys
+    "qk.lse": np.float32,  # [L, H, n] log of each attention row's softmax denominator
+    "attention_thumbs": np.float16,  # [L, H, s, s] the model overview's thumbnails
 }
 
 
@@ -87,7 +93,7 @@ class Analysis:
     mask_position: int | None = None  # token index of the mask (mlm)
     truncated: bool = False
     tokens_before_truncation: int | None = None  # the input's tokens before the cut, when truncated
-    attention: np.ndarray | None = None  # [L, H, n, n], rows sum to 1
+    attention: np.ndarray | AttentionStack | None = None  # [L, H, n, n], rows sum to 1
     saliency: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [n]
     saliency_info: dict[str, dict[str, float]] = field(default_factory=dict)  # e.g. IG completeness delta
     attention_sensitivity: np.ndarray | None = (
@@ -113,6 +119,18 @@ class Analysis:
     logit_lens_target: list[dict[str, Any]] | None = None  # per layer, the target's {"rank", "score"}
     # request.candidates scored: [{"word", "score" (None: not one token), "single_token", "token_ids", "pieces"}]
     candidate_scores: list[dict[str, Any]] | None = None
+    # Stored instead of dense attention where the rebuild is exact (qk_layout["exact"]; interp.qk_capture);
+    # read back, `attention` is then an AttentionStack rebuilding a layer at a time.
+    queries: np.ndarray | None = None  # [L, H, n, d_head]
+    keys: np.ndarray | None = None  # [L, H_kv, n, d_head]
+    attention_lse: np.ndarray | None = None  # [L, H, n]
+    qk_layout: dict[str, Any] | None = None  # interp.attention_rebuild's layout (scales, masks, GQA, ...)
+    attention_thumbs: np.ndarray | None = None  # [L, H, s, s] block means for the model overview
+
+    @property
+    def attention_is_rebuilt(self) -> bool:
+        """True where the store keeps q/k and not the attention itself."""
+        return self.queries is not None and bool((self.qk_layout or {}).get("exact"))
 
     @property
     def n_tokens(self) -> int:
@@ -128,11 +146,20 @@ class Analysis:
 
     # --- (de)serialisation: JSON metadata + named numpy arrays, never pickle -------------------
 
-    def to_record(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """Split into JSON metadata and arrays (cast to their storage precision)."""
+    def to_record(self, *, dense: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Split into JSON metadata and arrays (cast to their storage precision). Attention that q/k rebuild
+        is left out unless `dense` (exports) asks for it too."""
         arrays: dict[str, np.ndarray] = {}
-        if self.attention is not None:
-            arrays["attention"] = self.attention
+        if self.attention is not None and (dense or not self.attention_is_rebuilt):
+            arrays["attention"] = np.asarray(self.attention)
+        for name, values in (
+            ("qk.q", self.queries),
+            ("qk.k", self.keys),
+            ("qk.lse", self.attention_lse),
+            ("attention_thumbs", self.attention_thumbs),
+        ):
+            if values is not None:
+                arrays[name] = values
         if self.attention_sensitivity is not None:
             arrays["attention_sensitivity"] = self.attention_sensitivity
         for name, values in self.saliency.items():
@@ -169,12 +196,18 @@ class Analysis:
         }
         if self.candidate_scores is not None:
             meta["candidate_scores"] = self.candidate_scores
+        if self.qk_layout is not None:
+            meta["qk_layout"] = self.qk_layout
         meta.update({name: getattr(self, name) for name in SEQUENCE_META if getattr(self, name)})
         return meta, arrays
 
     @classmethod
     def from_record(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Analysis:
         as32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
+        layout = meta.get("qk_layout")
+        attention: Any = as32(arrays["attention"]) if "attention" in arrays else None
+        if attention is None and "qk.q" in arrays and layout and layout.get("exact"):
+            attention = AttentionStack(arrays["qk.q"], arrays["qk.k"], layout, arrays.get("qk.lse"))
         return cls(
             request=AnalysisRequest.from_dict(meta["request"]),
             fingerprint=meta["fingerprint"],
@@ -210,6 +243,11 @@ class Analysis:
             logit_lens=meta.get("logit_lens"),
             logit_lens_target=meta.get("logit_lens_target"),
             candidate_scores=meta.get("candidate_scores"),
+            queries=arrays.get("qk.q"),
+            keys=arrays.get("qk.k"),
+            attention_lse=arrays.get("qk.lse"),
+            qk_layout=layout,
+            attention_thumbs=arrays.get("attention_thumbs"),
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:

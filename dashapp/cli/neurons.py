@@ -1,12 +1,15 @@
 """`interpboard neurons`: BertViz's neuron view of one head and query token of a stored analysis.
 
-The engine runs in this process (interp.neurons); the web's route will run it as a worker job.
+From the queries and keys the analysis stores (numpy, no model) where it has them; otherwise (seq2seq,
+T5, dense-only models) the engine runs in this process (interp.neurons).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
+import numpy as np
 from rich.table import Table
 from rich.text import Text
 
@@ -14,16 +17,20 @@ from dashapp.cli.console import EXIT_BAD_INPUT, fail, out, print_json
 
 
 def cmd_neurons(args: argparse.Namespace) -> int:
-    from interp.neurons import neuron_view  # the engine, in this process
     from workers import get_executor
 
     analysis = get_executor().result(args.key)
     if analysis is None:
         fail(f"no stored analysis with key {args.key}", EXIT_BAD_INPUT)
     kind = args.kind or ("encoder" if analysis.target_tokens is not None else "self")
-    view = neuron_view(
-        analysis.request, args.layer, args.head, args.query, kind, fingerprint=analysis.fingerprint
-    )
+    if kind == "self" and analysis.queries is not None and analysis.qk_layout:
+        view = _stored_view(analysis, args.layer, args.head, args.query)
+    else:
+        from interp.neurons import neuron_view  # the engine, in this process
+
+        view = neuron_view(
+            analysis.request, args.layer, args.head, args.query, kind, fingerprint=analysis.fingerprint
+        )
     if args.json:
         print_json({"key": args.key, **view})
         return 0
@@ -35,6 +42,22 @@ def cmd_neurons(args: argparse.Namespace) -> int:
         table.add_row(str(j), Text(token), f"{view['scores'][j]:.4f}", f"{view['attention'][j]:.4f}")
     out.print(table)
     return 0
+
+
+def _stored_view(analysis: Any, layer: int, head: int, query: int) -> dict[str, Any]:
+    """The neuron view from the analysis's stored q/k (the JSON contract's fields)."""
+    from interp.attention_rebuild import neuron_row
+
+    try:
+        row = neuron_row(analysis.queries, analysis.keys, analysis.qk_layout, layer, head, query)
+    except IndexError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    as_list = lambda a: np.asarray(a, dtype=np.float64).round(7).tolist()  # noqa: E731
+    return {
+        "kind": "self",
+        "source": "stored",
+        **{k: as_list(v) if isinstance(v, np.ndarray) else v for k, v in row.items()},
+    }
 
 
 def add_neurons_command(commands: argparse._SubParsersAction) -> None:

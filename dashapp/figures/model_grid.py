@@ -13,40 +13,26 @@ import plotly.graph_objects as go
 from dashapp.figures.architecture import architecture_notes, head_label, layer_label
 from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, escape, rounded, sequential_scale
 from interp.schema import Analysis
+from interp.thumbnails import downsample, thumb_size
 
-GRID_CELLS = 200  # thumbnails share about this many cells across the longer side of the grid
-MIN_THUMB = 8
 CELL_MAX = 110  # px of one thumbnail at most (a 3 × 4 model does not need a page of its own)
 STAT_NAMES = {"entropy": "entropy", "special_share": "special share", "mean_distance": "mean distance"}
 
 
-def downsample(matrix: np.ndarray, size: int) -> np.ndarray:
-    """Block means over a size × size grid of (nearly) equal blocks."""
-    n = matrix.shape[0]
-    if n <= size:
-        return matrix
-    starts = np.linspace(0, n, size, endpoint=False).astype(int)
-    counts = np.diff(np.append(starts, n))
-    sums = np.add.reduceat(np.add.reduceat(matrix, starts, axis=0), starts, axis=1)
-    return sums / np.outer(counts, counts)
-
-
 def mosaic(attention: np.ndarray, size: int) -> np.ndarray:
-    """[L, H, n, n] -> one 2-D image of L × H thumbnails separated by one NaN gap."""
+    """[L, H, n, n] attention (or [L, H, s, s] stored thumbnails) -> one 2-D image of L × H thumbnails
+    separated by one NaN gap."""
     L, H = attention.shape[:2]
     step = size + 1
     image = np.full((L * step - 1, H * step - 1), np.nan, dtype=np.float32)
     for layer in range(L):
+        maps = attention[layer]  # one layer at a time: a rebuilt stack holds only a few
         for head in range(H):
-            thumb = downsample(attention[layer, head], size)
+            thumb = downsample(np.asarray(maps[head], dtype=np.float32), size)
             image[layer * step : layer * step + size, head * step : head * step + size] = thumb / max(
                 thumb.max(), 1e-9
             )
     return image
-
-
-def thumb_size(n_tokens: int, layers: int, heads: int) -> int:
-    return min(n_tokens, max(MIN_THUMB, GRID_CELLS // max(layers, heads)))
 
 
 def model_grid_figure(
@@ -59,7 +45,7 @@ def model_grid_figure(
     step = size + 1
     fig = go.Figure(
         go.Heatmap(
-            z=rounded(mosaic(analysis.attention, size), 3),
+            z=rounded(mosaic(_thumbs(analysis, size), size), 3),
             colorscale=sequential_scale(theme),
             showscale=False,
             hoverinfo="skip",
@@ -127,3 +113,11 @@ def model_grid_figure(
         hovermode="closest",
         hoverdistance=-1,
     )
+
+
+def _thumbs(analysis: Analysis, size: int) -> np.ndarray:
+    """The stored thumbnails where they are at this size (always, for q/k analyses), else the attention."""
+    thumbs = analysis.attention_thumbs
+    if thumbs is not None and thumbs.shape[-1] >= size:
+        return thumbs
+    return analysis.attention  # type: ignore[return-value]

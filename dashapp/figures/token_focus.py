@@ -16,6 +16,7 @@ from dashapp.figures.common import (
     token_labels,
 )
 from dashapp.figures.tokens import readable_tokens
+from interp.attention_rebuild import token_columns, token_rows
 from interp.schema import Analysis
 
 
@@ -26,12 +27,10 @@ def token_focus_figure(
         return empty_figure("attention not computed yet", theme)
     if token is None or not 0 <= token < analysis.n_tokens:
         return empty_figure("select a token to see its attention in every layer", theme)
-    # Per layer, only the token's row and column: a layer at a time, never the whole [L, H, n, n].
-    rows, columns = [], []
-    for layer in range(analysis.num_layers):
-        maps = analysis.attention[layer] if head is None else analysis.attention[layer][head : head + 1]
-        rows.append(maps[:, token, :].mean(axis=0))
-        columns.append(maps[:, :, token].mean(axis=0))
+    # One row and one column per layer and head: from stored q/k without rebuilding every layer.
+    rows, columns = token_rows(analysis.attention, token), token_columns(analysis.attention, token)
+    pick = (lambda a: a.mean(axis=1)) if head is None else (lambda a: a[:, head])  # [L, H, n] -> [L, n]
+    attends, attended = pick(rows), pick(columns)
     pieces = readable_tokens(analysis)
     labels = token_labels(pieces)
     layers = [f"L{l}" for l in range(analysis.num_layers)]
@@ -43,8 +42,8 @@ def token_focus_figure(
         subplot_titles=(f"{escape(pieces[token])} attends to …", f"… attend to {escape(pieces[token])}"),
     )
     for row, values, verb in (
-        (1, np.stack(rows), "attends to"),
-        (2, np.stack(columns), "attended by"),
+        (1, attends, "attends to"),
+        (2, attended, "attended by"),
     ):
         fig.add_trace(
             go.Heatmap(
@@ -59,7 +58,7 @@ def token_focus_figure(
         )
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_yaxes(autorange="reversed")
-    top = max(float(np.max(rows)), float(np.max(columns)), 1e-6)
+    top = max(float(attends.max()), float(attended.max()), 1e-6)
     # both ends, or plotly ignores cmin
     fig.update_layout(coloraxis=dict(colorscale=sequential_scale(theme), cmin=0, cmax=top))
     return apply_theme(

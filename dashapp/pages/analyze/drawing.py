@@ -134,7 +134,7 @@ def export(
     if which == ids.EXPORT_CSV:
         return dcc.send_string(exports.to_csv(analysis), f"{name}.csv")
     if which == ids.EXPORT_NPZ:
-        return dcc.send_bytes(exports.to_npz(*analysis.to_record()), f"{name}.npz")
+        return dcc.send_bytes(exports.to_npz(*analysis.to_record(dense=True)), f"{name}.npz")
     figures = [
         view.build(analysis, sel, theme, **view.option_values(options)) for view in views if view.in_report
     ]

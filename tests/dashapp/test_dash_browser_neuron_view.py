@@ -1,0 +1,43 @@
+"""The neuron view in headless Chromium: drawn from the stored q/k, a click on a key selects that token."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from tests.dashapp.test_dash_browser import title_of, wait_for, wait_title
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+LINK = "model=tiny-llama&task=causal-lm&text=the+quick+brown+fox+jumps+over&layer=1&head=3&token=5"
+# The softmax bars (the figure's last trace) and their key labels, as plotly.js holds them.
+BARS = "#analyze-neuron-view .x8y8 .barlayer .point"
+LABELS = "return document.querySelector('#analyze-neuron-view .js-plotly-plot').data[4].y;"
+
+
+def test_neuron_view_clicking_a_key_selects_it(live_app, browser, screenshots):
+    browser.get(f"{live_app.url}/?{LINK}")
+    wait_title(browser, "analyze-neuron-view", "Neuron view", "layer 1", "head 3")
+    bars = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, BARS))
+    labels = browser.execute_script(LABELS)
+    assert len(bars) == len(labels) == 6  # causal: token 5 sees tokens 0 to 5
+    card = browser.find_element(By.ID, "analyze-neuron-view")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", card)
+    card.screenshot(str(screenshots / "neuron-view.png"))
+
+    # the widest bar of a key other than the query (a bar too thin to hit would not take the click)
+    widths = [b.rect["width"] for b in bars]
+    key = max(range(5), key=lambda j: widths[j])
+    expected = labels[key].split(" ", 1)[0]
+
+    def click_key(driver) -> bool:  # again until it lands: a redraw may replace the bar under the pointer
+        bar = driver.find_elements(By.CSS_SELECTOR, BARS)[key]
+        ActionChains(driver).move_to_element(bar).pause(0.3).click().perform()
+        return parse_qs(urlparse(driver.current_url).query).get("token") == [expected]
+
+    wait_for(browser, click_key, timeout=60)
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, BARS)) == int(expected) + 1)
+    assert "head 3" in title_of(browser, "analyze-neuron-view")

@@ -1,0 +1,64 @@
+"""The neuron view from stored q/k (interp.attention_rebuild.neuron_row, what the web draws): its scores
+softmax to the stored attention row, and its vectors are the model's (interp.neurons, forward hooks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cache.codec import decode, encode
+from interp.attention_rebuild import neuron_row
+from interp.schema import Analysis, AnalysisRequest
+
+CASES = [
+    ("tiny-gpt2", "causal-lm", "the quick brown fox jumps", None),
+    ("tiny-roberta-mlm", "mlm", "the cat sat on the <mask> .", None),
+    ("tiny-distilbert-sst", "sst", "what a boring story", None),
+    ("tiny-llama", "causal-lm", "the quick brown fox jumps over the lazy dog", None),  # GQA, rotary
+    ("tiny-gemma2", "causal-lm", "the quick brown fox jumps over the lazy dog", None),  # window, soft-cap
+    ("tiny-bert-sim", "similarity", "a man is playing", "a woman reads a book"),  # two sequences
+]
+
+
+@pytest.mark.parametrize("model_id,task,text,pair", CASES, ids=[c[0] for c in CASES])
+def test_scores_softmax_to_the_stored_attention_row(registry, model_id, task, text, pair):
+    from interp.engine import analyze
+    from interp.neurons import neuron_view
+
+    request = AnalysisRequest(model_id, task, text, pair, methods=())
+    analysis = analyze(request, registry=registry)
+    record = decode(encode(*analysis.to_record()))
+    stored = Analysis.from_record(record.meta, record.arrays)
+    L, H, N, _ = stored.attention.shape
+    for layer, head, token in ((0, 0, N - 1), (L - 1, H - 1, N // 2), (L - 1, 1, 2)):
+        row = neuron_row(stored.queries, stored.keys, stored.qk_layout, layer, head, token)
+        n = len(row["scores"])
+        e = np.exp(row["scores"] - row["scores"].max())
+        np.testing.assert_allclose(row["attention"], e / e.sum(), atol=1e-6)
+        seen = slice(row["key_offset"], row["key_offset"] + n)
+        full_row = stored.attention[layer][head, token]
+        np.testing.assert_allclose(row["attention"], full_row[seen], atol=1e-6)  # the rebuilt row, exactly
+        assert abs(full_row.sum() - full_row[seen].sum()) < 1e-6  # nothing outside the keys shown
+        assert np.abs(row["attention"] - analysis.attention[layer, head, token, seen]).max() <= 1e-3
+        if not stored.qk_layout["softcap"]:
+            dots = row["products"].sum(-1) * stored.qk_layout["scales"][layer]
+            np.testing.assert_allclose(dots, row["scores"], rtol=1e-5, atol=1e-6)
+        # The engine's own neuron view (hooks on the model): the same vectors, to float16's precision.
+        engine = neuron_view(request, layer, head, token, registry=registry)
+        if stored.qk_layout["windows"][layer] is None:
+            assert engine["key_offset"] == row["key_offset"] and len(engine["keys"]) == n
+            # stored q/k keep 10 - drop_bits mantissa bits (interp.qk_capture): relative error 2**-(10 - drop)
+            step = 2.0 ** -(10 - stored.qk_layout["drop_bits"][layer])
+            for name in ("query", "keys"):
+                np.testing.assert_allclose(row[name], engine[name], rtol=step, atol=1e-4)
+
+
+def test_out_of_range(registry):
+    from interp.engine import analyze
+
+    analysis = analyze(
+        AnalysisRequest("tiny-gpt2", "causal-lm", "the quick fox", methods=()), registry=registry
+    )
+    for layer, head, token in ((9, 0, 0), (0, 9, 0), (0, 0, 99)):
+        with pytest.raises(IndexError):
+            neuron_row(analysis.queries, analysis.keys, analysis.qk_layout, layer, head, token)
