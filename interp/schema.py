@@ -47,6 +47,11 @@ ATTENTION_ARRAYS = ("attention", "decoder_attention", "cross_attention")
 SEQUENCE_META = ("steps", "decoder_tokens", "target_tokens")
 
 
+def storage_array(name: str, values: np.ndarray) -> np.ndarray:
+    """The array as the store keeps it (a part stored on its own is kept as in the whole analysis)."""
+    return _storage_array(name, values)
+
+
 def _storage_array(name: str, values: np.ndarray) -> np.ndarray:
     """Cast to the stored dtype, rounding matrices to a grid no coarser than float16's own spacing
     at the array's largest values: the worst-case error stays float16's, while the many tiny
@@ -110,6 +115,9 @@ class Analysis:
     cross_attention: np.ndarray | None = None  # seq2seq [L, H, nt, ns]
     logit_lens: list[list[dict[str, Any]]] | None = None  # per layer, top-k {"label", "score", "token_id"}
     logit_lens_target: list[dict[str, Any]] | None = None  # per layer, the target's {"rank", "score"}
+    # Computed in parts (interp.part_names): name -> {"state": done | offered | running | queued,
+    # "estimate_s"}; empty: everything asked for is here. A sensitivity layer not computed is NaN.
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def n_tokens(self) -> int:
@@ -118,6 +126,13 @@ class Analysis:
     @property
     def num_layers(self) -> int:
         return 0 if self.attention is None else int(self.attention.shape[0])
+
+    def sensitivity_of(self, layer: int) -> np.ndarray | None:
+        """Layer `layer`'s [n, n] attention sensitivity; None when it is not computed (yet)."""
+        values = self.attention_sensitivity
+        if values is None or not 0 <= layer < values.shape[0] or np.isnan(values[layer]).all():
+            return None
+        return values[layer]
 
     @property
     def num_heads(self) -> int:
@@ -164,6 +179,8 @@ class Analysis:
             "logit_lens_target": self.logit_lens_target,
         }
         meta.update({name: getattr(self, name) for name in SEQUENCE_META if getattr(self, name)})
+        if self.parts:
+            meta["parts"] = self.parts
         return meta, arrays
 
     @classmethod
@@ -202,6 +219,7 @@ class Analysis:
             cross_attention=as32(arrays["cross_attention"]) if "cross_attention" in arrays else None,
             logit_lens=meta.get("logit_lens"),
             logit_lens_target=meta.get("logit_lens_target"),
+            parts={k: dict(v) for k, v in (meta.get("parts") or {}).items()},
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
@@ -230,6 +248,7 @@ class Analysis:
             "architecture": self.architecture,
             "logit_lens": self.logit_lens,
             "logit_lens_target": self.logit_lens_target,
+            "parts": self.parts,
         }
         if full:
             out["attention"] = (
