@@ -41,16 +41,16 @@ PART_JOBS = (
     "analyze-part-jobs"  # dcc.Store: [{"job_id", "part", "key", "state", "percent"}] asked from the page
 )
 PART_POLL = "analyze-part-poll"  # dcc.Interval following them
-PART_NOTE = "analyze-part-note"  # pattern type, {"type": PART_NOTE, "view": name}: a part's state and cost
-PART_BUTTON = "analyze-part-button"  # pattern type: asks for the part the view is missing
+PART_NOTE = "analyze-part-note-"  # + a view's name: the state and cost of the part the view lacks
+PART_BUTTON = "analyze-part-button-"  # + a view's name: asks for that part
 
 
-def part_note(view: str) -> dict[str, str]:
-    return {"type": PART_NOTE, "view": view}
+def part_note(view: str) -> str:
+    return PART_NOTE + view
 
 
-def part_button(view: str) -> dict[str, str]:
-    return {"type": PART_BUTTON, "view": view}
+def part_button(view: str) -> str:
+    return PART_BUTTON + view
 
 
 PROGRESS = "analyze-progress"

@@ -233,7 +233,6 @@ HEATMAP = View(
     width=6,
     on_click=token_of_row,
     in_report=True,
-    controls=part_bar("sensitivity"),
     overlay=lambda a, _old, token: shapes_patch(
         token_outline(a.n_tokens, token) if a.attention is not None else None
     ),

@@ -102,9 +102,10 @@ def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
     def _ask(*args):
         *clicks, shown, sel, asked = args
         trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(clicks):
+        if not isinstance(trigger, str) or not any(clicks):
             raise dash.exceptions.PreventUpdate
-        return _pick(parts.ask(services, trigger["view"], shown, sel, asked), PART_OUTPUTS)
+        view = trigger.removeprefix(ids.PART_BUTTON)
+        return _pick(parts.ask(services, view, shown, sel, asked), PART_OUTPUTS)
 
     app.callback(
         Output(ids.PART_JOBS, "data", allow_duplicate=True),
