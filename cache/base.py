@@ -119,10 +119,41 @@ class ResultStore(ABC):
             return self._count_partials(key)
 
     def delete(self, key: str) -> bool:
-        """Remove value, partial and index row; True when there was a value or index row."""
+        """Remove value, partial, index row and the parts its meta lists; True when there was a value or row."""
         _check_key(key)
+        meta = self.get_meta(key)  # None for a damaged value: it goes all the same
+        parts = meta.get("parts") if isinstance(meta, dict) else None
         with self._backend():
+            for name in parts if isinstance(parts, dict) else ():
+                if isinstance(name, str) and _KEY_RE.fullmatch(part_key(key, name)):
+                    self._delete_plain(part_key(key, name))
             return self._delete(key)
+
+    # --- parts: entries of their own under an analysis key, not listed in History ------------
+
+    def put_part(self, key: str, name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> int:
+        """Store one part of the analysis `key` (e.g. "sensitivity.3") beside it; no index row.
+
+        The analysis's meta lists its parts by name (meta["parts"]), so deleting it deletes them too.
+        """
+        entry = part_key(key, name)
+        _check_key(entry)
+        blob = codec.encode(meta, arrays)
+        with self._backend():
+            self._write_plain(entry, blob)
+        return len(blob)
+
+    def get_part(self, key: str, name: str) -> Record | None:
+        return self._load(part_key(key, name), self._read, codec.decode)
+
+    def stored_parts(self, key: str, names: list[str]) -> list[str]:
+        """Which of the named parts of `key` are stored (cheap: nothing is read or decoded)."""
+        entries = [part_key(key, name) for name in names]
+        for entry in entries:
+            _check_key(entry)
+        with self._backend():
+            present = self._existing(entries)
+        return [name for name, entry in zip(names, entries, strict=True) if entry in present]
 
     def index(
         self,
@@ -191,6 +222,16 @@ class ResultStore(ABC):
     def _delete(self, key: str) -> bool: ...
 
     @abstractmethod
+    def _write_plain(self, name: str, blob: bytes) -> None:
+        """A value without an index row (a part), with the store's TTL."""
+
+    @abstractmethod
+    def _delete_plain(self, name: str) -> None: ...
+
+    def _existing(self, names: list[str]) -> set[str]:
+        return {name for name in names if self._contains(name)}
+
+    @abstractmethod
     def _rows(self) -> Iterator[dict[str, Any]]:
         """Index rows whose value still exists, newest first (pruning rows whose value is gone)."""
 
@@ -221,6 +262,11 @@ class ResultStore(ABC):
             raise CacheUnavailable(
                 f"result store {self.url_for_logs} failed: {type(exc).__name__}: {exc}"
             ) from None
+
+
+def part_key(key: str, name: str) -> str:
+    """Where part `name` of the analysis `key` is stored: "<key>.sensitivity.3"."""
+    return f"{key}.{name}"
 
 
 def _check_key(key: object) -> None:

@@ -105,6 +105,12 @@ class DiskStore(ResultStore):
     def _read(self, key: str) -> object | None:
         return self._fetch(key)
 
+    def _write_plain(self, name: str, blob: bytes) -> None:
+        self._cache.set(name, blob, expire=self.ttl_seconds)  # no tag: History lists tagged entries only
+
+    def _delete_plain(self, name: str) -> None:
+        self._cache.delete(name)
+
     def _read_head(self, key: str, size: int) -> bytes | None:
         value = self._fetch(key, read=True)  # a big value comes as an open file, a small one as bytes
         if not hasattr(value, "read"):

@@ -3,6 +3,7 @@
 Keys (all under ``interpboard:``)::
 
     interpboard:result:<key>    the codec blob (string), TTL = ttl_seconds (none by default)
+    interpboard:result:<key>.<part>   one part of an analysis (cache.base.part_key), no index entry
     interpboard:partials:<key>  hash: stage number -> that stage's blob (its new arrays), TTL 1 h
     interpboard:index           sorted set: key -> created_at
     interpboard:rows            hash: key -> JSON index row
@@ -110,6 +111,19 @@ class RedisStore(ResultStore):
 
     def _read(self, key: str) -> object | None:
         return self._redis.get(value_name(key))
+
+    def _write_plain(self, name: str, blob: bytes) -> None:
+        self._redis.set(value_name(name), blob, px=self._ttl_ms())  # not in the index: History skips it
+
+    def _delete_plain(self, name: str) -> None:
+        self._redis.delete(value_name(name))
+
+    def _existing(self, names: list[str]) -> set[str]:
+        with self._redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.exists(value_name(name))
+            found = pipe.execute()
+        return {name for name, hit in zip(names, found, strict=True) if hit}
 
     def _read_head(self, key: str, size: int) -> bytes | None:
         head = self._redis.getrange(value_name(key), 0, size - 1)

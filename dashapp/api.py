@@ -22,6 +22,7 @@ from cache import CacheUnavailable
 from cache.keys import is_key
 from dashapp import exports
 from dashapp.input_checks import check_input
+from interp.part_names import Part
 from interp.schema import Analysis, AnalysisRequest, InputError, MalformedRequest
 from workers.executor import QueueFull
 from workers.settings import safe_url
@@ -231,9 +232,53 @@ def analysis(key: str) -> Response:
             )
         return _json({"key": key, "status": job.state, "job": job.to_dict()}, 202)
     full = request.args.get("full", "0").lower() in ("1", "true", "yes")
-    result = Analysis.from_record(record.meta, record.arrays).to_json(full=full)
+    merged = executor.result(key)  # with the parts stored beside it
+    if merged is None:  # gone between the two reads
+        raise ApiError(404, f"unknown analysis {key}: not in the cache")
+    result = merged.to_json(full=full)
+    result["parts"] = _part_states(executor, key, merged)
     provenance = {name: record.meta.get(name) for name in PROVENANCE}
     return _json({"key": key, "status": "done", **provenance, **result})
+
+
+def _part_states(executor: Any, key: str, analysis: Analysis) -> dict[str, Any]:
+    states = executor.part_states(key, analysis)
+    jobs = executor.part_jobs(key, [n for n, p in states.items() if p["state"] in ("queued", "running")])
+    return {n: {**p, **({"job_id": jobs[n].job_id} if n in jobs else {})} for n, p in states.items()}
+
+
+@api.post("/analyses/<key>/parts")
+def ask_parts(key: str) -> Response:
+    """More parts of a stored analysis: a job per part not there yet (following one already computing it)."""
+    executor = _executor()
+    meta = executor.store.get_meta(_known_key(key))
+    if meta is None:
+        raise ApiError(404, f"unknown analysis {key}: not in the cache")
+    body = request.get_json(silent=True)
+    names = body.get("parts") if isinstance(body, dict) else None
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) for n in names)
+        or len(names) > 256
+    ):
+        raise ApiError(400, 'send {"parts": ["sensitivity.3", ...]}: a list of 1 to 256 part names')
+    try:
+        subs = executor.request_parts(AnalysisRequest.from_dict(meta["request"]), names, client=client_id())
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    jobs = list(dict.fromkeys(s.job_id for s in subs if s.job_id))
+    merged = executor.result(key)
+    states = _part_states(executor, key, merged) if merged is not None else {}
+    asked = list(dict.fromkeys(str(Part.parse(n)) for n in names))  # as request_parts: one answer each
+    parts = {}
+    for name, sub in zip(asked, subs, strict=True):
+        following = sub.status if sub.job_id and sub.status and not sub.status.finished else None
+        parts[name] = states.get(name) or {
+            "state": str(following.state) if following else "done",
+            **({"job_id": sub.job_id} if following else {}),
+        }
+    return _json({"key": key, "parts": parts, "jobs": jobs}, 202 if jobs else 200)
 
 
 @api.get("/analyses/<key>.npz")

@@ -28,6 +28,30 @@ class Submitted(_Answer):
     cached: bool
 
 
+class PartState(_Answer):
+    """One part of an analysis (core, saliency.<method>, sensitivity.<layer>)."""
+
+    state: Literal["done", "offered", "queued", "running"] = Field(
+        description="offered: over the part budget, computed on request (POST .../parts)."
+    )
+    estimate_s: float | None = Field(None, description="Estimated seconds of work on the worker's device.")
+    job_id: str | None = Field(None, description="The job computing it (queued or running).")
+
+
+class PartsRequest(_Answer):
+    parts: list[str] = Field(
+        min_length=1,
+        max_length=256,
+        description='Part names, e.g. ["sensitivity.3", "saliency.integrated_gradients"].',
+    )
+
+
+class PartsAsked(_Answer):
+    key: str
+    parts: dict[str, PartState]
+    jobs: list[str] = Field(description="The jobs to poll (GET /api/jobs/{job_id}) until the parts are done.")
+
+
 class AnalysisSummary(_Answer):
     """Analysis.to_json plus provenance; attention and attention_sensitivity only with ?full=1."""
 
@@ -90,6 +114,9 @@ class AnalysisSummary(_Answer):
         None,
         description="With the request's candidates: per word {word, score (null: not one token), "
         "single_token, token_ids, pieces}.",
+    )
+    parts: dict[str, PartState] = Field(
+        {}, description="One-pass tasks: each part with its state (empty: computed whole)."
     )
 
 

@@ -37,6 +37,22 @@ SHOWN = "analyze-shown"  # dcc.Store: the analysis on show {"key", "final", "sta
 SELECTION = "analyze-selection"  # dcc.Store: {"layer", "head", "token", "method"}
 MASK_MEMO = "analyze-mask-memo"  # dcc.Store: the word a click replaced with [MASK]
 POLL = "analyze-poll"  # dcc.Interval
+PART_JOBS = (
+    "analyze-part-jobs"  # dcc.Store: [{"job_id", "part", "key", "state", "percent"}] asked from the page
+)
+PART_POLL = "analyze-part-poll"  # dcc.Interval following them
+PART_NOTE = "analyze-part-note-"  # + a view's name: the state and cost of the part the view lacks
+PART_BUTTON = "analyze-part-button-"  # + a view's name: asks for that part
+
+
+def part_note(view: str) -> str:
+    return PART_NOTE + view
+
+
+def part_button(view: str) -> str:
+    return PART_BUTTON + view
+
+
 PROGRESS = "analyze-progress"
 PROGRESS_TEXT = "analyze-progress-text"
 PROGRESS_GROUP = "analyze-progress-group"

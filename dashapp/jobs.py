@@ -17,6 +17,7 @@ from dashapp.services import Services
 from interp.schema import AnalysisRequest, InputError, ModelUnavailable
 from interp.stages import Stage
 from workers.executor import QueueFull
+from workers.job_status import Focus
 from workers.jobs import CANCELLED, DONE, ERROR, QUEUED, RUNNING, TERMINAL
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ __all__ = [
     "RUNNING",
     "JobReport",
     "Started",
+    "ask_parts",
     "cancel",
     "finished",
     "follow",
@@ -83,11 +85,12 @@ class JobReport:
         return self.stage if self.state == RUNNING and self.stage not in NOTHING_TO_DRAW else None
 
 
-def submit(services: Services, request: AnalysisRequest) -> Started:
-    """Submit one request; a cached result comes back as a record already done."""
+def submit(services: Services, request: AnalysisRequest, focus: Focus | None = None) -> Started:
+    """Submit one request (`focus`: the selected layer and method, computed first); a cached result comes
+    back as a record already done."""
     try:
         check_input(request)
-        sub = services.executor.submit(request, client=client_id())
+        sub = services.executor.submit(request, client=client_id(), focus=focus)
     except (InputError, ModelUnavailable, QueueFull) as exc:
         return Started(problem=str(exc))
     except Exception as exc:  # the service behind the page failed (Redis down, …): say so, never a traceback
@@ -102,6 +105,27 @@ def submit(services: Services, request: AnalysisRequest) -> Started:
         "error": None,
     }
     return Started(record=record)
+
+
+def ask_parts(services: Services, key: str, names: list[str]) -> tuple[list[dict[str, Any]], str | None]:
+    """Ask for parts of the analysis `key`: the records of the jobs computing them, or what went wrong."""
+    meta = services.executor.store.get_meta(key)
+    if meta is None:
+        return [], "the analysis is no longer in the cache: run it again"
+    try:
+        subs = services.executor.request_parts(
+            AnalysisRequest.from_dict(meta["request"]), names, client=client_id()
+        )
+    except (ValueError, InputError, ModelUnavailable, QueueFull) as exc:
+        return [], str(exc)
+    except Exception as exc:
+        log.exception("asking for parts failed")
+        return [], f"{type(exc).__name__}: {exc}"
+    return [
+        {"job_id": sub.job_id, "part": name, "key": key, "state": QUEUED, "percent": 0}
+        for name, sub in zip(names, subs, strict=True)
+        if sub.job_id
+    ], None
 
 
 def follow(services: Services, job_id: str) -> JobReport:

@@ -17,7 +17,7 @@ from dashapp import contracts as c
 from interp.schema import AnalysisRequest
 from workers.jobs import JobStatus
 
-_REQUEST: list[type[BaseModel]] = [AnalysisRequest]
+_REQUEST: list[type[BaseModel]] = [AnalysisRequest, c.PartsRequest]
 _ANSWERS: list[type[BaseModel]] = [
     JobStatus,
     c.Error,
@@ -30,6 +30,7 @@ _ANSWERS: list[type[BaseModel]] = [
     c.Health,
     c.Deleted,
     c.Cancelled,
+    c.PartsAsked,
 ]
 
 _KEY = {
@@ -158,6 +159,26 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json("Deleted.", c.Deleted),
                 "404": _error("Unknown key."),
+                **_COMMON_ERRORS,
+            },
+        },
+    },
+    "/api/analyses/{key}/parts": {
+        "parameters": [_KEY],
+        "post": {
+            "summary": "Ask for more parts of an analysis (e.g. an offered layer's sensitivity)",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(c.PartsRequest)}},
+            },
+            "responses": {
+                "200": _json("All there already.", c.PartsAsked),
+                "202": _json(
+                    "Jobs computing them: poll each until done, then read the analysis.", c.PartsAsked
+                ),
+                "400": _error("No such part of this analysis, or a malformed body."),
+                "404": _error("Unknown analysis."),
+                "429": _error("Too many jobs waiting; see Retry-After."),
                 **_COMMON_ERRORS,
             },
         },

@@ -1,8 +1,9 @@
 """What callbacks need from the outside world: the executor, and decoded Analyses kept warm.
 
 The browser only ever holds a cache key; every view asks here for the Analysis behind it.
-Finished analyses are immutable, so an in-process LRU of decoded ones saves re-reading and
-re-decoding the arrays on every click.
+A finished analysis changes only when a part is stored beside it (workers/part_store.py), which a
+cheap look notices, so an in-process LRU of decoded ones saves re-reading and re-decoding the arrays
+on every click.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from interp.lru import LoadingLRU
 from interp.schema import Analysis
+from workers import part_store
 
 ANALYSIS_LRU_SIZE = 16
 ANALYSIS_LRU_BYTES = 512 * 2**20  # one 512-token 12 × 12 analysis holds about 150 MB of attention
@@ -69,6 +71,9 @@ class Services:
         if not key:
             return None
         final = self._lru.get_or_load(key, lambda: self.executor.result(key))
+        if final is not None and part_store.landed(self.executor.store, key, final):
+            self._lru.pop(key)  # a part stored beside it since: read it again, merged
+            final = self._lru.get_or_load(key, lambda: self.executor.result(key))
         if final is not None:
             return final
         stages = self.executor.store.partial_stages(key)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import Patch, dcc
+from dash import Patch, dcc, html
 
 from dashapp import ids
 from dashapp.figures.attention_graph import attention_graph_figure
@@ -79,6 +79,20 @@ class View:
     def option_values(self, values: dict[str, Any]) -> dict[str, Any]:
         """The builder's keyword options from {component id: value}."""
         return {option.name: values.get(option.component_id) for option in self.options}
+
+
+def part_bar(view: str) -> Callable[[], Any]:
+    """Above a view drawn from a part: the part's state and estimated cost, and a button that asks for it
+    when it is offered (dashapp/pages/analyze/parts.py fills them in)."""
+    return lambda: html.Div(
+        [
+            html.Span(id=ids.part_note(view), className="me-2 small text-body-secondary"),
+            dbc.Button(
+                id=ids.part_button(view), size="sm", color="primary", outline=True, style={"display": "none"}
+            ),
+        ],
+        className="mb-1 part-bar",
+    )
 
 
 # --- clicks ------------------------------------------------------------------------------------------
@@ -282,6 +296,7 @@ SENSITIVITY = View(
     width=6,
     on_click=token_of_row,
     in_report=True,
+    controls=part_bar("sensitivity"),
     overlay=lambda a, _old, token: shapes_patch(
         row_outline(a.n_tokens, token) if a.attention_sensitivity is not None else None
     ),
@@ -294,6 +309,7 @@ SALIENCY = View(
     depends_on=("method", "step"),
     on_click=token_of_point,
     in_report=True,
+    controls=part_bar("saliency"),
     overlay=saliency_token_patch,
 )
 

@@ -53,6 +53,11 @@ ATTENTION_ARRAYS = ("attention", "decoder_attention", "cross_attention")
 SEQUENCE_META = ("steps", "decoder_tokens", "target_tokens")
 
 
+def storage_array(name: str, values: np.ndarray) -> np.ndarray:
+    """The array as the store keeps it (a part stored on its own is kept as in the whole analysis)."""
+    return _storage_array(name, values)
+
+
 def _storage_array(name: str, values: np.ndarray) -> np.ndarray:
     """Cast to the stored dtype, rounding matrices to a grid no coarser than float16's own spacing
     at the array's largest values: the worst-case error stays float16's, while the many tiny
@@ -131,6 +136,9 @@ class Analysis:
     def attention_is_rebuilt(self) -> bool:
         """True where the store keeps q/k and not the attention itself."""
         return self.queries is not None and bool((self.qk_layout or {}).get("exact"))
+    # Computed in parts (interp.part_names): name -> {"state": done | offered | running | queued,
+    # "estimate_s"}; empty: everything asked for is here. A sensitivity layer not computed is NaN.
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def n_tokens(self) -> int:
@@ -139,6 +147,13 @@ class Analysis:
     @property
     def num_layers(self) -> int:
         return 0 if self.attention is None else int(self.attention.shape[0])
+
+    def sensitivity_of(self, layer: int) -> np.ndarray | None:
+        """Layer `layer`'s [n, n] attention sensitivity; None when it is not computed (yet)."""
+        values = self.attention_sensitivity
+        if values is None or not 0 <= layer < values.shape[0] or np.isnan(values[layer]).all():
+            return None
+        return values[layer]
 
     @property
     def num_heads(self) -> int:
@@ -199,6 +214,8 @@ class Analysis:
         if self.qk_layout is not None:
             meta["qk_layout"] = self.qk_layout
         meta.update({name: getattr(self, name) for name in SEQUENCE_META if getattr(self, name)})
+        if self.parts:
+            meta["parts"] = self.parts
         return meta, arrays
 
     @classmethod
@@ -248,6 +265,7 @@ class Analysis:
             attention_lse=arrays.get("qk.lse"),
             qk_layout=layout,
             attention_thumbs=arrays.get("attention_thumbs"),
+            parts={k: dict(v) for k, v in (meta.get("parts") or {}).items()},
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
@@ -277,6 +295,7 @@ class Analysis:
             "architecture": self.architecture,
             "logit_lens": self.logit_lens,
             "logit_lens_target": self.logit_lens_target,
+            "parts": self.parts,
         }
         if self.candidate_scores is not None:
             out["candidate_scores"] = self.candidate_scores

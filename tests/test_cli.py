@@ -53,6 +53,34 @@ def test_analyze_json_twice_second_is_cached(cli):
     assert two["predictions"] == one["predictions"]
 
 
+def test_analyze_layers_computes_sensitivity_of_those_layers_only(cli):
+    only = cli(
+        "analyze", *SST, "--methods", "grad_norm,attention_sensitivity", "--layers", "1", "--json", "--full"
+    )
+    assert only.returncode == 0, only.stderr
+    one = orjson.loads(only.stdout)
+    states = {name: part["state"] for name, part in one["parts"].items()}
+    layers = len(one["attention"])
+    assert states == {"core": "done", "sensitivity.1": "done"} | {
+        f"sensitivity.{l}": "offered" for l in range(layers) if l != 1
+    }
+    assert all(part["estimate_s"] > 0 for part in one["parts"].values())
+    sensitivity = one["attention_sensitivity"]
+    assert sensitivity[1][0][0] is not None and sensitivity[0][0][0] is None  # NaN: not computed
+    # The same analysis, cached: another layer is computed on its own and merged in; without --layers, all.
+    more = orjson.loads(
+        cli("analyze", *SST, "--methods", "grad_norm,attention_sensitivity", "--layers", "0", "--json").stdout
+    )
+    assert more["cached"] and more["key"] == one["key"]
+    assert more["parts"]["sensitivity.0"]["state"] == more["parts"]["sensitivity.1"]["state"] == "done"
+    every = orjson.loads(
+        cli("analyze", *SST, "--methods", "grad_norm,attention_sensitivity", "--json").stdout
+    )
+    assert {part["state"] for part in every["parts"].values()} == {"done"}
+    bad = cli("analyze", *SST, "--layers", "x,1")
+    assert bad.returncode != 0 and "--layers" in bad.stderr
+
+
 def test_analyze_full_has_attention_of_the_right_shape(cli):
     result = cli(
         "analyze",

@@ -39,6 +39,7 @@ class JobContext:
     store: ResultStore
     settings: Settings
     worker: str  # hostname:pid
+    part_budget_s: float | None = None  # None: INTERPBOARD_PART_BUDGET_S
 
 
 def worker_name() -> str:
@@ -76,6 +77,9 @@ def _start(job_id: str, ctx: JobContext) -> JobStatus | None:
 
 
 def _run_one(status: JobStatus, ctx: JobContext, beat: Heartbeat) -> None:
+    if status.part is not None:
+        _run_part(status, ctx, beat)
+        return
     if ctx.store.get_meta(status.key) is not None:  # a lost delivery stored it before its worker died
         ctx.records.finish(status.job_id, DONE)
         return
@@ -94,15 +98,54 @@ def _run_one(status: JobStatus, ctx: JobContext, beat: Heartbeat) -> None:
         if progress.stage != Stage.DONE:  # the job's own "done" comes after storing the result
             _quietly(ctx.records.progress, status.job_id, progress, fraction)
 
-    try:
-        from interp.engine import analyze  # imports torch: only ever in the process that computes
+    def report(progress: Progress, fraction: float) -> None:
+        on_progress(progress, fraction, None)
 
-        outcome: Analysis | Exception = analyze(
-            AnalysisRequest.from_dict(status.request), on_progress=on_progress
-        )
+    def store_partial(analysis: Analysis, parts: set[str]) -> None:
+        meta, arrays = analysis.to_record()
+        # A part's own arrays (the sensitivity stack grows a layer at a time), or what is new.
+        again = {"attention_sensitivity"} if any(p.startswith("sensitivity.") for p in parts) else set()
+        new = {name: values for name, values in arrays.items() if name not in stored or name in again}
+        if beat.cancelled(status.job_id):
+            raise JobCancelled
+        ctx.store.put_partial(status.key, {**meta, **_job_meta(status, ctx)}, new)
+        stored.update(new)
+
+    try:
+        from workers import compute_parts  # imports torch: only ever in the process that computes
+
+        if compute_parts.computes_in_parts(status.request):
+            budget = ctx.part_budget_s or compute_parts.part_budget()
+            outcome: Analysis | Exception = compute_parts.analysis_in_parts(
+                status, report, store_partial, budget
+            )
+        else:
+            from interp.engine import analyze
+
+            outcome = analyze(AnalysisRequest.from_dict(status.request), on_progress=on_progress)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a job status
         outcome = exc
     _conclude(status, outcome, time.monotonic() - clock, ctx)
+
+
+def _run_part(status: JobStatus, ctx: JobContext, beat: Heartbeat) -> None:
+    """A part job: one part added to its analysis (workers/compute_parts.py)."""
+
+    def report(progress: Progress, fraction: float) -> None:
+        if beat.cancelled(status.job_id):
+            raise JobCancelled
+        _quietly(ctx.records.progress, status.job_id, progress, fraction)
+
+    try:
+        from workers import compute_parts
+
+        budget = ctx.part_budget_s or compute_parts.part_budget()
+        compute_parts.add_part(status, ctx.store, report, ctx.worker, budget)
+        ctx.records.finish(status.job_id, DONE)
+    except JobCancelled:
+        ctx.records.finish(status.job_id, CANCELLED)
+    except Exception as exc:  # noqa: BLE001
+        ctx.records.finish(status.job_id, ERROR, *_describe_failure(exc, status, ctx))
 
 
 def _run_batch(statuses: list[JobStatus], ctx: JobContext, beat: Heartbeat) -> None:

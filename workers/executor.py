@@ -21,15 +21,19 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import redis
 from pydantic import BaseModel, ConfigDict
 
 from cache import ResultStore, open_store
 from cache.keys import content_key
+from interp.part_names import Part
 from interp.registry import load_registry
 from interp.schema import Analysis, AnalysisRequest
+from workers import part_store
 from workers.compute import JobContext, run_jobs, worker_name
+from workers.job_status import Focus
 from workers.jobs import ERROR, JobRecords, JobStatus
 from workers.liveness import Reaper
 from workers.memory_records import MemoryJobRecords
@@ -98,20 +102,29 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - an optional hook: an executor may have nothing to stop
         """Stop accepting work."""
 
-    def submit(self, request: AnalysisRequest, client: str | None = None) -> Submission:
+    def submit(
+        self, request: AnalysisRequest, client: str | None = None, focus: Focus | None = None
+    ) -> Submission:
         """Returns at once. Raises InputError for a request that can never succeed, QueueFull over a cap.
 
         `client` names who asks (a user, an address) for the caps; None is the operator's own process
-        (CLI, precompute): never capped, queued as "local".
+        (CLI, precompute): never capped, queued as "local". `focus`: what the asker looks at first (the
+        selected layer and saliency method) and which parts to compute at all; not part of the key.
         """
-        return self.submit_many([request], client=client)[0]
+        return self.submit_many([request], client=client, focus=focus)[0]
 
     def submit_many(
-        self, requests: list[AnalysisRequest], batch_size: int = 1, client: str | None = None
+        self,
+        requests: list[AnalysisRequest],
+        batch_size: int = 1,
+        client: str | None = None,
+        focus: Focus | None = None,
     ) -> list[Submission]:
         """Submit several requests; new jobs for the same model and task go out in batches of `batch_size`."""
         keys = [request_key(r) for r in requests]  # validate all before queueing any
-        opened = [self._open(request, key, client) for request, key in zip(requests, keys, strict=True)]
+        opened = [
+            self._open(request, key, client, focus=focus) for request, key in zip(requests, keys, strict=True)
+        ]
         batches = _batches([sub.status for sub, new in opened if new], max(1, batch_size))
         for number, batch in enumerate(batches):
             try:
@@ -128,8 +141,17 @@ class Executor(ABC):
                 raise
         return [sub for sub, _ in opened]
 
-    def _open(self, request: AnalysisRequest, key: str, client: str | None) -> tuple[Submission, bool]:
-        """A cached result, the job already computing `key`, or a new queued job (True) not yet sent."""
+    def _open(
+        self,
+        request: AnalysisRequest,
+        key: str,
+        client: str | None,
+        part: str | None = None,
+        focus: Focus | None = None,
+    ) -> tuple[Submission, bool]:
+        """A cached result, the job already computing `key`, or a new queued job (True) not yet sent.
+
+        A part job's `key` is its entry `<analysis key>.<part>` (the claim that dedups it)."""
         for _ in range(3):  # a stale in-flight marker is dropped and the claim tried again
             if self.store.get_meta(key) is not None:
                 return Submission(key=key, job_id=None, cached=True, status=None), False
@@ -140,6 +162,8 @@ class Executor(ABC):
                 queue=self.settings.queue,
                 client=client or LOCAL,
                 priority=self._admit(client, key),
+                part=part,
+                focus=focus,
             )
             # The record exists before the claim, so whoever loses the race always finds a record to follow.
             self.records.create(status)
@@ -191,6 +215,63 @@ class Executor(ABC):
         holder = self.records.holder(key)
         status = None if holder is None else self._current(holder)
         return None if status is None or status.finished else status
+
+    # --- parts (workers/part_store.py) -------------------------------------------------------------
+
+    def request_parts(
+        self, request: AnalysisRequest, parts: list[str], client: str | None = None
+    ) -> list[Submission]:
+        """Ask for parts of the request's analysis: a submission per part not stored yet (a cached one
+        when it is), each following the job already computing it if there is one. ValueError for a
+        name that is no part (or not one of this analysis); InputError/QueueFull as `submit`.
+        """
+        key = request_key(request)
+        names = list(dict.fromkeys(str(Part.parse(name)) for name in parts))
+        if "core" in names:
+            raise ValueError("the core comes with the analysis: submit the request")
+        meta = self.store.get_meta(key)
+        listed = (meta or {}).get("parts") or {}
+        unknown = [n for n in names if meta is not None and n not in listed]
+        if unknown:
+            raise ValueError(f"no such part of this analysis: {', '.join(unknown)}")
+        stored = set(self.store.stored_parts(key, names))
+        running = self.job_for(key)  # the analysis job: its plan may hold the part already
+        planned = self._planned(key) if running is not None else {}
+        out = []
+        for name in names:
+            if listed.get(name, {}).get("state") == part_store.DONE or name in stored:
+                out.append(Submission(key=part_store.entry(key, name), job_id=None, cached=True, status=None))
+            elif planned.get(name) in (part_store.QUEUED, part_store.RUNNING):
+                out.append(Submission(key=key, job_id=running.job_id, cached=False, status=running))  # type: ignore[union-attr]
+            else:
+                sub, new = self._open(request, part_store.entry(key, name), client, part=name)
+                if new:
+                    self._send([sub.status])  # type: ignore[list-item]
+                out.append(sub)
+        return out
+
+    def _planned(self, key: str) -> dict[str, str]:
+        """The part states in a running analysis job's latest partial."""
+        record = self.store.get_partial(key) if self.store.partial_stages(key) else None
+        parts = (record.meta.get("parts") if record else None) or {}
+        return {name: part.get("state") for name, part in parts.items()}
+
+    def part_states(self, key: str, analysis: Analysis | None = None) -> dict[str, dict[str, Any]]:
+        """Each part of the analysis with its state: stored, or queued/running in a job, or offered."""
+        analysis = analysis if analysis is not None else self.result(key)
+        if analysis is None:
+            return {}
+        live = {}
+        for name in part_store.pending(analysis):
+            job = self.job_for(part_store.entry(key, name))
+            if job is not None:
+                live[name] = str(job.state)
+        return part_store.states(analysis, live)
+
+    def part_jobs(self, key: str, names: list[str]) -> dict[str, JobStatus]:
+        """The jobs computing these parts of `key` now."""
+        jobs = {name: self.job_for(part_store.entry(key, name)) for name in names}
+        return {name: job for name, job in jobs.items() if job is not None}
 
     def cancel(self, job_id: str) -> bool:
         """True when the job was queued or running (it ends as cancelled); False when it had already ended."""
@@ -248,8 +329,8 @@ class Executor(ABC):
             time.sleep(poll)
 
     def result(self, key: str) -> Analysis | None:
-        record = self.store.get(key)
-        return None if record is None else Analysis.from_record(record.meta, record.arrays)
+        """The stored analysis, with the parts stored beside it merged in."""
+        return part_store.read(self.store, key)
 
     def partial(self, key: str) -> Analysis | None:
         record = self.store.get_partial(key)

@@ -27,6 +27,19 @@ QUEUED, RUNNING, DONE, ERROR, CANCELLED = JobState
 TERMINAL = frozenset({DONE, ERROR, CANCELLED})
 
 
+class Focus(BaseModel):
+    """What the asker looks at first and wants computed; not part of the cache key (one-pass tasks)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    layer: int | None = Field(None, ge=0, description="The selected layer: its sensitivity comes first.")
+    method: str | None = Field(None, description="The selected saliency method: comes first.")
+    layers: list[int] | None = Field(
+        None, description="Compute sensitivity for these layers only (the others are offered)."
+    )
+    everything: bool = Field(False, description="Compute every part, whatever its estimated cost.")
+
+
 class JobStatus(BaseModel):
     """A job record as read: the backends store and change it as a dict, this is its checked shape."""
 
@@ -62,6 +75,16 @@ class JobStatus(BaseModel):
         0, ge=0, le=9, description="0 runs first; a client's later queued jobs wait longer."
     )
     message_id: str | None = None  # the Celery message that runs it (for revoke)
+    part: str | None = Field(
+        None,
+        description="A part job: the part (e.g. sensitivity.3) of the analysis it adds to; key is <key>.<part>.",
+    )
+    focus: Focus | None = None  # an analysis job: what to compute first, and what at all
+
+    @property
+    def analysis_key(self) -> str:
+        """The analysis the job computes, or adds its part to."""
+        return self.key[: -len(self.part) - 1] if self.part else self.key
 
     @property
     def finished(self) -> bool:

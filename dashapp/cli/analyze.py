@@ -14,29 +14,69 @@ from dashapp.cli.console import EXIT_BAD_INPUT, EXIT_INTERNAL, err, fail, out, p
 def cmd_analyze(args: argparse.Namespace) -> int:
     from interp.schema import AnalysisRequest
     from workers import get_executor
+    from workers.job_status import Focus
     from workers.jobs import JobState
 
     request = AnalysisRequest.from_dict({name: getattr(args, name) for name in AnalysisRequest.model_fields})
+    layers = _layers(args.layers)
     executor = get_executor()
-    sub = executor.submit(request)
+    # Every part, whatever its cost (the CLI waits for what it asks), or the sensitivity of some layers only.
+    sub = executor.submit(request, focus=Focus(everything=True) if layers is None else Focus(layers=layers))
     if not sub.cached:
-        status = _follow(executor, sub.job_id, args.timeout)
-        if status.state != JobState.DONE:
-            fail(
-                status.error or f"the job was {status.state}",
-                EXIT_BAD_INPUT if status.error_kind == "input" else EXIT_INTERNAL,
-            )
+        _check_done(_follow(executor, sub.job_id, args.timeout), JobState.DONE)
     analysis = executor.result(sub.key)
+    missing = _missing_parts(analysis, layers)
+    if missing:  # cached before with fewer parts (offered, or other layers): ask for the rest
+        try:
+            asked = executor.request_parts(request, missing)
+        except ValueError as exc:
+            fail(str(exc), EXIT_BAD_INPUT)
+        for job_id in dict.fromkeys(s.job_id for s in asked if s.job_id):
+            _check_done(_follow(executor, job_id, args.timeout), JobState.DONE)
+        analysis = executor.result(sub.key)
     if analysis is None:
         fail(
             f"the result {sub.key} is not in the cache (evicted already? check INTERPBOARD_CACHE_SIZE_LIMIT)",
             EXIT_INTERNAL,
         )
     if args.json:
-        print_json({"key": sub.key, "cached": sub.cached, **analysis.to_json(full=args.full)})
+        parts = executor.part_states(sub.key, analysis)
+        print_json({"key": sub.key, "cached": sub.cached, **analysis.to_json(full=args.full), "parts": parts})
     else:
         _print_summary(sub.key, sub.cached, analysis)
     return 0
+
+
+def _layers(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        layers = sorted({int(item) for item in text.split(",") if item.strip()})
+    except ValueError:
+        fail(f"--layers takes comma-separated layer numbers (0-based), not {text!r}", EXIT_BAD_INPUT)
+    if not layers or layers[0] < 0:
+        fail(f"--layers takes layer numbers from 0, not {text!r}", EXIT_BAD_INPUT)
+    return layers
+
+
+def _missing_parts(analysis: Any, layers: list[int] | None) -> list[str]:
+    """The parts the command wants that the analysis lacks: all of them, or the named layers' (and IG)."""
+    if analysis is None or not analysis.parts:
+        return []
+    from workers.part_store import pending
+
+    wanted = [n for n in pending(analysis) if layers is None or not n.startswith("sensitivity.")]
+    if layers is not None and "attention_sensitivity" in analysis.request.methods:
+        wanted += [f"sensitivity.{layer}" for layer in layers if analysis.sensitivity_of(layer) is None]
+    return wanted
+
+
+def _check_done(status: Any, done: Any) -> None:
+    if status.state != done:
+        fail(
+            status.error or f"the job was {status.state}",
+            EXIT_BAD_INPUT if status.error_kind == "input" else EXIT_INTERNAL,
+        )
 
 
 def _follow(executor: Any, job_id: str, timeout: float | None) -> Any:
@@ -92,6 +132,9 @@ def _print_summary(key: str, cached: bool, analysis: Any) -> None:
         out.print(words)
     if analysis.truncated:
         out.print(Text("the input was truncated to the model's maximum length", style="yellow"))
+    offered = [name for name, part in analysis.parts.items() if part.get("state") != "done"]
+    if offered:
+        out.print(Text(f"not computed (ask with --layers or the API): {', '.join(offered)}", style="yellow"))
 
 
 LENS_TOKENS = 3  # of each layer's top-k, in the summary (--json has them all)
@@ -153,6 +196,10 @@ def add_analyze_command(commands: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="WORD",
         help="mlm, causal-lm: also score these words (each model's own probability; candidate_scores)",
+    )
+    analyze.add_argument(
+        "--layers",
+        help="comma-separated layers (0-based) to compute attention sensitivity for (default: all)",
     )
     analyze.add_argument("--timeout", type=float, help="seconds to wait for the job")
     analyze.add_argument("--json", action="store_true", help="print one JSON object")

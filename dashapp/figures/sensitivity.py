@@ -11,6 +11,23 @@ from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
+def seconds_text(seconds: float | None) -> str:
+    """An estimate for people: "≈ 40 s", "≈ 3 min", "< 1 s"."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return "< 1 s"
+    return f"≈ {seconds:.0f} s" if seconds < 90 else f"≈ {seconds / 60:.0f} min"
+
+
+def part_text(analysis: Analysis, name: str) -> str:
+    """ "layer 6 sensitivity ≈ 40 s", "integrated gradients ≈ 12 s": a part and its estimated cost."""
+    kind, _, detail = name.partition(".")
+    what = f"layer {detail} sensitivity" if kind == "sensitivity" else detail.replace("_", " ")
+    estimate = seconds_text((analysis.parts.get(name) or {}).get("estimate_s"))
+    return f"{what} {estimate}".strip()
+
+
 def sensitivity_figure(
     analysis: Analysis,
     layer: int,
@@ -21,8 +38,11 @@ def sensitivity_figure(
     if analysis.attention_sensitivity is None:
         return empty_figure("attention sensitivity not computed yet", theme)
     layer = min(layer, analysis.attention_sensitivity.shape[0] - 1)
+    values = analysis.sensitivity_of(layer)
+    if values is None:  # computed in parts, this layer's not (yet): the note above says its state
+        return empty_figure(f"{part_text(analysis, f'sensitivity.{layer}')}: not computed yet", theme)
     fig = matrix_heatmap(
-        analysis.attention_sensitivity[layer],
+        values,
         token_labels(readable_tokens(analysis)),
         "moving %{y}<br>changes attention to %{x}<br>%{z:.4g}<extra></extra>",
         "Viridis",

@@ -160,3 +160,17 @@ def test_failed_put_keeps_previous_value(store):
 
 def test_ping(store):
     assert store.ping() is True
+
+
+def test_parts_are_stored_beside_their_analysis_unlisted_and_deleted_with_it(store):
+    meta = make_meta(KEY) | {"parts": {"core": {"state": "done"}, "sensitivity.3": {"state": "offered"}}}
+    store.put(KEY, meta, make_arrays())
+    values = np.arange(9, dtype=np.float32).reshape(3, 3)
+    assert store.stored_parts(KEY, ["sensitivity.3", "sensitivity.4"]) == []
+    store.put_part(KEY, "sensitivity.3", {"part": "sensitivity.3"}, {"values": values})
+    assert store.stored_parts(KEY, ["sensitivity.3", "sensitivity.4"]) == ["sensitivity.3"]
+    part = store.get_part(KEY, "sensitivity.3")
+    assert part.meta == {"part": "sensitivity.3"} and np.array_equal(part.arrays["values"], values)
+    assert [row["key"] for row in store.index()] == [KEY]  # History lists the analysis, not its parts
+    assert store.delete(KEY)
+    assert store.get_part(KEY, "sensitivity.3") is None and store.stored_parts(KEY, ["sensitivity.3"]) == []

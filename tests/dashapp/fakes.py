@@ -49,6 +49,9 @@ class FakeStore:
     def get_meta(self, key: str) -> dict | None:
         return self.metas.get(key)
 
+    def stored_parts(self, key: str, names: list[str]) -> list[str]:
+        return []  # analyses put here are whole
+
     def partial_stages(self, key: str) -> int:
         return len(self.partials[key].stages_done) if key in self.partials else 0
 
@@ -95,7 +98,7 @@ class FakeExecutor:
         }
         return key
 
-    def submit(self, request: AnalysisRequest, client: str | None = None) -> FakeSubmission:
+    def submit(self, request: AnalysisRequest, client: str | None = None, focus=None) -> FakeSubmission:
         if request.model not in self.models:
             raise InputError(f"unknown model {request.model!r}")
         key = self.key_of(request)
@@ -118,6 +121,9 @@ class FakeExecutor:
 
     def result(self, key: str) -> Analysis | None:
         return self.store.analyses.get(key)
+
+    def part_jobs(self, key: str, names: list[str]) -> dict:
+        return {}
 
     def partial(self, key: str) -> Analysis | None:
         return self.store.partials.get(key)

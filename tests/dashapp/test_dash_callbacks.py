@@ -81,7 +81,7 @@ def test_bad_input_is_a_readable_alert(services, form, message):
 
 
 def test_executor_failure_is_an_alert_not_a_traceback(services, ex):
-    def broken(_request, client=None):
+    def broken(_request, client=None, focus=None):
         raise ConnectionError("redis is down")
 
     ex.submit = broken

@@ -269,6 +269,47 @@ def _documented(method: str, path: str, response) -> None:
         assert response.mimetype in content, (method, path, response.mimetype)
 
 
+@pytest.fixture
+def tiny_budget(monkeypatch):
+    """Every part over the budget: offered with its estimate, computed only when asked for."""
+    from interp.settings import settings
+
+    monkeypatch.setenv("INTERPBOARD_PART_BUDGET_S", "1e-9")
+    settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    settings.cache_clear()
+
+
+def test_parts_are_listed_and_asked_for(tiny_budget, client: FlaskClient) -> None:
+    key = submit_and_wait(client, SST)
+    analysis = client.get(f"/api/analyses/{key}").json
+    parts = analysis["parts"]
+    assert parts["core"]["state"] == "done" and parts["sensitivity.1"]["state"] == "offered"
+    assert parts["sensitivity.1"]["estimate_s"] > 0
+    _documented("GET", "/api/analyses/{key}", client.get(f"/api/analyses/{key}"))
+    asked = client.post(f"/api/analyses/{key}/parts", json={"parts": ["sensitivity.1"]})
+    _documented("POST", "/api/analyses/{key}/parts", asked)
+    assert asked.status_code == 202 and len(asked.json["jobs"]) == 1
+    assert asked.json["parts"]["sensitivity.1"]["state"] in ("queued", "running", "done")
+    assert wait_done(client, asked.json["jobs"][0])["state"] == "done"
+    after = client.get(f"/api/analyses/{key}?full=1").json
+    assert after["parts"]["sensitivity.1"]["state"] == "done"
+    assert (
+        after["attention_sensitivity"][1][0][0] is not None
+        and after["attention_sensitivity"][0][0][0] is None
+    )
+    again = client.post(f"/api/analyses/{key}/parts", json={"parts": ["sensitivity.1"]})
+    assert again.status_code == 200 and again.json["jobs"] == []
+    for body, status in (({"parts": ["sensitivity.9"]}, 400), ({"parts": "x"}, 400), ({}, 400)):
+        answer = client.post(f"/api/analyses/{key}/parts", json=body)
+        assert answer.status_code == status, answer.json
+        _documented("POST", "/api/analyses/{key}/parts", answer)
+    missing = client.post(f"/api/analyses/{'0' * 64}/parts", json={"parts": ["sensitivity.1"]})
+    assert missing.status_code == 404
+    _documented("POST", "/api/analyses/{key}/parts", missing)
+
+
 def test_answers_match_the_openapi_document(client: FlaskClient) -> None:
     key_path, npz_path, job_path = "/api/analyses/{key}", "/api/analyses/{key}.npz", "/api/jobs/{job_id}"
     _documented("GET", "/api/health", client.get("/api/health"))

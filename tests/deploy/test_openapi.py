@@ -46,4 +46,4 @@ def test_names_every_route_and_method(server: Flask) -> None:
         if method != "parameters"
     }
     assert routes == documented
-    assert len(routes) == 10
+    assert len(routes) == 11

@@ -33,8 +33,9 @@ def test_a_later_stage_does_not_store_the_attention_again(tmp_path, tiny_registr
     run_jobs(["j"], JobContext(records, store, Settings(cache=str(tmp_path / "results")), worker="test:1"))
     assert records.get("j").state == "done", records.get("j").error
 
-    (forward_done, forward), (saliency_done, saliency) = store.stages
-    assert forward_done == ["forward"] and "attention" in forward
-    assert saliency_done == ["forward", "saliency"] and saliency == {"saliency.grad_norm"}
+    # The core (forward and the cheap saliency) first, then each layer's sensitivity: the stack alone.
+    (core_done, core), *layers = store.stages
+    assert core_done == ["forward", "saliency"] and {"attention", "saliency.grad_norm"} <= core
     final = store.get("k").arrays
-    assert forward | saliency <= set(final) and forward.isdisjoint(saliency)
+    assert [arrays for _, arrays in layers] == [{"attention_sensitivity"}] * len(final["attention"])
+    assert core <= set(final) and "attention_sensitivity" in final

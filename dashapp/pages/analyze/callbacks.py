@@ -12,7 +12,7 @@ from dashapp import ids, jobs
 from dashapp.figures.common import graph_config
 from dashapp.figures.heatmap import zoom_range
 from dashapp.pages import components as ui
-from dashapp.pages.analyze import drawing, run, selecting, showing
+from dashapp.pages.analyze import drawing, parts, run, selecting, showing
 from dashapp.pages.analyze.layout import layout
 from dashapp.selection import head_value
 from dashapp.services import Services
@@ -29,6 +29,8 @@ POLL_OUTPUTS = (
     "progress_label",
     "progress_text",
 )
+PART_VIEWS = ("sensitivity", "saliency")  # views with a part bar (dashapp.views.part_bar)
+PART_OUTPUTS = ("asked", "poll_disabled", "shown", "alert")
 EXPORT_BUTTONS = (ids.EXPORT_JSON, ids.EXPORT_CSV, ids.EXPORT_NPZ, ids.EXPORT_HTML)
 # The form's components, by field name.
 FORM_IDS = {"model": ids.MODEL, "task": ids.TASK, "text": ids.TEXT, "pair": ids.PAIR, "target": ids.TARGET}
@@ -65,6 +67,57 @@ def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
     for view in views:
         wire_view(app, services, view)
     wire_exports(app, services, views)
+    wire_parts(app, services, [view.name for view in views if view.name in PART_VIEWS])
+
+
+def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
+    """The part bars above the views drawn from parts: state and estimate, the button, following the jobs."""
+    if not names:
+        return
+    app.callback(
+        *(
+            Output(component, prop)
+            for name in names
+            for component, prop in (
+                (ids.part_note(name), "children"),
+                (ids.part_button(name), "children"),
+                (ids.part_button(name), "style"),
+            )
+        ),
+        Input(ids.SHOWN, "data"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.PART_JOBS, "data"),
+    )(lambda shown, sel, asked: parts.notes(services, shown, sel, asked, names))
+
+    @app.callback(
+        Output(ids.PART_JOBS, "data", allow_duplicate=True),
+        Output(ids.PART_POLL, "disabled", allow_duplicate=True),
+        Output(ids.SHOWN, "data", allow_duplicate=True),
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        *(Input(ids.part_button(name), "n_clicks") for name in names),
+        State(ids.SHOWN, "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.PART_JOBS, "data"),
+        prevent_initial_call=True,
+    )
+    def _ask(*args):
+        *clicks, shown, sel, asked = args
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, str) or not any(clicks):
+            raise dash.exceptions.PreventUpdate
+        view = trigger.removeprefix(ids.PART_BUTTON)
+        return _pick(parts.ask(services, view, shown, sel, asked), PART_OUTPUTS)
+
+    app.callback(
+        Output(ids.PART_JOBS, "data", allow_duplicate=True),
+        Output(ids.PART_POLL, "disabled", allow_duplicate=True),
+        Output(ids.SHOWN, "data", allow_duplicate=True),
+        Output(ids.ALERT, "children", allow_duplicate=True),
+        Input(ids.PART_POLL, "n_intervals"),
+        State(ids.PART_JOBS, "data"),
+        State(ids.SHOWN, "data"),
+        prevent_initial_call=True,
+    )(lambda _n, asked, shown: _pick(parts.poll(services, asked, shown), PART_OUTPUTS))
 
 
 def wire_form(app: dash.Dash, services: Services) -> None:
@@ -116,7 +169,9 @@ def wire_form(app: dash.Dash, services: Services) -> None:
             trigger = ids.AUTORUN
         form = {"model": model, "task": task, "text": text, "pair": pair, "target": target}
         previous = (job or {}).get("request")
-        result = run.start(services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo, previous)
+        result = run.start(
+            services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo, previous, sel
+        )
         if not result:
             raise dash.exceptions.PreventUpdate
         filled = result.get("form", {})

@@ -65,6 +65,8 @@ def page(
             *(dcc.Store(id=ids.drawn(view.id)) for view in views),
             html.Div(id=ids.URL_DUMMY, hidden=True),
             dcc.Interval(id=ids.POLL, interval=ui.POLL_MS, disabled=True),
+            dcc.Store(id=ids.PART_JOBS, data=[]),
+            dcc.Interval(id=ids.PART_POLL, interval=ui.POLL_MS, disabled=True),
             dcc.Download(id=ids.DOWNLOAD),
             dbc.Row(
                 [

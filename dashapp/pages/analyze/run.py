@@ -14,6 +14,7 @@ from dashapp.pages import components as ui
 from dashapp.selection import REQUEST_FIELDS
 from dashapp.services import Services
 from interp.schema import MASK_MARKERS, AnalysisRequest, InputError
+from workers.job_status import Focus
 
 _WORDS = re.compile(r"(\s+)")
 
@@ -43,8 +44,9 @@ def task_changed(task: str | None, text: str | None = None, pair: str | None = N
     )
 
 
-def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
-    """Submit the form's request: a cached result shows at once, otherwise the page starts polling."""
+def submit(services: Services, form: dict[str, Any], selection: dict | None = None) -> dict[str, Any]:
+    """Submit the form's request: a cached result shows at once, otherwise the page starts polling.
+    The selected layer's sensitivity and the selected saliency method are computed first."""
     task = form.get("task")
     try:
         request = AnalysisRequest(
@@ -56,7 +58,10 @@ def submit(services: Services, form: dict[str, Any]) -> dict[str, Any]:
         )
     except InputError as exc:
         return refused(str(exc))
-    started = jobs.submit(services, request)
+    sel = selection or {}
+    layer = sel.get("layer") if isinstance(sel.get("layer"), int) and sel.get("layer") >= 0 else None
+    method = sel.get("method") if isinstance(sel.get("method"), str) else None
+    started = jobs.submit(services, request, Focus(layer=layer, method=method))
     if started.record is None:
         return refused(started.problem or f"could not start the analysis: {started.failure}")
     record = started.record
@@ -131,6 +136,7 @@ def start(
     shown: dict | None,
     memo: dict | None,
     previous: dict | None = None,
+    selection: dict | None = None,
 ) -> dict[str, Any]:
     """Run, a link's autorun, a permalink, or (mlm, mask mode) a click on a token that masks its word.
 
@@ -142,7 +148,7 @@ def start(
             return {}
         if "key" in autorun:
             return {**open_key(services, autorun["key"]), "autorun": None}
-        return {**submit(services, {**form, **autorun["request"]}), "autorun": None}
+        return {**submit(services, {**form, **autorun["request"]}, selection), "autorun": None}
     if isinstance(trigger, dict) and trigger.get("type") == ids.TOKEN_BUTTON:
         index = trigger["index"]
         if not (
@@ -160,9 +166,9 @@ def start(
             text, memo = mask_word(text, word, memo)
         except InputError as exc:
             return {"alert": ui.alert(str(exc), "warning")}
-        out = {**submit(services, {**form, "text": text}), "form": {"text": text}, "memo": memo}
+        out = {**submit(services, {**form, "text": text}, selection), "form": {"text": text}, "memo": memo}
         return {**out, "token": index}
-    out = submit(services, form)
+    out = submit(services, form, selection)
     asked = (out.get("job") or {}).get("request", {})
     same_text = previous is not None and all(
         (previous.get(f) or None) == asked.get(f) for f in ("text", "pair")
@@ -202,8 +208,11 @@ def poll(services: Services, job: dict | None, shown: dict | None) -> dict[str, 
         "progress_text": report.text,
         "progress_style": {},
     }
-    if report.drawable_stage and (shown or {}).get("stage") != report.drawable_stage:
-        out["shown"] = {"key": key, "final": False, "stage": report.drawable_stage}
+    # Redrawn per stage, and per part stored within one (a layer's sensitivity): `parts` counts them.
+    stored = services.executor.store.partial_stages(key) if report.drawable_stage else 0
+    now = {"key": key, "final": False, "stage": report.drawable_stage, "parts": stored}
+    if report.drawable_stage and {k: (shown or {}).get(k) for k in now} != now:
+        out["shown"] = now
     return out
 
 

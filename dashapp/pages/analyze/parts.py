@@ -1,0 +1,106 @@
+"""Parts of the analysis on show that a view lacks (an offered layer's sensitivity, integrated gradients):
+its state and estimated cost above the view, a button that asks for it, and following the part jobs
+until the part lands, when the views redraw (no reload)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashapp import jobs
+from dashapp.figures.sensitivity import part_text
+from dashapp.pages import components as ui
+from dashapp.selection import clamp
+from dashapp.services import Services
+from interp.part_names import EXPENSIVE_SALIENCY
+
+SHOWN_BUTTON = {"display": "inline-block"}
+
+
+def part_of(view: str, analysis: Any, selection: dict[str, Any]) -> str | None:
+    """The part `view` draws from for the selection, when the analysis lists it."""
+    if view == "sensitivity":
+        name = f"sensitivity.{selection.get('layer') or 0}"
+    elif selection.get("method") in EXPENSIVE_SALIENCY:
+        name = f"saliency.{selection['method']}"
+    else:
+        return None
+    return name if name in analysis.parts else None
+
+
+def notes(
+    services: Services, shown: dict | None, selection: dict | None, asked: list | None, views: list[str]
+) -> list[Any]:
+    """Per view: (note, button label, button style), flattened in `views` order."""
+    key = (shown or {}).get("key")
+    analysis = services.analysis(key) if key else None
+    out: list[Any] = []
+    for view in views:
+        text, label, style = "", "", ui.HIDDEN
+        if analysis is not None and analysis.parts and (shown or {}).get("final"):
+            sel = clamp(selection, analysis)
+            name = part_of(view, analysis, sel)
+            state = _state(services, key, analysis, name, asked) if name else None
+            if name and state is not None:
+                what = part_text(analysis, name)
+                text = f"{what} · {state}"
+                if state == "offered":
+                    text = f"{what}: not computed (over the part budget)"
+                    label, style = f"Compute {what.split(' ≈')[0].split(' <')[0]}", SHOWN_BUTTON
+        out += [text, label, style]
+    return out
+
+
+def _state(services: Services, key: str, analysis: Any, name: str, asked: list | None) -> str | None:
+    """The part's state for people (None: it is there); a job the page follows shows its progress."""
+    if (analysis.parts.get(name) or {}).get("state") == "done":
+        return None
+    mine = next((job for job in asked or [] if job.get("key") == key and job.get("part") == name), None)
+    if mine is not None:
+        return f"{mine.get('state', 'queued')} {mine.get('percent', 0)}%"
+    live = services.executor.part_jobs(key, [name]).get(name)
+    return str(live.state) if live is not None else "offered"
+
+
+def ask(
+    services: Services, view: str, shown: dict | None, selection: dict | None, asked: list | None
+) -> dict[str, Any]:
+    """The button of `view` was clicked: ask for its part and follow the job."""
+    key = (shown or {}).get("key")
+    analysis = services.analysis(key) if key else None
+    if analysis is None:
+        return {}
+    name = part_of(view, analysis, clamp(selection, analysis))
+    if name is None:
+        return {}
+    records, problem = jobs.ask_parts(services, key, [name])
+    if problem:
+        return {"alert": ui.alert(problem, "warning")}
+    following = [job for job in asked or [] if job.get("finished") is not True]
+    known = {job["job_id"] for job in following}
+    fresh = [record for record in records if record["job_id"] not in known]
+    if not fresh and not records:  # there already (computed meanwhile): show it
+        return {"shown": {**shown, "parts": (shown.get("parts") or 0) + 1}}
+    return {"asked": following + fresh, "poll_disabled": False}
+
+
+def poll(services: Services, asked: list | None, shown: dict | None) -> dict[str, Any]:
+    """Follow the part jobs: their progress in the notes; a part landed redraws the views (a new `shown`)."""
+    if not asked:
+        return {"poll_disabled": True}
+    following, landed, problems = [], False, []
+    for job in asked:
+        report = jobs.follow(services, job["job_id"])
+        if report.finished:
+            landed = landed or report.state == jobs.DONE
+            if report.failed and report.error:
+                problems.append(f"{job['part']}: {report.error}")
+            continue
+        following.append({**job, "state": report.state, "percent": report.percent})
+    out: dict[str, Any] = {"poll_disabled": not following}
+    if following != asked:
+        out["asked"] = following
+    if landed and shown and shown.get("key"):
+        out["shown"] = {**shown, "parts": (shown.get("parts") or 0) + 1}
+    if problems:
+        out["alert"] = ui.alert("; ".join(problems), "warning")
+    return out

@@ -1,0 +1,202 @@
+"""Analyses computed in parts by the job layer: the core stored first, the page's parts next, parts over
+the budget offered, parts on request (stored, merged, deduplicated, cancelled, recomputed after eviction)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cache import DiskStore
+from interp.schema import AnalysisRequest
+from tests.workers.support import TIMEOUT, wait_for
+from workers.compute import JobContext, run_jobs
+from workers.executor import EmbeddedExecutor, request_key
+from workers.job_status import Focus, JobStatus
+from workers.memory_records import MemoryJobRecords
+from workers.settings import Settings
+
+ALL = AnalysisRequest(
+    model="tiny-bert-sst",
+    task="sst",
+    text="the movie was great and the actors were good",
+    methods=("grad_norm", "integrated_gradients", "attention_sensitivity"),
+    ig_steps=8,
+)
+# Many IG steps: seconds of work, time to cancel the part.
+SLOW_IG = AnalysisRequest(
+    model="tiny-gpt2",
+    task="causal-lm",
+    text=" ".join(["the cat sat on the mat while the dog slept"] * 5),
+    methods=("grad_norm", "integrated_gradients"),
+    ig_steps=400,
+)
+
+
+class RecordingStore(DiskStore):
+    """A DiskStore that notes the part states of each partial it stores."""
+
+    def __init__(self, directory: Any) -> None:
+        super().__init__(directory)
+        self.partials: list[dict[str, str]] = []
+
+    def put_partial(self, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> int:
+        self.partials.append({name: part["state"] for name, part in meta["parts"].items()})
+        return super().put_partial(key, meta, arrays)
+
+
+def run_one(tmp_path, request, focus=None, budget=1e6, store=None):
+    store = store or DiskStore(tmp_path / "results")
+    records = MemoryJobRecords()
+    key = request_key(request)
+    records.create(JobStatus(job_id="j", key=key, request=request.to_dict(), focus=focus))
+    ctx = JobContext(
+        records, store, Settings(cache=str(tmp_path / "results")), "test:1", part_budget_s=budget
+    )
+    run_jobs(["j"], ctx)
+    assert records.get("j").state == "done", records.get("j").error
+    return store, key
+
+
+def test_core_first_then_the_pages_parts_then_the_rest_cheapest_first(tmp_path, tiny_registry):
+    store = RecordingStore(tmp_path / "results")
+    run_one(tmp_path, ALL, Focus(layer=1, method="integrated_gradients"), store=store)
+    done = [sorted(n for n, s in states.items() if s == "done") for states in store.partials]
+    assert done[0] == ["core"]  # the core alone, stored before any part
+    assert set(done[1]) - {"core"} == {"saliency.integrated_gradients"}  # the selected method
+    assert set(done[2]) - set(done[1]) == {"sensitivity.1"}  # the selected layer
+    assert set(done[3]) - set(done[2]) == {"sensitivity.0"}  # then the rest
+    assert all(s == "queued" for n, s in store.partials[0].items() if n != "core")
+
+
+def test_every_part_done_is_the_full_analysis(tmp_path, tiny_registry):
+    from interp.engine import analyze
+
+    store, key = run_one(tmp_path, ALL, Focus(layer=1))
+    record = store.get(key)
+    assert {part["state"] for part in record.meta["parts"].values()} == {"done"}
+    full_meta, full = analyze(ALL).to_record()
+    assert set(record.arrays) == set(full)
+    for name, values in full.items():
+        np.testing.assert_allclose(record.arrays[name], values, rtol=1e-3, atol=1e-5, err_msg=name)
+    assert record.meta["predictions"] == full_meta["predictions"]
+
+
+def test_parts_over_the_budget_are_offered_with_their_estimate_not_computed(tmp_path, tiny_registry):
+    from workers import part_store
+
+    store, key = run_one(tmp_path, ALL, budget=1e-9)
+    record = store.get(key)
+    parts = record.meta["parts"]
+    assert parts["core"]["state"] == "done"
+    offered = {n: p for n, p in parts.items() if n != "core"}
+    layers = len(record.arrays["attention"])
+    assert set(offered) == {"saliency.integrated_gradients", *(f"sensitivity.{l}" for l in range(layers))}
+    assert all(p["state"] == "offered" and p["estimate_s"] > 0 for p in offered.values())
+    assert (
+        "attention_sensitivity" not in record.arrays and "saliency.integrated_gradients" not in record.arrays
+    )
+    analysis = part_store.read(store, key)
+    assert analysis.sensitivity_of(0) is None and set(analysis.saliency) == {"grad_norm"}
+
+
+@pytest.fixture
+def offered_executor(executor):
+    """Each executor (embedded; Celery with a real worker) with an analysis of ALL whose sensitivity is
+    computed for layer 0 only (the others offered)."""
+    sub = executor.submit(ALL, focus=Focus(layers=[0]))
+    assert executor.wait(sub.job_id, timeout=TIMEOUT).state == "done"
+    return executor, sub.key
+
+
+def test_a_part_on_request_is_stored_beside_and_merged_into_its_analysis(offered_executor):
+    from interp.engine import analyze
+
+    ex, key = offered_executor
+    assert ex.part_states(key)["sensitivity.1"]["state"] == "offered"
+    assert ex.result(key).sensitivity_of(1) is None
+    later = [f"sensitivity.{l}" for l in range(1, ex.result(key).num_layers)]
+    subs = ex.request_parts(ALL, later)
+    assert [s.key for s in subs] == [f"{key}.{name}" for name in later] and not any(s.cached for s in subs)
+    assert {s.state for s in ex.wait_all([s.job_id for s in subs], timeout=TIMEOUT).values()} == {"done"}
+    assert ex.store.stored_parts(key, later) == later
+    analysis = ex.result(key)
+    full = analyze(ALL).attention_sensitivity
+    # Both kept at the store's float16 grid (2**-11 of each layer's largest value).
+    np.testing.assert_allclose(analysis.attention_sensitivity, full, atol=2.0**-10 * float(full.max()))
+    assert ex.part_states(key)["sensitivity.1"]["state"] == "done"
+    assert ex.request_parts(ALL, ["sensitivity.1"])[0].cached  # asked again: there already
+    assert [row["key"] for row in ex.store.index()] == [key]  # History lists the analysis once
+    assert ex.store.delete(key) and ex.store.stored_parts(key, ["sensitivity.1"]) == []
+
+
+def test_concurrent_requests_for_a_part_run_one_job(offered_executor):
+    ex, _key = offered_executor
+    barrier = threading.Barrier(4)
+    subs = []
+
+    def ask() -> None:
+        barrier.wait()
+        subs.extend(ex.request_parts(ALL, ["sensitivity.1"]))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    jobs = {s.job_id for s in subs if not s.cached}
+    assert len(jobs) == 1, subs
+    status = ex.wait(jobs.pop(), timeout=TIMEOUT)
+    assert status.state == "done" and status.deliveries == 1
+
+
+def test_unknown_parts_are_refused(offered_executor):
+    ex, _key = offered_executor
+    for bad in (["sensitivity.7"], ["saliency.grad_norm"], ["core"]):
+        with pytest.raises(ValueError):
+            ex.request_parts(ALL, bad)
+
+
+@pytest.fixture
+def tiny_budget(monkeypatch):
+    """Every part over the budget: offered, computed only on request."""
+    from interp.settings import settings
+
+    monkeypatch.setenv("INTERPBOARD_PART_BUDGET_S", "1e-9")
+    settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    settings.cache_clear()
+
+
+def test_a_cancelled_part_stores_nothing(embedded_env, tiny_registry, tiny_budget):
+    ex = EmbeddedExecutor(Settings())
+    try:
+        sub = ex.submit(SLOW_IG)
+        assert ex.wait(sub.job_id, timeout=TIMEOUT).state == "done"
+        assert ex.part_states(sub.key)["saliency.integrated_gradients"]["state"] == "offered"
+        [part] = ex.request_parts(SLOW_IG, ["saliency.integrated_gradients"])
+        running = wait_for(ex, part.job_id, lambda s: s.finished or s.state == "running")
+        assert not running.finished
+        assert ex.part_states(sub.key)["saliency.integrated_gradients"]["state"] == "running"
+        assert ex.cancel(part.job_id)
+        assert ex.wait(part.job_id, timeout=TIMEOUT).state == "cancelled"
+        assert ex.store.stored_parts(sub.key, ["saliency.integrated_gradients"]) == []
+        assert "integrated_gradients" not in ex.result(sub.key).saliency
+        assert ex.part_states(sub.key)["saliency.integrated_gradients"]["state"] == "offered"
+    finally:
+        ex.close()
+
+
+def test_a_part_asked_after_its_analysis_was_evicted_recomputes_it(offered_executor):
+    ex, key = offered_executor
+    assert ex.store.delete(key)  # as an eviction would
+    [sub] = ex.request_parts(ALL, ["sensitivity.1"])
+    assert ex.wait(sub.job_id, timeout=TIMEOUT).state == "done"
+    analysis = ex.result(key)
+    assert analysis is not None and analysis.predictions and analysis.sensitivity_of(1) is not None
+    states = ex.part_states(key)
+    assert states["core"]["state"] == states["sensitivity.1"]["state"] == "done"
+    assert states["sensitivity.0"]["state"] == "offered"
