@@ -210,7 +210,11 @@ def neuron_row(
         raise IndexError(f"layer {layer} is out of range: the model has {L} layers (0 to {L - 1})")
     if not 0 <= head < H:
         raise IndexError(f"head {head} is out of range: the model has {H} heads (0 to {H - 1})")
-    block, i = block_of(layout["lengths"], token)
+    if "key_lengths" in layout:  # a seq2seq kind: one query sequence, one key sequence (cross: the source)
+        block, i = block_of(layout["lengths"], token)
+        block = slice(0, layout["key_lengths"][0])
+    else:
+        block, i = block_of(layout["lengths"], token)
     window = layout["windows"][layer]
     stop = token + 1 if layout["causal"] else block.stop
     start = max(block.start, token - window + 1) if window else block.start

@@ -73,6 +73,68 @@ def capturing(model: torch.nn.Module) -> Iterator[list[dict[str, torch.Tensor]]]
         yield [stack.enter_context(capture(site)) for site in sites(model)]
 
 
+SEQ2SEQ_KINDS = ("encoder", "decoder", "cross")
+
+
+@contextmanager
+def capturing_kinds(model: torch.nn.Module) -> Iterator[dict[str, list[dict[str, torch.Tensor]]]]:
+    """A seq2seq model's hooks, per attention kind and layer, for the neuron view (its attention stays dense).
+    Yields {} where the hooks do not know the model."""
+    try:
+        found = {
+            kind: [site_of(model, kind, l) for l in range(_stack_layers(model, kind))]
+            for kind in SEQ2SEQ_KINDS
+        }
+    except InputError:
+        yield {}
+        return
+    with ExitStack() as stack:
+        yield {kind: [stack.enter_context(capture(site)) for site in sites] for kind, sites in found.items()}
+
+
+def kind_qk(
+    model: torch.nn.Module, caught: dict[str, list[dict[str, torch.Tensor]]]
+) -> dict[str, dict[str, Any]]:
+    """Per kind: {"q" [L, H, nq, d], "k" [L, H, nk, d] (float16), "layout"} for interp.attention_rebuild.neuron_row.
+    T5's scores exclude its relative position bias (`position_bias` says so)."""
+    out: dict[str, dict[str, Any]] = {}
+    t5 = model.config.model_type in ("t5", "mt5")
+    for kind, layers in caught.items():
+        if not layers or any("q" not in got or "k" not in got for got in layers):
+            continue
+        q = np.stack([got["q"][0].float().cpu().numpy() for got in layers])
+        k = np.stack([got["k"][0].float().cpu().numpy() for got in layers])
+        if max(np.abs(q).max(initial=0), np.abs(k).max(initial=0)) > FLOAT16_MAX:
+            continue
+        site = site_of(model, kind, 0)
+        out[kind] = {
+            "q": q.astype(np.float16),
+            "k": k.astype(np.float16),
+            "layout": {
+                "lengths": [q.shape[2]],
+                "key_lengths": [k.shape[2]],
+                "scales": [site_of(model, kind, l).scale for l in range(len(layers))],
+                "causal": site.causal,
+                "windows": [None] * len(layers),
+                "softcap": None,
+                "kv_head_of_query": list(range(q.shape[1])),
+                "position_bias": t5 and kind != "cross",
+            },
+        }
+    return out
+
+
+def _stack_layers(model: torch.nn.Module, kind: str) -> int:
+    config = model.config
+    if kind == "encoder":
+        return int(getattr(config, "encoder_layers", None) or config.num_layers)
+    return int(
+        getattr(config, "decoder_layers", None)
+        or getattr(config, "num_decoder_layers", None)
+        or config.num_layers
+    )
+
+
 def request_qk(
     caught: list[dict[str, torch.Tensor]], b: int, lengths: list[int]
 ) -> tuple[np.ndarray, np.ndarray]:

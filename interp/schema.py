@@ -63,7 +63,7 @@ def _storage_array(name: str, values: np.ndarray) -> np.ndarray:
     at the array's largest values: the worst-case error stays float16's, while the many tiny
     values stop carrying noise bits nobody can see, and compress (stored size 0.40 -> 0.23 of float32).
     """
-    dtype = ARRAY_DTYPES.get(name, np.float32)
+    dtype = ARRAY_DTYPES.get(name, np.float16 if name.endswith((".q", ".k")) else np.float32)  # qk.<kind>.q
     values = np.asarray(values, dtype=np.float32)
     if name in ATTENTION_ARRAYS:  # probabilities in [0, 1]: float16 spacing just below 1 is 2**-11
         values = np.round(values * 2.0**13) / 2.0**13
@@ -131,6 +131,8 @@ class Analysis:
     attention_lse: np.ndarray | None = None  # [L, H, n]
     qk_layout: dict[str, Any] | None = None  # interp.attention_rebuild's layout (scales, masks, GQA, ...)
     attention_thumbs: np.ndarray | None = None  # [L, H, s, s] block means for the model overview
+    # seq2seq: per kind (encoder, decoder, cross), {"q", "k", "layout"} for the neuron view; attention stays dense
+    kind_qk: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def attention_is_rebuilt(self) -> bool:
@@ -186,6 +188,8 @@ class Analysis:
         for name in ("decoder_attention", "cross_attention"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
+        for kind, found in self.kind_qk.items():
+            arrays[f"qk.{kind}.q"], arrays[f"qk.{kind}.k"] = found["q"], found["k"]
         arrays = {k: _storage_array(k, v) for k, v in arrays.items()}
         meta = {
             "request": self.request.to_dict(),
@@ -213,6 +217,8 @@ class Analysis:
             meta["candidate_scores"] = self.candidate_scores
         if self.qk_layout is not None:
             meta["qk_layout"] = self.qk_layout
+        if self.kind_qk:
+            meta["kind_qk"] = {kind: found["layout"] for kind, found in self.kind_qk.items()}
         meta.update({name: getattr(self, name) for name in SEQUENCE_META if getattr(self, name)})
         if self.parts:
             meta["parts"] = self.parts
@@ -266,6 +272,11 @@ class Analysis:
             qk_layout=layout,
             attention_thumbs=arrays.get("attention_thumbs"),
             parts={k: dict(v) for k, v in (meta.get("parts") or {}).items()},
+            kind_qk={
+                kind: {"q": arrays[f"qk.{kind}.q"], "k": arrays[f"qk.{kind}.k"], "layout": layout}
+                for kind, layout in (meta.get("kind_qk") or {}).items()
+                if f"qk.{kind}.q" in arrays
+            },
         )
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:

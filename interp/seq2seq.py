@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 def analyze_seq2seq(
     engine: TaskEngine, lm: LoadedModel, request: AnalysisRequest, report: Report
 ) -> Analysis:
+    from interp.qk_capture import capturing_kinds, kind_qk  # (it imports interp.tasks, which imports this)
+
     item = tokenize(request.with_(pair=None), lm.tokenizer, lm.max_length)
     source = item.sequences[0]
     laps = Laps(Analysis(request, lm.fingerprint, [], [], [], [], [], [], None), report)
@@ -40,7 +42,7 @@ def analyze_seq2seq(
     src = torch.tensor([source], device=lm.device)
     dec = torch.tensor([decoder], device=lm.device)
     positions = torch.arange(len(targets), device=lm.device)
-    with torch.inference_mode():
+    with torch.inference_mode(), capturing_kinds(lm.model) as caught:  # q/k for the neuron view
         outputs = lm.model(input_ids=src, decoder_input_ids=dec, output_attentions=True)
         per_position = top_predictions(lm, outputs.logits[0], request.top_k)
     stack = lambda maps: torch.stack(maps)[:, 0].float().cpu().numpy()  # noqa: E731 ([L, H, q, k])
@@ -53,6 +55,7 @@ def analyze_seq2seq(
     analysis.decoder_attention = stack(outputs.decoder_attentions)
     analysis.cross_attention = stack(outputs.cross_attentions)
     analysis.head_stats = head_stats(analysis.attention, item.special_tokens)
+    analysis.kind_qk = kind_qk(lm.model, caught)
     analysis.target_tokens = lm.tokenizer.convert_ids_to_tokens(targets)
     analysis.decoder_tokens = lm.tokenizer.convert_ids_to_tokens(decoder)
     analysis.steps = [

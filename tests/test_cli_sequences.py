@@ -47,3 +47,19 @@ def test_generate_json_and_neurons(cli):  # noqa: F811
     assert len(orjson.loads(neurons.stdout)["attention"]) == last + 1
     too_many = cli(*args[:-3], "--generate", "65", "--json")
     assert too_many.returncode == 2 and "generate" in too_many.stderr
+
+
+def test_neurons_from_stored_queries_and_keys(cli):  # noqa: F811
+    """A Llama (GQA, rotary) analysis stores q/k: the neuron view comes from them, equal to --full's row."""
+    result = cli("analyze", "--model", "tiny-llama", "--task", "causal-lm", "--text", "the quick brown fox jumps",
+                 "--methods", "grad_norm", "--json", "--full")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = orjson.loads(result.stdout)
+    neurons = cli("neurons", "--key", out["key"], "--layer", "1", "--head", "3", "--query", "4", "--json")
+    assert neurons.returncode == 0, neurons.stderr
+    view = orjson.loads(neurons.stdout)
+    assert view["source"] == "stored" and len(view["keys"]) == len(view["scores"]) == 5
+    assert np.shape(view["products"]) == np.shape(view["keys"]) == (5, len(view["query"]))
+    np.testing.assert_allclose(view["attention"], out["attention"][1][3][4][:5], atol=1e-5)
+    bad = cli("neurons", "--key", out["key"], "--layer", "1", "--head", "9", "--query", "4", "--json")
+    assert bad.returncode == 2 and "head 9" in bad.stderr

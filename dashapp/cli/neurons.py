@@ -1,7 +1,8 @@
 """`interpboard neurons`: BertViz's neuron view of one head and query token of a stored analysis.
 
-From the queries and keys the analysis stores (numpy, no model) where it has them; otherwise (seq2seq,
-T5, dense-only models) the engine runs in this process (interp.neurons).
+From the queries and keys the analysis stores (numpy, no model) where it has them; otherwise (T5's
+self-attention, whose scores add a position bias, and models the hooks do not know) the engine runs in
+this process (interp.neurons).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dashapp.cli.console import EXIT_BAD_INPUT, fail, out, print_json
+from dashapp.figures.neuron_view import stored_qk
 
 
 def cmd_neurons(args: argparse.Namespace) -> int:
@@ -23,8 +25,9 @@ def cmd_neurons(args: argparse.Namespace) -> int:
     if analysis is None:
         fail(f"no stored analysis with key {args.key}", EXIT_BAD_INPUT)
     kind = args.kind or ("encoder" if analysis.target_tokens is not None else "self")
-    if kind == "self" and analysis.queries is not None and analysis.qk_layout:
-        view = _stored_view(analysis, args.layer, args.head, args.query)
+    stored = stored_qk(analysis, kind)
+    if stored is not None and not stored[1]["layout"].get("position_bias"):  # T5's bias: the engine adds it
+        view = _stored_view(stored[0], stored[1], args.layer, args.head, args.query)
     else:
         from interp.neurons import neuron_view  # the engine, in this process
 
@@ -44,17 +47,17 @@ def cmd_neurons(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_view(analysis: Any, layer: int, head: int, query: int) -> dict[str, Any]:
+def _stored_view(kind: str, qk: dict[str, Any], layer: int, head: int, query: int) -> dict[str, Any]:
     """The neuron view from the analysis's stored q/k (the JSON contract's fields)."""
     from interp.attention_rebuild import neuron_row
 
     try:
-        row = neuron_row(analysis.queries, analysis.keys, analysis.qk_layout, layer, head, query)
+        row = neuron_row(qk["q"], qk["k"], qk["layout"], layer, head, query)
     except IndexError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     as_list = lambda a: np.asarray(a, dtype=np.float64).round(7).tolist()  # noqa: E731
     return {
-        "kind": "self",
+        "kind": kind,
         "source": "stored",
         **{k: as_list(v) if isinstance(v, np.ndarray) else v for k, v in row.items()},
     }

@@ -22,33 +22,48 @@ MAX_KEYS = 48  # rows a person can read; the rest are the least attended
 DIVERGING = "RdBu_r"  # signed values: q, k, q∘k (0 white)
 
 
-def neuron_data(analysis: Analysis, layer: int, head: int, token: int) -> dict | None:
-    """The neuron view's numbers from the stored q/k, or None where the analysis has none."""
-    if analysis.queries is None or analysis.keys is None or not analysis.qk_layout:
-        return None
-    return neuron_row(analysis.queries, analysis.keys, analysis.qk_layout, layer, head, token)
+def stored_qk(analysis: Analysis, kind: str | None = None) -> tuple[str, dict] | None:
+    """(kind, {"q", "k", "layout"}) of the stored queries and keys the view draws: the one stack's ("self"),
+    or a seq2seq kind's (default the encoder's, which is `analysis.attention`); None where none are stored."""
+    if (
+        analysis.queries is not None
+        and analysis.keys is not None
+        and analysis.qk_layout
+        and kind in (None, "self")
+    ):
+        return "self", {"q": analysis.queries, "k": analysis.keys, "layout": analysis.qk_layout}
+    kind = kind or "encoder"
+    found = analysis.kind_qk.get(kind)
+    return None if found is None else (kind, found)
 
 
 def neuron_view_figure(
-    analysis: Analysis, layer: int, head: int | None, token: int | None, theme: str | None = None
+    analysis: Analysis,
+    layer: int,
+    head: int | None,
+    token: int | None,
+    theme: str | None = None,
+    kind: str | None = None,
 ) -> go.Figure:
-    if analysis.queries is None:
+    stored = stored_qk(analysis, kind)
+    if stored is None:
         why = "this analysis stores no queries and keys (its attention is kept whole)"
         return empty_figure(f"no neuron view: {why}; the CLI's `interpboard neurons` computes it", theme)
-    if token is None or not 0 <= token < analysis.n_tokens:
+    kind, qk = stored
+    query_tokens, key_tokens = _tokens(analysis, kind)
+    if token is None or not 0 <= token < len(query_tokens):
         return empty_figure("select a query token to see its query and key vectors", theme)
     head = 0 if head is None else head
-    layer = min(layer, analysis.num_layers - 1)
-    data = neuron_data(analysis, layer, head, token)
-    assert data is not None
+    layer = min(layer, qk["q"].shape[0] - 1)
+    data = neuron_row(qk["q"], qk["k"], qk["layout"], layer, head, token)
     attention, products = data["attention"], data["products"]
     contribution = (attention[:, None] * products).sum(axis=0)
     order = np.argsort(-contribution)  # dimensions, largest contribution first
     shown = np.arange(len(attention))
     if len(shown) > MAX_KEYS:
         shown = np.sort(np.argsort(-attention)[:MAX_KEYS])
-    labels = token_labels(readable_tokens(analysis))
-    keys_y = [labels[data["key_offset"] + j] for j in shown]
+    labels, key_labels = token_labels(query_tokens), token_labels(key_tokens)
+    keys_y = [key_labels[data["key_offset"] + j] for j in shown]
     dims = [f"d{d}" for d in order]
     height = int(min(1300, 260 + 20 * len(shown)))
     fig = make_subplots(
@@ -121,10 +136,14 @@ def neuron_view_figure(
         fig.update_xaxes(visible=False, row=1, col=col)
         fig.update_yaxes(visible=False, row=1, col=col)
     fig.update_xaxes(type="category", showticklabels=False, row=1, col=1)
-    notes = [f"query {escape(readable_tokens(analysis)[token])}"]
+    notes = [f"query {escape(query_tokens[token])}"]
+    if kind != "self":
+        notes.insert(0, f"{kind} attention")
+    if qk["layout"].get("position_bias"):
+        notes.append("scores without T5's relative position bias")
     if len(shown) < len(attention):
         notes.append(f"the {len(shown)} most attended of {len(attention)} keys")
-    if analysis.qk_layout.get("softcap"):
+    if qk["layout"].get("softcap"):
         notes.append("scores soft-capped")
     return apply_theme(
         fig,
@@ -133,3 +152,10 @@ def neuron_view_figure(
         subtitle_lines=1,
         height=height,
     )
+
+
+def _tokens(analysis: Analysis, kind: str) -> tuple[list[str], list[str]]:
+    """The query side's and the key side's tokens of an attention kind."""
+    source = readable_tokens(analysis)
+    decoder = list(analysis.decoder_tokens or [])
+    return {"decoder": (decoder, decoder), "cross": (decoder, source)}.get(kind, (source, source))

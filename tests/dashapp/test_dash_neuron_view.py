@@ -79,3 +79,25 @@ def test_without_stored_qk_or_token_it_says_why():
     )
     # no head selected (the head average): head 0
     assert "head 0" in neuron_view_figure(with_qk(synthetic_analysis()), 0, None, 1).layout.title.text
+
+
+def test_seq2seq_kinds_draw_from_their_own_queries_and_keys():
+    analysis = synthetic_analysis(n_words=4, layers=2, heads=2)
+    n = analysis.n_tokens
+    analysis.decoder_tokens = ["<s>", "a", "b"]
+    rng = np.random.default_rng(1)
+    layout = {"lengths": [3], "key_lengths": [n], "scales": [0.5, 0.5], "causal": False, "windows": [None] * 2,
+              "softcap": None, "kv_head_of_query": [0, 1], "position_bias": False}  # fmt: skip
+    analysis.kind_qk = {
+        "cross": {"q": rng.normal(size=(2, 2, 3, 4)), "k": rng.normal(size=(2, 2, n, 4)), "layout": layout},
+        "encoder": {
+            "q": rng.normal(size=(2, 2, n, 4)),
+            "k": rng.normal(size=(2, 2, n, 4)),
+            "layout": {**layout, "lengths": [n], "position_bias": True},
+        },
+    }
+    cross = neuron_view_figure(analysis, 1, 1, 2, kind="cross")
+    assert "cross attention" in cross.layout.title.text and cross.data[0].y == ("2 b",)
+    assert len(cross.data[1].y) == n and cross.data[1].y[0] == "0 [CLS]"
+    encoder = neuron_view_figure(analysis, 0, 0, 1)  # a seq2seq analysis: the encoder's by default
+    assert "encoder attention" in encoder.layout.title.text and "position bias" in encoder.layout.title.text

@@ -62,3 +62,31 @@ def test_out_of_range(registry):
     for layer, head, token in ((9, 0, 0), (0, 9, 0), (0, 0, 99)):
         with pytest.raises(IndexError):
             neuron_row(analysis.queries, analysis.keys, analysis.qk_layout, layer, head, token)
+
+
+@pytest.mark.parametrize("model_id", ["tiny-bart", "tiny-marian", "tiny-t5"])
+def test_seq2seq_kinds_store_qk_for_the_neuron_view(registry, model_id):
+    """Encoder, decoder and cross q/k are stored beside the dense attention; their rows softmax to it
+    (T5's self-attention adds a relative position bias the stored scores leave out: cross only there)."""
+    from interp.engine import analyze
+
+    request = AnalysisRequest(model_id, "seq2seq", "the cat sat on the mat", "a dog slept", methods=())
+    analysis = analyze(request, registry=registry)
+    record = decode(encode(*analysis.to_record()))
+    stored = Analysis.from_record(record.meta, record.arrays)
+    assert "attention" in record.arrays and set(stored.kind_qk) == {"encoder", "decoder", "cross"}
+    dense = {
+        "encoder": stored.attention,
+        "decoder": stored.decoder_attention,
+        "cross": stored.cross_attention,
+    }
+    for kind, found in stored.kind_qk.items():
+        bias = found["layout"]["position_bias"]
+        assert bias == (model_id == "tiny-t5" and kind != "cross")
+        L, H, nq = found["q"].shape[:3]
+        for layer, head, token in ((0, 0, nq - 1), (L - 1, H - 1, nq // 2)):
+            row = neuron_row(found["q"], found["k"], found["layout"], layer, head, token)
+            n = len(row["scores"])
+            assert n == (token + 1 if kind == "decoder" else dense[kind].shape[-1])
+            if not bias:
+                np.testing.assert_allclose(row["attention"], dense[kind][layer, head, token, :n], atol=2e-3)
