@@ -44,7 +44,7 @@ def notes(
                 what = part_text(analysis, name)
                 text = f"{what} · {state}"
                 if state == "offered":
-                    text = f"{what}: not computed (over the part budget)"
+                    text = f"{what}: not computed yet"
                     label, style = f"Compute {what.split(' ≈')[0].split(' <')[0]}", SHOWN_BUTTON
         out += [text, label, style]
     return out
