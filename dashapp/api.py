@@ -283,10 +283,10 @@ def ask_parts(key: str) -> Response:
 
 @api.get("/analyses/<key>.npz")
 def analysis_arrays(key: str) -> Response:
-    record = _executor().store.get(_known_key(key))
-    if record is None:
+    analysis = _executor().result(_known_key(key))  # with the parts stored beside it
+    if analysis is None:
         raise ApiError(404, f"unknown analysis {key}")
-    buffer = io.BytesIO(exports.to_npz(record.meta, record.arrays))
+    buffer = io.BytesIO(exports.to_npz(*analysis.to_record()))
     return send_file(
         buffer, mimetype="application/octet-stream", as_attachment=True, download_name=f"{key}.npz"
     )
