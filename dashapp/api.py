@@ -283,12 +283,11 @@ def ask_parts(key: str) -> Response:
 
 @api.get("/analyses/<key>.npz")
 def analysis_arrays(key: str) -> Response:
-    record = _executor().store.get(_known_key(key))
-    if record is None:
+    analysis = _executor().result(_known_key(key))  # with the parts stored beside it
+    if analysis is None:
         raise ApiError(404, f"unknown analysis {key}")
     # Attention stored as q/k is rebuilt: the download keeps its [layers, heads, n, n] `attention`.
-    dense = Analysis.from_record(record.meta, record.arrays).to_record(dense=True)
-    buffer = io.BytesIO(exports.to_npz(*dense))
+    buffer = io.BytesIO(exports.to_npz(*analysis.to_record(dense=True)))
     return send_file(
         buffer, mimetype="application/octet-stream", as_attachment=True, download_name=f"{key}.npz"
     )

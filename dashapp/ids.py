@@ -38,7 +38,7 @@ SELECTION = "analyze-selection"  # dcc.Store: {"layer", "head", "token", "method
 MASK_MEMO = "analyze-mask-memo"  # dcc.Store: the word a click replaced with [MASK]
 POLL = "analyze-poll"  # dcc.Interval
 PART_JOBS = (
-    "analyze-part-jobs"  # dcc.Store: [{"job_id", "part", "key", "state", "percent"}] asked from the page
+    "analyze-part-jobs"  # dcc.Store: [{"job_id", "part", "key", "state", "elapsed"}] asked from the page
 )
 PART_POLL = "analyze-part-poll"  # dcc.Interval following them
 PART_NOTE = "analyze-part-note-"  # + a view's name: the state and cost of the part the view lacks

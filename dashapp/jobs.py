@@ -122,7 +122,7 @@ def ask_parts(services: Services, key: str, names: list[str]) -> tuple[list[dict
         log.exception("asking for parts failed")
         return [], f"{type(exc).__name__}: {exc}"
     return [
-        {"job_id": sub.job_id, "part": name, "key": key, "state": QUEUED, "percent": 0}
+        {"job_id": sub.job_id, "part": name, "key": key, "state": QUEUED}
         for name, sub in zip(names, subs, strict=True)
         if sub.job_id
     ], None

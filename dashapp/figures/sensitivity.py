@@ -35,12 +35,14 @@ def sensitivity_figure(
     theme: str | None = None,
     zoom: Zoom | None = None,
 ) -> go.Figure:
-    if analysis.attention_sensitivity is None:
-        return empty_figure("attention sensitivity not computed yet", theme)
-    layer = min(layer, analysis.attention_sensitivity.shape[0] - 1)
+    if analysis.attention_sensitivity is not None:
+        layer = min(layer, analysis.attention_sensitivity.shape[0] - 1)
     values = analysis.sensitivity_of(layer)
-    if values is None:  # computed in parts, this layer's not (yet): the note above says its state
-        return empty_figure(f"{part_text(analysis, f'sensitivity.{layer}')}: not computed yet", theme)
+    if values is None:
+        part = f"sensitivity.{layer}"
+        if part in analysis.parts:  # computed in parts, this layer's not (yet): the note above says its state
+            return empty_figure(f"{part_text(analysis, part)}: not computed yet (ask for it above)", theme)
+        return empty_figure("attention sensitivity not computed yet", theme)
     fig = matrix_heatmap(
         values,
         token_labels(readable_tokens(analysis)),

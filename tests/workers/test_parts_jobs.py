@@ -4,6 +4,7 @@ the budget offered, parts on request (stored, merged, deduplicated, cancelled, r
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -200,3 +201,27 @@ def test_a_part_asked_after_its_analysis_was_evicted_recomputes_it(offered_execu
     states = ex.part_states(key)
     assert states["core"]["state"] == states["sensitivity.1"]["state"] == "done"
     assert states["sensitivity.0"]["state"] == "offered"
+
+
+def test_a_lost_part_job_is_requeued_keeps_its_claim_and_completes(tmp_path, tiny_registry):
+    from workers.liveness import Reaper
+
+    store, key = run_one(tmp_path, ALL, Focus(layers=[0]))
+    records = MemoryJobRecords(lost_after=0.05)
+    entry = f"{key}.sensitivity.1"
+    status = JobStatus(job_id="p", key=entry, request=ALL.to_dict(), part="sensitivity.1")
+    records.create(status)
+    assert records.claim(entry, "p") is None
+    records.enqueue(status)
+    records.start("p", "gone:1")  # its worker dies without a beat
+    sent: list[list[str]] = []
+    quick = Settings(lost_after=0.05, heartbeat_interval=0.01)
+    reaper = Reaper(records, quick, lambda s: sent.append([j.job_id for j in s]))
+    time.sleep(0.1)
+    assert reaper.look(records.get("p")).state == "queued" and sent == [["p"]]
+    assert records.holder(entry) == "p"  # a second ask still follows it
+    ctx = JobContext(records, store, Settings(cache=str(tmp_path / "results")), "test:2", part_budget_s=1e6)
+    run_jobs(["p"], ctx)
+    done = records.get("p")
+    assert done.state == "done" and done.deliveries == 2 and records.holder(entry) is None
+    assert store.stored_parts(key, ["sensitivity.1"]) == ["sensitivity.1"]

@@ -4,6 +4,7 @@ until the part lands, when the views redraw (no reload)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from dashapp import jobs
@@ -44,7 +45,7 @@ def notes(
                 what = part_text(analysis, name)
                 text = f"{what} · {state}"
                 if state == "offered":
-                    text = f"{what}: not computed (over the part budget)"
+                    text = f"{what}: not computed yet"
                     label, style = f"Compute {what.split(' ≈')[0].split(' <')[0]}", SHOWN_BUTTON
         out += [text, label, style]
     return out
@@ -55,8 +56,9 @@ def _state(services: Services, key: str, analysis: Any, name: str, asked: list |
     if (analysis.parts.get(name) or {}).get("state") == "done":
         return None
     mine = next((job for job in asked or [] if job.get("key") == key and job.get("part") == name), None)
-    if mine is not None:
-        return f"{mine.get('state', 'queued')} {mine.get('percent', 0)}%"
+    if mine is not None:  # the estimate stays beside it: "running for 12 s" of "≈ 40 s"
+        elapsed = mine.get("elapsed")
+        return f"{mine.get('state', 'queued')}" + (f" for {elapsed} s" if elapsed is not None else "")
     live = services.executor.part_jobs(key, [name]).get(name)
     return str(live.state) if live is not None else "offered"
 
@@ -95,7 +97,9 @@ def poll(services: Services, asked: list | None, shown: dict | None) -> dict[str
             if report.failed and report.error:
                 problems.append(f"{job['part']}: {report.error}")
             continue
-        following.append({**job, "state": report.state, "percent": report.percent})
+        since = job.get("since") or (time.time() if report.state == jobs.RUNNING else None)
+        elapsed = int(time.time() - since) if since else None
+        following.append({**job, "state": report.state, "since": since, "elapsed": elapsed})
     out: dict[str, Any] = {"poll_disabled": not following}
     if following != asked:
         out["asked"] = following
