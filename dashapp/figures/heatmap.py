@@ -126,14 +126,16 @@ def matrix_heatmap(
     return fig
 
 
-def resolution_note(n: int, zoom: Zoom | None) -> str:
-    """The title's note of how much of a map is on show and at what resolution."""
+def resolution_note(n: int, zoom: Zoom | None, zoomable: bool = True) -> str:
+    """The title's note of how much of a map is on show and at what resolution (and, where the page
+    redraws a zoom, that zooming gives full resolution)."""
     if n <= MAX_SIDE and zoom is None:
         return ""
     (r0, r1), (c0, c1) = _span(zoom, "y", n), _span(zoom, "x", n)
     factor = max(1, math.ceil(max(r1 - r0, c1 - c0) / MAX_SIDE))
     where = "" if zoom is None else f" · rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}"
-    how = "full resolution" if factor == 1 else f"{factor}×{factor} block max (zoom: full resolution)"
+    how = "full resolution" if factor == 1 else f"{factor}×{factor} block max"
+    how += " (zoom: full resolution)" if factor > 1 and zoomable else ""
     return f"{where} · {how}"
 
 

@@ -46,8 +46,9 @@ def add_minimap(
     n = len(values)
     values = np.asarray(values, dtype=np.float32)
     colors = [HIGHLIGHT if i == token else accent(theme) for i in range(n)]
-    # The axis starts a little below the smallest value: near-uniform attention still shows its ups and downs.
-    low, high = float(values.min()), float(values.max())
+    # The axis starts a little below the smallest value (near-uniform attention still shows its ups and
+    # downs) and ends at the 98th percentile (a few [CLS]/[SEP] spikes would flatten every other bar).
+    low, high = float(values.min()), float(np.quantile(values, 0.98))
     start_at = max(0.0, low - 0.1 * (high - low))
     fig.add_trace(
         go.Bar(

@@ -49,6 +49,6 @@ def word_attention_figure(analysis: Analysis, layer: int, theme: str | None = No
     return apply_theme(
         fig,
         theme,
-        f"Attention per word · layer {shown} · head average{resolution_note(len(analysis.words), None)}",
+        f"Attention per word · layer {shown} · head average{resolution_note(len(analysis.words), None, zoomable=False)}",
         height=min(900, 220 + 18 * len(analysis.words)),
     )

@@ -13,6 +13,7 @@ from dashapp.figures.heatmap import MAX_SIDE, block_max, heatmap_figure, zoom_ra
 from dashapp.figures.sensitivity import sensitivity_figure
 from dashapp.figures.tokens import readable_tokens
 from dashapp.figures.window import WINDOW_ROWS
+from dashapp.figures.words import word_attention_figure
 from dashapp.pages import components as ui
 from dashapp.pages.analyze import callbacks
 from dashapp.services import Services
@@ -164,3 +165,10 @@ def test_a_zoomable_views_redraw_follows_its_zoom():
         )
         follows = {"id": view.id, "property": "relayoutData"} in redraw["inputs"]
         assert follows == (view.name in ("heatmap", "sensitivity")) == view.zoomable
+
+
+def test_compares_word_map_is_downsampled_and_says_so_without_promising_a_zoom():
+    analysis = synthetic_analysis(n_words=450, layers=1, heads=1)
+    fig = word_attention_figure(analysis, 0)
+    assert max(np.asarray(fig.data[0].z).shape) <= MAX_SIDE
+    assert fig.layout.title.text.endswith("3×3 block max")
