@@ -20,6 +20,8 @@ from dashapp.figures.common import (
     head_matrix,
     head_name,
 )
+from dashapp.figures.kinds import key_labels, key_segments, kind_title, query_segments
+from dashapp.figures.pairs import NO_SENTENCE_B, lacks_sentence_b, pair_mask, pair_name
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -47,7 +49,7 @@ def prune_edges(matrix: np.ndarray, top_k: int, threshold: float = 0.0) -> Edges
     return Edges(rows[keep], cols[keep], weights[keep].astype(np.float32))
 
 
-def _segments(edges: Edges, mask: np.ndarray, n: int) -> tuple[list, list]:
+def _segments(edges: Edges, mask: np.ndarray) -> tuple[list, list]:
     """Line segments from (0, -i) to (1, -j), separated by None (one trace holds many edges)."""
     xs: list = []
     ys: list = []
@@ -65,14 +67,26 @@ def attention_graph_figure(
     top_k: int = 3,
     threshold: float = 0.0,
     theme: str | None = None,
+    pair: str | None = None,
+    key: int | None = None,
 ) -> go.Figure:
+    """Queries (left) to keys (right). `token`: the selected query, whose edges are drawn on top; `key`: the
+    selected key (default: the same token; cross-attention's keys are other tokens); `pair`: a sentence-pair
+    filter (dashapp.figures.pairs)."""
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
-    n = analysis.n_tokens
+    queries, keys = query_segments(analysis), key_segments(analysis)
+    if lacks_sentence_b(queries, keys, pair):
+        return empty_figure(NO_SENTENCE_B, theme)
+    key_names = [escape(t) for t in key_labels(analysis)]
+    n, m = analysis.n_tokens, len(key_names)
     edges = prune_edges(head_matrix(analysis, layer, head), top_k, threshold)
+    keep = pair_mask(queries, keys, edges.source, edges.target, pair)
+    edges = Edges(edges.source[keep], edges.target[keep], edges.weight[keep])
     selected = token if token is not None and 0 <= token < n else None
+    selected_key = selected if key is None and m == n and selected is not None else key
     outgoing = edges.source == selected
-    incoming = (edges.target == selected) & ~outgoing
+    incoming = (edges.target == selected_key) & ~outgoing
     plain = ~(outgoing | incoming)
     fig = go.Figure()
     top = float(edges.weight.max()) if edges.weight.size else 1.0
@@ -81,7 +95,7 @@ def attention_graph_figure(
     edge_color, faintest = accent(theme), (0.35 if theme == "dark" else 0.15)
     behind = 0.2 if theme == "dark" else 0.12  # the other edges, while a token's own are drawn on top
     for level in range(WIDTH_BINS):
-        xs, ys = _segments(edges, plain & (strength == level), n)
+        xs, ys = _segments(edges, plain & (strength == level))
         if xs:
             fig.add_trace(
                 go.Scatter(
@@ -97,7 +111,7 @@ def attention_graph_figure(
                 )
             )
     for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
-        xs, ys = _segments(edges, mask, n)
+        xs, ys = _segments(edges, mask)
         if xs:
             fig.add_trace(
                 go.Scatter(
@@ -110,28 +124,33 @@ def attention_graph_figure(
                 )
             )
     labels = [escape(t) for t in readable_tokens(analysis)]
-    colors = [HIGHLIGHT if i == selected else edge_color for i in range(n)]
-    for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
+    for x, side, position, names, chosen in (
+        (0, "from", "middle left", labels, selected),
+        (1, "to", "middle right", key_names, selected_key),
+    ):
         fig.add_trace(
             go.Scatter(
-                x=[x] * n,
-                y=[-i for i in range(n)],
-                mode="markers+text" if n <= MAX_LABELLED else "markers",
-                text=labels,
+                x=[x] * len(names),
+                y=[-i for i in range(len(names))],
+                mode="markers+text" if max(n, m) <= MAX_LABELLED else "markers",
+                text=names,
                 textposition=position,
-                marker=dict(size=9, color=colors),
-                customdata=list(range(n)),
+                marker=dict(
+                    size=9, color=[HIGHLIGHT if i == chosen else edge_color for i in range(len(names))]
+                ),
+                customdata=list(range(len(names))),
                 showlegend=False,
                 hovertemplate=f"{side} %{{text}} (#%{{customdata}})<extra></extra>",
             )
         )
     fig.update_xaxes(visible=False, range=[-0.6, 1.6])
-    fig.update_yaxes(visible=False, range=[-n + 0.5, 0.5])
+    fig.update_yaxes(visible=False, range=[-max(n, m) + 0.5, 0.5])
+    pairs = "" if not pair or pair == "all" else f" · {pair_name(pair)}"
     return apply_theme(
         fig,
         theme,
-        f"Attention graph · layer {layer} · {head_name(head)} · top {top_k} per token",
-        height=min(1600, 120 + 22 * n),
+        f"Attention graph · layer {layer}{kind_title(analysis)} · {head_name(head)}{pairs} · top {top_k} per token",
+        height=min(1600, 120 + 22 * max(n, m)),
         legend=dict(orientation="h", y=-0.02),
         clickmode="event",
     )

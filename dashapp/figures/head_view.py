@@ -13,27 +13,18 @@ from plotly.colors import qualitative
 
 from dashapp.figures.attention_graph import prune_edges
 from dashapp.figures.common import apply_theme, empty_figure, escape
+from dashapp.figures.kinds import key_labels, key_segments, kind_title, query_segments
+from dashapp.figures.pairs import NO_SENTENCE_B, lacks_sentence_b, pair_mask, pair_name
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 HEAD_COLORS = qualitative.Dark24
 TOP_K = 3  # edges per query token and head
 WIDTH_BINS = 3  # plotly draws one width and opacity per trace: a head's edges in this many strengths
-# Sentence-pair filters (BertViz): which segment the query is in, which the key is in.
-PAIR_FILTERS = {"all": None, "AA": (0, 0), "AB": (0, 1), "BA": (1, 0), "BB": (1, 1)}
-PAIR_LABELS = {"all": "All", "AA": "A→A", "AB": "A→B", "BA": "B→A", "BB": "B→B"}
 
 
 def head_color(head: int) -> str:
     return HEAD_COLORS[head % len(HEAD_COLORS)]
-
-
-def pair_mask(segments: np.ndarray, source: np.ndarray, target: np.ndarray, pair: str | None) -> np.ndarray:
-    """The edges the sentence-pair filter keeps (query segment → key segment)."""
-    wanted = PAIR_FILTERS.get(pair or "all")
-    if wanted is None:
-        return np.ones(source.shape, dtype=bool)
-    return (segments[source] == wanted[0]) & (segments[target] == wanted[1])
 
 
 def _lines(source: np.ndarray, target: np.ndarray) -> tuple[list, list]:
@@ -46,21 +37,31 @@ def _lines(source: np.ndarray, target: np.ndarray) -> tuple[list, list]:
 
 
 def head_view_figure(
-    analysis: Analysis, layer: int, pair: str | None = "all", theme: str | None = None
+    analysis: Analysis,
+    layer: int,
+    pair: str | None = "all",
+    theme: str | None = None,
+    heads: list[int] | None = None,
 ) -> go.Figure:
+    """`heads`: only these heads (BertViz's include_heads); None: every head of the layer."""
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
     n = analysis.n_tokens
-    segments = np.asarray(analysis.token_segments[:n] or [0] * n)
-    if PAIR_FILTERS.get(pair or "all") and 1 in PAIR_FILTERS[pair] and not (segments == 1).any():
-        return empty_figure("this input has one sentence: no sentence B to filter on", theme)
+    queries, keys = query_segments(analysis), key_segments(analysis)
+    if lacks_sentence_b(queries, keys, pair):
+        return empty_figure(NO_SENTENCE_B, theme)
     labels = [escape(t) for t in readable_tokens(analysis)]
+    key_names = [escape(t) for t in key_labels(analysis)]
+    m = len(key_names)
+    layer_attention = np.asarray(analysis.attention[layer])
+    shown = [h for h in range(layer_attention.shape[0]) if heads is None or h in heads]
     fig = go.Figure()
     strongest: list[list[str]] = [[] for _ in range(n)]  # per query token: its top key in each head
-    top = max(float(analysis.attention[layer].max()), 1e-9)  # widths relative to the layer's strongest
-    for head, matrix in enumerate(analysis.attention[layer]):
+    top = max(float(layer_attention[shown].max()) if shown else 0.0, 1e-9)  # widths: the layer's strongest
+    for head in shown:
+        matrix = layer_attention[head]
         edges = prune_edges(matrix, TOP_K)
-        keep = pair_mask(segments, edges.source, edges.target, pair)
+        keep = pair_mask(queries, keys, edges.source, edges.target, pair)
         source, target, weight = edges.source[keep], edges.target[keep], edges.weight[keep]
         strength = np.minimum(WIDTH_BINS - 1, (weight / top * WIDTH_BINS).astype(int))
         color = head_color(head)
@@ -85,18 +86,21 @@ def head_view_figure(
             first = False
         best = matrix.argmax(axis=1)
         for i in range(n):
-            strongest[i].append(f"head {head} → {labels[best[i]]} ({matrix[i, best[i]]:.2f})")
+            strongest[i].append(f"head {head} → {key_names[best[i]]} ({matrix[i, best[i]]:.2f})")
     hover = ["<br>".join(rows) for rows in strongest]
-    for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
+    for x, side, position, names in (
+        (0, "from", "middle left", labels),
+        (1, "to", "middle right", key_names),
+    ):
         fig.add_trace(
             go.Scatter(
-                x=[x] * n,
-                y=[-i for i in range(n)],
+                x=[x] * len(names),
+                y=[-i for i in range(len(names))],
                 mode="markers+text",
-                text=labels,
+                text=names,
                 textposition=position,
                 marker=dict(size=8, color="#888"),
-                customdata=list(range(n)),
+                customdata=list(range(len(names))),
                 hovertext=hover if side == "from" else None,
                 showlegend=False,
                 hovertemplate=f"{side} %{{text}} (#%{{customdata}})"
@@ -105,12 +109,13 @@ def head_view_figure(
             )
         )
     fig.update_xaxes(visible=False, range=[-0.6, 1.6])
-    fig.update_yaxes(visible=False, range=[-n + 0.5, 0.5])
+    fig.update_yaxes(visible=False, range=[-max(n, m) + 0.5, 0.5])
+    some = "" if heads is None else f" · heads {', '.join(map(str, shown))}"
     return apply_theme(
         fig,
         theme,
-        f"Head view · layer {layer} · {PAIR_LABELS.get(pair or 'all', 'All')} · click a head to hide it",
-        height=min(1600, 140 + 22 * n),
+        f"Head view · layer {layer}{kind_title(analysis)}{some} · {pair_name(pair)} · click a head to hide it",
+        height=min(1600, 140 + 22 * max(n, m)),
         legend=dict(orientation="h", y=-0.02, itemclick="toggle", itemdoubleclick="toggleothers"),
         clickmode="event",
     )

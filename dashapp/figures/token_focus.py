@@ -15,32 +15,55 @@ from dashapp.figures.common import (
     sequential_scale,
     token_labels,
 )
+from dashapp.figures.kinds import key_labels, kind_title
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
 
 def token_focus_figure(
-    analysis: Analysis, token: int | None, head: int | None, theme: str | None = None
+    analysis: Analysis, token: int | None, head: int | None, theme: str | None = None, key: int | None = None
 ) -> go.Figure:
+    """Where query `token` attends (top) and who attends to key `key` (bottom; default: the same token, as
+    in self-attention), in every layer."""
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
-    if token is None or not 0 <= token < analysis.n_tokens:
+    pieces, key_pieces = readable_tokens(analysis), key_labels(analysis)
+    square = key_pieces == pieces
+    token = token if token is not None and 0 <= token < len(pieces) else None
+    key = token if key is None and square else key
+    key = key if key is not None and 0 <= key < len(key_pieces) else None
+    if token is None and key is None:
         return empty_figure("select a token to see its attention in every layer", theme)
-    per_head = analysis.attention.mean(axis=1) if head is None else analysis.attention[:, head]  # [L, n, n]
-    pieces = readable_tokens(analysis)
-    labels = token_labels(pieces)
+    layer_rows = [np.asarray(analysis.attention[l]) for l in range(analysis.num_layers)]
+    per_head = np.stack([a.mean(axis=0) if head is None else a[head] for a in layer_rows])  # [L, n, m]
     layers = [f"L{l}" for l in range(analysis.num_layers)]
+    rows = []  # (values [L, tokens], their labels, verb, subplot title)
+    if token is not None:
+        rows.append(
+            (
+                per_head[:, token, :],
+                token_labels(key_pieces),
+                "attends to",
+                f"{escape(pieces[token])} attends to …",
+            )
+        )
+    if key is not None:
+        rows.append(
+            (
+                per_head[:, :, key],
+                token_labels(pieces),
+                "attended by",
+                f"… attend to {escape(key_pieces[key])}",
+            )
+        )
     fig = make_subplots(
-        rows=2,
+        rows=len(rows),
         cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.12,
-        subplot_titles=(f"{escape(pieces[token])} attends to …", f"… attend to {escape(pieces[token])}"),
+        shared_xaxes=square,
+        vertical_spacing=0.12 if square else 0.3,
+        subplot_titles=[title for *_, title in rows],
     )
-    for row, values, verb in (
-        (1, per_head[:, token, :], "attends to"),
-        (2, per_head[:, :, token], "attended by"),
-    ):
+    for row, (values, labels, verb, _title) in enumerate(rows, start=1):
         fig.add_trace(
             go.Heatmap(
                 z=rounded(np.asarray(values)),
@@ -54,13 +77,13 @@ def token_focus_figure(
         )
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_yaxes(autorange="reversed")
-    top = max(float(per_head[:, token, :].max()), float(per_head[:, :, token].max()), 1e-6)
+    top = max(*(float(values.max()) for values, *_ in rows), 1e-6)
     # both ends, or plotly ignores cmin
     fig.update_layout(coloraxis=dict(colorscale=sequential_scale(theme), cmin=0, cmax=top))
     return apply_theme(
         fig,
         theme,
-        f"Token focus · #{token} · {head_name(head)}",
+        f"Token focus{kind_title(analysis)} · #{token if token is not None else key} · {head_name(head)}",
         subtitle_lines=1,
-        height=260 + 40 * analysis.num_layers,
+        height=(130 + 20 * analysis.num_layers) * len(rows) + (0 if square else 80),
     )

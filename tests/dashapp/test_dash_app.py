@@ -41,6 +41,9 @@ def test_layouts_render_from_query_parameters(tiny_registry):
         "token": None,
         "method": "integrated_gradients",
         "step": None,
+        "kind": None,
+        "layers": None,
+        "heads": None,
     }
     assert (
         getattr(layout.layout().children[0], "data", None) is None

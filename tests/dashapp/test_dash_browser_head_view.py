@@ -37,6 +37,6 @@ def test_head_view_toggles_heads_in_the_browser_and_filters_sentence_pairs(live_
         ),
     )
 
-    browser.find_element(By.XPATH, "//*[@id='analyze-head-view-pair']//label[text()='A→B']").click()
+    browser.find_element(By.XPATH, "//*[@id='analyze-pair-filter']//label[text()='A→B']").click()
     wait_title(browser, "analyze-head-view", "A→B")
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("pair_filter") == ["AB"])

@@ -10,11 +10,13 @@ from dash import dcc, html
 
 from dashapp import ids
 from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config
+from dashapp.figures.kinds import ENCODER, KIND_LABELS
+from dashapp.figures.pairs import PAIR_LABELS
 from dashapp.figures.saliency import METHOD_NAMES
 from dashapp.pages import components as ui
 from dashapp.pages.analyze.selecting import head_options, layer_options
 from dashapp.selection import head_value, last, parse_selection, parse_view_options
-from dashapp.views import VIEWS, View
+from dashapp.views import VIEWS, View, always
 from interp.schema import SALIENCY_METHODS
 
 ROW = 12  # Bootstrap's columns in a row
@@ -63,6 +65,7 @@ def page(
             dcc.Store(id=ids.MASK_MEMO),
             dcc.Store(id=ids.URL_QUERY),
             *(dcc.Store(id=ids.drawn(view.id)) for view in views),
+            *(dcc.Store(id=ids.hovered(view.id)) for view in views if view.hover_lines),
             html.Div(id=ids.URL_DUMMY, hidden=True),
             dcc.Interval(id=ids.POLL, interval=ui.POLL_MS, disabled=True),
             dcc.Download(id=ids.DOWNLOAD),
@@ -241,7 +244,69 @@ def views_panel(selection: dict[str, Any], views: Sequence[View]) -> html.Div:
         ],
         className="mb-2",
     )
-    return html.Div([controls, html.Div(id=ids.SHOWING), *view_cards(views)], id=ids.VIEWS)
+    return html.Div(
+        [controls, view_filters(selection), html.Div(id=ids.SHOWING), *view_cards(views)], id=ids.VIEWS
+    )
+
+
+def view_filters(selection: dict[str, Any]) -> dbc.Row:
+    """The attention kind (seq2seq), the sentence-pair filter (two sentences), and the layers and heads the
+    overview and head view include. The first two show only for analyses they apply to."""
+    few = {"layers": selection["layers"], "heads": selection["heads"]}
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label("Attention", className="small mb-0 d-block"),
+                    dbc.RadioItems(
+                        id=ids.KIND,
+                        options=[{"label": label, "value": kind} for kind, label in KIND_LABELS.items()],
+                        value=selection["kind"] or ENCODER,
+                        inline=True,
+                        className="small",
+                    ),
+                ],
+                id=ids.KIND_GROUP,
+                md=12,
+                style=ui.HIDDEN,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Sentences (query → key)", className="small mb-0 d-block"),
+                    dbc.RadioItems(
+                        id=ids.PAIR_FILTER,
+                        options=[{"label": label, "value": value} for value, label in PAIR_LABELS.items()],
+                        value="all",
+                        inline=True,
+                        className="small",
+                    ),
+                ],
+                id=ids.PAIR_FILTER_GROUP,
+                md=4,
+                style=ui.HIDDEN,
+            ),
+            *(
+                dbc.Col(
+                    [
+                        dbc.Label(label, html_for=component_id, className="small mb-0"),
+                        dcc.Dropdown(
+                            id=component_id,
+                            options=[{"label": f"{prefix}{n}", "value": n} for n in few[name] or []],
+                            value=few[name] or [],
+                            multi=True,
+                            placeholder="all",
+                        ),
+                    ],
+                    md=4,
+                )
+                for name, component_id, label, prefix in (
+                    ("layers", ids.INCLUDE_LAYERS, "Overview: only layers", "L"),
+                    ("heads", ids.INCLUDE_HEADS, "Overview and head view: only heads", "h"),
+                )
+            ),
+        ],
+        className="mb-2",
+    )
 
 
 def view_cards(views: Sequence[View]) -> list[Any]:
@@ -253,10 +318,11 @@ def view_cards(views: Sequence[View]) -> list[Any]:
         if row and (view.width >= ROW or used + view.width > ROW):
             out.append(dbc.Row(row))
             row, used = [], 0
+        style = None if view.applies is always else ui.HIDDEN  # until an analysis says it applies
         if view.width >= ROW:
-            out.append(view_card(view))
+            out.append(html.Div(view_card(view), id=ids.card(view.id), style=style))
         else:
-            row.append(dbc.Col(view_card(view), lg=view.width))
+            row.append(dbc.Col(view_card(view), lg=view.width, id=ids.card(view.id), style=style))
             used += view.width
     if row:
         out.append(dbc.Row(row))
@@ -266,7 +332,10 @@ def view_cards(views: Sequence[View]) -> list[Any]:
 def view_card(view: View) -> dbc.Card:
     if view.graph:
         body: Any = dcc.Graph(
-            id=view.id, config=graph_config(view.file_name), figure=empty_figure("run an analysis")
+            id=view.id,
+            config=graph_config(view.file_name),
+            figure=empty_figure("run an analysis"),
+            clear_on_unhover=view.hover_lines,  # the lines of a token light up while it is hovered
         )
     else:
         body = html.Div(id=view.id)
