@@ -48,7 +48,7 @@ def default_selection() -> dict[str, Any]:
     }
 
 
-def _int_or_none(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -61,7 +61,7 @@ def int_list(value: Any) -> list[int] | None:
     if value is None:
         return None
     parts = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
-    numbers = {n for n in map(_int_or_none, parts) if n is not None}
+    numbers = {n for n in map(int_or_none, parts) if n is not None}
     return sorted(numbers) or None
 
 
@@ -73,11 +73,11 @@ def parse_selection(query: dict[str, Any]) -> dict[str, Any]:
     """A selection from URL query parameters; junk falls back to the defaults."""
     query = {name: last(value) for name, value in query.items()}
     selection = default_selection()
-    if (layer := _int_or_none(query.get("layer"))) is not None:
+    if (layer := int_or_none(query.get("layer"))) is not None:
         selection["layer"] = layer
-    selection["head"] = _int_or_none(query.get("head"))
-    selection["token"] = _int_or_none(query.get("token"))
-    selection["step"] = _int_or_none(query.get("step"))  # a generated or target token
+    selection["head"] = int_or_none(query.get("head"))
+    selection["token"] = int_or_none(query.get("token"))
+    selection["step"] = int_or_none(query.get("step"))  # a generated or target token
     if query.get("method") in SALIENCY_METHODS:
         selection["method"] = query["method"]
     selection["kind"] = _kind_or_none(query.get("kind"))
@@ -153,4 +153,4 @@ def head_value(head: int | None) -> str | int:
 
 
 def head_from_value(value: Any) -> int | None:
-    return None if value in (None, HEAD_AVERAGE) else _int_or_none(value)
+    return None if value in (None, HEAD_AVERAGE) else int_or_none(value)

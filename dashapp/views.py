@@ -304,6 +304,7 @@ SENSITIVITY = View(
     width=6,
     on_click=token_of_row,
     in_report=True,
+    applies=lambda a: a.target_tokens is None,  # seq2seq computes none
     overlay=lambda a, _old, s: shapes_patch(
         row_outline(a.n_tokens, s["token"]) if a.attention_sensitivity is not None else None
     ),

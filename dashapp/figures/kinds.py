@@ -28,6 +28,7 @@ KIND_LABELS = {
     DECODER: "Decoder self-attention",
     CROSS: "Cross-attention (target → source)",
 }
+KIND_SHORT = {ENCODER: "encoder", DECODER: "decoder", CROSS: "cross-attention"}  # in a view's title
 _ARRAYS = {ENCODER: "attention", DECODER: "decoder_attention", CROSS: "cross_attention"}
 
 
@@ -128,4 +129,4 @@ def query_segments(analysis: Analysis) -> np.ndarray:
 def kind_title(analysis: Analysis) -> str:
     """' · cross-attention' in a view's title when the kind on show is not the only one."""
     kind = getattr(analysis, "kind", ENCODER)
-    return "" if kind == ENCODER and analysis.decoder_attention is None else f" · {KIND_LABELS[kind].lower()}"
+    return "" if kind == ENCODER and analysis.decoder_attention is None else f" · {KIND_SHORT[kind]}"

@@ -33,6 +33,8 @@ def test_layouts_render_from_query_parameters(tiny_registry):
             "text": "a [MASK] b",
             "pair": None,
             "target": None,
+            "generate": None,
+            "seed": None,
         }
     }
     assert stores[ids.SELECTION] == {

@@ -18,7 +18,16 @@ from dashapp.figures.model_grid import model_grid_figure
 from dashapp.pages.analyze import drawing, selecting
 from dashapp.selection import clamp, default_selection, parse_selection, query_string
 from dashapp.services import Services
-from dashapp.views import ATTENTION_GRAPH, HEAD_VIEW, HEATMAP, MODEL_GRID, STEPS, TOKEN_FOCUS, VIEWS
+from dashapp.views import (
+    ATTENTION_GRAPH,
+    HEAD_VIEW,
+    HEATMAP,
+    MODEL_GRID,
+    SENSITIVITY,
+    STEPS,
+    TOKEN_FOCUS,
+    VIEWS,
+)
 from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
 
@@ -145,5 +154,6 @@ def test_the_views_follow_the_kind_and_a_step_redraws_the_decoder_row():
     patch, _ = drawing.redraw_view(services, HEATMAP, shown, {**sel, "step": 2, "token": 4}, "light", drawn)
     assert isinstance(patch, Patch)
     grid, _ = drawing.redraw_view(services, MODEL_GRID, shown, {**sel, "kind": DECODER}, "light", None)
-    assert "decoder self-attention" in grid.layout.title.text
-    assert all(v.applies(analysis) for v in VIEWS) and not STEPS.applies(synthetic_analysis())
+    assert "· decoder ·" in grid.layout.title.text
+    assert [v for v in VIEWS if not v.applies(analysis)] == [SENSITIVITY]  # seq2seq computes none
+    assert [v for v in VIEWS if not v.applies(synthetic_analysis())] == [STEPS]

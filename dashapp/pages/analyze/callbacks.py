@@ -17,7 +17,7 @@ from dashapp.services import Services
 from dashapp.views import VIEWS, View, always
 
 START_OUTPUTS = ("job", "shown", "poll_disabled", "alert", "progress_style", "memo", "autorun")
-FORM_FIELDS = ("model", "task", "text", "pair", "target")
+FORM_FIELDS = ("model", "task", "text", "pair", "target", "generate", "seed")
 POLL_OUTPUTS = (
     "shown",
     "poll_disabled",
@@ -29,7 +29,15 @@ POLL_OUTPUTS = (
 )
 EXPORT_BUTTONS = (ids.EXPORT_JSON, ids.EXPORT_CSV, ids.EXPORT_NPZ, ids.EXPORT_HTML)
 # The form's components, by field name.
-FORM_IDS = {"model": ids.MODEL, "task": ids.TASK, "text": ids.TEXT, "pair": ids.PAIR, "target": ids.TARGET}
+FORM_IDS = {
+    "model": ids.MODEL,
+    "task": ids.TASK,
+    "text": ids.TEXT,
+    "pair": ids.PAIR,
+    "target": ids.TARGET,
+    "generate": ids.GENERATE,
+    "seed": ids.SEED,
+}
 # replaceState, not dcc.Location: a Location change would make the page router re-render the page.
 REPLACE_URL = """function(query) {
     if (query === null || query === undefined) { return window.dash_clientside.no_update; }
@@ -80,6 +88,9 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         Output(ids.MASK_MODE, "style"),
         Output(ids.TEXT, "value", allow_duplicate=True),
         Output(ids.PAIR, "value", allow_duplicate=True),
+        Output(ids.GENERATE_GROUP, "style"),
+        Output(ids.GENERATE_LABEL, "children"),
+        Output(ids.SEED_GROUP, "style"),
         Input(ids.TASK, "value"),
         State(ids.TEXT, "value"),
         State(ids.PAIR, "value"),
@@ -107,13 +118,14 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         State(ids.SELECTION, "data"),
         prevent_initial_call="initial_duplicate",  # a link's autorun starts on load
     )
-    def _start(_run, autorun, clicks, model, task, text, pair, target, mask_mode, shown, memo, job, sel):
+    def _start(_run, autorun, clicks, *rest):
+        form = dict(zip(FORM_FIELDS, rest[: len(FORM_FIELDS)], strict=True))
+        mask_mode, shown, memo, job, sel = rest[len(FORM_FIELDS) :]
         trigger = ctx.triggered_id
         if trigger is None:
             if not autorun:
                 raise dash.exceptions.PreventUpdate
             trigger = ids.AUTORUN
-        form = {"model": model, "task": task, "text": text, "pair": pair, "target": target}
         previous = (job or {}).get("request")
         result = run.start(services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo, previous)
         if not result:

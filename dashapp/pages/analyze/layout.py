@@ -15,11 +15,12 @@ from dashapp.figures.pairs import PAIR_LABELS
 from dashapp.figures.saliency import METHOD_NAMES
 from dashapp.pages import components as ui
 from dashapp.pages.analyze.selecting import head_options, layer_options
-from dashapp.selection import head_value, last, parse_selection, parse_view_options
+from dashapp.selection import head_value, int_or_none, last, parse_selection, parse_view_options
 from dashapp.views import VIEWS, View, always
 from interp.schema import SALIENCY_METHODS
 
 ROW = 12  # Bootstrap's columns in a row
+GENERATION_FIELDS = ("generate", "sample_seed", "max_new_tokens")  # the request's, in a link
 
 
 def layout(
@@ -33,7 +34,8 @@ def layout(
 ) -> html.Div:
     """The page; query parameters (from a shared link) pre-fill the form and run it at once."""
     model, task, text, pair, target, key = map(last, (model, task, text, pair, target, key))
-    form = initial_form(model, task, text, pair, target)
+    generation = {name: int_or_none(last(query.get(name))) for name in GENERATION_FIELDS}
+    form = {**initial_form(model, task, text, pair, target), **ui.generation_form(generation)}
     if key:
         start = {"key": key}
     elif model and task and text:
@@ -145,6 +147,7 @@ def input_panel(form: dict[str, Any]) -> html.Div:
                 placeholder="top prediction",
             ),
             html.Datalist(id=ids.TARGET_CHOICES),
+            generation_boxes(form),
             dbc.Switch(
                 id=ids.MASK_MODE,
                 label="clicking a token masks its word",
@@ -179,6 +182,46 @@ def input_panel(form: dict[str, Any]) -> html.Div:
                 className="small",
             ),
         ]
+    )
+
+
+def generation_boxes(form: dict[str, Any]) -> html.Div:
+    """causal-lm: generate N tokens, greedy or sampled with a seed; seq2seq: at most N without a target."""
+    return html.Div(
+        [
+            dbc.Label(
+                ui.generate_label(form["task"]),
+                id=ids.GENERATE_LABEL,
+                html_for=ids.GENERATE,
+                className="mt-2",
+            ),
+            dbc.Input(
+                id=ids.GENERATE,
+                type="number",
+                min=1,
+                max=64,
+                step=1,
+                value=form.get("generate"),
+                placeholder="none",
+            ),
+            html.Div(
+                [
+                    dbc.Label("Sampling seed (blank: greedy)", html_for=ids.SEED, className="mt-2"),
+                    dbc.Input(
+                        id=ids.SEED,
+                        type="number",
+                        min=0,
+                        step=1,
+                        value=form.get("seed"),
+                        placeholder="greedy",
+                    ),
+                ],
+                id=ids.SEED_GROUP,
+                style=ui.seed_style(form["task"]),
+            ),
+        ],
+        id=ids.GENERATE_GROUP,
+        style=ui.generate_style(form["task"]),
     )
 
 
