@@ -304,7 +304,8 @@ SENSITIVITY = View(
     width=6,
     on_click=token_of_row,
     in_report=True,
-    applies=lambda a: a.target_tokens is None,  # seq2seq computes none
+    # seq2seq and generation compute none
+    applies=lambda a: a.attention_sensitivity is not None or not a.steps,
     overlay=lambda a, _old, s: shapes_patch(
         row_outline(a.n_tokens, s["token"]) if a.attention_sensitivity is not None else None
     ),

@@ -44,6 +44,7 @@ def seq2seq_analysis(layers: int = 2, heads: int = 3):
     n, nt, rng = analysis.n_tokens, len(TARGET), np.random.default_rng(3)
     analysis.decoder_tokens = ["</s>", *TARGET[:-1]]
     analysis.target_tokens = TARGET
+    analysis.attention_sensitivity = None  # seq2seq computes none
     analysis.decoder_attention = _softmax(rng.normal(size=(layers, heads, nt, nt)) * 3)
     analysis.cross_attention = _softmax(rng.normal(size=(layers, heads, nt, n)) * 3)
     analysis.steps = [

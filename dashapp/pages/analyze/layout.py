@@ -315,7 +315,11 @@ def view_filters(selection: dict[str, Any]) -> dbc.Row:
             ),
             dbc.Col(
                 [
-                    dbc.Label("Sentences (query → key)", className="small mb-0 d-block"),
+                    html.Span(
+                        "Sentences A / B (query → key)",
+                        title="A: the text (or prompt), B: the second text (or the generated tokens)",
+                        className="small mb-0 d-block",
+                    ),
                     dbc.RadioItems(
                         id=ids.PAIR_FILTER,
                         options=[{"label": label, "value": value} for value, label in PAIR_LABELS.items()],
@@ -325,7 +329,7 @@ def view_filters(selection: dict[str, Any]) -> dbc.Row:
                     ),
                 ],
                 id=ids.PAIR_FILTER_GROUP,
-                md=4,
+                md=6,
                 style=ui.HIDDEN,
             ),
             *(
@@ -340,11 +344,11 @@ def view_filters(selection: dict[str, Any]) -> dbc.Row:
                             placeholder="all",
                         ),
                     ],
-                    md=4,
+                    md=3,
                 )
                 for name, component_id, label, prefix in (
                     ("layers", ids.INCLUDE_LAYERS, "Overview: only layers", "L"),
-                    ("heads", ids.INCLUDE_HEADS, "Overview and head view: only heads", "h"),
+                    ("heads", ids.INCLUDE_HEADS, "Overview, head view: only heads", "h"),
                 )
             ),
         ],
