@@ -34,7 +34,7 @@ MODEL_INFO = "analyze-model-info"
 # Analyze page: job and view state (only keys and small dicts live in the browser)
 JOB = "analyze-job"  # dcc.Store: the job's record (dashapp.jobs) and its request
 SHOWN = "analyze-shown"  # dcc.Store: the analysis on show {"key", "final", "stage", "permalink"}
-SELECTION = "analyze-selection"  # dcc.Store: {"layer", "head", "token", "method"}
+SELECTION = "analyze-selection"  # dcc.Store: dashapp.selection's fields
 MASK_MEMO = "analyze-mask-memo"  # dcc.Store: the word a click replaced with [MASK]
 POLL = "analyze-poll"  # dcc.Interval
 PART_JOBS = (
@@ -74,7 +74,17 @@ HEAD = "analyze-head"
 METHOD = "analyze-method"
 EDGE_TOP_K = "analyze-edge-top-k"
 EDGE_THRESHOLD = "analyze-edge-threshold"
-HEAD_VIEW_PAIR = "analyze-head-view-pair"
+PAIR_FILTER = "analyze-pair-filter"  # the sentence-pair filter of the head view, graph and heatmap
+PAIR_FILTER_GROUP = "analyze-pair-filter-group"  # shown for two-sentence analyses
+KIND = "analyze-kind"  # attention kind: encoder, decoder, cross (seq2seq)
+KIND_GROUP = "analyze-kind-group"  # shown for analyses with more than one kind
+INCLUDE_LAYERS = "analyze-include-layers"  # the model overview's layers (BertViz include_layers)
+INCLUDE_HEADS = "analyze-include-heads"  # the overview's and head view's heads (include_heads)
+GENERATE = "analyze-generate"  # causal-lm: tokens to generate; seq2seq: at most this many without a target
+SEED = "analyze-seed"  # causal-lm generation: sampling seed (blank: greedy)
+GENERATE_GROUP = "analyze-generate-group"
+GENERATE_LABEL = "analyze-generate-label"
+SEED_GROUP = "analyze-seed-group"
 
 # Analyze page: views (declared in dashapp.views; their ids named here for tests and benchmarks)
 PREDICTIONS = view_id("predictions")
@@ -133,6 +143,16 @@ HIST_ALERT = "history-alert"
 def preview(view_id: str) -> str:
     """The larger figure beside a view of what is hovered in it (dashapp.views View.hover_preview)."""
     return f"{view_id}-preview"
+
+
+def hovered(view_id: str) -> str:
+    """A dcc.Store the browser's hover highlight writes to (the clientside callback needs an output)."""
+    return f"{view_id}-hovered"
+
+
+def card(view_id: str) -> str:
+    """The element holding a view's card (hidden where the view does not apply: View.applies)."""
+    return f"{view_id}-card"
 
 
 def drawn(view_id: str) -> str:

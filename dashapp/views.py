@@ -18,8 +18,9 @@ from dash import Patch, dcc, html
 from dashapp import ids
 from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.common import label_index, row_outline, shapes_patch
-from dashapp.figures.head_view import PAIR_LABELS, head_view_figure
+from dashapp.figures.head_view import head_view_figure
 from dashapp.figures.heatmap import heatmap_figure, token_outline
+from dashapp.figures.kinds import key_labels, on_kind, query_key, select
 from dashapp.figures.logit_lens import logit_lens_figure
 from dashapp.figures.model_grid import model_grid_figure
 from dashapp.figures.neuron_view import neuron_view_figure
@@ -31,13 +32,17 @@ from dashapp.figures.token_focus import token_focus_figure
 from dashapp.figures.token_strip import token_strip, token_strip_patch
 from interp.schema import Analysis
 
-Selection = dict[str, Any]  # {"layer", "head", "token", "method", "step"} (dashapp.selection)
+Selection = dict[str, Any]  # {"layer", "head", "token", "method", "step", "kind", ...} (dashapp.selection)
 # (analysis, clamped selection, theme, **options) -> a figure (or Dash components)
 Builder = Callable[..., Any]
-# (analysis, previously selected token, selected token) -> a Patch of the token mark, or None (no mark)
-Overlay = Callable[[Analysis, "int | None", "int | None"], "Patch | None"]
+# (analysis, previously selected token, clamped selection) -> a Patch of the token mark, or None (no mark)
+Overlay = Callable[[Analysis, "int | None", Selection], "Patch | None"]
 # (selection, the clicked point of a Plotly clickData) -> the selection after the click
 Click = Callable[[Selection, dict[str, Any]], Selection]
+
+
+def always(_analysis: Analysis) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,17 @@ class View:
     image_name: str | None = None  # file name of its image export; default: its name
     controls: Callable[[], Any] | None = None  # components above the figure, in its card
     options: tuple[Option, ...] = ()
-    # (analysis, the hovered point of a Plotly hoverData, theme) -> a larger figure beside the view
-    hover_preview: Callable[[Analysis, dict[str, Any], str | None], Any] | None = None
+    # (analysis, the hovered point of a Plotly hoverData, theme, selection) -> a larger figure beside the view
+    hover_preview: Callable[[Analysis, dict[str, Any], str | None, Selection], Any] | None = None
     graph: bool = True  # a dcc.Graph; False: plain components in a Div (which follow the page's CSS theme)
     # its builder takes `zoom` (dashapp.figures.heatmap.zoom_range of the graph's relayoutData): a long map
     # is sent downsampled, and a zoom redraws the zoomed range at full resolution
     zoomable: bool = False
+    # Whether the view has anything to show for an analysis: its card is hidden where it has not
+    applies: Callable[[Analysis], bool] = always
+    # Hovering a token highlights its lines in the browser (assets/hover_lines.js): a graph of
+    # query → key line segments, its token markers' customdata their index
+    hover_lines: bool = False
 
     @property
     def id(self) -> str:
@@ -98,10 +108,11 @@ def part_bar(view: str) -> Callable[[], Any]:
 # --- clicks ------------------------------------------------------------------------------------------
 
 
-def cell_preview(analysis: Analysis, point: dict[str, Any], theme: str | None) -> Any:
-    """The attention map of the hovered model overview cell, large."""
+def cell_preview(analysis: Analysis, point: dict[str, Any], theme: str | None, selection: Selection) -> Any:
+    """The attention map (of the kind on show) of the hovered model overview cell, large."""
     layer, head = (int(v) for v in point["customdata"])
-    fig = heatmap_figure(analysis, layer, head, None, theme)
+    kind_analysis, _sel = on_kind(analysis, selection)
+    fig = heatmap_figure(kind_analysis, layer, head, None, theme)
     return fig.update_layout(height=460)
 
 
@@ -110,15 +121,33 @@ def token_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
     return selection if point.get("customdata") is None else {**selection, "token": int(point["customdata"])}
 
 
+def query_or_key_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
+    """A token of a query (left, x 0) → key (right, x 1) graph: the query or key of the kind on show."""
+    if point.get("customdata") is None:
+        return selection
+    return select(selection, "key" if point.get("x") == 1 else "query", int(point["customdata"]))
+
+
 def step_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
-    """A generated or target token (its step in customdata)."""
-    return selection if point.get("customdata") is None else {**selection, "step": int(point["customdata"])}
+    """A generated or target token ([step, the attention row that predicted it (generation) or None] in
+    customdata): that step, and a generated token's row is the selected token of the attention views."""
+    data = point.get("customdata")
+    if data is None:
+        return selection
+    step, row = data if isinstance(data, list) else (data, None)
+    return {**selection, "step": int(step), **({} if row is None else {"token": int(row)})}
 
 
 def token_of_row(selection: Selection, point: dict[str, Any]) -> Selection:
     """A square matrix's row (the token label on y)."""
     token = label_index(point.get("y"))
     return selection if token is None else {**selection, "token": token}
+
+
+def query_of_row(selection: Selection, point: dict[str, Any]) -> Selection:
+    """An attention matrix's row (the query's label on y): the query of the kind on show."""
+    token = label_index(point.get("y"))
+    return selection if token is None else select(selection, "query", token)
 
 
 def layer_and_head_of_cell(selection: Selection, point: dict[str, Any]) -> Selection:
@@ -136,11 +165,12 @@ def layer_of_point(selection: Selection, point: dict[str, Any]) -> Selection:
 
 
 def token_and_layer_of_cell(selection: Selection, point: dict[str, Any]) -> Selection:
-    """A token focus cell: token label on x, "L<layer>" on y."""
+    """A token focus cell: token label on x (a key, customdata 1, or a query), "L<layer>" on y."""
     token = label_index(point.get("x"))
     if token is None:
         return selection
-    return {**selection, "token": token, "layer": label_index(str(point.get("y", "")).lstrip("L")) or 0}
+    layer = label_index(str(point.get("y", "")).lstrip("L")) or 0
+    return {**select(selection, "key" if point.get("customdata") == 1 else "query", token), "layer": layer}
 
 
 # --- the views --------------------------------------------------------------------------------------
@@ -181,12 +211,52 @@ def _edge_filters() -> dbc.Row:
     )
 
 
+def _graph(a: Analysis, s: Selection, theme: str | None, top_k=3, threshold=0.0, pair_filter="all") -> Any:
+    a, s = on_kind(a, s)
+    query, key = query_key(a, s)
+    return attention_graph_figure(
+        a, s["layer"], s["head"], query, int(top_k or 3), float(threshold or 0), theme, pair_filter, key
+    )
+
+
+def _heatmap(a: Analysis, s: Selection, theme: str | None, pair_filter="all", zoom=None) -> Any:
+    a, s = on_kind(a, s)
+    query, key = query_key(a, s)
+    return heatmap_figure(a, s["layer"], s["head"], query, theme, zoom, pair_filter, key)
+
+
+def _heatmap_outline(a: Analysis, _old: int | None, s: Selection) -> Patch | None:
+    a, s = on_kind(a, s)
+    if a.attention is None:
+        return None
+    query, key = query_key(a, s)
+    return shapes_patch(token_outline(a.n_tokens, query, len(key_labels(a)), key))
+
+
+def _token_focus(a: Analysis, s: Selection, theme: str | None) -> Any:
+    a, s = on_kind(a, s)
+    query, key = query_key(a, s)
+    return token_focus_figure(a, query, s["head"], theme, key=key)
+
+
+def _head_view(a: Analysis, s: Selection, theme: str | None, pair_filter="all") -> Any:
+    a, s = on_kind(a, s)
+    query, _key = query_key(a, s)
+    return head_view_figure(a, s["layer"], pair_filter or "all", theme, query, heads=s.get("heads"))
+
+
+def _model_grid(a: Analysis, s: Selection, theme: str | None) -> Any:
+    a, s = on_kind(a, s)
+    return model_grid_figure(a, s["layer"], s["head"], theme, layers=s.get("layers"), heads=s.get("heads"))
+
+
+PAIR_FILTER = Option("pair_filter", ids.PAIR_FILTER)  # one control above the views, for every view it filters
 TOKEN_STRIP = View(
     "token-strip",
     "Tokens (coloured by the saliency method; click to select)",
     lambda a, s, _theme: token_strip(a, s["method"], s["token"]),
     depends_on=("method",),
-    overlay=token_strip_patch,
+    overlay=lambda a, old, s: token_strip_patch(a, old, s["token"]),
     graph=False,
     # a click on a token button is pattern-matched (ids.token_button) by the page: it may also mask the word
 )
@@ -196,6 +266,7 @@ STEPS = View(
     lambda a, s, theme: step_strip_figure(a, s["step"], theme),
     depends_on=("step",),
     on_click=step_of_point,
+    applies=lambda a: bool(a.steps),
 )
 PREDICTIONS = View(
     "predictions", "Predictions", lambda a, s, theme: predictions_figure(a, theme), width=5, in_report=True
@@ -203,53 +274,36 @@ PREDICTIONS = View(
 ATTENTION_GRAPH = View(
     "attention-graph",
     "Attention graph",
-    lambda a, s, theme, top_k=3, threshold=0.0: attention_graph_figure(
-        a, s["layer"], s["head"], s["token"], int(top_k or 3), float(threshold or 0), theme
-    ),
-    depends_on=("layer", "head", "token"),
+    _graph,
+    depends_on=("layer", "head", "token", "kind", "step"),
     width=7,
-    on_click=token_of_point,
+    on_click=query_or_key_of_point,
     in_report=True,
     controls=_edge_filters,
-    options=(Option("top_k", ids.EDGE_TOP_K), Option("threshold", ids.EDGE_THRESHOLD)),
+    options=(Option("top_k", ids.EDGE_TOP_K), Option("threshold", ids.EDGE_THRESHOLD), PAIR_FILTER),
+    hover_lines=True,
 )
-
-
-def _pair_filter() -> dbc.RadioItems:
-    """BertViz's sentence-pair filters: which sentence the query is in, which the key is in."""
-    return dbc.RadioItems(
-        id=ids.HEAD_VIEW_PAIR,
-        options=[{"label": label, "value": value} for value, label in PAIR_LABELS.items()],
-        value="all",
-        inline=True,
-        className="small",
-    )
-
-
 HEAD_VIEW = View(
     "head-view",
     "Head view (every head of the layer; the legend toggles heads)",
-    lambda a, s, theme, pair_filter="all": head_view_figure(
-        a, s["layer"], pair_filter or "all", theme, s["token"]
-    ),
-    depends_on=("layer", "token"),  # the token: the window of a long input is around it
+    _head_view,
+    depends_on=("layer", "token", "kind", "heads"),  # the token: the window of a long input is around it
     width=5,
-    on_click=token_of_point,
-    controls=_pair_filter,
-    options=(Option("pair_filter", ids.HEAD_VIEW_PAIR),),
+    on_click=query_or_key_of_point,
+    options=(PAIR_FILTER,),
+    hover_lines=True,
 )
 HEATMAP = View(
     "heatmap",
     "Attention heatmap",
-    lambda a, s, theme, zoom=None: heatmap_figure(a, s["layer"], s["head"], s["token"], theme, zoom),
-    depends_on=("layer", "head"),
+    _heatmap,
+    depends_on=("layer", "head", "kind", "step"),
     zoomable=True,
     width=6,
-    on_click=token_of_row,
+    on_click=query_of_row,
     in_report=True,
-    overlay=lambda a, _old, token: shapes_patch(
-        token_outline(a.n_tokens, token) if a.attention is not None else None
-    ),
+    overlay=_heatmap_outline,
+    options=(PAIR_FILTER,),
 )
 LOGIT_LENS = View(
     "logit-lens",
@@ -259,12 +313,13 @@ LOGIT_LENS = View(
     width=12,
     on_click=layer_of_point,
     in_report=True,
+    applies=lambda a: a.logit_lens is not None,
 )
 MODEL_GRID = View(
     "model-grid",
     "Model overview",
-    lambda a, s, theme: model_grid_figure(a, s["layer"], s["head"], theme),
-    depends_on=("layer", "head"),
+    _model_grid,
+    depends_on=("layer", "head", "kind", "layers", "heads"),
     width=12,  # the grid grows with the panel; a hovered cell shows large beside it
     on_click=layer_and_head_of_cell,
     image_name="model-overview",
@@ -273,8 +328,8 @@ MODEL_GRID = View(
 TOKEN_FOCUS = View(
     "token-focus",
     "Token focus",
-    lambda a, s, theme: token_focus_figure(a, s["token"], s["head"], theme),
-    depends_on=("head", "token"),
+    _token_focus,
+    depends_on=("head", "token", "kind", "step"),
     width=12,
     on_click=token_and_layer_of_cell,
 )
@@ -297,8 +352,10 @@ SENSITIVITY = View(
     on_click=token_of_row,
     in_report=True,
     controls=part_bar("sensitivity"),
-    overlay=lambda a, _old, token: shapes_patch(
-        row_outline(a.n_tokens, token) if a.attention_sensitivity is not None else None
+    # seq2seq and generation compute none
+    applies=lambda a: a.attention_sensitivity is not None or not a.steps,
+    overlay=lambda a, _old, s: shapes_patch(
+        row_outline(a.n_tokens, s["token"]) if a.attention_sensitivity is not None else None
     ),
 )
 # Every method has its own bars; the chosen one (which colours the token strip) is marked.
@@ -310,7 +367,7 @@ SALIENCY = View(
     on_click=token_of_point,
     in_report=True,
     controls=part_bar("saliency"),
-    overlay=saliency_token_patch,
+    overlay=lambda a, old, s: saliency_token_patch(a, old, s["token"]),
 )
 
 # In page order: cards fill rows of 12 left to right; the report takes its views in this order too.

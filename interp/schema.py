@@ -138,6 +138,7 @@ class Analysis:
     def attention_is_rebuilt(self) -> bool:
         """True where the store keeps q/k and not the attention itself."""
         return self.queries is not None and bool((self.qk_layout or {}).get("exact"))
+
     # Computed in parts (interp.part_names): name -> {"state": done | offered | running | queued,
     # "estimate_s"}; empty: everything asked for is here. A sensitivity layer not computed is NaN.
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -12,15 +12,28 @@ GRID_CELLS = 200  # thumbnails share about this many cells across the longer sid
 MIN_THUMB = 8
 
 
-def downsample(matrix: np.ndarray, size: int) -> np.ndarray:
-    """Block means over a size × size grid of (nearly) equal blocks (of the last two axes)."""
-    n = matrix.shape[-1]
-    if n <= size:
+def _resample_axis(matrix: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """`size` entries along `axis`: block means of a longer axis, a shorter one's entries repeated."""
+    n = matrix.shape[axis]
+    if n == size:
         return matrix
+    if n < size:
+        return np.take(matrix, np.arange(size) * n // size, axis=axis)
     starts = np.linspace(0, n, size, endpoint=False).astype(int)
     counts = np.diff(np.append(starts, n))
-    sums = np.add.reduceat(np.add.reduceat(matrix, starts, axis=-2), starts, axis=-1)
-    return sums / np.outer(counts, counts)
+    shape = [1] * matrix.ndim
+    shape[axis] = size
+    return np.add.reduceat(matrix, starts, axis=axis) / counts.reshape(shape)
+
+
+def downsample(matrix: np.ndarray, size: int) -> np.ndarray:
+    """A size × size thumbnail (of the last two axes): block means over (nearly) equal blocks; a shorter
+    side (cross-attention's queries and keys differ in number) stretched. A square matrix no larger than
+    `size` stays as it is."""
+    rows, columns = matrix.shape[-2:]
+    if rows == columns and rows <= size:
+        return matrix
+    return _resample_axis(_resample_axis(matrix, size, -2), size, -1)
 
 
 def thumb_size(n_tokens: int, layers: int, heads: int) -> int:

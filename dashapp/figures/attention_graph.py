@@ -3,7 +3,8 @@
 Only the strongest edges are drawn (top-k per query token, above a threshold), so the browser gets a
 few kilobytes instead of the whole matrix. A long input shows a window of tokens around the selection
 (dashapp.figures.window) with a minimap of the whole sequence beside it: the height stays bounded
-and every label readable.
+and every label readable. Any kind of attention (dashapp.figures.kinds): cross-attention's keys are the
+source tokens, drawn on the right.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dashapp.figures.common import (
     head_name,
 )
 from dashapp.figures.edge_lines import Edges, edge_trace, prune_edges
+from dashapp.figures.kinds import key_labels, key_segments, kind_title, query_segments
+from dashapp.figures.pairs import NO_SENTENCE_B, lacks_sentence_b, pair_mask, pair_name
 from dashapp.figures.tokens import readable_tokens
 from dashapp.figures.window import add_minimap, in_window, rows_height, token_window, window_note
 from interp.schema import Analysis
@@ -38,22 +41,25 @@ def token_columns(
     colors: list[str] | str,
     size: int,
     hovertext: list[str] | None = None,
+    keys: tuple[list[str], list[str] | str] | None = None,
 ) -> None:
     """The window's tokens as two labelled columns of markers (queries at x=0, keys at x=1); a click on
-    one selects its token (customdata)."""
-    rows = list(range(*window))
-    for x, side, position in ((0, "from", "middle left"), (1, "to", "middle right")):
+    one selects its token (customdata). `keys`: (labels, colors) where the keys are other tokens (cross)."""
+    key_names, key_colors = keys or (labels, colors)
+    for x, side, position, names, tint in (
+        (0, "from", "middle left", labels, colors),
+        (1, "to", "middle right", key_names, key_colors),
+    ):
+        rows = list(range(window[0], min(window[1], len(names))))
         extra = side == "from" and hovertext is not None
         fig.add_trace(
             go.Scatter(
                 x=[x] * len(rows),
                 y=[-i for i in rows],
                 mode="markers+text",
-                text=[labels[i] for i in rows],
+                text=[names[i] for i in rows],
                 textposition=position,
-                marker=dict(
-                    size=size, color=colors if isinstance(colors, str) else [colors[i] for i in rows]
-                ),
+                marker=dict(size=size, color=tint if isinstance(tint, str) else [tint[i] for i in rows]),
                 customdata=rows,
                 hovertext=[hovertext[i] for i in rows] if extra and hovertext else None,
                 showlegend=False,
@@ -75,23 +81,35 @@ def attention_graph_figure(
     top_k: int = 3,
     threshold: float = 0.0,
     theme: str | None = None,
+    pair: str | None = None,
+    key: int | None = None,
 ) -> go.Figure:
+    """Queries (left) to keys (right). `token`: the selected query, whose edges are drawn on top; `key`: the
+    selected key (default: the same token; cross-attention's keys are other tokens); `pair`: a sentence-pair
+    filter (dashapp.figures.pairs)."""
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
-    n = analysis.n_tokens
+    queries, keys = query_segments(analysis), key_segments(analysis)
+    if lacks_sentence_b(queries, keys, pair):
+        return empty_figure(NO_SENTENCE_B, theme)
+    key_names = [escape(t) for t in key_labels(analysis)]
+    n, m = analysis.n_tokens, len(key_names)
+    rows = max(n, m)  # one y axis: query i and key i share a row
     matrix = head_matrix(analysis, layer, head)
     selected = token if token is not None and 0 <= token < n else None
-    window = token_window(n, selected)
+    selected_key = selected if key is None and m == n and selected is not None else key
+    window = token_window(rows, selected)
     start, stop = window
-    # The window's queries, and whoever attends to the selected token from outside it (lines leave the view).
+    # The window's queries, and whoever attends to the selected key from outside it (lines leave the view).
     edges = prune_edges(matrix[start:stop], top_k, threshold, first_row=start)
-    if selected is not None and (start, stop) != (0, n):
+    if selected_key is not None and (start, stop) != (0, rows):
         outside = prune_edges(matrix, top_k, threshold)
-        far = ((outside.source < start) | (outside.source >= stop)) & (outside.target == selected)
+        far = ((outside.source < start) | (outside.source >= stop)) & (outside.target == selected_key)
         edges = edges.joined(outside.where(far))
-    edges = in_window(edges, window, selected)
+    edges = in_window(edges, window, selected, selected_key)
+    edges = edges.where(pair_mask(queries, keys, edges.source, edges.target, pair))
     outgoing = edges.source == selected
-    incoming = (edges.target == selected) & ~outgoing
+    incoming = (edges.target == selected_key) & ~outgoing
     plain = ~(outgoing | incoming)
     fig = go.Figure()
     top = float(edges.weight.max()) if edges.weight.size else 1.0
@@ -114,12 +132,17 @@ def attention_graph_figure(
         traces.append(edge_trace(edges.where(mask), name=f"selected {name}", line=dict(color=color, width=3)))
     fig.add_traces([t for t in traces if t is not None])
     labels = [escape(t) for t in readable_tokens(analysis)]
-    token_columns(fig, labels, window, [HIGHLIGHT if i == selected else edge_color for i in range(n)], 9)
-    title = f"Attention graph · layer {layer} · {head_name(head)} · top {top_k}"
-    title += " per token" if window == (0, n) else ""
-    if window != (0, n):
+    tint = lambda chosen, count: [HIGHLIGHT if i == chosen else edge_color for i in range(count)]  # noqa: E731
+    token_columns(
+        fig, labels, window, tint(selected, n), 9, keys=(key_names, tint(selected_key, m)) if m != n else None
+    )
+    pairs = "" if not pair or pair == "all" else f" · {pair_name(pair)}"
+    title = f"Attention graph · layer {layer}{kind_title(analysis)} · {head_name(head)}{pairs} · top {top_k}"
+    title += " per token" if window == (0, rows) else ""
+    if window != (0, rows) and m == n:
         add_minimap(fig, matrix.mean(axis=0), window, selected, labels, theme, "attention received")
-        title += f" · {window_note(window, n)}"
+    if window != (0, rows):
+        title += f" · {window_note(window, rows)}"
     return apply_theme(
         fig,
         theme,

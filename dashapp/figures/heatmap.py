@@ -19,15 +19,17 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashapp.figures.common import (
+    HIGHLIGHT,
     apply_theme,
     empty_figure,
     head_matrix,
     head_name,
     rounded,
-    row_outline,
     sequential_scale,
     token_labels,
 )
+from dashapp.figures.kinds import key_labels, key_segments, kind_title, query_segments
+from dashapp.figures.pairs import NO_SENTENCE_B, cell_mask, lacks_sentence_b, pair_name
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -59,7 +61,7 @@ def block_max(matrix: np.ndarray, factor: int) -> np.ndarray:
     padded = np.full((-(-rows // factor) * factor, -(-cols // factor) * factor), np.nan, dtype=np.float32)
     padded[:rows, :cols] = matrix
     blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
-    return np.nanmax(blocks, axis=(1, 3))
+    return np.fmax.reduce(np.fmax.reduce(blocks, axis=3), axis=1)  # NaN (padding, filtered cells) ignored
 
 
 def _span(zoom: Zoom | None, axis: str, n: int) -> tuple[int, int]:
@@ -86,22 +88,25 @@ def matrix_heatmap(
     zmax: float | None = None,
     zoom: Zoom | None = None,
     digits: int = 4,
+    columns: list[str] | None = None,
 ) -> go.Figure:
-    """A square matrix, rows (y) down and columns (x) across, one `labels` entry per token.
+    """A matrix, rows (y) down and columns (x) across, one `labels` entry per row (and per column, unless
+    `columns` labels them: cross-attention's keys are other tokens).
 
     hovertemplate names the row %{y}, the column %{x} and the value %{z}. Short and unzoomed: category
     axes of the labels (what a click reads). Long or zoomed: numeric axes in token indices with labelled
     ticks, the zoomed range only, in blocks (their max) when it spans more than MAX_SIDE tokens."""
-    n = matrix.shape[0]
+    columns = labels if columns is None else columns
+    rows, cols = matrix.shape
     scale = dict(colorscale=colorscale, zmin=zmin, zmax=zmax)
-    if n <= MAX_SIDE and zoom is None:
+    if max(rows, cols) <= MAX_SIDE and zoom is None:
         fig = go.Figure(
-            go.Heatmap(z=rounded(matrix, digits), x=labels, y=labels, hovertemplate=hovertemplate, **scale)
+            go.Heatmap(z=rounded(matrix, digits), x=columns, y=labels, hovertemplate=hovertemplate, **scale)
         )
         fig.update_yaxes(autorange="reversed", type="category")
         fig.update_xaxes(type="category", tickangle=-60)
         return fig
-    (r0, r1), (c0, c1) = _span(zoom, "y", n), _span(zoom, "x", n)
+    (r0, r1), (c0, c1) = _span(zoom, "y", rows), _span(zoom, "x", cols)
     factor = max(1, math.ceil(max(r1 - r0, c1 - c0) / MAX_SIDE))
     z = block_max(np.asarray(matrix[r0:r1, c0:c1], dtype=np.float32), factor)
     centre = (factor - 1) / 2  # a block's cell sits over its tokens
@@ -122,7 +127,7 @@ def matrix_heatmap(
     # No explicit ranges: autorange shows what was sent (the zoomed range), and resetting the axes
     # (the modebar's home, a double click) reports autorange, which redraws the whole map.
     fig.update_yaxes(autorange="reversed", **_ticks(labels, r0, r1, "y"))
-    fig.update_xaxes(tickangle=-60, **_ticks(labels, c0, c1, "x"))
+    fig.update_xaxes(tickangle=-60, **_ticks(columns, c0, c1, "x"))
     return fig
 
 
@@ -146,32 +151,61 @@ def heatmap_figure(
     token: int | None = None,
     theme: str | None = None,
     zoom: Zoom | None = None,
+    pair: str | None = None,
+    key: int | None = None,
 ) -> go.Figure:
+    """`token`: the selected query's row and (unless `key` names another) column are outlined; `pair`: a
+    sentence-pair filter (the cells it leaves out are blank)."""
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
-    matrix = head_matrix(analysis, layer, head)
+    queries, keys = query_segments(analysis), key_segments(analysis)
+    if lacks_sentence_b(queries, keys, pair):
+        return empty_figure(NO_SENTENCE_B, theme)
+    labels = token_labels(readable_tokens(analysis))
+    columns = token_labels(key_labels(analysis))
+    matrix = np.asarray(head_matrix(analysis, layer, head), dtype=np.float32)
+    keep = cell_mask(queries, keys, pair)
+    if keep is not None:
+        matrix = np.where(keep, matrix, np.nan)
+    top = float(np.nanmax(matrix)) if np.isfinite(matrix).any() else 0.0
     # The scale starts at 0 (both ends given, or plotly ignores zmin): near-uniform attention looks uniform.
     fig = matrix_heatmap(
         matrix,
-        token_labels(readable_tokens(analysis)),
+        labels,
         "from %{y}<br>to %{x}<br>%{z:.3f}<extra></extra>",
         sequential_scale(theme),
         zmin=0,
-        zmax=max(float(matrix.max()), 1e-6),
+        zmax=max(top, 1e-6),
         zoom=zoom,
+        columns=columns,
     )
-    fig.update_layout(shapes=token_outline(analysis.n_tokens, token))
+    fig.update_layout(shapes=token_outline(len(labels), token, len(columns), key))
     fig.update_yaxes(title="from (query)")
     fig.update_xaxes(title="to (key)")
-    size = min(900, 250 + 14 * analysis.n_tokens)
-    title = f"Attention · layer {layer} · {head_name(head)}{resolution_note(analysis.n_tokens, zoom)}"
+    size = min(900, 250 + 14 * max(len(labels), len(columns)))
+    pairs = "" if not pair or pair == "all" else f" · {pair_name(pair)}"
+    note = resolution_note(max(len(labels), len(columns)), zoom)
+    title = f"Attention · layer {layer}{kind_title(analysis)} · {head_name(head)}{pairs}{note}"
     return apply_theme(fig, theme, title, height=size)
 
 
-def token_outline(n_tokens: int, token: int | None) -> list[dict]:
-    """The selected token's row (where it attends) and column (who attends to it), outlined."""
-    row = row_outline(n_tokens, token)
-    column = [
-        {**rect, "x0": token - 0.5, "x1": token + 0.5, "y0": -0.5, "y1": n_tokens - 0.5} for rect in row
-    ]
-    return row + column
+def _rect(x0: float, x1: float, y0: float, y1: float) -> dict:
+    return dict(
+        type="rect", xref="x", yref="y", x0=x0, x1=x1, y0=y0, y1=y1, line=dict(color=HIGHLIGHT, width=2)
+    )
+
+
+def token_outline(
+    n_rows: int, token: int | None, n_columns: int | None = None, key: int | None = None
+) -> list[dict]:
+    """The selected query's row (where it attends) and the selected key's column (who attends to it),
+    outlined; the key is the query's own token unless the keys are other tokens (cross-attention)."""
+    n_columns = n_rows if n_columns is None else n_columns
+    if key is None and n_columns == n_rows:
+        key = token
+    shapes = []
+    if token is not None and 0 <= token < n_rows:
+        shapes.append(_rect(-0.5, n_columns - 0.5, token - 0.5, token + 0.5))
+    if key is not None and 0 <= key < n_columns:
+        shapes.append(_rect(key - 0.5, key + 0.5, -0.5, n_rows - 0.5))
+    return shapes

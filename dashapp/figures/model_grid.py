@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from dashapp.figures.architecture import architecture_notes, head_label, layer_label
 from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, escape, rounded, sequential_scale
+from dashapp.figures.kinds import kind_title
 from interp.schema import Analysis
 from interp.thumbnails import downsample, thumb_size
 
@@ -19,40 +20,59 @@ CELL_MAX = 110  # px of one thumbnail at most (a 3 × 4 model does not need a pa
 STAT_NAMES = {"entropy": "entropy", "special_share": "special share", "mean_distance": "mean distance"}
 
 
-def mosaic(attention: np.ndarray, size: int) -> np.ndarray:
-    """[L, H, n, n] attention (or [L, H, s, s] stored thumbnails) -> one 2-D image of L × H thumbnails
-    separated by one NaN gap."""
-    L, H = attention.shape[:2]
+def mosaic(
+    attention: np.ndarray, size: int, layers: list[int] | None = None, heads: list[int] | None = None
+) -> np.ndarray:
+    """[L, H, n, m] attention (or [L, H, s, s] stored thumbnails) -> one 2-D image of the chosen layers ×
+    heads thumbnails (default: all), separated by one NaN gap."""
+    layers = list(range(attention.shape[0])) if layers is None else layers
+    heads = list(range(attention.shape[1])) if heads is None else heads
     step = size + 1
-    image = np.full((L * step - 1, H * step - 1), np.nan, dtype=np.float32)
-    for layer in range(L):
+    image = np.full((len(layers) * step - 1, len(heads) * step - 1), np.nan, dtype=np.float32)
+    for row, layer in enumerate(layers):
         maps = attention[layer]  # one layer at a time: a rebuilt stack holds only a few
-        for head in range(H):
+        for column, head in enumerate(heads):
             thumb = downsample(np.asarray(maps[head], dtype=np.float32), size)
-            image[layer * step : layer * step + size, head * step : head * step + size] = thumb / max(
+            image[row * step : row * step + size, column * step : column * step + size] = thumb / max(
                 thumb.max(), 1e-9
             )
     return image
 
 
 def model_grid_figure(
-    analysis: Analysis, layer: int | None = None, head: int | None = None, theme: str | None = None
+    analysis: Analysis,
+    layer: int | None = None,
+    head: int | None = None,
+    theme: str | None = None,
+    layers: list[int] | None = None,
+    heads: list[int] | None = None,
 ) -> go.Figure:
+    """`layers` / `heads`: only these (BertViz's include_layers / include_heads); None: all of them."""
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
-    L, H = analysis.num_layers, analysis.num_heads
-    size = thumb_size(analysis.n_tokens, L, H)
+    rows = [l for l in range(analysis.num_layers) if layers is None or l in layers]
+    columns = [h for h in range(analysis.num_heads) if heads is None or h in heads]
+    if not rows or not columns:
+        return empty_figure("no layer or head chosen for the overview", theme)
+    L, H = len(rows), len(columns)
+    n = max(analysis.attention.shape[-2:])
+    size = thumb_size(n, L, H)
     step = size + 1
     fig = go.Figure(
         go.Heatmap(
-            z=rounded(mosaic(_thumbs(analysis, size), size), 3),
+            z=rounded(mosaic(_thumbs(analysis, size), size, rows, columns), 3),
             colorscale=sequential_scale(theme),
             showscale=False,
             hoverinfo="skip",
         )
     )
     arch = analysis.architecture or {}
-    centers = [(l, h) for l in range(L) for h in range(H)]
+    centers = [(l, h) for l in rows for h in columns]
+    at = {
+        (l, h): (r * step + (size - 1) / 2, c * step + (size - 1) / 2)
+        for r, l in enumerate(rows)
+        for c, h in enumerate(columns)
+    }
     hover = []
     for l, h in centers:
         stats = "".join(
@@ -63,8 +83,8 @@ def model_grid_figure(
         hover.append(f"{layer_label(arch, l)} · {head_label(arch, h)}{stats}")
     fig.add_trace(
         go.Scatter(
-            x=[h * step + (size - 1) / 2 for _, h in centers],
-            y=[l * step + (size - 1) / 2 for l, _ in centers],
+            x=[at[cell][1] for cell in centers],
+            y=[at[cell][0] for cell in centers],
             mode="markers",
             marker=dict(size=max(6, 200 // max(L, H)), opacity=0),
             customdata=centers,
@@ -73,27 +93,27 @@ def model_grid_figure(
             showlegend=False,
         )
     )
-    if layer is not None:
-        heads = range(H) if head is None else [head]
-        for h in heads:
+    if layer in rows:
+        for h in columns if head is None else [head] if head in columns else []:
+            y, x = at[(layer, h)]
             fig.add_shape(
                 type="rect",
-                x0=h * step - 0.5,
-                x1=h * step + size - 0.5,
-                y0=layer * step - 0.5,
-                y1=layer * step + size - 0.5,
+                x0=x - (size - 1) / 2 - 0.5,
+                x1=x + (size - 1) / 2 + 0.5,
+                y0=y - (size - 1) / 2 - 0.5,
+                y1=y + (size - 1) / 2 + 0.5,
                 line=dict(color=HIGHLIGHT, width=2),
             )
     fig.update_xaxes(
-        tickvals=[h * step + (size - 1) / 2 for h in range(H)],
-        ticktext=[head_label(arch, h, short=True) for h in range(H)],
+        tickvals=[c * step + (size - 1) / 2 for c in range(H)],
+        ticktext=[head_label(arch, h, short=True) for h in columns],
         showgrid=False,
         zeroline=False,
         side="top",
     )
     fig.update_yaxes(
-        tickvals=[l * step + (size - 1) / 2 for l in range(L)],
-        ticktext=[layer_label(arch, l, short=True) for l in range(L)],
+        tickvals=[r * step + (size - 1) / 2 for r in range(L)],
+        ticktext=[layer_label(arch, l, short=True) for l in rows],
         showgrid=False,
         zeroline=False,
         autorange="reversed",
@@ -106,7 +126,7 @@ def model_grid_figure(
     return apply_theme(
         fig,
         theme,
-        "Model overview · layers × heads (click a cell; hover for a larger view)"
+        f"Model overview{kind_title(analysis)} · layers × heads (click a cell; hover for a larger view)"
         + "".join(f"<br><sup>{escape(note)}</sup>" for note in notes),
         subtitle_lines=len(notes),
         height=int(min(1400, 130 + cell * L)),

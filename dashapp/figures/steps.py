@@ -18,6 +18,15 @@ def step_labels(analysis: Analysis) -> list[str]:
     return [escape(readable_label(s.get("label") or s.get("token") or "")) for s in analysis.steps]
 
 
+def predicting_row(analysis: Analysis, step: int) -> int | None:
+    """The token (row of the attention views) whose attention predicted generated token `step`; None for
+    seq2seq, whose decoder rows are the steps themselves (dashapp.figures.kinds)."""
+    if analysis.target_tokens is not None:
+        return None
+    position = analysis.steps[step].get("position")
+    return position if isinstance(position, int) and 0 <= position < analysis.n_tokens else None
+
+
 def step_strip_figure(analysis: Analysis, step: int | None, theme: str | None = None) -> go.Figure:
     if not analysis.steps:
         return empty_figure(NO_STEPS, theme)
@@ -40,9 +49,10 @@ def step_strip_figure(analysis: Analysis, step: int | None, theme: str | None = 
                 symbol="square",
                 color=[HIGHLIGHT if t == step else accent(theme) for t in range(len(labels))],
             ),
-            customdata=list(range(len(labels))),
+            # [step, the attention row that predicted it]: a generated token's row is selected with it
+            customdata=[[t, predicting_row(analysis, t)] for t in range(len(labels))],
             hovertext=hover,
-            hovertemplate="step %{customdata}: %{text}<br>%{hovertext}<extra></extra>",
+            hovertemplate="step %{customdata[0]}: %{text}<br>%{hovertext}<extra></extra>",
         )
     )
     fig.update_xaxes(visible=False, range=[-0.8, len(labels) - 0.2])

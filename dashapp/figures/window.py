@@ -92,13 +92,14 @@ def add_minimap(
     )
 
 
-def in_window(edges: Edges, window: tuple[int, int], token: int | None) -> Edges:
-    """The edges a window draws: those between its tokens, and the selected token's own, whose lines
-    leave the view towards a far token (long-range attention stays visible, other far edges would
-    only cover the window in lines that lead nowhere on screen)."""
+def in_window(edges: Edges, window: tuple[int, int], token: int | None, key: int | None = None) -> Edges:
+    """The edges a window draws: those between its tokens, and the selected token's own (and the selected
+    key's, where keys are other tokens), whose lines leave the view towards a far token (long-range
+    attention stays visible, other far edges would only cover the window in lines that lead nowhere)."""
     start, stop = window
     inside = (edges.source >= start) & (edges.source < stop) & (edges.target >= start) & (edges.target < stop)
-    return edges.where(inside | (edges.source == token) | (edges.target == token))
+    key = token if key is None else key
+    return edges.where(inside | (edges.source == token) | (edges.target == key))
 
 
 def window_note(window: tuple[int, int], n: int) -> str:

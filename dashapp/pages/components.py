@@ -112,6 +112,53 @@ def pair_label(task: str | None) -> str:
     return (spec.pair_label if spec else None) or "Second text"
 
 
+GENERATING_TASKS = ("causal-lm", "seq2seq")
+
+
+def generate_style(task: str | None) -> dict[str, str]:
+    """The generation box: causal-lm generates N tokens, seq2seq at most N without a target text."""
+    return {} if task in GENERATING_TASKS else HIDDEN
+
+
+def seed_style(task: str | None) -> dict[str, str]:
+    return {} if task == "causal-lm" else HIDDEN
+
+
+def generate_label(task: str | None) -> str:
+    if task == "seq2seq":
+        return "Without a target text, generate at most (tokens; blank: 20)"
+    return "Generate tokens (blank: none; up to 64), each step explained"
+
+
+def _count(value: Any) -> int | None:
+    """A number box's value as an int; blank (None, "") as None. A wrong number is the request's to refuse."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def generation_fields(form: dict[str, Any]) -> dict[str, int]:
+    """The request's generation fields from the form's boxes (generate, seed), as its task reads them."""
+    count, seed = _count(form.get("generate")), _count(form.get("seed"))
+    task = form.get("task")
+    if task == "causal-lm" and count is not None:
+        return {"generate": count, **({} if seed is None else {"sample_seed": seed})}
+    if task == "seq2seq" and count is not None and not (form.get("pair") or "").strip():
+        return {"max_new_tokens": count}
+    return {}
+
+
+def generation_form(request: dict[str, Any]) -> dict[str, Any]:
+    """The form's generation boxes for a request (a permalink's, a link's)."""
+    return {
+        "generate": request.get("generate") or request.get("max_new_tokens"),
+        "seed": request.get("sample_seed"),
+    }
+
+
 def pair_style(task: str | None) -> dict[str, str]:
     return {} if takes_pair(task) else {"display": "none"}
 

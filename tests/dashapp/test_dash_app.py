@@ -33,6 +33,8 @@ def test_layouts_render_from_query_parameters(tiny_registry):
             "text": "a [MASK] b",
             "pair": None,
             "target": None,
+            "generate": None,
+            "seed": None,
         }
     }
     assert stores[ids.SELECTION] == {
@@ -41,6 +43,9 @@ def test_layouts_render_from_query_parameters(tiny_registry):
         "token": None,
         "method": "integrated_gradients",
         "step": None,
+        "kind": None,
+        "layers": None,
+        "heads": None,
     }
     assert (
         getattr(layout.layout().children[0], "data", None) is None

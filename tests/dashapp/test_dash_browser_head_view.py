@@ -37,6 +37,9 @@ def test_head_view_toggles_heads_in_the_browser_and_filters_sentence_pairs(live_
         ),
     )
 
-    browser.find_element(By.XPATH, "//*[@id='analyze-head-view-pair']//label[text()='A→B']").click()
+    # one sentence-pair filter above the views, for the head view, the graph and the heatmap
+    pair = browser.find_element(By.XPATH, "//*[@id='analyze-pair-filter']//label[text()='A→B']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", pair)
     wait_title(browser, "analyze-head-view", "A→B")
+    wait_title(browser, "analyze-heatmap", "A→B")
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("pair_filter") == ["AB"])

@@ -17,7 +17,7 @@ from dashapp import ids, jobs
 from dashapp.figures.common import HIGHLIGHT
 from dashapp.pages import compare, history
 from dashapp.pages.analyze import drawing, run, selecting
-from dashapp.selection import parse_selection
+from dashapp.selection import default_selection, parse_selection
 from dashapp.services import Services
 from dashapp.views import VIEWS, by_id
 from interp.schema import InputError
@@ -210,7 +210,7 @@ def test_autorun_and_permalink(services, ex):
     ],
 )
 def test_update_selection(trigger, value, expected):
-    before = {"layer": 0, "head": 1, "token": None, "method": "integrated_gradients", "step": None}
+    before = {**default_selection(), "head": 1}
     assert selecting.update_selection(before, trigger, value) == {**before, **expected}
 
 
@@ -226,8 +226,11 @@ def test_views_follow_the_selection(services, ex):
     assert any(t.name == "selected attends to" for t in graph.data)
     strip = drawing.render_view(services, by_id(ids.TOKEN_STRIP), view, sel, None)
     assert "token-selected" in strip.children[3].className
-    layers, heads, layer, head = selecting.dimension_options(services, view, {**sel, "layer": 7})
+    layers, heads, layer, head, few_layers, few_heads = selecting.dimension_options(
+        services, view, {**sel, "layer": 7}
+    )
     assert len(layers) == 3 and heads[0]["value"] == "avg" and (layer, head) == (2, 2)
+    assert [o["value"] for o in few_layers] == [0, 1, 2] and len(few_heads) == 4
     # a link naming layer 11 of a 3-layer model is clamped, not a crash
     assert (
         "layer 2"
@@ -387,7 +390,7 @@ def test_exports(services, ex):
 
 def test_url_carries_request_and_selection():
     job = {"request": {"model": "m", "task": "mlm", "text": "a [MASK] & b", "pair": None, "target": None}}
-    sel = {"layer": 1, "head": None, "token": 4, "method": "grad_norm", "step": None}
+    sel = {**default_selection(), "layer": 1, "head": None, "token": 4, "method": "grad_norm"}
     query = selecting.url_query({"key": "k"}, job, sel)
     params = parse_qs(query[1:])
     assert params == {

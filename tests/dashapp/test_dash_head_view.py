@@ -8,7 +8,8 @@ from dash import no_update
 
 from dashapp import ids
 from dashapp.figures.common import HIGHLIGHT
-from dashapp.figures.head_view import PAIR_FILTERS, TOP_K, head_color, head_view_figure
+from dashapp.figures.head_view import TOP_K, head_color, head_view_figure
+from dashapp.figures.pairs import PAIR_FILTERS
 from dashapp.pages.analyze import drawing, selecting
 from dashapp.selection import VIEW_OPTION_CHOICES, default_selection, parse_view_options, query_string
 from dashapp.services import Services

@@ -41,7 +41,9 @@ def generated_analysis():
 def test_the_strip_shows_each_step_escaped_and_marks_the_selected_one():
     fig = step_strip_figure(generated_analysis(), 1)
     strip = fig.data[0]
-    assert list(strip.text) == ["sat", "on", "&lt;b&gt;mat&lt;/b&gt;"] and list(strip.customdata) == [0, 1, 2]
+    n = generated_analysis().n_tokens  # each step's customdata: [step, the row that predicted it]
+    assert list(strip.text) == ["sat", "on", "&lt;b&gt;mat&lt;/b&gt;"]
+    assert [list(c) for c in strip.customdata] == [[0, n - 4], [1, n - 3], [2, n - 2]]
     assert [c == HIGHLIGHT for c in strip.marker.color] == [False, True, False]
     assert "Generated tokens" in fig.layout.title.text and "step 1: on" in fig.layout.title.text
     assert NO_STEPS in step_strip_figure(synthetic_analysis(), None).layout.annotations[0].text
@@ -71,8 +73,12 @@ def test_a_seq2seq_step_shows_its_scores_on_the_source_tokens():
 
 def test_a_click_selects_the_step_the_link_carries_it_and_saliency_follows():
     assert STEPS in VIEWS and STEPS.id == ids.STEPS
-    sel = selecting.update_selection(default_selection(), ids.STEPS, {"points": [{"customdata": 2}]})
-    assert sel["step"] == 2
+    sel = selecting.update_selection(default_selection(), ids.STEPS, {"points": [{"customdata": [2, 5]}]})
+    assert sel["step"] == 2 and sel["token"] == 5  # a generated token: the row that predicted it too
+    seq2seq = selecting.update_selection(
+        default_selection(), ids.STEPS, {"points": [{"customdata": [1, None]}]}
+    )
+    assert seq2seq["step"] == 1 and seq2seq["token"] is None
     query = query_string(None, sel)
     assert "step=2" in query and parse_selection(parse_qs(query[1:]))["step"] == 2
     assert clamp({**sel, "step": 7}, generated_analysis())["step"] is None

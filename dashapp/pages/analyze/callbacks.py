@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 
 from dashapp import ids, jobs
 from dashapp.figures.common import graph_config
@@ -14,12 +14,11 @@ from dashapp.figures.heatmap import zoom_range
 from dashapp.pages import components as ui
 from dashapp.pages.analyze import drawing, parts, run, selecting, showing
 from dashapp.pages.analyze.layout import layout
-from dashapp.selection import head_value
 from dashapp.services import Services
-from dashapp.views import VIEWS, View
+from dashapp.views import VIEWS, View, always
 
 START_OUTPUTS = ("job", "shown", "poll_disabled", "alert", "progress_style", "memo", "autorun")
-FORM_FIELDS = ("model", "task", "text", "pair", "target")
+FORM_FIELDS = ("model", "task", "text", "pair", "target", "generate", "seed")
 POLL_OUTPUTS = (
     "shown",
     "poll_disabled",
@@ -33,7 +32,15 @@ PART_VIEWS = ("sensitivity", "saliency")  # views with a part bar (dashapp.views
 PART_OUTPUTS = ("asked", "poll_disabled", "shown", "alert")
 EXPORT_BUTTONS = (ids.EXPORT_JSON, ids.EXPORT_CSV, ids.EXPORT_NPZ, ids.EXPORT_HTML)
 # The form's components, by field name.
-FORM_IDS = {"model": ids.MODEL, "task": ids.TASK, "text": ids.TEXT, "pair": ids.PAIR, "target": ids.TARGET}
+FORM_IDS = {
+    "model": ids.MODEL,
+    "task": ids.TASK,
+    "text": ids.TEXT,
+    "pair": ids.PAIR,
+    "target": ids.TARGET,
+    "generate": ids.GENERATE,
+    "seed": ids.SEED,
+}
 # replaceState, not dcc.Location: a Location change would make the page router re-render the page.
 REPLACE_URL = """function(query) {
     if (query === null || query === undefined) { return window.dash_clientside.no_update; }
@@ -62,6 +69,7 @@ def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
     wire_form(app, services)
     wire_job(app, services)
     wire_links(app, views)
+    wire_applies(app, services, views)
     wire_showing(app)
     wire_selection(app, views)
     for view in views:
@@ -134,6 +142,9 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         Output(ids.MASK_MODE, "style"),
         Output(ids.TEXT, "value", allow_duplicate=True),
         Output(ids.PAIR, "value", allow_duplicate=True),
+        Output(ids.GENERATE_GROUP, "style"),
+        Output(ids.GENERATE_LABEL, "children"),
+        Output(ids.SEED_GROUP, "style"),
         Input(ids.TASK, "value"),
         State(ids.TEXT, "value"),
         State(ids.PAIR, "value"),
@@ -161,13 +172,14 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         State(ids.SELECTION, "data"),
         prevent_initial_call="initial_duplicate",  # a link's autorun starts on load
     )
-    def _start(_run, autorun, clicks, model, task, text, pair, target, mask_mode, shown, memo, job, sel):
+    def _start(_run, autorun, clicks, *rest):
+        form = dict(zip(FORM_FIELDS, rest[: len(FORM_FIELDS)], strict=True))
+        mask_mode, shown, memo, job, sel = rest[len(FORM_FIELDS) :]
         trigger = ctx.triggered_id
         if trigger is None:
             if not autorun:
                 raise dash.exceptions.PreventUpdate
             trigger = ids.AUTORUN
-        form = {"model": model, "task": task, "text": text, "pair": pair, "target": target}
         previous = (job or {}).get("request")
         result = run.start(
             services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo, previous, sel
@@ -223,6 +235,8 @@ def wire_job(app: dash.Dash, services: Services) -> None:
         Output(ids.HEAD, "options"),
         Output(ids.LAYER, "value", allow_duplicate=True),
         Output(ids.HEAD, "value", allow_duplicate=True),
+        Output(ids.INCLUDE_LAYERS, "options"),
+        Output(ids.INCLUDE_HEADS, "options"),
         Input(ids.SHOWN, "data"),
         State(ids.SELECTION, "data"),
         prevent_initial_call=True,
@@ -230,6 +244,18 @@ def wire_job(app: dash.Dash, services: Services) -> None:
     app.callback(Output(ids.TARGET_CHOICES, "children"), Input(ids.SHOWN, "data"))(
         lambda shown: drawing.target_choices(services, shown)
     )
+
+
+def wire_applies(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
+    """The cards of views that do not apply to the analysis on show are hidden (View.applies), and so are the
+    attention kind (one kind) and the sentence-pair filter (one sentence)."""
+    judged = [view for view in views if view.applies is not always]
+    app.callback(
+        *(Output(ids.card(view.id), "style") for view in judged),
+        Output(ids.KIND_GROUP, "style"),
+        Output(ids.PAIR_FILTER_GROUP, "style"),
+        Input(ids.SHOWN, "data"),
+    )(lambda shown: drawing.visibility(services, shown, judged))
 
 
 def wire_links(app: dash.Dash, views: Sequence[View]) -> None:
@@ -284,35 +310,32 @@ def wire_selection(app: dash.Dash, views: Sequence[View]) -> None:
     """The controls, the token buttons and a click on any clickable view change the one selection."""
     clickable = [view.id for view in views if view.on_click]
 
+    controls = (ids.LAYER, ids.HEAD, ids.METHOD, ids.KIND, ids.INCLUDE_LAYERS, ids.INCLUDE_HEADS)
+
     @app.callback(
         Output(ids.SELECTION, "data"),
-        Output(ids.LAYER, "value"),
-        Output(ids.HEAD, "value"),
-        Output(ids.METHOD, "value"),
-        Input(ids.LAYER, "value"),
-        Input(ids.HEAD, "value"),
-        Input(ids.METHOD, "value"),
+        *(Output(control, "value") for control in controls),
+        *(Input(control, "value") for control in controls),
         Input(ids.token_button(ALL), "n_clicks"),
         *(Input(view_id, "clickData") for view_id in clickable),
         State(ids.SELECTION, "data"),
         prevent_initial_call=True,
     )
-    def _select(layer, head, method, clicks, *rest):
+    def _select(*args):
+        values, (clicks, *rest) = args[: len(controls)], args[len(controls) :]
         *click_data, selection = rest
         trigger = ctx.triggered_id
         if isinstance(trigger, dict):
             value = clicks[trigger["index"]] if trigger["index"] < len(clicks) else None
         else:
             value = {
-                ids.LAYER: layer,
-                ids.HEAD: head,
-                ids.METHOD: method,
+                **dict(zip(controls, values, strict=True)),
                 **dict(zip(clickable, click_data, strict=True)),
             }.get(trigger)
         sel = selecting.update_selection(selection, trigger, value, views)
         if sel == selection:
             raise dash.exceptions.PreventUpdate
-        return sel, sel["layer"], head_value(sel["head"]), sel["method"]
+        return sel, *selecting.control_values(sel)
 
 
 def wire_view(app: dash.Dash, services: Services, view: View) -> None:
@@ -335,7 +358,15 @@ def wire_view(app: dash.Dash, services: Services, view: View) -> None:
             Input(view.id, "hoverData"),
             Input(ids.THEME, "data"),
             State(ids.SHOWN, "data"),
-        )(lambda hover, theme, shown: drawing.hover_preview(services, view, shown, hover, theme))
+            State(ids.SELECTION, "data"),
+        )(lambda hover, theme, shown, sel: drawing.hover_preview(services, view, shown, hover, theme, sel))
+    if view.hover_lines:  # in the browser, no server round trip: instant at any length
+        app.clientside_callback(
+            ClientsideFunction("interpboard", "hoverLines"),
+            Output(ids.hovered(view.id), "data"),
+            Input(view.id, "hoverData"),
+            State(view.id, "id"),
+        )
     app.callback(
         Output(view.id, prop),
         Output(ids.drawn(view.id), "data"),

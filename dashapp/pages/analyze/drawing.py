@@ -11,6 +11,8 @@ from dash import dcc, html, no_update
 
 from dashapp import exports, ids, redraw
 from dashapp.figures.common import empty_figure
+from dashapp.figures.kinds import kinds
+from dashapp.figures.pairs import has_two_sentences
 from dashapp.pages import components as ui
 from dashapp.pages.analyze.showing import file_stem
 from dashapp.selection import clamp
@@ -50,6 +52,8 @@ def _draw(
 ) -> Any:
     if analysis is None:
         return empty_figure(placeholder(shown), theme) if view.graph else None
+    if not view.applies(analysis):  # its card is hidden: nothing to compute
+        return empty_figure("", theme) if view.graph else None
     return view.build(analysis, sel, theme, **options)
 
 
@@ -90,7 +94,7 @@ def redraw_view(
         return no_update, no_update
     if change == redraw.TOKEN:
         patch = (
-            view.overlay(analysis, (drawn or {}).get("token"), sel["token"])
+            view.overlay(analysis, (drawn or {}).get("token"), sel)
             if view.overlay and analysis is not None
             else None
         )
@@ -99,14 +103,33 @@ def redraw_view(
 
 
 def hover_preview(
-    services: Services, view: View, shown: dict | None, hover: dict | None, theme: str | None
+    services: Services,
+    view: View,
+    shown: dict | None,
+    hover: dict | None,
+    theme: str | None,
+    selection: dict | None = None,
 ) -> Any:
     """The larger figure of what the pointer is over in `view`; until then a note, in the theme."""
     point = ((hover or {}).get("points") or [{}])[0]
-    analysis = services.analysis((shown or {}).get("key"))
+    analysis, sel = current(services, shown, selection)
     if analysis is None or view.hover_preview is None or not isinstance(point.get("customdata"), list):
         return empty_figure("hover a cell for a larger view", theme)
-    return view.hover_preview(analysis, point, theme)
+    return view.hover_preview(analysis, point, theme, sel)
+
+
+def visibility(services: Services, shown: dict | None, judged: Sequence[View]) -> list[dict]:
+    """The styles of the cards of `judged` (shown where the view applies to the analysis on show), of the
+    attention kind switch (more than one kind) and of the sentence-pair filter (two sentences)."""
+    analysis = services.analysis((shown or {}).get("key"))
+    show = lambda yes: {} if yes else ui.HIDDEN  # noqa: E731
+    if analysis is None:
+        return [ui.HIDDEN] * (len(judged) + 2)
+    return [
+        *(show(view.applies(analysis)) for view in judged),
+        show(len(kinds(analysis)) > 1),
+        show(has_two_sentences(analysis.token_segments)),
+    ]
 
 
 def target_choices(services: Services, shown: dict | None) -> list:
@@ -136,6 +159,8 @@ def export(
     if which == ids.EXPORT_NPZ:
         return dcc.send_bytes(exports.to_npz(*analysis.to_record(dense=True)), f"{name}.npz")
     figures = [
-        view.build(analysis, sel, theme, **view.option_values(options)) for view in views if view.in_report
+        view.build(analysis, sel, theme, **view.option_values(options))
+        for view in views
+        if view.in_report and view.applies(analysis)
     ]
     return dcc.send_string(exports.html_report(analysis, key, figures, theme), f"{name}.html")

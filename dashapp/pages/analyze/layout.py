@@ -10,14 +10,17 @@ from dash import dcc, html
 
 from dashapp import ids
 from dashapp.figures.common import IMAGE_FORMATS, empty_figure, graph_config
+from dashapp.figures.kinds import ENCODER, KIND_LABELS
+from dashapp.figures.pairs import PAIR_LABELS
 from dashapp.figures.saliency import METHOD_NAMES
 from dashapp.pages import components as ui
 from dashapp.pages.analyze.selecting import head_options, layer_options
-from dashapp.selection import head_value, last, parse_selection, parse_view_options
-from dashapp.views import VIEWS, View
+from dashapp.selection import head_value, int_or_none, last, parse_selection, parse_view_options
+from dashapp.views import VIEWS, View, always
 from interp.schema import SALIENCY_METHODS
 
 ROW = 12  # Bootstrap's columns in a row
+GENERATION_FIELDS = ("generate", "sample_seed", "max_new_tokens")  # the request's, in a link
 
 
 def layout(
@@ -31,7 +34,8 @@ def layout(
 ) -> html.Div:
     """The page; query parameters (from a shared link) pre-fill the form and run it at once."""
     model, task, text, pair, target, key = map(last, (model, task, text, pair, target, key))
-    form = initial_form(model, task, text, pair, target)
+    generation = {name: int_or_none(last(query.get(name))) for name in GENERATION_FIELDS}
+    form = {**initial_form(model, task, text, pair, target), **ui.generation_form(generation)}
     if key:
         start = {"key": key}
     elif model and task and text:
@@ -63,6 +67,7 @@ def page(
             dcc.Store(id=ids.MASK_MEMO),
             dcc.Store(id=ids.URL_QUERY),
             *(dcc.Store(id=ids.drawn(view.id)) for view in views),
+            *(dcc.Store(id=ids.hovered(view.id)) for view in views if view.hover_lines),
             html.Div(id=ids.URL_DUMMY, hidden=True),
             dcc.Interval(id=ids.POLL, interval=ui.POLL_MS, disabled=True),
             dcc.Store(id=ids.PART_JOBS, data=[]),
@@ -144,6 +149,7 @@ def input_panel(form: dict[str, Any]) -> html.Div:
                 placeholder="top prediction",
             ),
             html.Datalist(id=ids.TARGET_CHOICES),
+            generation_boxes(form),
             dbc.Switch(
                 id=ids.MASK_MODE,
                 label="clicking a token masks its word",
@@ -178,6 +184,46 @@ def input_panel(form: dict[str, Any]) -> html.Div:
                 className="small",
             ),
         ]
+    )
+
+
+def generation_boxes(form: dict[str, Any]) -> html.Div:
+    """causal-lm: generate N tokens, greedy or sampled with a seed; seq2seq: at most N without a target."""
+    return html.Div(
+        [
+            dbc.Label(
+                ui.generate_label(form["task"]),
+                id=ids.GENERATE_LABEL,
+                html_for=ids.GENERATE,
+                className="mt-2",
+            ),
+            dbc.Input(
+                id=ids.GENERATE,
+                type="number",
+                min=1,
+                max=64,
+                step=1,
+                value=form.get("generate"),
+                placeholder="none",
+            ),
+            html.Div(
+                [
+                    dbc.Label("Sampling seed (blank: greedy)", html_for=ids.SEED, className="mt-2"),
+                    dbc.Input(
+                        id=ids.SEED,
+                        type="number",
+                        min=0,
+                        step=1,
+                        value=form.get("seed"),
+                        placeholder="greedy",
+                    ),
+                ],
+                id=ids.SEED_GROUP,
+                style=ui.seed_style(form["task"]),
+            ),
+        ],
+        id=ids.GENERATE_GROUP,
+        style=ui.generate_style(form["task"]),
     )
 
 
@@ -243,7 +289,73 @@ def views_panel(selection: dict[str, Any], views: Sequence[View]) -> html.Div:
         ],
         className="mb-2",
     )
-    return html.Div([controls, html.Div(id=ids.SHOWING), *view_cards(views)], id=ids.VIEWS)
+    return html.Div(
+        [controls, view_filters(selection), html.Div(id=ids.SHOWING), *view_cards(views)], id=ids.VIEWS
+    )
+
+
+def view_filters(selection: dict[str, Any]) -> dbc.Row:
+    """The attention kind (seq2seq), the sentence-pair filter (two sentences), and the layers and heads the
+    overview and head view include. The first two show only for analyses they apply to."""
+    few = {"layers": selection["layers"], "heads": selection["heads"]}
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label("Attention", className="small mb-0 d-block"),
+                    dbc.RadioItems(
+                        id=ids.KIND,
+                        options=[{"label": label, "value": kind} for kind, label in KIND_LABELS.items()],
+                        value=selection["kind"] or ENCODER,
+                        inline=True,
+                        className="small",
+                    ),
+                ],
+                id=ids.KIND_GROUP,
+                md=12,
+                style=ui.HIDDEN,
+            ),
+            dbc.Col(
+                [
+                    html.Span(
+                        "Sentences A / B (query → key)",
+                        title="A: the text (or prompt), B: the second text (or the generated tokens)",
+                        className="small mb-0 d-block",
+                    ),
+                    dbc.RadioItems(
+                        id=ids.PAIR_FILTER,
+                        options=[{"label": label, "value": value} for value, label in PAIR_LABELS.items()],
+                        value="all",
+                        inline=True,
+                        className="small",
+                    ),
+                ],
+                id=ids.PAIR_FILTER_GROUP,
+                md=6,
+                style=ui.HIDDEN,
+            ),
+            *(
+                dbc.Col(
+                    [
+                        dbc.Label(label, html_for=component_id, className="small mb-0"),
+                        dcc.Dropdown(
+                            id=component_id,
+                            options=[{"label": f"{prefix}{n}", "value": n} for n in few[name] or []],
+                            value=few[name] or [],
+                            multi=True,
+                            placeholder="all",
+                        ),
+                    ],
+                    md=3,
+                )
+                for name, component_id, label, prefix in (
+                    ("layers", ids.INCLUDE_LAYERS, "Overview: only layers", "L"),
+                    ("heads", ids.INCLUDE_HEADS, "Overview, head view: only heads", "h"),
+                )
+            ),
+        ],
+        className="mb-2",
+    )
 
 
 def view_cards(views: Sequence[View]) -> list[Any]:
@@ -255,10 +367,11 @@ def view_cards(views: Sequence[View]) -> list[Any]:
         if row and (view.width >= ROW or used + view.width > ROW):
             out.append(dbc.Row(row))
             row, used = [], 0
+        style = None if view.applies is always else ui.HIDDEN  # until an analysis says it applies
         if view.width >= ROW:
-            out.append(view_card(view))
+            out.append(html.Div(view_card(view), id=ids.card(view.id), style=style))
         else:
-            row.append(dbc.Col(view_card(view), lg=view.width))
+            row.append(dbc.Col(view_card(view), lg=view.width, id=ids.card(view.id), style=style))
             used += view.width
     if row:
         out.append(dbc.Row(row))
@@ -268,7 +381,10 @@ def view_cards(views: Sequence[View]) -> list[Any]:
 def view_card(view: View) -> dbc.Card:
     if view.graph:
         body: Any = dcc.Graph(
-            id=view.id, config=graph_config(view.file_name), figure=empty_figure("run an analysis")
+            id=view.id,
+            config=graph_config(view.file_name),
+            figure=empty_figure("run an analysis"),
+            clear_on_unhover=view.hover_lines,  # the lines of a token light up while it is hovered
         )
     else:
         body = html.Div(id=view.id)

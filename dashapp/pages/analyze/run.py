@@ -11,7 +11,6 @@ from dash import no_update
 from cache.keys import is_key
 from dashapp import ids, jobs
 from dashapp.pages import components as ui
-from dashapp.selection import REQUEST_FIELDS
 from dashapp.services import Services
 from interp.schema import MASK_MARKERS, AnalysisRequest, InputError
 from workers.job_status import Focus
@@ -33,7 +32,8 @@ def model_changed(model: str | None, task: str | None) -> tuple[list, str | None
 
 
 def task_changed(task: str | None, text: str | None = None, pair: str | None = None) -> tuple:
-    """Pair box and mask switch for the task; its example input where the form holds no text of the user's."""
+    """Pair box, mask switch and generation boxes for the task; its example input where the form holds no
+    text of the user's."""
     new_text, new_pair = ui.example_texts(task, text, pair)
     return (
         ui.pair_style(task),
@@ -41,6 +41,9 @@ def task_changed(task: str | None, text: str | None = None, pair: str | None = N
         {} if ui.needs_mask(task) else ui.HIDDEN,
         no_update if new_text is None else new_text,
         no_update if new_pair is None else new_pair,
+        ui.generate_style(task),
+        ui.generate_label(task),
+        ui.seed_style(task),
     )
 
 
@@ -55,6 +58,7 @@ def submit(services: Services, form: dict[str, Any], selection: dict | None = No
             text=form.get("text") or "",
             pair=(form.get("pair") or None) if ui.takes_pair(task) else None,
             target=form.get("target") or None,
+            **ui.generation_fields(form),
         )
     except InputError as exc:
         return refused(str(exc))
@@ -98,7 +102,10 @@ def open_key(services: Services, key: str) -> dict[str, Any]:
         "shown": {"key": key, "final": True, "stage": None, "permalink": True},
         "poll_disabled": True,
         "alert": None,
-        "form": {name: request.get(name) or "" for name in REQUEST_FIELDS},
+        "form": {
+            **{name: request.get(name) or "" for name in ("model", "task", "text", "pair", "target")},
+            **ui.generation_form(request),
+        },
     }
 
 

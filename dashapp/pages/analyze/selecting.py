@@ -10,12 +10,14 @@ from dash import no_update
 
 from dashapp import ids
 from dashapp.figures.architecture import head_label, layer_label
+from dashapp.figures.kinds import ENCODER, KIND_LABELS
 from dashapp.selection import (
     HEAD_AVERAGE,
     clamp,
     default_selection,
     head_from_value,
     head_value,
+    int_list,
     query_string,
 )
 from dashapp.services import Services
@@ -37,12 +39,29 @@ def update_selection(
         return {**sel, "head": head_from_value(value)}
     if trigger == ids.METHOD:
         return {**sel, "method": value} if value in SALIENCY_METHODS else sel
+    if trigger == ids.KIND:
+        return {**sel, "kind": None if value == ENCODER else value} if value in KIND_LABELS else sel
+    if trigger in (ids.INCLUDE_LAYERS, ids.INCLUDE_HEADS):
+        return {**sel, "layers" if trigger == ids.INCLUDE_LAYERS else "heads": int_list(value)}
     if isinstance(trigger, dict) and trigger.get("type") == ids.TOKEN_BUTTON:
         return {**sel, "token": int(trigger["index"])} if value else sel
     view = next((v for v in views if v.id == trigger and v.on_click), None)
     if view is None or not isinstance(value, dict):
         return sel
     return view.on_click(sel, (value.get("points") or [{}])[0])
+
+
+def control_values(sel: dict[str, Any]) -> tuple:
+    """The selection controls' values for a selection (in wire_selection's order: layer, head, method, kind,
+    included layers, included heads)."""
+    return (
+        sel["layer"],
+        head_value(sel["head"]),
+        sel["method"],
+        sel.get("kind") or ENCODER,
+        sel.get("layers") or [],
+        sel.get("heads") or [],
+    )
 
 
 def layer_options(layers: int, architecture: dict | None = None) -> list[dict[str, Any]]:
@@ -58,16 +77,19 @@ def head_options(heads: int, architecture: dict | None = None) -> list[dict[str,
 
 
 def dimension_options(services: Services, shown: dict | None, selection: dict | None) -> tuple:
-    """Layer and head choices of the analysis on show, and the (valid) selected ones."""
+    """Layer and head choices of the analysis on show, the (valid) selected ones, and the choices of the
+    layers and heads the overview may be limited to."""
     analysis = services.analysis((shown or {}).get("key"))
     if analysis is None or analysis.attention is None:
-        return no_update, no_update, no_update, no_update
+        return (no_update,) * 6
     sel = clamp(selection, analysis)
     return (
         layer_options(analysis.num_layers, analysis.architecture),
         head_options(analysis.num_heads, analysis.architecture),
         sel["layer"],
         head_value(sel["head"]),
+        [{"label": f"L{n}", "value": n} for n in range(analysis.num_layers)],
+        [{"label": f"h{n}", "value": n} for n in range(analysis.num_heads)],
     )
 
 

@@ -37,6 +37,11 @@ def describe(request: dict[str, Any]) -> str:
     ]
     if request.get("pair"):
         parts[-1] += f" ‖ “{excerpt(request['pair'], EXCERPT // 2)}”"
+    if request.get("generate"):
+        seed = request.get("sample_seed")
+        parts.append(
+            f"+{request['generate']} tokens" + (f" (seed {seed})" if seed is not None else " (greedy)")
+        )
     return " · ".join(parts)
 
 
@@ -49,7 +54,10 @@ def form_matches(request: dict[str, Any], form: dict[str, Any]) -> bool:
     fields = ["model", "task", "text", "target"]
     if ui.takes_pair(form.get("task")):
         fields.append("pair")
-    return all(_same(request.get(f), form.get(f)) for f in fields)
+    generation = ui.generation_fields(form)
+    return all(_same(request.get(f), form.get(f)) for f in fields) and all(
+        request.get(f) == generation.get(f) for f in ("generate", "sample_seed", "max_new_tokens")
+    )
 
 
 def shown_request(shown: dict | None, job: dict | None) -> dict[str, Any] | None:
