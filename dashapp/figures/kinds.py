@@ -65,6 +65,12 @@ def _decoder_side(analysis: Analysis) -> dict[str, Any]:
         "mask_position": None,
         "head_stats": {},
         "attention_sensitivity": None,
+        # the encoder's: its q/k and overview thumbnails are not this kind's
+        "queries": None,
+        "keys": None,
+        "attention_lse": None,
+        "qk_layout": None,
+        "attention_thumbs": None,
     }
 
 
