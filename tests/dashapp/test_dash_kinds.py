@@ -22,6 +22,7 @@ from dashapp.views import (
     ATTENTION_GRAPH,
     HEAD_VIEW,
     HEATMAP,
+    LOGIT_LENS,
     MODEL_GRID,
     SENSITIVITY,
     STEPS,
@@ -156,5 +157,6 @@ def test_the_views_follow_the_kind_and_a_step_redraws_the_decoder_row():
     assert isinstance(patch, Patch)
     grid, _ = drawing.redraw_view(services, MODEL_GRID, shown, {**sel, "kind": DECODER}, "light", None)
     assert "· decoder ·" in grid.layout.title.text
-    assert [v for v in VIEWS if not v.applies(analysis)] == [SENSITIVITY]  # seq2seq computes none
-    assert [v for v in VIEWS if not v.applies(synthetic_analysis())] == [STEPS]
+    # seq2seq computes no sensitivity and no logit lens
+    assert [v for v in VIEWS if not v.applies(analysis)] == [SENSITIVITY, LOGIT_LENS]
+    assert [v for v in VIEWS if not v.applies(synthetic_analysis())] == [STEPS, LOGIT_LENS]  # no generated steps, no logit lens
