@@ -245,7 +245,7 @@ class Analysis:
             mask_position=meta.get("mask_position"),
             truncated=bool(meta.get("truncated", False)),
             tokens_before_truncation=meta.get("tokens_before_truncation"),
-            attention=as32(arrays["attention"]) if "attention" in arrays else None,
+            attention=attention,
             saliency={k.split(".", 1)[1]: as32(v) for k, v in arrays.items() if k.startswith("saliency.")},
             saliency_info=dict(meta.get("saliency_info") or {}),
             attention_sensitivity=as32(arrays["attention_sensitivity"])
