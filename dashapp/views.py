@@ -245,6 +245,12 @@ def _head_view(a: Analysis, s: Selection, theme: str | None, pair_filter="all") 
     return head_view_figure(a, s["layer"], pair_filter or "all", theme, query, heads=s.get("heads"))
 
 
+def _neuron_view(a: Analysis, s: Selection, theme: str | None) -> Any:
+    shown, s = on_kind(a, s)  # the kind's query row; the stored q/k are the whole analysis's
+    query, _key = query_key(shown, s)
+    return neuron_view_figure(a, s["layer"], s["head"], query, theme, kind=s.get("kind"))
+
+
 def _model_grid(a: Analysis, s: Selection, theme: str | None) -> Any:
     a, s = on_kind(a, s)
     return model_grid_figure(a, s["layer"], s["head"], theme, layers=s.get("layers"), heads=s.get("heads"))
@@ -337,8 +343,8 @@ TOKEN_FOCUS = View(
 NEURON_VIEW = View(
     "neuron-view",
     "Neuron view (query, keys, q∘k and scores of the selected head and token; click a key)",
-    lambda a, s, theme: neuron_view_figure(a, s["layer"], s["head"], s["token"], theme),
-    depends_on=("layer", "head", "token"),
+    _neuron_view,
+    depends_on=("layer", "head", "token", "kind", "step"),
     width=12,
     on_click=token_of_row,
 )

@@ -93,7 +93,7 @@ def test_parts_over_the_budget_are_offered_with_their_estimate_not_computed(tmp_
     parts = record.meta["parts"]
     assert parts["core"]["state"] == "done"
     offered = {n: p for n, p in parts.items() if n != "core"}
-    layers = len(record.arrays["attention"])
+    layers = len(record.arrays["head_entropy"])  # [layers, heads]
     assert set(offered) == {"saliency.integrated_gradients", *(f"sensitivity.{l}" for l in range(layers))}
     assert all(p["state"] == "offered" and p["estimate_s"] > 0 for p in offered.values())
     assert (
