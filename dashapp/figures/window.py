@@ -50,16 +50,20 @@ def add_minimap(
     # downs) and ends at the 98th percentile (a few [CLS]/[SEP] spikes would flatten every other bar).
     low, high = float(values.min()), float(np.quantile(values, 0.98))
     start_at = max(0.0, low - 0.1 * (high - low))
+    high = max(high, start_at + 1e-9)
+    # Each bar lies inside the strip (from its start, clipped at its end): a bar running off the strip
+    # would put its centre, where a click lands, off the figure.
     fig.add_trace(
         go.Bar(
-            x=np.round(values, 5),
+            x=np.round(np.clip(values, start_at, high) - start_at, 6),
+            base=start_at,
             y=-np.arange(n),
             orientation="h",
             width=1.0,
             marker=dict(color=colors, line=dict(width=0)),
             customdata=list(range(n)),
-            text=[escape(t) for t in tokens],
-            hovertemplate=f"#%{{customdata}} %{{text}}<br>{what} %{{x:.3f}}<br>click: select it<extra></extra>",
+            text=[f"{escape(t)}<br>{what} {v:.3g}" for t, v in zip(tokens, values.tolist())],
+            hovertemplate="#%{customdata} %{text}<br>click: select it<extra></extra>",
             textposition="none",
             showlegend=False,
             xaxis="x2",
@@ -85,7 +89,7 @@ def add_minimap(
             visible=False,
             fixedrange=True,
             anchor="y2",
-            range=[start_at, max(high, 1e-9)],
+            range=[start_at, high],
         ),
         yaxis2=dict(visible=False, range=[-n + 0.5, 0.5], fixedrange=True, anchor="x2"),
         bargap=0,
