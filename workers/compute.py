@@ -132,7 +132,9 @@ def _run_part(status: JobStatus, ctx: JobContext, beat: Heartbeat) -> None:
     """A part job: one part added to its analysis (workers/compute_parts.py)."""
 
     def report(progress: Progress, fraction: float) -> None:
-        if beat.cancelled(status.job_id):
+        # Before storing, the record itself: the heartbeat sees a cancel only at its next poll.
+        storing = progress.stage == Stage.STORING
+        if beat.cancelled(status.job_id) or (storing and ctx.records.is_cancel_requested(status.job_id)):
             raise JobCancelled
         _quietly(ctx.records.progress, status.job_id, progress, fraction)
 

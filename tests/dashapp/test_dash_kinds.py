@@ -159,4 +159,7 @@ def test_the_views_follow_the_kind_and_a_step_redraws_the_decoder_row():
     assert "· decoder ·" in grid.layout.title.text
     # seq2seq computes no sensitivity and no logit lens
     assert [v for v in VIEWS if not v.applies(analysis)] == [SENSITIVITY, LOGIT_LENS]
-    assert [v for v in VIEWS if not v.applies(synthetic_analysis())] == [STEPS, LOGIT_LENS]  # no generated steps, no logit lens
+    assert [v for v in VIEWS if not v.applies(synthetic_analysis())] == [
+        STEPS,
+        LOGIT_LENS,
+    ]  # no generated steps, no logit lens
