@@ -39,6 +39,7 @@ CORPUS = [
 
 MAX_POSITIONS = 64
 LONG_POSITIONS = 512  # tiny-bert-long: the page at a full BERT-length input (and past it: truncation)
+LLM_LONG_POSITIONS = 4096  # tiny-llama-long: a decoder LLM's long context (issue 15)
 SIZES = dict(hidden=32, layers=3, heads=4, intermediate=64)
 NLI_LABELS = {0: "contradiction", 1: "entailment", 2: "neutral"}  # deliberately not alphabetical by id
 SST_LABELS = {0: "negative", 1: "positive"}
@@ -352,6 +353,12 @@ def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
             make(
                 AutoModelForSequenceClassification.from_config, config, tokenizer, f"tiny-{family}-sst", "sst"
             )
+    # Llama at a long context: the same weights' shape, 4,096 positions (rotary: no table to grow).
+    long_tok = _llm_tokenizer(True)
+    long_tok.model_max_length = LLM_LONG_POSITIONS
+    long_cfg = _llm_configs(long_tok)["llama"]
+    long_cfg.max_position_embeddings = LLM_LONG_POSITIONS
+    make(AutoModelForCausalLM.from_config, long_cfg, long_tok, "tiny-llama-long", "causal-lm")
 
     lines = []
     for model_id, folder, task in entries:
