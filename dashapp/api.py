@@ -287,7 +287,10 @@ def analysis_arrays(key: str) -> Response:
     if analysis is None:
         raise ApiError(404, f"unknown analysis {key}")
     # Attention stored as q/k is rebuilt: the download keeps its [layers, heads, n, n] `attention`.
-    buffer = io.BytesIO(exports.to_npz(*analysis.to_record(dense=True)))
+    meta, arrays = analysis.to_record(dense=True)
+    stored = _executor().store.get_meta(key) or {}  # who computed it, when: the record's, not the analysis's
+    meta.update({name: stored[name] for name in PROVENANCE if name in stored})
+    buffer = io.BytesIO(exports.to_npz(meta, arrays))
     return send_file(
         buffer, mimetype="application/octet-stream", as_attachment=True, download_name=f"{key}.npz"
     )

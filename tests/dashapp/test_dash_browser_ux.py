@@ -27,8 +27,9 @@ def modebar_titles(driver) -> list[str]:
 
 def set_theme(driver, theme: str) -> None:
     """The theme is remembered in local storage: every test leaves the next one the light theme."""
+    switch = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#theme-switch"))  # a fresh page
     if driver.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") != theme:
-        driver.find_element(By.CSS_SELECTOR, "#theme-switch").click()
+        switch.click()
     wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-bs-theme") == theme)
 
 

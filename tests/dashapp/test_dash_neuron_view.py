@@ -32,7 +32,7 @@ def with_qk(analysis, d: int = 6, kv_heads: int = 2, causal: bool = False, seed:
 
 def test_the_view_is_declared_once():
     assert NEURON_VIEW in VIEWS and NEURON_VIEW.id == "analyze-neuron-view"
-    assert set(NEURON_VIEW.depends_on) == {"layer", "head", "token"}
+    assert set(NEURON_VIEW.depends_on) == {"layer", "head", "token", "kind", "step"}  # step: a decoder query
 
 
 def test_scores_softmax_to_the_attention_row_and_dimensions_sort_by_contribution():

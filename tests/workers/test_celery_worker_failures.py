@@ -53,7 +53,9 @@ def test_job_of_a_killed_worker_is_requeued_and_completes_with_default_settings(
     try:
         with celery_worker(env, worker_log) as first:
             sub = executor.submit(SLOW)
-            lost = wait_for(executor, sub.job_id, lambda s: s.finished or s.stage == "forward")
+            lost = wait_for(
+                executor, sub.job_id, lambda s: s.finished or s.stage in ("forward", "sensitivity")
+            )
             assert not lost.finished, "the slow job ended before its worker could be killed"
             stop_group(first, signal.SIGKILL)
             killed = time.monotonic()
@@ -87,7 +89,9 @@ def test_broker_restart_mid_job_leaves_no_job_running_silently(
     try:
         with celery_worker(worker_env(env, tiny_registry), worker_log):
             sub = executor.submit(SLOW)
-            running = wait_for(executor, sub.job_id, lambda s: s.finished or s.stage == "forward")
+            running = wait_for(
+                executor, sub.job_id, lambda s: s.finished or s.stage in ("forward", "sensitivity")
+            )
             assert not running.finished, "the slow job ended before the broker could be killed"
             broker.kill()
             broker = start_redis(tmp_path, port)
