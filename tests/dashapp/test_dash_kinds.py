@@ -16,6 +16,7 @@ from dashapp.figures.heatmap import heatmap_figure
 from dashapp.figures.kinds import CROSS, DECODER, ENCODER, kinds, on_kind, query_key
 from dashapp.figures.model_grid import model_grid_figure
 from dashapp.pages.analyze import drawing, selecting
+from dashapp.pages.components import HIDDEN
 from dashapp.selection import clamp, default_selection, parse_selection, query_string
 from dashapp.services import Services
 from dashapp.views import (
@@ -27,6 +28,7 @@ from dashapp.views import (
     STEPS,
     TOKEN_FOCUS,
     VIEWS,
+    always,
 )
 from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
@@ -158,3 +160,14 @@ def test_the_views_follow_the_kind_and_a_step_redraws_the_decoder_row():
     assert "· decoder ·" in grid.layout.title.text
     assert [v for v in VIEWS if not v.applies(analysis)] == [SENSITIVITY]  # seq2seq computes none
     assert [v for v in VIEWS if not v.applies(synthetic_analysis())] == [STEPS]
+
+
+def test_cards_and_switches_show_only_where_they_apply():
+    judged = [view for view in VIEWS if view.applies is not always]
+    assert judged == [STEPS, SENSITIVITY]
+    services, _view, shown = _shown(seq2seq_analysis())
+    steps, sensitivity, kind_switch, pair_filter = drawing.visibility(services, shown, judged)
+    assert (steps, sensitivity, kind_switch, pair_filter) == ({}, HIDDEN, {}, HIDDEN)
+    services, _view, shown = _shown(synthetic_analysis())
+    assert drawing.visibility(services, shown, judged) == [HIDDEN, {}, HIDDEN, HIDDEN]
+    assert drawing.visibility(services, None, judged) == [HIDDEN] * 4  # nothing on show yet
