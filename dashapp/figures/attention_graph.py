@@ -49,13 +49,30 @@ def prune_edges(matrix: np.ndarray, top_k: int, threshold: float = 0.0) -> Edges
     return Edges(rows[keep], cols[keep], weights[keep].astype(np.float32))
 
 
-def _segments(edges: Edges, mask: np.ndarray) -> tuple[list, list]:
-    """Line segments from (0, -i) to (1, -j), separated by None (one trace holds many edges)."""
+def side_positions(n_queries: int, n_keys: int) -> tuple[list[float], list[float]]:
+    """The y of each query (left) and key (right): token i at -i, the shorter side spread over the longer
+    one's height (cross-attention's few target tokens beside many source tokens)."""
+    tall = max(n_queries, n_keys) - 1
+
+    def spread(count: int) -> list[float]:
+        if count - 1 == tall:  # the longer side (both, in self-attention): one token a row
+            return [-i for i in range(count)]
+        gap = tall / (count - 1) if count > 1 else 0.0
+        return [round(-i * gap, 4) for i in range(count)]
+
+    return spread(n_queries), spread(n_keys)
+
+
+def line_segments(
+    source: np.ndarray, target: np.ndarray, query_y: list[float], key_y: list[float]
+) -> tuple[list, list]:
+    """Line segments from (0, query's y) to (1, key's y), separated by None (one trace holds many edges).
+    The browser's hover highlight (assets/hover_lines.js) reads them back in this shape."""
     xs: list = []
     ys: list = []
-    for i, j in zip(edges.source[mask].tolist(), edges.target[mask].tolist()):
+    for i, j in zip(source.tolist(), target.tolist()):
         xs += [0, 1, None]
-        ys += [-i, -j, None]
+        ys += [query_y[i], key_y[j], None]
     return xs, ys
 
 
@@ -85,6 +102,7 @@ def attention_graph_figure(
     edges = Edges(edges.source[keep], edges.target[keep], edges.weight[keep])
     selected = token if token is not None and 0 <= token < n else None
     selected_key = selected if key is None and m == n and selected is not None else key
+    query_y, key_y = side_positions(n, m)
     outgoing = edges.source == selected
     incoming = (edges.target == selected_key) & ~outgoing
     plain = ~(outgoing | incoming)
@@ -95,7 +113,8 @@ def attention_graph_figure(
     edge_color, faintest = accent(theme), (0.35 if theme == "dark" else 0.15)
     behind = 0.2 if theme == "dark" else 0.12  # the other edges, while a token's own are drawn on top
     for level in range(WIDTH_BINS):
-        xs, ys = _segments(edges, plain & (strength == level))
+        keep = plain & (strength == level)
+        xs, ys = line_segments(edges.source[keep], edges.target[keep], query_y, key_y)
         if xs:
             fig.add_trace(
                 go.Scatter(
@@ -111,7 +130,7 @@ def attention_graph_figure(
                 )
             )
     for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
-        xs, ys = _segments(edges, mask)
+        xs, ys = line_segments(edges.source[mask], edges.target[mask], query_y, key_y)
         if xs:
             fig.add_trace(
                 go.Scatter(
@@ -124,14 +143,14 @@ def attention_graph_figure(
                 )
             )
     labels = [escape(t) for t in readable_tokens(analysis)]
-    for x, side, position, names, chosen in (
-        (0, "from", "middle left", labels, selected),
-        (1, "to", "middle right", key_names, selected_key),
+    for x, side, position, names, chosen, ys in (
+        (0, "from", "middle left", labels, selected, query_y),
+        (1, "to", "middle right", key_names, selected_key, key_y),
     ):
         fig.add_trace(
             go.Scatter(
                 x=[x] * len(names),
-                y=[-i for i in range(len(names))],
+                y=ys,
                 mode="markers+text" if max(n, m) <= MAX_LABELLED else "markers",
                 text=names,
                 textposition=position,

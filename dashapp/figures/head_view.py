@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from dashapp.figures.attention_graph import prune_edges
+from dashapp.figures.attention_graph import line_segments, prune_edges, side_positions
 from dashapp.figures.common import apply_theme, empty_figure, escape
 from dashapp.figures.kinds import key_labels, key_segments, kind_title, query_segments
 from dashapp.figures.pairs import NO_SENTENCE_B, lacks_sentence_b, pair_mask, pair_name
@@ -25,15 +25,6 @@ WIDTH_BINS = 3  # plotly draws one width and opacity per trace: a head's edges i
 
 def head_color(head: int) -> str:
     return HEAD_COLORS[head % len(HEAD_COLORS)]
-
-
-def _lines(source: np.ndarray, target: np.ndarray) -> tuple[list, list]:
-    xs: list = []
-    ys: list = []
-    for i, j in zip(source.tolist(), target.tolist()):
-        xs += [0, 1, None]
-        ys += [-i, -j, None]
-    return xs, ys
 
 
 def head_view_figure(
@@ -55,6 +46,7 @@ def head_view_figure(
     m = len(key_names)
     layer_attention = np.asarray(analysis.attention[layer])
     shown = [h for h in range(layer_attention.shape[0]) if heads is None or h in heads]
+    query_y, key_y = side_positions(n, m)
     fig = go.Figure()
     strongest: list[list[str]] = [[] for _ in range(n)]  # per query token: its top key in each head
     top = max(float(layer_attention[shown].max()) if shown else 0.0, 1e-9)  # widths: the layer's strongest
@@ -67,7 +59,7 @@ def head_view_figure(
         color = head_color(head)
         first = True
         for level in range(WIDTH_BINS):
-            xs, ys = _lines(source[strength == level], target[strength == level])
+            xs, ys = line_segments(source[strength == level], target[strength == level], query_y, key_y)
             if not xs:
                 continue
             fig.add_trace(

@@ -84,11 +84,14 @@ def test_cross_attention_is_a_bipartite_graph_from_target_to_source_tokens():
     assert len(queries.text) == 4 and len(keys.text) == n and queries.text[3] == "&lt;b&gt;chat&lt;/b&gt;"
     assert "cross-attention" in fig.layout.title.text
     lines = [t for t in fig.data if t.mode == "lines"]
-    edges = {(-t.y[k], -t.y[k + 1]) for t in lines for k in range(0, len(t.y), 3)}
+    # the few target tokens spread over the source tokens' height: a segment's ends are its tokens' y
+    query_y, key_y = list(queries.y), list(keys.y)
+    assert query_y[0] == key_y[0] == 0 and query_y[-1] == key_y[-1] == -(n - 1)
+    edges = {(query_y.index(t.y[k]), key_y.index(t.y[k + 1])) for t in lines for k in range(0, len(t.y), 3)}
     expected = {(i, int(j)) for i in range(4) for j in np.argsort(-analysis.cross_attention[0, 1, i])[:2]}
     assert edges == expected
     outgoing = next(t for t in fig.data if t.name == "selected attends to")
-    assert {-y for y in outgoing.y[0::3]} == {2}
+    assert set(outgoing.y[0::3]) == {query_y[2]}
 
 
 def test_heatmap_head_view_overview_and_focus_take_the_cross_shape():
