@@ -17,16 +17,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashapp import ids
+from dashapp.selection import default_selection
 from dashapp.views import VIEWS
 from tests.dashapp.synthetic import synthetic_analysis
 
 
 def main() -> None:
     analysis = synthetic_analysis(n_words=510, layers=12, heads=12)
-    selection = {"layer": 5, "head": None, "token": 40, "method": "integrated_gradients", "step": None}
+    selection = {**default_selection(), "layer": 5, "token": 40, "method": "integrated_gradients"}
     full = analysis.attention.astype(np.float32).nbytes * 4 // 3  # base64 of float32, as plotly sends arrays
     sent = 0
-    for view in (v for v in VIEWS if v.graph):
+    for view in (v for v in VIEWS if v.graph and v.applies(analysis)):
         start = time.perf_counter()
         size = len(view.build(analysis, selection, "light").to_json())
         print(f"{view.id:28s} {size / 1e3:9.1f} kB  {time.perf_counter() - start:6.3f} s")

@@ -1,7 +1,8 @@
 // Hovering a token of a query → key line graph (the attention graph, the head view) shows only that token's
 // lines, in the browser: no server round trip, so it stays instant at any length. The figure's line traces
-// hold segments [x0, x1, null] / [-query, -key, null]; a token marker's customdata is its index and its x
-// says its side (0: queries, 1: keys). Leaving the token puts every line back.
+// hold segments [0, 1, null] / [query's y, key's y, null] (dashapp.figures.edge_lines.edge_trace); a
+// token marker sits at its token's y, and its x says its side (0: queries, 1: keys). Leaving the token puts
+// every line back.
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     interpboard: Object.assign({}, (window.dash_clientside || {}).interpboard, {
         hoverLines: function (hover, id) {
@@ -16,8 +17,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 saved = null;
             }
             const point = hover && hover.points && hover.points[0];
-            const index = point ? point.customdata : null;
-            if (typeof index !== "number") {
+            const y = point && typeof point.customdata === "number" ? point.y : null;
+            if (typeof y !== "number") {
                 if (saved) {
                     window.Plotly.restyle(gd, {x: saved.x, y: saved.y}, saved.traces);
                 }
@@ -43,7 +44,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 const keptX = [];
                 const keptY = [];
                 for (let s = 0; s + 1 < Y.length; s += 3) {
-                    if (-Y[s + side] === index) {
+                    if (Y[s + side] === y) {
                         keptX.push(X[s], X[s + 1], null);
                         keptY.push(Y[s], Y[s + 1], null);
                     }

@@ -18,8 +18,9 @@ def test_head_view_toggles_heads_in_the_browser_and_filters_sentence_pairs(live_
     browser.get(f"{live_app.url}/?{PAIR_LINK}&layer=1")
     wait_title(browser, "analyze-head-view", "Head view", "layer 1", "All")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#analyze-head-view .legend .traces"))
-    # (read inside the wait: the head view follows the token too, so a redraw may replace the legend)
+    # read inside the wait: a stage's redraw may replace the legend under the reader
     wait_for(browser, lambda d: texts(d, "#analyze-head-view .legend .legendtext")[:1] == ["head 0"])
+    wait_for(browser, lambda d: d.find_element(By.ID, "analyze-share").is_displayed())  # the final analysis
     card = browser.find_element(By.ID, "analyze-head-view")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", card)
     card.screenshot(str(screenshots / "head-view.png"))

@@ -1,5 +1,5 @@
 """Issue 14's Analyze page in headless Chromium: switching the attention kind of a seq2seq analysis, clicking a
-generated token, hovering a token, the layer/head filters of a link, and views hidden where they do not apply."""
+generated token, the layer/head filters of a link, and views hidden where they do not apply."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SEQ2SEQ = "model=tiny-bart&task=seq2seq&text=the+cat+sat+on+the+mat&pair=a+cat+sat"
 GRAPH_DATA = "return document.querySelector('#{}' + ' .js-plotly-plot').data"
-LINES = (
-    "return document.querySelector('#{} .js-plotly-plot').data"
-    ".filter(t => t.mode === 'lines').reduce((n, t) => n + t.y.length, 0)"
-)
 
 
 def query(driver) -> dict[str, list[str]]:
@@ -109,30 +105,6 @@ def test_clicking_a_generated_token_selects_its_step_everywhere(live_app, browse
 
 def markers_of_strip(driver) -> list:
     return driver.find_elements(By.CSS_SELECTOR, "#analyze-token-strip button")
-
-
-@pytest.mark.parametrize("graph", ["analyze-attention-graph", "analyze-head-view"])
-def test_hovering_a_token_shows_only_its_lines_without_the_server(live_app, browser, graph):
-    browser.get(f"{live_app.url}/?model=tiny-bert-mlm&task=mlm&text=the+cat+sat+on+the+%5BMASK%5D+.")
-    wait_title(browser, graph, "layer 0")
-    wait_for(browser, lambda d: visible(d, "analyze-share"))  # the final analysis: no redraw to come
-    card = browser.find_element(By.ID, graph)
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", card)
-    every = browser.execute_script(LINES.format(graph))
-    token = browser.find_elements(By.CSS_SELECTOR, f"#{graph} .scatterlayer .trace:last-child .point")[2]
-    requests = browser.execute_script("return performance.getEntriesByType('resource').length")
-    ActionChains(browser).move_to_element(token).pause(0.5).perform()
-    fewer = wait_for(browser, lambda d: (n := d.execute_script(LINES.format(graph))) < every and n)
-    assert fewer > 0  # the lines into that token stay, the others are gone
-    ActionChains(browser).move_to_element(browser.find_element(By.CSS_SELECTOR, ".navbar")).perform()
-    wait_for(browser, lambda d: d.execute_script(LINES.format(graph)) == every)
-    # no request reached the server for it (the clientside callback's store is in the browser)
-    fetched = browser.execute_script(
-        "return performance.getEntriesByType('resource').slice(arguments[0])"
-        ".filter(e => e.name.includes('_dash-update-component')).length",
-        requests,
-    )
-    assert fetched == 0
 
 
 def test_a_link_limits_the_overview_and_head_view_and_a_plain_analysis_has_no_steps(live_app, browser):

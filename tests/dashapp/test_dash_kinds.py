@@ -16,6 +16,7 @@ from dashapp.figures.heatmap import heatmap_figure
 from dashapp.figures.kinds import CROSS, DECODER, ENCODER, kinds, on_kind, query_key
 from dashapp.figures.model_grid import model_grid_figure
 from dashapp.pages.analyze import drawing, selecting
+from dashapp.pages.components import HIDDEN
 from dashapp.selection import clamp, default_selection, parse_selection, query_string
 from dashapp.services import Services
 from dashapp.views import (
@@ -28,6 +29,7 @@ from dashapp.views import (
     STEPS,
     TOKEN_FOCUS,
     VIEWS,
+    always,
 )
 from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
@@ -83,11 +85,14 @@ def test_cross_attention_is_a_bipartite_graph_from_target_to_source_tokens():
     assert len(queries.text) == 4 and len(keys.text) == n and queries.text[3] == "&lt;b&gt;chat&lt;/b&gt;"
     assert "cross-attention" in fig.layout.title.text
     lines = [t for t in fig.data if t.mode == "lines"]
-    edges = {(-t.y[k], -t.y[k + 1]) for t in lines for k in range(0, len(t.y), 3)}
+    # the few target tokens spread over the source tokens' height: a segment's ends are its tokens' y
+    query_y, key_y = list(queries.y), list(keys.y)
+    assert query_y[0] == key_y[0] == 0 and query_y[-1] == key_y[-1] == -(n - 1)
+    edges = {(query_y.index(t.y[k]), key_y.index(t.y[k + 1])) for t in lines for k in range(0, len(t.y), 3)}
     expected = {(i, int(j)) for i in range(4) for j in np.argsort(-analysis.cross_attention[0, 1, i])[:2]}
     assert edges == expected
     outgoing = next(t for t in fig.data if t.name == "selected attends to")
-    assert {-y for y in outgoing.y[0::3]} == {2}
+    assert set(outgoing.y[0::3]) == {query_y[2]}
 
 
 def test_heatmap_head_view_overview_and_focus_take_the_cross_shape():
@@ -159,7 +164,16 @@ def test_the_views_follow_the_kind_and_a_step_redraws_the_decoder_row():
     assert "· decoder ·" in grid.layout.title.text
     # seq2seq computes no sensitivity and no logit lens
     assert [v for v in VIEWS if not v.applies(analysis)] == [SENSITIVITY, LOGIT_LENS]
-    assert [v for v in VIEWS if not v.applies(synthetic_analysis())] == [
-        STEPS,
-        LOGIT_LENS,
-    ]  # no generated steps, no logit lens
+    # no generated steps, no logit lens
+    assert [v for v in VIEWS if not v.applies(synthetic_analysis())] == [STEPS, LOGIT_LENS]
+
+
+def test_cards_and_switches_show_only_where_they_apply():
+    judged = [view for view in VIEWS if view.applies is not always]
+    assert judged == [STEPS, SENSITIVITY, LOGIT_LENS]
+    services, _view, shown = _shown(seq2seq_analysis())
+    steps, sensitivity, lens, kind_switch, pair_filter = drawing.visibility(services, shown, judged)
+    assert (steps, sensitivity, lens, kind_switch, pair_filter) == ({}, HIDDEN, HIDDEN, {}, HIDDEN)
+    services, _view, shown = _shown(synthetic_analysis())
+    assert drawing.visibility(services, shown, judged) == [HIDDEN, {}, HIDDEN, HIDDEN, HIDDEN]
+    assert drawing.visibility(services, None, judged) == [HIDDEN] * 5  # nothing on show yet
