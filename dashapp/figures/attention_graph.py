@@ -34,6 +34,20 @@ WIDTH_BINS = 5  # plotly draws one width per trace: edges are grouped into this 
 INCOMING = "#d62728"
 
 
+def side_positions(n_queries: int, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """The y of each query (left) and key (right): token i at -i, the shorter side spread over the longer
+    one's height (cross-attention's few target tokens beside many source tokens)."""
+    tall = max(n_queries, n_keys) - 1
+
+    def spread(count: int) -> np.ndarray:
+        if count - 1 == tall:  # the longer side (both, in self-attention): one token a row
+            return -np.arange(count, dtype=float)
+        gap = tall / (count - 1) if count > 1 else 0.0
+        return np.round(-np.arange(count) * gap, 4)
+
+    return spread(n_queries), spread(n_keys)
+
+
 def token_columns(
     fig: go.Figure,
     labels: list[str],
@@ -42,9 +56,11 @@ def token_columns(
     size: int,
     hovertext: list[str] | None = None,
     keys: tuple[list[str], list[str] | str] | None = None,
+    at: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """The window's tokens as two labelled columns of markers (queries at x=0, keys at x=1); a click on
-    one selects its token (customdata). `keys`: (labels, colors) where the keys are other tokens (cross)."""
+    one selects its token (customdata). `keys`: (labels, colors) where the keys are other tokens (cross);
+    `at`: each side's y per token (side_positions; default token i at -i)."""
     key_names, key_colors = keys or (labels, colors)
     for x, side, position, names, tint in (
         (0, "from", "middle left", labels, colors),
@@ -55,7 +71,7 @@ def token_columns(
         fig.add_trace(
             go.Scatter(
                 x=[x] * len(rows),
-                y=[-i for i in rows],
+                y=[-i for i in rows] if at is None else [float(at[x][i]) for i in rows],
                 mode="markers+text",
                 text=[names[i] for i in rows],
                 textposition=position,
@@ -108,6 +124,7 @@ def attention_graph_figure(
         edges = edges.joined(outside.where(far))
     edges = in_window(edges, window, selected, selected_key)
     edges = edges.where(pair_mask(queries, keys, edges.source, edges.target, pair))
+    at = side_positions(n, m) if m != n and window == (0, rows) else None  # a short side spread
     outgoing = edges.source == selected
     incoming = (edges.target == selected_key) & ~outgoing
     plain = ~(outgoing | incoming)
@@ -123,18 +140,27 @@ def attention_graph_figure(
         traces.append(
             edge_trace(
                 edges.where(plain & (strength == level)),
+                at,
                 showlegend=False,
                 line=dict(color=edge_color, width=0.5 + 1.5 * level),
                 opacity=opacity,
             )
         )
     for mask, color, name in ((outgoing, HIGHLIGHT, "attends to"), (incoming, INCOMING, "attended by")):
-        traces.append(edge_trace(edges.where(mask), name=f"selected {name}", line=dict(color=color, width=3)))
+        traces.append(
+            edge_trace(edges.where(mask), at, name=f"selected {name}", line=dict(color=color, width=3))
+        )
     fig.add_traces([t for t in traces if t is not None])
     labels = [escape(t) for t in readable_tokens(analysis)]
     tint = lambda chosen, count: [HIGHLIGHT if i == chosen else edge_color for i in range(count)]  # noqa: E731
     token_columns(
-        fig, labels, window, tint(selected, n), 9, keys=(key_names, tint(selected_key, m)) if m != n else None
+        fig,
+        labels,
+        window,
+        tint(selected, n),
+        9,
+        keys=(key_names, tint(selected_key, m)) if m != n else None,
+        at=at,
     )
     pairs = "" if not pair or pair == "all" else f" · {pair_name(pair)}"
     title = f"Attention graph · layer {layer}{kind_title(analysis)} · {head_name(head)}{pairs} · top {top_k}"

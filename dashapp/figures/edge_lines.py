@@ -39,7 +39,9 @@ def prune_edges(matrix: np.ndarray, top_k: int, threshold: float = 0.0, first_ro
     return Edges(rows[keep] + first_row, cols[keep], weights[keep].astype(np.float32))
 
 
-def edge_trace(edges: Edges, **style: Any) -> go.Scatter | None:
+def edge_trace(
+    edges: Edges, at: tuple[np.ndarray, np.ndarray] | None = None, **style: Any
+) -> go.Scatter | None:
     """One trace of line segments from (0, -query) to (1, -key), None-separated; None when there are none.
 
     Plotly draws one width and colour per trace, so callers group edges by strength (or by selection)."""
@@ -48,7 +50,13 @@ def edge_trace(edges: Edges, **style: Any) -> go.Scatter | None:
     count = edges.source.size
     xs = np.tile(np.array([0.0, 1.0, np.nan]), count)
     ys = np.empty(3 * count)
-    ys[0::3], ys[1::3], ys[2::3] = -edges.source, -edges.target, np.nan
+    query_y, key_y = at if at is not None else (-edges.source, -edges.target)
+    if at is not None:  # each side's own y per token (dashapp.figures.attention_graph.side_positions)
+        query_y, key_y = query_y[edges.source], key_y[edges.target]
+    ys[0::3], ys[1::3], ys[2::3] = query_y, key_y, np.nan
+
     # Lists with None, not NaN arrays: plotly.js breaks lines at null, and the tests read the gaps back.
-    to_list = lambda a: [None if np.isnan(v) else int(v) for v in a.tolist()]  # noqa: E731
+    def to_list(values: np.ndarray) -> list:
+        return [None if np.isnan(v) else (int(v) if v == int(v) else round(v, 4)) for v in values.tolist()]
+
     return go.Scatter(x=to_list(xs), y=to_list(ys), mode="lines", hoverinfo="skip", **style)
