@@ -192,6 +192,8 @@ class Analysis:
         for kind, found in self.kind_qk.items():
             arrays[f"qk.{kind}.q"], arrays[f"qk.{kind}.k"] = found["q"], found["k"]
         arrays = {k: _storage_array(k, v) for k, v in arrays.items()}
+        if dense and self.attention_is_rebuilt:  # as the views draw it, not rounded once more for storage
+            arrays["attention"] = np.asarray(self.attention, dtype=np.float32)
         meta = {
             "request": self.request.to_dict(),
             "fingerprint": self.fingerprint,
