@@ -38,6 +38,12 @@ def fresh_settings(monkeypatch):
     settings.cache_clear()
 
 
+@pytest.fixture
+def tiny_budget(monkeypatch):
+    """Every part over INTERPBOARD_PART_BUDGET_S: offered with its estimate, computed only when asked for."""
+    monkeypatch.setenv("INTERPBOARD_PART_BUDGET_S", "1e-9")
+
+
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 

@@ -41,7 +41,8 @@ def ex() -> FakeExecutor:
 
 
 @pytest.fixture
-def services(ex) -> Services:
+def services(ex, tiny_registry) -> Services:
+    """Forms name tiny models: the registry must know them whichever test runs first."""
     return Services(ex)
 
 

@@ -269,18 +269,6 @@ def _documented(method: str, path: str, response) -> None:
         assert response.mimetype in content, (method, path, response.mimetype)
 
 
-@pytest.fixture
-def tiny_budget(monkeypatch):
-    """Every part over the budget: offered with its estimate, computed only when asked for."""
-    from interp.settings import settings
-
-    monkeypatch.setenv("INTERPBOARD_PART_BUDGET_S", "1e-9")
-    settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    settings.cache_clear()
-
-
 def test_parts_are_listed_and_asked_for(tiny_budget, client: FlaskClient) -> None:
     key = submit_and_wait(client, SST)
     analysis = client.get(f"/api/analyses/{key}").json

@@ -160,18 +160,6 @@ def test_unknown_parts_are_refused(offered_executor):
             ex.request_parts(ALL, bad)
 
 
-@pytest.fixture
-def tiny_budget(monkeypatch):
-    """Every part over the budget: offered, computed only on request."""
-    from interp.settings import settings
-
-    monkeypatch.setenv("INTERPBOARD_PART_BUDGET_S", "1e-9")
-    settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    settings.cache_clear()
-
-
 def test_a_cancelled_part_stores_nothing(embedded_env, tiny_registry, tiny_budget):
     ex = EmbeddedExecutor(Settings())
     try:
