@@ -27,7 +27,7 @@ from interp.registry import Registry, load_registry
 from interp.saliency import METHODS as SALIENCY
 from interp.saliency import Explainer
 from interp.schema import Analysis, AnalysisRequest, InputError
-from interp.sensitivity import attention_sensitivity
+from interp.sensitivity import ScoreRule, attention_sensitivity
 from interp.stages import Progress, Stage
 from interp.tasks import TaskEngine, engine_for
 from interp.thumbnails import thumbnails
@@ -334,13 +334,16 @@ def sensitivity_stage(
         def layer_done(layer: int, layers: int, number: int = number) -> None:
             on_layer(number * layers + layer, len(groups) * layers)
 
-        maps = attention_sensitivity(
-            attentions_of,
-            x.reshape(B * S, n, -1),
-            part.attention_mask.reshape(B * S, n),
-            layer_done,
-            chosen,
-        )
+        rule = qk_capture.layout(lm.model, items[group[0]].lengths)
+        with qk_capture.capturing(lm.model) if rule else nullcontext([]) as caught:
+            maps = attention_sensitivity(
+                attentions_of,
+                x.reshape(B * S, n, -1),
+                part.attention_mask.reshape(B * S, n),
+                layer_done,
+                chosen,
+                rule and ScoreRule(rule["scales"], rule["softcap"], rule["kv_head_of_query"], caught),
+            )
         for b, per_sequence in zip(group, maps.reshape(B, S, *maps.shape[1:])):
             out[b] = block_diagonal(per_sequence, items[b].lengths)
     return out

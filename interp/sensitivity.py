@@ -16,6 +16,7 @@ matrix products instead of L*n small ones (see benchmarks/attention_sensitivity.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -38,12 +39,15 @@ def attention_sensitivity(
     row_mask: torch.Tensor,
     on_layer: Callable[[int, int], None] | None = None,
     layers: Sequence[int] | None = None,
+    scores: ScoreRule | None = None,
 ) -> torch.Tensor:
     """G for M sequences at once: [M, n, d] embeddings, [M, n] mask of real tokens -> [M, L, n, n].
 
     layers: only these layers (0-based, in this order; default all): [M, len(layers), n, n]. A layer's
     backward passes walk only the graph of the layers below it, so layer 0 is the cheapest.
     on_layer(i, count) is called after each layer computed (1-based), e.g. to report progress.
+    scores: where each layer's attention is softmax(q·kᵀ) as the rule says, and attentions_of fills its
+    `caught` with each layer's q and k: the backward starts at q and k (see ScoreRule).
     """
     embeds = embeds.detach().requires_grad_()
     M, n, d = embeds.shape
@@ -54,23 +58,33 @@ def attention_sensitivity(
         attentions = attentions_of(embeds)
         chosen = list(range(len(attentions))) if layers is None else list(layers)
         heads = attentions[0].shape[1]
-        chunk = min(n, MAX_BACKWARD_FLOATS // (M * n * max(4 * d, heads * n)))
+        # The autograd path's cotangents reach [K, M, H, n, n] in the attention; the closed form's stay [K, M, n, d].
+        widest = 4 * d if scores is not None else max(4 * d, heads * n)
+        chunk = min(n, MAX_BACKWARD_FLOATS // (M * n * widest))
         if embeds.device.type == "cpu":
             chunk = min(chunk, CPU_BACKWARD_ROWS // (M * n))
         chunk = max(1, chunk)
         for number, layer in enumerate(chosen, 1):
-            received = received_attention(attentions[layer], mask)  # [M, n]
+            if scores is None:
+                outputs: tuple[torch.Tensor, ...] = (received_attention(attentions[layer], mask),)  # [M, n]
+            else:
+                closed = _ClosedForm(scores, layer, attentions[layer], mask)
+                outputs = closed.outputs
             columns = []
             for start in range(0, n, chunk):
-                cotangents = eye[start : start + chunk, None, :].expand(
-                    -1, M, -1
-                )  # one-hot column k, every sequence
-                last = number == len(chosen) and start + chunk >= n
+                stop = min(n, start + chunk)
+                if scores is None:  # one-hot column k, every sequence
+                    cotangents: tuple[torch.Tensor, ...] = (eye[start:stop, None, :].expand(-1, M, -1),)
+                else:
+                    cotangents = closed.cotangents(start, stop)
+                last = number == len(chosen) and stop >= n
                 # functorch's vmap, not autograd.grad(is_grads_batched=True): that one uses the legacy
                 # vmap, which loops over cotangents in softmax, GELU and layer-norm backward (72% -> 78%).
                 grads = torch.vmap(
-                    lambda v, keep=not last: torch.autograd.grad(received, embeds, v, retain_graph=keep)[0]
-                )(cotangents)
+                    lambda *v, out=outputs, keep=not last: torch.autograd.grad(
+                        out, embeds, v, retain_graph=keep
+                    )[0]
+                )(*cotangents)
                 columns.append(grads.norm(dim=-1).permute(1, 2, 0))  # [K, M, n, d] -> [M, n(j), K]
             maps.append(torch.cat(columns, dim=-1))
             if on_layer is not None:
@@ -78,6 +92,70 @@ def attention_sensitivity(
     if not maps:
         return embeds.new_zeros(M, 0, n, n)
     return torch.stack(maps, dim=1)
+
+
+@dataclass(frozen=True)
+class ScoreRule:
+    """How every layer's attention comes from its queries and keys (interp.qk_capture.layout's fields):
+    A = softmax(masked(T)), T = cap·tanh(S/cap) where the model soft-caps (else T = S), S = scale·q·kᵀ,
+    query head h reading key head kv_head_of_query[h]. `caught[l]` holds layer l's q [M, H, n, dh] and
+    k [M, H_kv, n, dh] from the forward (interp.qk_capture.capturing), still in the autograd graph.
+
+    The received attention's gradient at q and k then has a closed form (below), so each backward pass
+    starts at q and k: no [K, H, n, n] cotangent through the softmax, and the n³-sized work is one large
+    matrix product a layer instead of a batched one per head and cotangent.
+    """
+
+    scales: Sequence[float]
+    softcap: float | None
+    kv_head_of_query: Sequence[int]
+    caught: Sequence[dict[str, torch.Tensor]]
+
+
+class _ClosedForm:
+    """d(received_k)/dq and d(received_k)/dk of one layer, for chunks of columns k.
+
+    With m the real-row mask, B = A∘g (g = 1 - (T/cap)² where soft-capped, else 1) and c the scale:
+      dq_i = (c/H)·m_i·(B[i,k]·k_k - A[i,k]·(B·k)_i)
+      dk_j = (c/H)·(δ_jk·(Bᵀ·(m∘q))_k - (Bᵀ·(m∘A[:,k]∘q))_j)
+    summed over the query heads that share a key head.
+    """
+
+    def __init__(self, rule: ScoreRule, layer: int, attention: torch.Tensor, mask: torch.Tensor):
+        q, k = rule.caught[layer]["q"], rule.caught[layer]["k"]
+        self.outputs = (q, k)
+        self.kv = torch.as_tensor(list(rule.kv_head_of_query), device=q.device)
+        H = q.shape[1]
+        self.q = q.detach().float()
+        self.k = k.detach().float()[:, self.kv]  # [M, H, n, dh]: each query head's keys
+        self.a = attention.detach().float() * mask[:, None, :, None]  # m_i·A[i, k]
+        b = attention.detach().float()
+        if rule.softcap:
+            s = self.q @ self.k.transpose(-1, -2) * rule.scales[layer]
+            b = b * (1 - torch.tanh(s / rule.softcap) ** 2)
+        self.b, self.coef = b, rule.scales[layer] / H
+        self.b_k = b @ self.k  # (B·k)_i
+        self.rows = mask[:, None, :, None] * self.coef  # (c/H)·m_i
+        self.bt_q = b.transpose(-1, -2) @ (self.q * self.rows)  # (c/H)·(Bᵀ·(m∘q))
+        self.kv_heads = k.shape[1]
+
+    def cotangents(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """dq [K, M, H, n, dh] and dk [K, M, H_kv, n, dh] for columns start..stop-1."""
+        cols = slice(start, stop)
+        K = stop - start
+        M, H, n, dh = self.q.shape
+        a = self.a[..., cols].permute(3, 0, 1, 2)[..., None]  # [K, M, H, n, 1]: m_i·A[i, k]
+        b = (self.b[..., cols] * self.rows).permute(3, 0, 1, 2)[..., None]  # (c/H)·m_i·B[i, k]
+        keys = self.k[:, :, cols].permute(2, 0, 1, 3)[:, :, :, None]  # [K, M, H, 1, dh]: k_k
+        dq = b * keys - a * self.coef * self.b_k
+        # Bᵀ·(m∘A[:,k]∘q) for every k in the chunk at once: [M, H, n, n] @ [M, H, n, K·dh].
+        x = (self.a[..., cols, None] * self.q[:, :, :, None, :]).reshape(M, H, n, K * dh)
+        dk = -(self.b.transpose(-1, -2) @ x).reshape(M, H, n, K, dh).permute(3, 0, 1, 2, 4) * self.coef
+        rows = torch.arange(K, device=dk.device)
+        dk[rows, :, :, rows + start] += self.bt_q[:, :, cols].permute(2, 0, 1, 3)
+        if self.kv_heads != H:  # grouped queries: a key head's gradient sums its query heads'
+            dk = dk.new_zeros(K, M, self.kv_heads, n, dh).index_add_(2, self.kv, dk)
+        return dq, dk
 
 
 def naive_attention_sensitivity(

@@ -83,6 +83,32 @@ def test_sensitivity_of_chosen_layers_equals_the_naive_loop(loaded, model_id):
     torch.testing.assert_close(reordered, naive[:, [layers - 1, 0]], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("model_id", ["tiny-bert-sst", "tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-qwen3"])
+def test_the_closed_form_at_q_and_k_equals_the_naive_loop(loaded, model_id):
+    """The backward started at q and k (ScoreRule): fused q/k (GPT-2), grouped queries and rotary (Llama,
+    Qwen3's q/k norms), soft-capped and sliding layers (Gemma 2), on a padded batch."""
+    from interp import qk_capture
+    from interp.sensitivity import ScoreRule
+
+    lm = loaded(model_id, "causal-lm" if model_id != "tiny-bert-sst" else "sst")
+    torch.manual_seed(0)
+    ids = torch.randint(5, 100, (2, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+
+    def attentions_of(x):
+        return lm.model.base_model(inputs_embeds=x, attention_mask=mask, output_attentions=True).attentions
+
+    embeds = lm.model.get_input_embeddings()(ids).detach()
+    naive = naive_attention_sensitivity(attentions_of, embeds, mask)
+    layout = qk_capture.layout(lm.model, [9])
+    assert layout is not None
+    with qk_capture.capturing(lm.model) as caught:
+        rule = ScoreRule(layout["scales"], layout["softcap"], layout["kv_head_of_query"], caught)
+        closed = attention_sensitivity(attentions_of, embeds, mask, scores=rule)
+    torch.testing.assert_close(closed, naive, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("model_id,task,text,pair", CASES, ids=[c[0] for c in CASES])
 def test_parts_assembled_equal_the_full_analysis(registry, model_id, task, text, pair):
     from interp.engine import analyze
