@@ -83,7 +83,9 @@ def test_sensitivity_of_chosen_layers_equals_the_naive_loop(loaded, model_id):
     torch.testing.assert_close(reordered, naive[:, [layers - 1, 0]], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("model_id", ["tiny-bert-sst", "tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-qwen3"])
+@pytest.mark.parametrize(
+    "model_id", ["tiny-bert-sst", "tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-qwen3"]
+)
 def test_the_closed_form_at_q_and_k_equals_the_naive_loop(loaded, model_id):
     """The backward started at q and k (ScoreRule): fused q/k (GPT-2), grouped queries and rotary (Llama,
     Qwen3's q/k norms), soft-capped and sliding layers (Gemma 2), on a padded batch."""
