@@ -32,8 +32,9 @@ def layer_scores(
     heads = range(q.shape[1]) if heads is None else heads
     queries = q[layer, heads].astype(np.float32)
     keys = k[layer, [layout["kv_head_of_query"][h] for h in heads]].astype(np.float32)
-    total = sum(layout["lengths"])
-    out = np.full((len(queries), -(-total // every), total), -np.inf, dtype=np.float32)
+    total, whole = sum(layout["lengths"]), len(layout["lengths"]) == 1 and every == 1
+    # One sequence, every row: its scores are the whole map; otherwise -inf across sequences.
+    out = None if whole else np.full((len(queries), -(-total // every), total), -np.inf, dtype=np.float32)
     start = 0
     for length in layout["lengths"]:
         block = slice(start, start + length)
@@ -44,7 +45,10 @@ def layer_scores(
             cap = np.float32(layout["softcap"])
             s = cap * np.tanh(s / cap)
         mask = _mask(length, layout["causal"], layout["windows"][layer])[rows - start]
-        out[:, rows // every, block] = np.where(mask, s, -np.inf)
+        np.copyto(s, -np.inf, where=~mask)
+        if out is None:
+            return s
+        out[:, rows // every, block] = s
         start += length
     return out
 
