@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 
-
 def request_attention(attentions: tuple[torch.Tensor, ...], b: int, lengths: list[int]) -> np.ndarray:
     """Request b's attention, [L, H, N, N]: per layer [B*S, H, n, n] maps made block-diagonal over its S sequences.
 

@@ -77,13 +77,15 @@ def analyze_seq2seq(
         return engine.target_scores(out, None, step, label_ids[step])
 
     with torch.no_grad():
-        embeds = torch.cat(
-            [
-                lm.model.get_encoder().get_input_embeddings()(src),
-                lm.model.get_decoder().get_input_embeddings()(dec),
-            ],
-            dim=1,
-        ).float()  # [1, ns + nt, d]: what the embedding modules give, before any scaling the model applies after them
+        embeds = (
+            torch.cat(
+                [
+                    lm.model.get_encoder().get_input_embeddings()(src),
+                    lm.model.get_decoder().get_input_embeddings()(dec),
+                ],
+                dim=1,
+            ).float()
+        )  # [1, ns + nt, d]: what the embedding modules give, before any scaling the model applies after them
     explain_steps(
         score, embeds.expand(nt, -1, -1)[:, None], list(request.methods), request.ig_steps, laps=laps
     )

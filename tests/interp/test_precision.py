@@ -83,8 +83,8 @@ def test_a_bfloat16_checkpoint_loads_as_float32_unless_asked(registry, tmp_path,
 
 def _parts(request: AnalysisRequest, registry):
     """What a worker computes for the request's first view (interp.parts), and the record it stores."""
-    from interp.parts import compute_core, compute_part, prepare
     from interp.part_names import saliency_part
+    from interp.parts import compute_core, compute_part, prepare
 
     subject = prepare(request, registry=registry)
     core = compute_core(subject)
@@ -109,7 +109,10 @@ def test_the_workers_parts_in_bfloat16_from_the_environment(registry, monkeypatc
     assert subject.lm.model.dtype == torch.bfloat16 and low.fingerprint == full.fingerprint + "+bfloat16"
     # Saliency's float32: the leaf the gradient is taken on, and the gradient with it (interp.saliency).
     assert subject.embeds.dtype == torch.float32
-    for got, want in ((low.saliency["grad_norm"], full.saliency["grad_norm"]), (low_ig.values, full_ig.values)):
+    for got, want in (
+        (low.saliency["grad_norm"], full.saliency["grad_norm"]),
+        (low_ig.values, full_ig.values),
+    ):
         assert got.dtype == np.float32 and np.isfinite(got).all()
         assert np.abs(got - want).max() <= 0.1 * np.abs(want).max() and np.corrcoef(got, want)[0, 1] > 0.95
     assert low.predictions[0]["token_id"] == full.predictions[0]["token_id"]
