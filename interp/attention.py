@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 
 def request_attention(attentions: tuple[torch.Tensor, ...], b: int, lengths: list[int]) -> np.ndarray:
@@ -44,21 +45,23 @@ def head_stats(attention: np.ndarray, special_tokens: list[bool]) -> dict[str, n
     and attention distance |i - k|. Each [L, H].
 
     In float64 a head at a time (a 1,024-token head is 8 MB, it stays in cache; float64 copies of a layer
-    or of the whole attention are hundreds of MB to GBs), row sums as matrix products."""
+    or of the whole attention are hundreds of MB to GBs), row sums as matrix products on one BLAS thread
+    (small products: see interp.attention_rebuild)."""
     L, H, n = attention.shape[0], attention.shape[1], attention.shape[-1]
     special = np.asarray(special_tokens, dtype=np.float64)
     distance = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]).astype(np.float64)
     stats = {name: np.empty((L, H)) for name in ("entropy", "special_share", "mean_distance")}
-    p_log_p = np.empty((n, n))
-    for l in range(L):
-        layer = attention[l]  # an AttentionStack rebuilds it once
-        for h in range(H):
-            p = layer[h].astype(np.float64)
-            np.log(p, out=p_log_p, where=p > 0)
-            p_log_p[p <= 0] = 0.0
-            p_log_p *= p
-            stats["entropy"][l, h] = -p_log_p.sum(-1).mean()
-            stats["special_share"][l, h] = (p @ special).mean()
-            p_log_p = np.multiply(p, distance, out=p_log_p)
-            stats["mean_distance"][l, h] = p_log_p.sum(-1).mean()
+    scratch = np.empty((n, n))
+    with threadpool_limits(1, user_api="blas"):
+        for l in range(L):
+            layer = attention[l]  # an AttentionStack rebuilds it once
+            for h in range(H):
+                p = layer[h].astype(np.float64)
+                np.log(p, out=scratch, where=p > 0)
+                scratch[p <= 0] = 0.0
+                scratch *= p
+                stats["entropy"][l, h] = -scratch.sum(-1).mean()
+                stats["special_share"][l, h] = (p @ special).mean()
+                np.multiply(p, distance, out=scratch)
+                stats["mean_distance"][l, h] = scratch.sum(-1).mean()
     return {name: values.astype(np.float32) for name, values in stats.items()}

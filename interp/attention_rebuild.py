@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 LAYERS_KEPT = 4  # rebuilt layers an AttentionStack keeps (a 12-head layer at 512 tokens is 12 MB)
 
@@ -39,7 +40,10 @@ def layer_scores(
     for length in layout["lengths"]:
         block = slice(start, start + length)
         rows = np.arange(-(-start // every) * every, start + length, every)  # this sequence's sampled rows
-        s = np.matmul(queries[:, rows], keys[:, block].transpose(0, 2, 1))
+        # One BLAS thread: these are small per-head products, and OpenBLAS's threads spin-wait on each other;
+        # on a shared CPU (a worker beside the web, or other workers) two threads took ~6x longer than one.
+        with threadpool_limits(1, user_api="blas"):
+            s = np.matmul(queries[:, rows], keys[:, block].transpose(0, 2, 1))
         s *= np.float32(layout["scales"][layer])
         if layout["softcap"]:
             cap = np.float32(layout["softcap"])
