@@ -82,6 +82,8 @@ def neuron_data(
         )
     with torch.no_grad(), capture(site) as got:
         model(**inputs)
+    if "q" not in got or "k" not in got:
+        raise InputError(f"the neuron view caught no query and key in layer {layer} of {type(model).__name__}")
     q, k = got["q"][0], got["k"][0]  # [heads, n, d_head] each, after any rotation
     k = k.repeat_interleave(site.heads // k.shape[0], dim=0)  # grouped-query attention shares key heads
     if not 0 <= i < q.shape[1]:
@@ -246,7 +248,9 @@ def _rotary_hooks(site: Site, got: dict[str, torch.Tensor]) -> list[Any]:
     def rotated(mod, args, kwargs, output):
         cos, sin = kwargs["position_embeddings"]
         d = module.head_dim
-        q, k = (projected.pop(n) for n in ("q", "k"))
+        if "q" not in projected or "k" not in projected:  # a layer reusing another's keys: nothing caught
+            return
+        q, k = projected.pop("q"), projected.pop("k")
         q, k = q.view(*q.shape[:-1], -1, d), k.view(*k.shape[:-1], -1, d)
         if hasattr(module, "q_norm"):
             q, k = module.q_norm(q), module.k_norm(k)
