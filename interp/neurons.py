@@ -83,7 +83,9 @@ def neuron_data(
     with torch.no_grad(), capture(site) as got:
         model(**inputs)
     if "q" not in got or "k" not in got:
-        raise InputError(f"the neuron view caught no query and key in layer {layer} of {type(model).__name__}")
+        raise InputError(
+            f"the neuron view caught no query and key in layer {layer} of {type(model).__name__}"
+        )
     q, k = got["q"][0], got["k"][0]  # [heads, n, d_head] each, after any rotation
     k = k.repeat_interleave(site.heads // k.shape[0], dim=0)  # grouped-query attention shares key heads
     if not 0 <= i < q.shape[1]:
