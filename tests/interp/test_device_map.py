@@ -27,10 +27,12 @@ OFFLOADED = (
 
 @pytest.fixture(scope="module")
 def mapped(registry, tmp_path_factory):
-    """tiny-llama again, as "llama-auto" (device_map = "auto") and "llama-disk" (OFFLOADED)."""
+    """tiny-llama again, as "llama-auto" (device_map = "auto"), "llama-disk" (OFFLOADED) and "llama-disk-embed"
+    (its input embeddings on disk too: the inputs go where accelerate runs them)."""
     path = registry.get("tiny-llama").path
     file = tmp_path_factory.mktemp("mapped") / "models.toml"
-    entries = [("llama-auto", 'device_map = "auto"'), ("llama-disk", OFFLOADED)]
+    embed = OFFLOADED.replace('"model.embed_tokens" = "cpu"', '"model.embed_tokens" = "disk"')
+    entries = [("llama-auto", 'device_map = "auto"'), ("llama-disk", OFFLOADED), ("llama-disk-embed", embed)]
     file.write_text(
         "".join(
             f'[[models]]\nid = "{i}"\npath = "{path}"\ntask = "causal-lm"\n{extra}\n\n'
@@ -40,7 +42,7 @@ def mapped(registry, tmp_path_factory):
     return load_registry(file)
 
 
-@pytest.mark.parametrize("model_id", ["llama-auto", "llama-disk"])
+@pytest.mark.parametrize("model_id", ["llama-auto", "llama-disk", "llama-disk-embed"])
 def test_a_device_mapped_model_gives_what_the_whole_model_gives(registry, mapped, model_id):
     request = dict(task="causal-lm", text=TEXT, methods=METHODS, ig_steps=8)
     whole = analyze(AnalysisRequest("tiny-llama", **request), registry=registry)
@@ -48,11 +50,14 @@ def test_a_device_mapped_model_gives_what_the_whole_model_gives(registry, mapped
     lm = cache.get(mapped.get(model_id), "causal-lm")
     got = analyze(AnalysisRequest(model_id, **request), registry=mapped)
     assert lm.device == torch.device("cpu") and got.device == "cpu"
-    if model_id == "llama-disk":
+    if model_id.startswith("llama-disk"):
         assert lm.model.hf_device_map["model.layers.1"] == "disk"
+        assert lm.model._hf_hook.io_same_device  # outputs come back where the inputs went (GPUs alike)
         assert lm.model.model.layers[1].self_attn.q_proj.weight.device.type == "meta"  # not in memory
         assert lm.param_bytes < cache.get(registry.get("tiny-llama"), "causal-lm").param_bytes
         assert os.path.isdir(lm.offload_folder)  # empty here: safetensors weights are read where they are
+    if model_id == "llama-disk-embed":
+        assert lm.model.get_input_embeddings().weight.device.type == "meta"
     assert [p["token_id"] for p in got.predictions] == [p["token_id"] for p in whole.predictions]
     np.testing.assert_allclose(
         [p["score"] for p in got.predictions], [p["score"] for p in whole.predictions], atol=1e-6
