@@ -42,6 +42,7 @@ def layer_scores(
         rows = np.arange(-(-start // every) * every, start + length, every)  # this sequence's sampled rows
         # One BLAS thread: these are small per-head products, and OpenBLAS's threads spin-wait on each other;
         # on a shared CPU (a worker beside the web, or other workers) two threads took ~6x longer than one.
+        # The limit is the process's: web threads rebuilding at once may leave it at one, which is harmless.
         with threadpool_limits(1, user_api="blas"):
             s = np.matmul(queries[:, rows], keys[:, block].transpose(0, 2, 1))
         s *= np.float32(layout["scales"][layer])
