@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from interp.tokens import block_diagonal
+from threadpoolctl import threadpool_limits
 
 
 def request_attention(attentions: tuple[torch.Tensor, ...], b: int, lengths: list[int]) -> np.ndarray:
-    """Request b's attention, [L, H, N, N]: per layer [B*S, H, n, n] maps made block-diagonal over its S sequences."""
-    S = len(lengths)
-    stacked = torch.stack([a[b * S : (b + 1) * S] for a in attentions], dim=1)  # [S, L, H, n, n]
-    return block_diagonal(stacked, lengths)
+    """Request b's attention, [L, H, N, N]: per layer [B*S, H, n, n] maps made block-diagonal over its S sequences.
+
+    Copied once, a layer at a time, into the result: stacking the layers first copied a 1,024-token LLM's
+    GB of attention twice (and held both copies)."""
+    S, total = len(lengths), sum(lengths)
+    heads = attentions[0].shape[1]
+    # One sequence fills the whole map; several leave zeros across sequences.
+    out = (np.empty if S == 1 else np.zeros)((len(attentions), heads, total, total), dtype=np.float32)
+    for l, layer in enumerate(attentions):
+        start = 0
+        for s, length in enumerate(lengths):
+            block = slice(start, start + length)
+            out[l, :, block, block] = layer[b * S + s, :, :length, :length].detach().float().cpu().numpy()
+            start += length
+    return out
 
 
 def rollout(attention: np.ndarray, rows: list[list[int]]) -> np.ndarray:
@@ -32,16 +42,26 @@ def rollout(attention: np.ndarray, rows: list[list[int]]) -> np.ndarray:
 
 def head_stats(attention: np.ndarray, special_tokens: list[bool]) -> dict[str, np.ndarray]:
     """Per layer and head, means over query rows: entropy (nats), attention share on special tokens,
-    and attention distance |i - k|. Each [L, H]."""
-    n = attention.shape[-1]
-    special = np.asarray(special_tokens, dtype=bool)
-    distance = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
-    stats: dict[str, list[np.ndarray]] = {"entropy": [], "special_share": [], "mean_distance": []}
-    for (
-        layer
-    ) in attention:  # a layer at a time: float64 copies of a 1,024-token LLM's whole attention are GBs
-        p = layer.astype(np.float64)
-        stats["entropy"].append(-(p * np.log(np.where(p > 0, p, 1.0))).sum(-1).mean(-1))
-        stats["special_share"].append(p[..., special].sum(-1).mean(-1))
-        stats["mean_distance"].append((p * distance).sum(-1).mean(-1))
-    return {name: np.stack(values).astype(np.float32) for name, values in stats.items()}
+    and attention distance |i - k|. Each [L, H].
+
+    In float64 a head at a time (a 1,024-token head is 8 MB, it stays in cache; float64 copies of a layer
+    or of the whole attention are hundreds of MB to GBs), row sums as matrix products on one BLAS thread
+    (small products: see interp.attention_rebuild)."""
+    L, H, n = attention.shape[0], attention.shape[1], attention.shape[-1]
+    special = np.asarray(special_tokens, dtype=np.float64)
+    distance = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]).astype(np.float64)
+    stats = {name: np.empty((L, H)) for name in ("entropy", "special_share", "mean_distance")}
+    scratch = np.empty((n, n))
+    with threadpool_limits(1, user_api="blas"):
+        for l in range(L):
+            layer = attention[l]  # an AttentionStack rebuilds it once
+            for h in range(H):
+                p = layer[h].astype(np.float64)
+                np.log(p, out=scratch, where=p > 0)
+                scratch[p <= 0] = 0.0
+                scratch *= p
+                stats["entropy"][l, h] = -scratch.sum(-1).mean()
+                stats["special_share"][l, h] = (p @ special).mean()
+                np.multiply(p, distance, out=scratch)
+                stats["mean_distance"][l, h] = scratch.sum(-1).mean()
+    return {name: values.astype(np.float32) for name, values in stats.items()}

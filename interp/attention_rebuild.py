@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 LAYERS_KEPT = 4  # rebuilt layers an AttentionStack keeps (a 12-head layer at 512 tokens is 12 MB)
 
@@ -32,19 +33,27 @@ def layer_scores(
     heads = range(q.shape[1]) if heads is None else heads
     queries = q[layer, heads].astype(np.float32)
     keys = k[layer, [layout["kv_head_of_query"][h] for h in heads]].astype(np.float32)
-    total = sum(layout["lengths"])
-    out = np.full((len(queries), -(-total // every), total), -np.inf, dtype=np.float32)
+    total, whole = sum(layout["lengths"]), len(layout["lengths"]) == 1 and every == 1
+    # One sequence, every row: its scores are the whole map; otherwise -inf across sequences.
+    out = None if whole else np.full((len(queries), -(-total // every), total), -np.inf, dtype=np.float32)
     start = 0
     for length in layout["lengths"]:
         block = slice(start, start + length)
         rows = np.arange(-(-start // every) * every, start + length, every)  # this sequence's sampled rows
-        s = np.matmul(queries[:, rows], keys[:, block].transpose(0, 2, 1))
+        # One BLAS thread: these are small per-head products, and OpenBLAS's threads spin-wait on each other;
+        # on a shared CPU (a worker beside the web, or other workers) two threads took ~6x longer than one.
+        # The limit is the process's: web threads rebuilding at once may leave it at one, which is harmless.
+        with threadpool_limits(1, user_api="blas"):
+            s = np.matmul(queries[:, rows], keys[:, block].transpose(0, 2, 1))
         s *= np.float32(layout["scales"][layer])
         if layout["softcap"]:
             cap = np.float32(layout["softcap"])
             s = cap * np.tanh(s / cap)
         mask = _mask(length, layout["causal"], layout["windows"][layer])[rows - start]
-        out[:, rows // every, block] = np.where(mask, s, -np.inf)
+        np.copyto(s, -np.inf, where=~mask)
+        if out is None:
+            return s
+        out[:, rows // every, block] = s
         start += length
     return out
 

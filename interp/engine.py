@@ -254,7 +254,7 @@ def forward(
     if engine.has_logit_lens:
         add_logit_lens(lm, analyses, outputs.hidden_states, read_pos)
     for b, (analysis, item) in enumerate(zip(analyses, items)):
-        if caught:
+        if caught and all("q" in got and "k" in got for got in caught):  # else the attention stays dense
             _store_qk(analysis, *qk_capture.request_qk(caught, b, item.lengths), lm, item)
     return analyses
 

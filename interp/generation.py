@@ -65,11 +65,11 @@ def analyze_generation(
 
     def score(x: torch.Tensor) -> torch.Tensor:
         step = torch.arange(T, device=lm.device).repeat(x.shape[0] // T)
-        logits = lm.model(inputs_embeds=x[:, 0]).logits
+        logits = lm.model(inputs_embeds=x[:, 0].to(lm.model.dtype)).logits  # float32 in: interp.saliency
         return token_log_probs(logits, positions[step], chosen_ids[step])
 
     with torch.no_grad():
-        embeds = lm.embeddings(ids)  # [1, N, d]
+        embeds = lm.embeddings(ids).float()  # [1, N, d], float32 whatever the model's precision
     explain_steps(
         score,
         embeds.expand(T, -1, -1)[:, None],

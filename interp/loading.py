@@ -6,6 +6,8 @@ importing this module, and a CUDA context does not survive a fork.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,8 +42,9 @@ class LoadedModel:
     tokenizer: PreTrainedTokenizerBase
     labels: tuple[str, ...] | None  # class names in the model's own order (classification heads)
     max_length: int  # tokens per sequence, specials included
-    device: torch.device
-    param_bytes: int
+    device: torch.device  # where its inputs go: the input embeddings' (a device map may spread the rest)
+    param_bytes: int  # in memory (modules a device map offloads to disk are not)
+    offload_folder: str | None = None  # its disk-offloaded weights (removed when it is unloaded)
     lock: threading.Lock = field(default_factory=threading.Lock)  # one computation per model at a time
 
     @property
@@ -95,26 +98,33 @@ def load_model(spec: ModelSpec, task: str, make_room: Callable[[int], float] = l
     # Availability said the files are on this machine, so never wait on the network for them.
     options = dict(revision=spec.revision, trust_remote_code=False, local_files_only=True)
     device, dtype = pick_device(), getattr(torch, spec.load_dtype())
-    if (
-        spec.device_map is None
-    ):  # with a device map, accelerate spreads (or offloads) what one device can't hold
-        refuse_if_too_big(spec, engine_for(task).auto_class, device, dtype, make_room)
+    # With a device map, accelerate spreads the weights over every GPU and the CPU (or offloads them to disk).
+    refuse_if_too_big(spec, engine_for(task).auto_class, device, dtype, make_room)
+    device_map, offload = spec.load_device_map(), None
+    if spec.offloads:
+        offload = {"offload_folder": tempfile.mkdtemp(prefix="interpboard-offload-")}
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.load_path(), **options)
         auto_class = engine_for(task).auto_class
         # The dtype always: transformers otherwise loads in the config's (bfloat16 checkpoints on a CPU too).
-        # device_map is passed through untested (no GPU here); the inputs go where the embeddings are.
         model = auto_class.from_pretrained(
-            spec.load_path(), attn_implementation="eager", dtype=dtype, device_map=spec.device_map, **options
+            spec.load_path(),
+            attn_implementation="eager",
+            dtype=dtype,
+            device_map=device_map,
+            **options,
+            **(offload or {}),
         )
         model.eval().requires_grad_(False)
-        if spec.device_map is None:
+        if device_map is None:
             model.to(device)
-        else:
-            device = model.get_input_embeddings().weight.device
+        else:  # accelerate's hooks move each module's inputs to its device, and the outputs back
+            device = input_device(model)
     except (
         Exception
     ) as exc:  # any loader failure is the same thing to the user: this model cannot be used here
+        if offload:
+            shutil.rmtree(offload["offload_folder"], ignore_errors=True)
         raise ModelUnavailable(
             f"model {spec.id} could not be loaded from {spec.path} onto {device}: {type(exc).__name__}: {exc}"
         ) from exc
@@ -133,8 +143,21 @@ def load_model(spec: ModelSpec, task: str, make_room: Callable[[int], float] = l
         labels=_labels(spec, model, task),
         max_length=_max_length(model, tokenizer),
         device=device,
-        param_bytes=sum(p.numel() * p.element_size() for p in model.parameters()),
+        param_bytes=sum(p.numel() * p.element_size() for p in model.parameters() if p.device.type != "meta"),
+        offload_folder=offload["offload_folder"] if offload else None,
     )
+
+
+def input_device(model: PreTrainedModel) -> torch.device:
+    """Where a device-mapped model takes its inputs: its input embeddings' device, or where accelerate runs
+    them when they are offloaded (their weights then wait on the meta device)."""
+    embeddings = model.get_input_embeddings()
+    device = embeddings.weight.device
+    if device.type == "meta":
+        device = torch.device(
+            getattr(getattr(embeddings, "_hf_hook", None), "execution_device", None) or "cpu"
+        )
+    return device
 
 
 class ModelCache:
@@ -168,6 +191,8 @@ def _model_limits() -> tuple[int, float]:
 def _release(dropped: LoadedModel) -> None:
     if dropped.device.type == "cuda":
         torch.cuda.empty_cache()
+    if dropped.offload_folder:
+        shutil.rmtree(dropped.offload_folder, ignore_errors=True)
 
 
 MODELS = ModelCache()

@@ -40,12 +40,20 @@ def weight_bytes(
     return parameters * dtype.itemsize, parameters, dtype
 
 
-def memory_allowed(device: torch.device) -> tuple[int | None, str]:
+def memory_allowed(device: torch.device, spread: bool = False) -> tuple[int | None, str]:
     """(bytes, where that figure comes from) this worker can give one model's weights now; None: unknown.
+    spread: a device map places the weights (accelerate): over every GPU's free memory, then the CPU's.
 
     Not $INTERPBOARD_MAX_MODEL_MEMORY_MB: that bounds the warm models together and lets the newest
     one stay even above it.
     """
+    if spread:
+        gpus = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
+        ram = available_ram()
+        if ram is None:
+            return None, ""
+        where = f"free memory on {len(gpus)} GPU(s) and available memory" if gpus else "available memory"
+        return ram + sum(gpus), f"{where}, for its device map"
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free), f"free memory on {device}"
@@ -76,7 +84,10 @@ def refuse_if_too_big(
     when that frees enough) and returns the bytes it freed: a worker refuses only what it cannot hold.
     They count as freed at once, as the kernel may return their pages a moment later.
     A config that cannot be read passes: loading it fails next, with the loader's own message.
+    A device map counts every GPU and the CPU; one that puts modules on disk is never refused here.
     """
+    if spec.offloads:
+        return
     try:
         config = AutoConfig.from_pretrained(
             spec.load_path(), revision=spec.revision, trust_remote_code=False, local_files_only=True
@@ -84,7 +95,7 @@ def refuse_if_too_big(
         needed, parameters, dtype = weight_bytes(config, auto_class, dtype)
     except Exception:  # noqa: BLE001 (any failure here is the loader's to report)
         return
-    allowed, source = memory_allowed(device)
+    allowed, source = memory_allowed(device, spread=spec.device_map is not None)
     if allowed is None or needed <= allowed:
         return
     freed = int(make_room(needed - allowed))

@@ -3,9 +3,9 @@ the scores the model softmaxes, and the attention, for one query token.
 
 No modified model copies: forward hooks catch what the query and key projections give, in one forward
 pass of the unmodified model over the request's input; the rest is the architecture's own score rule
-(scaling, T5's relative position bias, the causal mask). Rotary models (Llama-class) are caught one
-level up, at the attention module, whose inputs carry the rotary angles; q and k are projected
-again there and rotated as the model does.
+(scaling, T5's relative position bias, the causal mask). Rotary models (Llama-class): their projections'
+outputs are caught the same way, then normed and rotated as the model does, with the rotary angles the
+attention module was called with.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Site:
     scale: float
     causal: bool
     fused: bool = False  # GPT-2: one projection gives q, k and v
-    rotary: bool = False  # q and k are rotated inside the attention module (caught at its input)
+    rotary: bool = False  # q and k are rotated inside the attention module (caught as it is called)
 
 
 def neuron_view(
@@ -82,6 +82,10 @@ def neuron_data(
         )
     with torch.no_grad(), capture(site) as got:
         model(**inputs)
+    if "q" not in got or "k" not in got:
+        raise InputError(
+            f"the neuron view caught no query and key in layer {layer} of {type(model).__name__}"
+        )
     q, k = got["q"][0], got["k"][0]  # [heads, n, d_head] each, after any rotation
     k = k.repeat_interleave(site.heads // k.shape[0], dim=0)  # grouped-query attention shares key heads
     if not 0 <= i < q.shape[1]:
@@ -203,11 +207,12 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
 def capture(site: Site) -> Iterator[dict[str, torch.Tensor]]:
     got: dict[str, torch.Tensor] = {}
     if site.rotary:
-        handle = site.module.register_forward_pre_hook(_rotary_hook(site, got), with_kwargs=True)
+        handles = _rotary_hooks(site, got)
         try:
             yield got
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
         return
 
     def caught(name: str):
@@ -229,22 +234,35 @@ def capture(site: Site) -> Iterator[dict[str, torch.Tensor]]:
             handle.remove()
 
 
-def _rotary_hook(site: Site, got: dict[str, torch.Tensor]):
-    """Project and rotate q and k as the attention module about to run will (norms first where it has them)."""
+def _rotary_hooks(site: Site, got: dict[str, torch.Tensor]) -> list[Any]:
+    """Catch what the q and k projections give, then, once the attention module has run, norm and rotate
+    them as it did (with the rotary angles of its call): the projections are not computed twice."""
     module = site.module
     rotate = sys.modules[type(module).__module__].apply_rotary_pos_emb
+    projected: dict[str, torch.Tensor] = {}
 
-    def hook(mod, args, kwargs):
-        hidden = kwargs.get("hidden_states", args[0] if args else None)
+    def caught(name: str):
+        def hook(mod, inputs, output):
+            projected[name] = output
+
+        return hook
+
+    def rotated(mod, args, kwargs, output):
         cos, sin = kwargs["position_embeddings"]
         d = module.head_dim
-        q = module.q_proj(hidden).view(*hidden.shape[:-1], -1, d)
-        k = module.k_proj(hidden).view(*hidden.shape[:-1], -1, d)
+        if "q" not in projected or "k" not in projected:  # a layer reusing another's keys: nothing caught
+            return
+        q, k = projected.pop("q"), projected.pop("k")
+        q, k = q.view(*q.shape[:-1], -1, d), k.view(*k.shape[:-1], -1, d)
         if hasattr(module, "q_norm"):
             q, k = module.q_norm(q), module.k_norm(k)
         got["q"], got["k"] = rotate(q.transpose(1, 2), k.transpose(1, 2), cos, sin)
 
-    return hook
+    return [
+        module.q_proj.register_forward_hook(caught("q")),
+        module.k_proj.register_forward_hook(caught("k")),
+        module.register_forward_hook(rotated, with_kwargs=True),
+    ]
 
 
 def _bias(

@@ -64,8 +64,8 @@ def prepare(request: AnalysisRequest, *, registry: Registry | None = None) -> Su
         raise ValueError(f"a {request.task} request with its own pipeline is computed whole, not in parts")
     item, target = prepare_input(request, lm)
     batch = pad_batch([item], lm.device)
-    with torch.no_grad():
-        embeds = lm.embeddings(batch.input_ids)
+    with torch.no_grad():  # float32 whatever the model's precision, as in interp.engine (interp.saliency)
+        embeds = lm.embeddings(batch.input_ids).float()
     return Subject(request, lm, item, target, batch, embeds)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from interp.architecture import describe
-from interp.attention_rebuild import layer_scores, log_normalisers, softmax
+from interp.attention_rebuild import layer_scores, softmax
 from interp.neurons import Site, capture, site_of
 from interp.schema import InputError
 from interp.tasks import engine_for
@@ -166,15 +166,21 @@ def compact(
     lse = np.empty((L, H, N), np.float32)
     drops, errors = [], []
     for layer in range(L):
-        # The candidates are screened on every SAMPLE-th query row; the one chosen is checked on all of them.
-        candidates = [d for d in DROP_BITS if _error(q, k, shape, attention, layer, d, SAMPLE) <= TOLERANCE]
-        for drop in [*candidates, 0] if candidates else [0]:
+        # Most bits off first: a candidate is screened on every SAMPLE-th query row, then checked on all of
+        # them; the first to pass both is kept (plain float16, the last, is kept whatever its error).
+        for drop in DROP_BITS:
+            if drop and _error(q, k, shape, attention, layer, drop, SAMPLE) > TOLERANCE:
+                continue
             q16[layer], k16[layer] = _round(q[layer], drop), _round(k[layer], drop)
             s = layer_scores(q16, k16, shape, layer)
-            lse[layer] = log_normalisers(s)
-            s -= lse[layer][..., None]
-            rebuilt = np.exp(s, out=s)
-            error = float(np.abs(rebuilt - attention[layer]).max())
+            top = s.max(axis=-1, keepdims=True)
+            s -= top
+            np.exp(s, out=s)
+            total = s.sum(axis=-1, keepdims=True)
+            lse[layer] = (top + np.log(total))[..., 0]  # = log_normalisers(scores), from the same exp
+            s /= total  # the attention as the web's softmax rebuilds it
+            s -= attention[layer]  # in place: a long input's layer is 64 MB a copy
+            error = float(max(s.max(), -s.min()))
             if error <= TOLERANCE or drop == 0:
                 break
         drops.append(drop)

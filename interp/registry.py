@@ -46,7 +46,10 @@ class ModelSpec(BaseModel):
     revision: str | None = None  # pin a Hub revision (branch, tag or commit)
     description: str = ""
     dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: $INTERPBOARD_DTYPE (float32)
-    device_map: str | None = None  # e.g. "auto": handed to from_pretrained (accelerate places the layers)
+    # Handed to from_pretrained, accelerate places the layers: "auto" (also "balanced", "sequential") over
+    # the GPUs, then the CPU; a table {module = device} as it says (0, "cuda:1", "cpu", "disk"). A table's
+    # entries are kept as pairs: a spec is hashable (the model cache's key).
+    device_map: str | tuple[tuple[str, int | str], ...] | None = None
     chat_template: bool = False  # causal-lm: the text is one user turn of the tokenizer's chat template
 
     @field_validator("tasks", mode="before")
@@ -61,6 +64,20 @@ class ModelSpec(BaseModel):
         if bad:
             raise ValueError(f"unknown task(s) {bad}; expected {', '.join(TASKS)}")
         return value
+
+    @field_validator("device_map", mode="before")
+    @classmethod
+    def _map_as_pairs(cls, value: Any) -> Any:
+        return tuple(value.items()) if isinstance(value, dict) else value
+
+    def load_device_map(self) -> str | dict[str, int | str] | None:
+        """The device map as from_pretrained takes it."""
+        return dict(self.device_map) if isinstance(self.device_map, tuple) else self.device_map
+
+    @property
+    def offloads(self) -> bool:
+        """Its device map puts some modules on disk (loaded into memory only while they run)."""
+        return isinstance(self.device_map, tuple) and any(device == "disk" for _, device in self.device_map)
 
     @field_validator("labels")
     @classmethod

@@ -77,12 +77,14 @@ def analyze_seq2seq(
         return engine.target_scores(out, None, step, label_ids[step])
 
     with torch.no_grad():
-        embeds = torch.cat(
-            [
-                lm.model.get_encoder().get_input_embeddings()(src),
-                lm.model.get_decoder().get_input_embeddings()(dec),
-            ],
-            dim=1,
+        embeds = (
+            torch.cat(
+                [
+                    lm.model.get_encoder().get_input_embeddings()(src),
+                    lm.model.get_decoder().get_input_embeddings()(dec),
+                ],
+                dim=1,
+            ).float()
         )  # [1, ns + nt, d]: what the embedding modules give, before any scaling the model applies after them
     explain_steps(
         score, embeds.expand(nt, -1, -1)[:, None], list(request.methods), request.ig_steps, laps=laps
@@ -130,7 +132,8 @@ def swapped_embeddings(model: torch.nn.Module, replacements: list[torch.Tensor])
     queue = list(replacements)
 
     def swap(module, inputs, output):
-        return queue.pop(0) if queue else output
+        # In the model's precision: saliency's float32 embeddings (interp.saliency) enter as it would cast them.
+        return queue.pop(0).to(output.dtype) if queue else output
 
     handles = [m.register_forward_hook(swap) for m in _embedding_modules(model)]
     try:

@@ -118,3 +118,12 @@ def test_precision_and_chat_options(tmp_path, monkeypatch):
     assert plain.load_dtype() == "float16" and spec.load_dtype() == "bfloat16"  # the entry's own wins
     with pytest.raises(ValueError, match="dtype"):
         parse_registry(text.replace("bfloat16", "int8"), "t.toml")
+
+
+def test_a_device_map_table_is_kept_as_written_and_hashable():
+    text = '[[models]]\nid="a"\npath="p"\ntask="causal-lm"\ndevice_map={ "model.layers.1" = "disk", "lm_head" = 0 }'
+    spec = parse_registry(text, "t.toml").get("a")
+    assert spec.load_device_map() == {"model.layers.1": "disk", "lm_head": 0} and spec.offloads
+    assert hash(spec) == hash(parse_registry(text, "t.toml").get("a"))  # the model cache's key
+    auto = parse_registry(text.replace(text.split("device_map=")[1], '"auto"'), "t.toml").get("a")
+    assert auto.load_device_map() == "auto" and not auto.offloads
