@@ -79,7 +79,8 @@ def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
 
 
 def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
-    """The part bars above the views drawn from parts: state and estimate, the button, following the jobs."""
+    """The part bars above the views drawn from parts: state and estimate, the buttons (compute, cancel),
+    following the jobs."""
     if not names:
         return
     app.callback(
@@ -90,6 +91,7 @@ def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
                 (ids.part_note(name), "children"),
                 (ids.part_button(name), "children"),
                 (ids.part_button(name), "style"),
+                (ids.part_cancel(name), "style"),
             )
         ),
         Input(ids.SHOWN, "data"),
@@ -97,24 +99,26 @@ def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
         Input(ids.PART_JOBS, "data"),
     )(lambda shown, sel, asked: parts.notes(services, shown, sel, asked, names))
 
+    actions = {ids.PART_BUTTON: parts.ask, ids.PART_CANCEL: parts.cancel}
+
     @app.callback(
         Output(ids.PART_JOBS, "data", allow_duplicate=True),
         Output(ids.PART_POLL, "disabled", allow_duplicate=True),
         Output(ids.SHOWN, "data", allow_duplicate=True),
         Output(ids.ALERT, "children", allow_duplicate=True),
-        *(Input(ids.part_button(name), "n_clicks") for name in names),
+        *(Input(button(name), "n_clicks") for button in (ids.part_button, ids.part_cancel) for name in names),
         State(ids.SHOWN, "data"),
         State(ids.SELECTION, "data"),
         State(ids.PART_JOBS, "data"),
         prevent_initial_call=True,
     )
-    def _ask(*args):
+    def _clicked(*args):
         *clicks, shown, sel, asked = args
         trigger = ctx.triggered_id
         if not isinstance(trigger, str) or not any(clicks):
             raise dash.exceptions.PreventUpdate
-        view = trigger.removeprefix(ids.PART_BUTTON)
-        return _pick(parts.ask(services, view, shown, sel, asked), PART_OUTPUTS)
+        [(prefix, act)] = [(p, act) for p, act in actions.items() if trigger.startswith(p)]
+        return _pick(act(services, trigger.removeprefix(prefix), shown, sel, asked), PART_OUTPUTS)
 
     app.callback(
         Output(ids.PART_JOBS, "data", allow_duplicate=True),
