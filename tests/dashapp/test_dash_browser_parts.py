@@ -9,8 +9,11 @@ import threading
 import time
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
+from dashapp.figures.sensitivity import seconds_text
 from interp.schema import AnalysisRequest
 from tests.dashapp.test_dash_browser import wait_for, wait_title
 from tests.workers.support import SLOW_IG
@@ -61,6 +64,15 @@ def note(driver, view: str = "sensitivity") -> str:
 def shown(driver, element_id: str) -> bool:
     found = driver.find_elements(By.ID, element_id)
     return bool(found) and found[0].is_displayed()
+
+
+def method_choices(driver) -> list[str]:
+    """The saliency method menu's choices, as a user opening it sees them."""
+    driver.find_element(By.ID, "analyze-method").click()
+    found = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[role=option]"))
+    choices = [option.text for option in found]
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    return choices
 
 
 # Every text the saliency part note takes from now on (a state the next poll replaces is still seen).
@@ -119,6 +131,10 @@ def test_a_running_part_is_cancelled_from_its_bar(parts_app, browser, screenshot
 
     browser.get(f"{parts_app.url}/analysis/{sub.key}?method=integrated_gradients")
     wait_for(browser, lambda d: "not computed" in note(d, "saliency"))
+    choices = method_choices(browser)  # IG is a part of its own: offered with its estimate
+    assert [c for c in choices if c.startswith("integrated gradients")] == [
+        f"integrated gradients · on request {seconds_text(parts_app.executor.part_states(sub.key)[part]['estimate_s'])}"
+    ], choices
     assert not shown(browser, "analyze-part-cancel-saliency")  # nothing runs: nothing to cancel
     compute = browser.find_element(By.ID, "analyze-part-button-saliency")
     browser.execute_script("arguments[0].click()", compute)
@@ -146,3 +162,18 @@ def test_a_running_part_is_cancelled_from_its_bar(parts_app, browser, screenshot
     assert parts_app.executor.part_states(sub.key)[part]["state"] == "offered"
     assert parts_app.executor.store.stored_parts(sub.key, [part]) == []
     assert not browser.find_element(By.ID, "analyze-alert").text
+
+
+def test_the_method_menu_offers_only_the_methods_the_analysis_holds(parts_app, browser, screenshots):
+    # No integrated gradients asked for: not in the analysis, nor a part of it; a link naming it falls back
+    request = SLOW_IG.with_(methods=("grad_norm", "grad_x_input"))
+    sub = parts_app.executor.submit(request)
+    assert parts_app.executor.wait(sub.job_id, timeout=180).state == "done"
+    browser.get(f"{parts_app.url}/analysis/{sub.key}?method=integrated_gradients")
+    saliency = lambda d: d.find_element(By.ID, "analyze-saliency").text  # noqa: E731
+    wait_for(browser, lambda d: "▶ gradient norm" in saliency(d))  # the first method it holds is chosen
+    assert method_choices(browser) == ["gradient norm", "gradient × input"]
+    assert "integrated gradients" not in saliency(browser)
+    assert note(browser, "saliency") == "" and not shown(browser, "analyze-part-button-saliency")
+    wait_for(browser, lambda d: "method=grad_norm" in d.current_url, timeout=10)  # the link follows the menu
+    browser.save_screenshot(str(screenshots / "parts-methods-held.png"))

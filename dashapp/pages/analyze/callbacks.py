@@ -245,6 +245,14 @@ def wire_job(app: dash.Dash, services: Services) -> None:
         State(ids.SELECTION, "data"),
         prevent_initial_call=True,
     )(lambda shown, sel: selecting.dimension_options(services, shown, sel))
+    app.callback(
+        Output(ids.METHOD, "options"),
+        Output(ids.METHOD, "value", allow_duplicate=True),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
+        Input(ids.SHOWN, "data"),
+        State(ids.SELECTION, "data"),
+        prevent_initial_call=True,
+    )(lambda shown, sel: selecting.method_options(services, shown, sel))
     app.callback(Output(ids.TARGET_CHOICES, "children"), Input(ids.SHOWN, "data"))(
         lambda shown: drawing.target_choices(services, shown)
     )
