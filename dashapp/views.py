@@ -284,7 +284,12 @@ STEPS = View(
     applies=lambda a: bool(a.steps),
 )
 PREDICTIONS = View(
-    "predictions", "Predictions", lambda a, s, theme: predictions_figure(a, theme), width=5, in_report=True
+    "predictions",
+    "Predictions",
+    lambda a, s, theme: predictions_figure(a, theme, s["step"]),
+    depends_on=("step",),
+    width=5,
+    in_report=True,
 )
 ATTENTION_GRAPH = View(
     "attention-graph",
