@@ -101,6 +101,8 @@ def test_clicking_a_generated_token_selects_its_step_everywhere(live_app, browse
         ),
     )
     assert shapes[0]["y0"] == row - 0.5  # the heatmap's row that predicted the step is outlined
+    # generation stores q/k too: the neuron view explains the row that predicted the step
+    wait_title(browser, "analyze-neuron-view", "Neuron view · layer 0")
 
 
 def markers_of_strip(driver) -> list:
