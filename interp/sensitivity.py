@@ -69,7 +69,9 @@ def attention_sensitivity(
                 # functorch's vmap, not autograd.grad(is_grads_batched=True): that one uses the legacy
                 # vmap, which loops over cotangents in softmax, GELU and layer-norm backward (72% -> 78%).
                 grads = torch.vmap(
-                    lambda v, keep=not last: torch.autograd.grad(received, embeds, v, retain_graph=keep)[0]
+                    lambda v, keep=not last, out=received: torch.autograd.grad(
+                        out, embeds, v, retain_graph=keep
+                    )[0]
                 )(cotangents)
                 columns.append(grads.norm(dim=-1).permute(1, 2, 0))  # [K, M, n, d] -> [M, n(j), K]
             maps.append(torch.cat(columns, dim=-1))

@@ -29,7 +29,14 @@ POLL_OUTPUTS = (
     "progress_text",
 )
 PART_VIEWS = ("sensitivity", "saliency")  # views with a part bar (dashapp.views.part_bar)
+# What a part bar's clicks and its poll change (allow_duplicate: the page's other callbacks write them too).
 PART_OUTPUTS = ("asked", "poll_disabled", "shown", "alert")
+PART_TARGETS = (
+    (ids.PART_JOBS, "data"),
+    (ids.PART_POLL, "disabled"),
+    (ids.SHOWN, "data"),
+    (ids.ALERT, "children"),
+)
 EXPORT_BUTTONS = (ids.EXPORT_JSON, ids.EXPORT_CSV, ids.EXPORT_NPZ, ids.EXPORT_HTML)
 # The form's components, by field name.
 FORM_IDS = {
@@ -101,11 +108,10 @@ def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
 
     actions = {ids.PART_BUTTON: parts.ask, ids.PART_CANCEL: parts.cancel}
 
+    outputs = [Output(component, prop, allow_duplicate=True) for component, prop in PART_TARGETS]
+
     @app.callback(
-        Output(ids.PART_JOBS, "data", allow_duplicate=True),
-        Output(ids.PART_POLL, "disabled", allow_duplicate=True),
-        Output(ids.SHOWN, "data", allow_duplicate=True),
-        Output(ids.ALERT, "children", allow_duplicate=True),
+        *outputs,
         *(Input(button(name), "n_clicks") for button in (ids.part_button, ids.part_cancel) for name in names),
         State(ids.SHOWN, "data"),
         State(ids.SELECTION, "data"),
@@ -121,10 +127,7 @@ def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
         return _pick(act(services, trigger.removeprefix(prefix), shown, sel, asked), PART_OUTPUTS)
 
     app.callback(
-        Output(ids.PART_JOBS, "data", allow_duplicate=True),
-        Output(ids.PART_POLL, "disabled", allow_duplicate=True),
-        Output(ids.SHOWN, "data", allow_duplicate=True),
-        Output(ids.ALERT, "children", allow_duplicate=True),
+        *outputs,
         Input(ids.PART_POLL, "n_intervals"),
         State(ids.PART_JOBS, "data"),
         State(ids.SHOWN, "data"),
