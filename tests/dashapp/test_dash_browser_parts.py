@@ -17,6 +17,7 @@ from dashapp.figures.sensitivity import seconds_text
 from interp.schema import AnalysisRequest
 from tests.dashapp.test_dash_browser import wait_for, wait_title
 from tests.workers.support import SLOW_IG
+from tests.workers.support import wait_for as wait_for_job
 from workers.job_status import Focus
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -177,3 +178,25 @@ def test_the_method_menu_offers_only_the_methods_the_analysis_holds(parts_app, b
     assert note(browser, "saliency") == "" and not shown(browser, "analyze-part-button-saliency")
     wait_for(browser, lambda d: "method=grad_norm" in d.current_url, timeout=10)  # the link follows the menu
     browser.save_screenshot(str(screenshots / "parts-methods-held.png"))
+
+
+def test_a_part_job_the_page_did_not_ask_for_is_followed_to_its_end(parts_app, browser):
+    request = SLOW_IG.with_(ig_steps=999)  # a key of its own
+    part = "saliency.integrated_gradients"
+    sub = parts_app.executor.submit(request)
+    assert parts_app.executor.wait(sub.job_id, timeout=180).state == "done"
+    [job] = parts_app.executor.request_parts(
+        request, [part]
+    )  # someone else asks (or this page, before a reload)
+    assert not wait_for_job(
+        parts_app.executor, job.job_id, lambda s: s.finished or s.state == "running"
+    ).finished
+
+    browser.get(f"{parts_app.url}/analysis/{sub.key}?method=integrated_gradients")
+    wait_for(browser, lambda d: "running" in note(d, "saliency"))
+    assert shown(browser, "analyze-part-cancel-saliency")
+    assert parts_app.executor.cancel(job.job_id)  # not from this page: it follows the job all the same
+    wait_for(browser, lambda d: "not computed" in note(d, "saliency"))
+    assert shown(browser, "analyze-part-button-saliency") and not shown(
+        browser, "analyze-part-cancel-saliency"
+    )

@@ -127,6 +127,13 @@ def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
         return _pick(act(services, trigger.removeprefix(prefix), shown, sel, asked), PART_OUTPUTS)
 
     app.callback(
+        *outputs[:2],
+        Input(ids.SHOWN, "data"),
+        Input(ids.SELECTION, "data"),
+        State(ids.PART_JOBS, "data"),
+        prevent_initial_call=True,
+    )(lambda shown, sel, asked: _pick(parts.adopt(services, shown, sel, asked, names), PART_OUTPUTS[:2]))
+    app.callback(
         *outputs,
         Input(ids.PART_POLL, "n_intervals"),
         State(ids.PART_JOBS, "data"),

@@ -72,6 +72,27 @@ def _state(services: Services, key: str, analysis: Any, name: str, asked: list |
     return str(live.state) if live is not None else "offered"
 
 
+def adopt(
+    services: Services, shown: dict | None, selection: dict | None, asked: list | None, views: list[str]
+) -> dict[str, Any]:
+    """Follow the jobs computing the parts on show that the page did not ask for (someone else's, or its own
+    before a reload), so that their note ends when they do: the part lands, or is offered again."""
+    key = (shown or {}).get("key")
+    analysis = services.analysis(key) if key and (shown or {}).get("final") else None
+    if analysis is None or not analysis.parts:
+        return {}
+    sel = clamp(selection, analysis)
+    names = [name for view in views if (name := part_of(view, analysis, sel)) and not _mine(key, name, asked)]
+    live = services.executor.part_jobs(key, names) if names else {}
+    if not live:
+        return {}
+    found = [
+        {"job_id": job.job_id, "part": name, "key": key, "state": str(job.state)}
+        for name, job in live.items()
+    ]
+    return {"asked": [*(asked or []), *found], "poll_disabled": False}
+
+
 def cancel(
     services: Services, view: str, shown: dict | None, selection: dict | None, asked: list | None
 ) -> dict[str, Any]:
