@@ -72,12 +72,9 @@ def add_minimap(
         )
     )
     start, stop = window
+    across = dict(type="rect", xref="x2 domain", yref="y2", x0=-0.15, x1=1.15)  # the strip's full width
     fig.add_shape(
-        type="rect",
-        xref="x2 domain",
-        yref="y2",
-        x0=-0.15,
-        x1=1.15,
+        **across,
         y0=-start + 0.5,
         y1=-(stop - 1) - 0.5,
         line=dict(color=HIGHLIGHT, width=1.5),
@@ -85,11 +82,7 @@ def add_minimap(
     )
     if token is not None and 0 <= token < n:  # at least MARK_PX tall however many tokens share the strip
         fig.add_shape(
-            type="rect",
-            xref="x2 domain",
-            yref="y2",
-            x0=-0.15,
-            x1=1.15,
+            **across,
             ysizemode="pixel",
             yanchor=-token,
             y0=-MARK_PX / 2,
