@@ -78,16 +78,13 @@ def models() -> Response:
         raise ApiError(503, f"the model registry cannot be read: {exc}") from None
     rows = []
     for spec in registry.models.values():
-        available = spec.availability()
         rows.append(
             {
                 "id": spec.id,
                 "tasks": list(spec.tasks),
                 "labels": list(spec.labels) if spec.labels else None,
                 "description": spec.description,
-                "available": available.ok,
-                "where": available.where,
-                "detail": available.detail,
+                **spec.availability().fields(),
             }
         )
     return _json({"models": rows, "source": registry.source})

@@ -43,6 +43,7 @@ PART_JOBS = (
 PART_POLL = "analyze-part-poll"  # dcc.Interval following them
 PART_NOTE = "analyze-part-note-"  # + a view's name: the state and cost of the part the view lacks
 PART_BUTTON = "analyze-part-button-"  # + a view's name: asks for that part
+PART_CANCEL = "analyze-part-cancel-"  # + a view's name: cancels the job computing that part
 
 
 def part_note(view: str) -> str:
@@ -51,6 +52,10 @@ def part_note(view: str) -> str:
 
 def part_button(view: str) -> str:
     return PART_BUTTON + view
+
+
+def part_cancel(view: str) -> str:
+    return PART_CANCEL + view
 
 
 PROGRESS = "analyze-progress"

@@ -23,12 +23,14 @@ from workers.jobs import CANCELLED, DONE, ERROR, QUEUED, RUNNING, TERMINAL
 log = logging.getLogger(__name__)
 
 GONE = "gone"  # not a job state: the job's record has expired (or the server restarted)
+CANCELLING = "cancelling…"  # a cancel asked for, the job not ended yet
 GONE_MESSAGE = "the job's record is gone (expired, or the server restarted): run it again"
 # Stages whose partial result the views can draw: none while the model loads.
 NOTHING_TO_DRAW = (None, Stage.QUEUED, Stage.STARTING, Stage.LOADING)
 
 __all__ = [
     "CANCELLED",
+    "CANCELLING",
     "DONE",
     "ERROR",
     "GONE",
@@ -166,4 +168,4 @@ def cancel(services: Services, record: dict[str, Any] | None) -> str:
     """Ask the job to stop; what to tell the user."""
     if not record or not record.get("job_id"):
         return ""
-    return "cancelling…" if services.executor.cancel(record["job_id"]) else "the job had already ended"
+    return CANCELLING if services.executor.cancel(record["job_id"]) else "the job had already ended"

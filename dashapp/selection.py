@@ -90,6 +90,9 @@ def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[s
     """The selection made valid for this analysis (a link may name layer 11 of a 3-layer model)."""
     out = {**default_selection(), **(selection or {})}
     out["kind"] = _kind_or_none(out["kind"])
+    methods = saliency_methods(analysis) if analysis is not None else []
+    if methods and out["method"] not in methods:  # a link's (or the default) method this analysis lacks
+        out["method"] = methods[0]
     if analysis is not None and out["step"] is not None and not 0 <= out["step"] < len(analysis.steps):
         out["step"] = None
     if analysis is not None and out["kind"] not in kinds(analysis):
@@ -104,6 +107,16 @@ def clamp(selection: dict[str, Any] | None, analysis: Analysis | None) -> dict[s
     if out["token"] is not None and not 0 <= out["token"] < analysis.n_tokens:
         out["token"] = None
     return out
+
+
+def saliency_methods(analysis: Analysis) -> list[str]:
+    """The saliency methods an analysis holds (per token or per step) or can get: a part of its own it offers,
+    and, until its saliency stage has landed, the methods its request asks for."""
+    held = set(analysis.saliency) | set(analysis.step_saliency)
+    held |= {name.split(".", 1)[1] for name in analysis.parts if name.startswith("saliency.")}
+    if "saliency" not in analysis.stages_done:
+        held |= set(analysis.request.methods)
+    return [method for method in SALIENCY_METHODS if method in held]
 
 
 def parse_view_options(query: dict[str, Any]) -> dict[str, Any]:

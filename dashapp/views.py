@@ -92,13 +92,22 @@ class View:
 
 
 def part_bar(view: str) -> Callable[[], Any]:
-    """Above a view drawn from a part: the part's state and estimated cost, and a button that asks for it
-    when it is offered (dashapp/pages/analyze/parts.py fills them in)."""
+    """Above a view drawn from a part: the part's state and estimated cost, a button that asks for it when it
+    is offered, and one that cancels its job while it is queued or running (dashapp/pages/analyze/parts.py
+    fills them in)."""
     return lambda: html.Div(
         [
             html.Span(id=ids.part_note(view), className="me-2 small text-body-secondary"),
             dbc.Button(
                 id=ids.part_button(view), size="sm", color="primary", outline=True, style={"display": "none"}
+            ),
+            dbc.Button(
+                "Cancel",
+                id=ids.part_cancel(view),
+                size="sm",
+                color="secondary",
+                outline=True,
+                style={"display": "none"},
             ),
         ],
         className="mb-1 part-bar",
@@ -275,7 +284,12 @@ STEPS = View(
     applies=lambda a: bool(a.steps),
 )
 PREDICTIONS = View(
-    "predictions", "Predictions", lambda a, s, theme: predictions_figure(a, theme), width=5, in_report=True
+    "predictions",
+    "Predictions",
+    lambda a, s, theme: predictions_figure(a, theme, s["step"]),
+    depends_on=("step",),
+    width=5,
+    in_report=True,
 )
 ATTENTION_GRAPH = View(
     "attention-graph",

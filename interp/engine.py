@@ -30,7 +30,6 @@ from interp.schema import Analysis, AnalysisRequest, InputError
 from interp.sensitivity import ScoreRule, attention_sensitivity
 from interp.stages import Progress, Stage
 from interp.tasks import TaskEngine, engine_for
-from interp.thumbnails import thumbnails
 from interp.tokens import Batch, Tokenized, block_diagonal, pad_batch, repeat_batch, tokenize
 
 OnProgress = Callable[[Progress, float, Analysis | None], None]
@@ -255,17 +254,10 @@ def forward(
         add_logit_lens(lm, analyses, outputs.hidden_states, read_pos)
     for b, (analysis, item) in enumerate(zip(analyses, items)):
         if caught and all("q" in got and "k" in got for got in caught):  # else the attention stays dense
-            _store_qk(analysis, *qk_capture.request_qk(caught, b, item.lengths), lm, item)
+            qk_capture.store(
+                analysis, *qk_capture.request_qk(caught, b, item.lengths), lm.model, item.lengths
+            )
     return analyses
-
-
-def _store_qk(analysis: Analysis, q: np.ndarray, k: np.ndarray, lm: LoadedModel, item: Tokenized) -> None:
-    """Queries and keys the web rebuilds the attention from (the analysis stores them instead of it), and
-    the overview's thumbnails; dense attention stays where float16 cannot hold q and k."""
-    found = qk_capture.compact(q, k, qk_capture.layout(lm.model, item.lengths), analysis.attention)  # type: ignore[arg-type]
-    if found is not None:
-        analysis.queries, analysis.keys, analysis.attention_lse, analysis.qk_layout = found
-        analysis.attention_thumbs = thumbnails(analysis.attention)  # type: ignore[arg-type]
 
 
 def saliency_stage(

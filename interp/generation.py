@@ -10,6 +10,7 @@ the token chosen, on the prompt and the tokens before it: one batch, a row per s
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,7 +41,9 @@ def analyze_generation(
         )
     analysis = Analysis(request, lm.fingerprint, [], [], [], [], [], [], None, device=str(lm.device))
     laps = Laps(analysis, report)
-    chosen, predictions, attention = decode(lm, prompt, request.generate, request.sample_seed, request.top_k)
+    chosen, predictions, attention, qk = decode(
+        lm, prompt, request.generate, request.sample_seed, request.top_k
+    )
     n0, T = len(prompt), len(chosen)
     tokens = lm.tokenizer.convert_ids_to_tokens(chosen)
     labels = [token_label(lm, i) for i in chosen]
@@ -52,6 +55,10 @@ def analyze_generation(
     analysis.special_tokens = item.special_tokens + [i in specials for i in chosen]
     analysis.attention = attention
     analysis.head_stats = head_stats(attention, analysis.special_tokens)
+    if qk is not None:  # the neuron view's queries and keys (stored instead of the attention they rebuild)
+        from interp import qk_capture  # (it imports interp.tasks, which imports this)
+
+        qk_capture.store(analysis, *qk, lm.model, [len(analysis.tokens)])
     analysis.steps = [
         {"token": tok, "label": label, "token_id": i, "position": n0 - 1 + t, "predictions": preds}
         for t, (tok, label, i, preds) in enumerate(zip(tokens, labels, chosen, predictions))
@@ -87,11 +94,15 @@ def analyze_generation(
 
 def decode(
     lm: LoadedModel, prompt: list[int], steps: int, seed: int | None, top_k: int
-) -> tuple[list[int], list[list[dict]], np.ndarray]:
-    """Chosen token ids, each step's top-k, and the causal attention over prompt + chosen: [L, H, N, N].
+) -> tuple[list[int], list[list[dict]], np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Chosen token ids, each step's top-k, the causal attention over prompt + chosen: [L, H, N, N], and the
+    queries [L, H, N, d] and keys [L, H_kv, N, d] each pass gave (None where the model's attention is not
+    rebuilt from them: interp.qk_capture.layout).
 
     Stops after the end-of-sequence token, as `generate` does.
     """
+    from interp import qk_capture  # (it imports interp.tasks, which imports this)
+
     generator = None if seed is None else torch.Generator(device=lm.device).manual_seed(seed)
     eos = lm.model.generation_config.eos_token_id
     stop = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
@@ -100,12 +111,18 @@ def decode(
     chosen: list[int] = []
     predictions: list[list[dict]] = []
     rows: list[torch.Tensor] = []  # per pass [L, H, q, k]
-    with torch.inference_mode():
+    # Per pass, per layer: the hooks' q [H, q, d] and k [H_kv, q, d] of the tokens that pass ran (with the
+    # KV cache, its one new token): in order, they are the whole sequence's, as the attention used them.
+    keep_qk = qk_capture.layout(lm.model, [len(prompt)]) is not None
+    passes: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
+    hooks = qk_capture.capturing(lm.model) if keep_qk else nullcontext([])
+    with torch.inference_mode(), hooks as caught:
         out = lm.model(
             input_ids=torch.tensor([prompt], device=lm.device), use_cache=True, output_attentions=True
         )
         while True:
             rows.append(torch.stack(out.attentions)[:, 0].float())
+            passes.append([(got["q"][0], got["k"][0]) for got in caught])
             if len(chosen) == steps or (chosen and chosen[-1] in stop):
                 break
             logits = out.logits[0, -1].float()
@@ -128,4 +145,15 @@ def decode(
         q, k = block.shape[-2:]
         attention[..., start : start + q, :k] = block.cpu().numpy()
         start += q
-    return chosen, predictions, attention
+    qk = None
+    if keep_qk:
+        qk = tuple(
+            np.stack(
+                [
+                    torch.cat([p[layer][part] for p in passes], dim=1).float().cpu().numpy()
+                    for layer in range(len(caught))
+                ]
+            )
+            for part in (0, 1)
+        )
+    return chosen, predictions, attention, qk

@@ -27,8 +27,9 @@ import torch
 from interp.architecture import describe
 from interp.attention_rebuild import layer_scores, softmax
 from interp.neurons import Site, capture, site_of
-from interp.schema import InputError
+from interp.schema import Analysis, InputError
 from interp.tasks import engine_for
+from interp.thumbnails import thumbnails
 
 if TYPE_CHECKING:
     from interp.parts import Subject
@@ -151,6 +152,18 @@ def capture_qk(subject: Subject) -> tuple[np.ndarray, np.ndarray]:
     with capturing(s.lm.model) as caught, torch.no_grad(), s.lm.lock:
         engine_for(s.lm.task).run(s.lm, s.embeds, s.batch, encoder_only=True)
     return request_qk(caught, 0, s.item.lengths)
+
+
+def store(
+    analysis: Analysis, q: np.ndarray, k: np.ndarray, model: torch.nn.Module, lengths: list[int]
+) -> None:
+    """Queries and keys the web rebuilds the attention from (the analysis stores them instead of it) and the
+    neuron view reads, and the overview's thumbnails; dense attention stays where float16 cannot hold q and k."""
+    shape = layout(model, lengths)
+    found = None if shape is None else compact(q, k, shape, analysis.attention)  # type: ignore[arg-type]
+    if found is not None:
+        analysis.queries, analysis.keys, analysis.attention_lse, analysis.qk_layout = found
+        analysis.attention_thumbs = thumbnails(analysis.attention)  # type: ignore[arg-type]
 
 
 def compact(

@@ -33,6 +33,10 @@ class Availability:
     where: str  # "local", "hub cache", "missing"
     detail: str
 
+    def fields(self) -> dict[str, object]:
+        """As a model listing (the API's /models, the CLI's `models`) shows it."""
+        return {"available": self.ok, "where": self.where, "detail": self.detail}
+
 
 class ModelSpec(BaseModel):
     """One [[models]] entry of a registry file (`task` there may be one name or a list)."""

@@ -16,16 +16,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     registry = load_registry()
     rows = []
     for spec in registry.models.values():
-        available = spec.availability()
         rows.append(
-            {
-                "id": spec.id,
-                "tasks": list(spec.tasks),
-                "path": spec.path,
-                "available": available.ok,
-                "where": available.where,
-                "detail": available.detail,
-            }
+            {"id": spec.id, "tasks": list(spec.tasks), "path": spec.path, **spec.availability().fields()}
         )
     if args.json:
         print_json(rows)

@@ -25,7 +25,7 @@ from dashapp.figures.edge_lines import Edges, edge_trace, prune_edges
 from dashapp.figures.kinds import key_labels, key_segments, kind_title, query_segments
 from dashapp.figures.pairs import NO_SENTENCE_B, lacks_sentence_b, pair_mask, pair_name
 from dashapp.figures.tokens import readable_tokens
-from dashapp.figures.window import add_minimap, in_window, rows_height, token_window, window_note
+from dashapp.figures.window import add_minimap, rows_height, token_window, window_edges, window_note
 from interp.schema import Analysis
 
 __all__ = ["Edges", "attention_graph_figure", "prune_edges"]
@@ -117,12 +117,7 @@ def attention_graph_figure(
     window = token_window(rows, selected)
     start, stop = window
     # The window's queries, and whoever attends to the selected key from outside it (lines leave the view).
-    edges = prune_edges(matrix[start:stop], top_k, threshold, first_row=start)
-    if selected_key is not None and (start, stop) != (0, rows):
-        outside = prune_edges(matrix, top_k, threshold)
-        far = ((outside.source < start) | (outside.source >= stop)) & (outside.target == selected_key)
-        edges = edges.joined(outside.where(far))
-    edges = in_window(edges, window, selected, selected_key)
+    edges = window_edges(matrix, window, top_k, threshold, selected, selected_key)
     edges = edges.where(pair_mask(queries, keys, edges.source, edges.target, pair))
     at = side_positions(n, m) if m != n and window == (0, rows) else None  # a short side spread
     outgoing = edges.source == selected

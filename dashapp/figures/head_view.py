@@ -3,7 +3,8 @@
 Heads are legend groups, so toggling a head in the legend is plotly.js's own (instant, no server round
 trip); so is the hover of a token, whose label lists what it attends to in each head. Only the strongest
 edges of each head are sent (top-k per query token), as in the attention graph; a long input shows the
-window of tokens around the selection (dashapp.figures.window).
+window of tokens around the selection (dashapp.figures.window), with the selected token's edges to and from
+tokens outside it, as the attention graph draws them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from plotly.colors import qualitative
 
 from dashapp.figures.attention_graph import token_columns
 from dashapp.figures.common import HIGHLIGHT, apply_theme, empty_figure, escape
-from dashapp.figures.edge_lines import edge_trace, prune_edges
+from dashapp.figures.edge_lines import edge_trace
 from dashapp.figures.kinds import key_labels, key_segments, kind_title, query_segments
 from dashapp.figures.pairs import NO_SENTENCE_B, lacks_sentence_b, pair_mask, pair_name
 from dashapp.figures.tokens import readable_tokens
-from dashapp.figures.window import add_minimap, in_window, rows_height, token_window, window_note
+from dashapp.figures.window import add_minimap, rows_height, token_window, window_edges, window_note
 from interp.schema import Analysis
 
 HEAD_COLORS = qualitative.Dark24
@@ -62,10 +63,11 @@ def head_view_figure(
     top = max(float(rows[shown].max()) if shown and rows.size else 0.0, 1e-9)  # widths: the strongest on show
     for head in shown:
         matrix = rows[head]
-        edges = prune_edges(matrix, TOP_K, first_row=start)
-        edges = in_window(
-            edges.where(pair_mask(queries, keys, edges.source, edges.target, pair)), window, selected
+        # as in the attention graph: the window's queries, and who attends to the selected token from afar
+        edges = window_edges(
+            layer_attention[head], window, TOP_K, 0.0, selected, selected if m == n else None
         )
+        edges = edges.where(pair_mask(queries, keys, edges.source, edges.target, pair))
         strength = np.minimum(WIDTH_BINS - 1, (edges.weight / top * WIDTH_BINS).astype(int))
         color = head_color(head)
         first = True

@@ -1,6 +1,9 @@
-"""Predictions: top-k tokens (mlm, causal-lm), class probabilities, or a similarity score."""
+"""Predictions: top-k tokens (mlm, causal-lm), class probabilities, or a similarity score; for a seq2seq
+target or a generated token, the top-k at the selected step."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import plotly.graph_objects as go
 
@@ -9,7 +12,25 @@ from dashapp.figures.tokens import readable_predictions
 from interp.schema import Analysis
 
 
-def predictions_figure(analysis: Analysis, theme: str | None = None) -> go.Figure:
+def at_step(analysis: Analysis, step: int | None) -> tuple[Analysis, str]:
+    """The analysis with the predictions (and target) of step `step` (None: the first), and the title's note
+    of it; the analysis itself where it has no steps."""
+    if not analysis.steps:
+        return analysis, ""
+    step = step if step is not None and 0 <= step < len(analysis.steps) else 0
+    chosen = analysis.steps[step]
+    label = chosen.get("label") or chosen.get("token")
+    kind = "target" if analysis.target_tokens is not None else "generated"
+    return dataclasses.replace(
+        analysis,
+        predictions=list(chosen.get("predictions") or []),
+        target={"label": label, "index": chosen.get("token_id")},
+    ), f" · {kind} step {step}"
+
+
+def predictions_figure(analysis: Analysis, theme: str | None = None, step: int | None = None) -> go.Figure:
+    """`step`: the target (seq2seq) or generated token whose top-k to show (None: the first)."""
+    analysis, note = at_step(analysis, step)
     if not analysis.predictions:
         return empty_figure("no predictions yet", theme)
     labels = [escape(label) for label in readable_predictions(analysis)]
@@ -28,7 +49,7 @@ def predictions_figure(analysis: Analysis, theme: str | None = None) -> go.Figur
         )
     )
     fig.update_yaxes(autorange="reversed", type="category")
-    title = f"{escape(analysis.request.model)}" + (
+    title = f"{escape(analysis.request.model)}{note}" + (
         f" · saliency explains {escape(target)}" if target is not None else ""
     )
     return apply_theme(fig, theme, title, height=max(180, 60 + 26 * len(labels)), showlegend=False)

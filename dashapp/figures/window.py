@@ -11,13 +11,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashapp.figures.common import HIGHLIGHT, accent, escape
-from dashapp.figures.edge_lines import Edges
+from dashapp.figures.edge_lines import Edges, prune_edges
 
 ROW_PX = 18  # one token's row: a readable label at plotly's default 12 px font
 WINDOW_PX = 720  # the most a graph view's token rows may take
 WINDOW_ROWS = WINDOW_PX // ROW_PX  # 40 tokens
 MINIMAP_DOMAIN = (0.0, 0.06)  # the minimap's share of the figure's width, on the left
 GRAPH_DOMAIN = (0.1, 1.0)
+MARK_PX = 6  # the selected token's mark on the minimap: a bar is ~1.4 px tall at 512 tokens, too thin to see
 
 
 def token_window(n: int, token: int | None, rows: int = WINDOW_ROWS) -> tuple[int, int]:
@@ -42,7 +43,7 @@ def add_minimap(
     what: str,
 ) -> None:
     """All n tokens as thin bars (length: `values`, e.g. the attention each receives) on the left, the window
-    outlined; clicking a bar selects its token. The graph moves to the right of it (x2/y2 are the minimap)."""
+    outlined and the selected token marked; clicking a bar selects its token. The graph moves to the right of it (x2/y2 are the minimap)."""
     n = len(values)
     values = np.asarray(values, dtype=np.float32)
     colors = [HIGHLIGHT if i == token else accent(theme) for i in range(n)]
@@ -71,17 +72,24 @@ def add_minimap(
         )
     )
     start, stop = window
+    across = dict(type="rect", xref="x2 domain", yref="y2", x0=-0.15, x1=1.15)  # the strip's full width
     fig.add_shape(
-        type="rect",
-        xref="x2 domain",
-        yref="y2",
-        x0=-0.15,
-        x1=1.15,
+        **across,
         y0=-start + 0.5,
         y1=-(stop - 1) - 0.5,
         line=dict(color=HIGHLIGHT, width=1.5),
         fillcolor="rgba(255,127,14,0.12)",
     )
+    if token is not None and 0 <= token < n:  # at least MARK_PX tall however many tokens share the strip
+        fig.add_shape(
+            **across,
+            ysizemode="pixel",
+            yanchor=-token,
+            y0=-MARK_PX / 2,
+            y1=MARK_PX / 2,
+            line=dict(width=0),
+            fillcolor=HIGHLIGHT,
+        )
     fig.update_layout(
         xaxis=dict(domain=GRAPH_DOMAIN),
         xaxis2=dict(
@@ -94,6 +102,26 @@ def add_minimap(
         yaxis2=dict(visible=False, range=[-n + 0.5, 0.5], fixedrange=True, anchor="x2"),
         bargap=0,
     )
+
+
+def window_edges(
+    matrix: np.ndarray,
+    window: tuple[int, int],
+    top_k: int,
+    threshold: float,
+    token: int | None,
+    key: int | None = None,
+) -> Edges:
+    """The edges a graph view draws of one attention map [queries, keys]: its window's queries' strongest,
+    and whoever attends to the selected key (None: no key selected) from outside the window (lines leave
+    the view), kept as in_window says."""
+    start, stop = window
+    edges = prune_edges(matrix[start:stop], top_k, threshold, first_row=start)
+    if key is not None and window != (0, max(matrix.shape)):
+        outside = prune_edges(matrix, top_k, threshold)
+        far = ((outside.source < start) | (outside.source >= stop)) & (outside.target == key)
+        edges = edges.joined(outside.where(far))
+    return in_window(edges, window, token, key)
 
 
 def in_window(edges: Edges, window: tuple[int, int], token: int | None, key: int | None = None) -> Edges:

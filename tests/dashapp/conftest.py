@@ -24,6 +24,22 @@ CHROME_ARGS = (
 )
 
 
+@pytest.fixture
+def ex():
+    """The job layer as the callback tests drive it: in memory, no worker (tests/dashapp/fakes.py)."""
+    from tests.dashapp.fakes import FakeExecutor
+
+    return FakeExecutor()
+
+
+@pytest.fixture
+def services(ex, tiny_registry):
+    """Forms name tiny models: the registry must know them whichever test runs first."""
+    from dashapp.services import Services
+
+    return Services(ex)
+
+
 @dataclass
 class LiveApp:
     url: str

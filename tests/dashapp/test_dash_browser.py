@@ -13,6 +13,7 @@ from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
 )
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -48,6 +49,21 @@ def wait_title(driver, graph_id: str, *parts: str) -> str:
         return title if all(p in title for p in parts) else None
 
     return wait_for(driver, complete)
+
+
+def click_point(driver, css: str, index: int, landed) -> None:
+    """Click the `index`th plotly point matching `css` until `landed(driver)`: plotly's drag layer takes the
+    pointer, so a click at the point's pixel is a click on the point (again until it lands: a re-render may
+    replace the point under the pointer)."""
+    points = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, css))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", points[index])
+
+    def click(d) -> bool:
+        point = d.find_elements(By.CSS_SELECTOR, css)[index]
+        ActionChains(d).move_to_element(point).pause(0.3).click().perform()
+        return bool(landed(d))
+
+    wait_for(driver, click, timeout=60)
 
 
 def no_alert(driver) -> bool:

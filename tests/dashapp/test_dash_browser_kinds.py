@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.dashapp.test_dash_browser import texts, title_of, wait_for, wait_title
+from tests.dashapp.test_dash_browser import click_point, texts, title_of, wait_for, wait_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -80,15 +80,7 @@ def test_clicking_a_generated_token_selects_its_step_everywhere(live_app, browse
     browser.get(f"{live_app.url}/?model=tiny-gpt2&task=causal-lm&text=the+cat+sat&generate=3")
     wait_title(browser, "analyze-steps", "Generated tokens")
     assert browser.find_element(By.ID, "analyze-generate").get_attribute("value") == "3"
-    points = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#analyze-steps .point"))
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", points[1])
-
-    def click_second(driver) -> bool:
-        point = driver.find_elements(By.CSS_SELECTOR, "#analyze-steps .point")[1]
-        ActionChains(driver).move_to_element(point).pause(0.3).click().perform()
-        return "step 1" in title_of(driver, "analyze-steps")
-
-    wait_for(browser, click_second, timeout=60)
+    click_point(browser, "#analyze-steps .point", 1, lambda d: "step 1" in title_of(d, "analyze-steps"))
     wait_title(browser, "analyze-saliency", "(step 1)")
     row = int(wait_for(browser, lambda d: query(d).get("token"))[0])  # the token whose row predicted it
     # the prompt's tokens, then the 3 generated: step 1 was predicted at the prompt's length
@@ -101,6 +93,8 @@ def test_clicking_a_generated_token_selects_its_step_everywhere(live_app, browse
         ),
     )
     assert shapes[0]["y0"] == row - 0.5  # the heatmap's row that predicted the step is outlined
+    # generation stores q/k too: the neuron view explains the row that predicted the step
+    wait_title(browser, "analyze-neuron-view", "Neuron view · layer 0")
 
 
 def markers_of_strip(driver) -> list:

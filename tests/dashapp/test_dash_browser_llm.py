@@ -6,10 +6,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.dashapp.test_dash_browser import title_of, wait_for, wait_title
+from tests.dashapp.test_dash_browser import click_point, title_of, wait_for, wait_title
 from tests.dashapp.test_dash_browser_ux import set_theme
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -42,13 +41,13 @@ def test_a_click_on_a_logit_lens_row_selects_its_layer(live_app, browser, screen
 
     lens = browser.find_element(By.ID, "analyze-logit-lens")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", lens)
-
-    def click_layer_0(driver) -> bool:  # the target's bar of layer 0 (again until the click lands)
-        bar = driver.find_elements(By.CSS_SELECTOR, "#analyze-logit-lens .bars .point")[0]
-        ActionChains(driver).move_to_element(bar).pause(0.3).click().perform()
-        return "layer 0 selected" in title_of(driver, "analyze-logit-lens")
-
-    wait_for(browser, click_layer_0, timeout=60)
+    # the target's bar of layer 0
+    click_point(
+        browser,
+        "#analyze-logit-lens .bars .point",
+        0,
+        lambda d: "layer 0 selected" in title_of(d, "analyze-logit-lens"),
+    )
     wait_title(browser, "analyze-heatmap", "layer 0")
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("layer") == ["0"])
     assert "layer 0 · sliding 4" in browser.find_element(By.ID, "analyze-layer").text

@@ -104,6 +104,16 @@ def test_512_tokens_stay_readable_and_a_click_updates_every_view(live_app, brows
     start = token - 20
     assert f"tokens {start}–{start + 39} of 512" in title_of(browser, "analyze-attention-graph")
     assert texts(browser, "#analyze-attention-graph .scatterlayer .textpoint")[20] == analysis.tokens[token]
+    # the selected token's mark on the minimap: a few pixels tall where its bar is 1.4, centred on the bar
+    for view in ("analyze-attention-graph", "analyze-head-view"):
+        bar = browser.find_elements(By.CSS_SELECTOR, f"#{view} .barlayer .point")[token].rect
+        marks = [
+            shape.rect
+            for shape in browser.find_elements(By.CSS_SELECTOR, f"#{view} .shapelayer path")
+            if 5 <= shape.rect["height"] <= 8
+        ]
+        assert len(marks) == 1, view
+        assert abs(marks[0]["y"] + marks[0]["height"] / 2 - (bar["y"] + bar["height"] / 2)) <= 1.5, view
 
     # a token button far away: the window follows it
     button = browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[100]

@@ -1,14 +1,18 @@
-"""The target-token strip of a seq2seq analysis in headless Chromium: a click explains that step."""
+"""The target-token strip of a seq2seq analysis in headless Chromium: a click explains that step, and the
+predictions follow it (that step's top-k)."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.dashapp.test_dash_browser import title_of, wait_for, wait_title
+from dashapp.figures.predictions import at_step
+from dashapp.figures.tokens import readable_predictions
+from interp.schema import AnalysisRequest
+from tests.dashapp.test_dash_browser import click_point, texts, title_of, wait_for, wait_title
+from workers.executor import request_key
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -17,18 +21,19 @@ def test_clicking_a_target_token_explains_that_step(live_app, browser, screensho
     browser.get(f"{live_app.url}/?model=tiny-bart&task=seq2seq&text=the+cat+sat+down&pair=a+cat+sat")
     wait_title(browser, "analyze-steps", "Target tokens")
     wait_title(browser, "analyze-saliency", "Saliency")
-    points = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#analyze-steps .point"))
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", points[1])
-
-    # plotly's drag layer takes the pointer: a click at the point's pixel is a click on the point (again
-    # until it lands: a re-render may replace the point under the pointer)
-    def click_second(driver) -> bool:
-        point = driver.find_elements(By.CSS_SELECTOR, "#analyze-steps .point")[1]
-        ActionChains(driver).move_to_element(point).pause(0.3).click().perform()
-        return "step 1" in title_of(driver, "analyze-steps")
-
-    wait_for(browser, click_second, timeout=60)
+    analysis = live_app.executor.result(
+        request_key(
+            AnalysisRequest(model="tiny-bart", task="seq2seq", text="the cat sat down", pair="a cat sat")
+        )
+    )
+    expected = [readable_predictions(at_step(analysis, step)[0]) for step in (0, 1)]
+    assert expected[0] != expected[1] or analysis.steps[0] != analysis.steps[1]
+    wait_title(browser, "analyze-predictions", "target step 0")
+    assert sorted(texts(browser, "#analyze-predictions .ytick text")) == sorted(expected[0])
+    click_point(browser, "#analyze-steps .point", 1, lambda d: "step 1" in title_of(d, "analyze-steps"))
     wait_title(browser, "analyze-saliency", "(step 1)")
+    wait_title(browser, "analyze-predictions", "target step 1")  # the top-k at the selected target token
+    assert sorted(texts(browser, "#analyze-predictions .ytick text")) == sorted(expected[1])
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("step") == ["1"])
     strip = browser.find_element(By.ID, "analyze-steps")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", strip)

@@ -35,17 +35,6 @@ FORM = {
 }
 
 
-@pytest.fixture
-def ex() -> FakeExecutor:
-    return FakeExecutor()
-
-
-@pytest.fixture
-def services(ex, tiny_registry) -> Services:
-    """Forms name tiny models: the registry must know them whichever test runs first."""
-    return Services(ex)
-
-
 def cached(ex: FakeExecutor, **kw) -> tuple[str, object]:
     analysis = synthetic_analysis(**kw)
     return ex.put(analysis), analysis

@@ -72,13 +72,11 @@ def test_a_long_input_shows_a_labelled_window_around_the_token_and_a_minimap_of_
     assert fig.layout.height <= 900  # bounded: no 1,600 px column of dots
     assert tuple(fig.layout.yaxis.range) == (-319.5, -279.5)
     # each token's top 3 keys over the whole row, drawn where both ends are in the window, and the
-    # selected token's own wherever they lead (its lines leave the view; the graph also draws who
-    # attends to it from afar)
+    # selected token's own wherever they lead (its lines leave the view), and who attends to it from afar
     maps = [analysis.attention[1].mean(0)] if build == "graph" else list(analysis.attention[1])
     top = {(i, int(j)) for m in maps for i in range(n) for j in np.argsort(-m[i])[:3]}
     inside = range(280, 320)
-    own = (lambda i, j: 300 in (i, j)) if build == "graph" else (lambda i, j: i == 300)
-    assert _lines(fig) == {(i, j) for i, j in top if (i in inside and j in inside) or own(i, j)}
+    assert _lines(fig) == {(i, j) for i, j in top if (i in inside and j in inside) or 300 in (i, j)}
     assert any(i not in inside or j not in inside for i, j in _lines(fig))
     minimap = next(t for t in fig.data if t.type == "bar")
     assert list(minimap.customdata) == list(range(n)) and minimap.marker.color[300] == HIGHLIGHT
@@ -88,12 +86,29 @@ def test_a_long_input_shows_a_labelled_window_around_the_token_and_a_minimap_of_
     assert list(_queries(figure(n - 1)).customdata)[-1] == n - 1
 
 
-def test_the_graph_keeps_far_edges_into_the_selected_token():
+@pytest.mark.parametrize("build", ["graph", "head view"])
+def test_both_graph_views_keep_far_edges_into_the_selected_token(build):
     analysis = synthetic_analysis(n_words=200, layers=1, heads=1)
     analysis.attention[0, 0, 150, :] = 0
     analysis.attention[0, 0, 150, 5] = 1  # token 150 attends only to token 5, far outside 5's window
-    edges = _lines(attention_graph_figure(analysis, 0, 0, 5, top_k=1))
+    fig = {
+        "graph": lambda: attention_graph_figure(analysis, 0, 0, 5, top_k=1),
+        "head view": lambda: head_view_figure(analysis, 0, "all", None, 5),
+    }[build]()
+    edges = _lines(fig)
     assert (150, 5) in edges and all(5 in e or 0 <= e[0] < WINDOW_ROWS for e in edges)
+
+
+@pytest.mark.parametrize("build", ["graph", "head view"])
+def test_the_minimap_marks_the_selected_token_at_least_a_few_pixels_tall(build):
+    analysis = synthetic_analysis(n_words=510, layers=1, heads=2)
+    fig = {
+        "graph": lambda: attention_graph_figure(analysis, 0, None, 300, top_k=3),
+        "head view": lambda: head_view_figure(analysis, 0, "all", None, 300),
+    }[build]()
+    [mark] = [s for s in fig.layout.shapes if s.ysizemode == "pixel"]
+    assert mark.yref == "y2" and mark.yanchor == -300 and mark.y1 - mark.y0 >= 5
+    assert mark.fillcolor == HIGHLIGHT
 
 
 def test_a_short_input_has_no_window_and_no_minimap():

@@ -22,24 +22,11 @@ from dashapp.figures.saliency import saliency_figure
 from dashapp.pages import compare, components, history
 from dashapp.pages.analyze import drawing, layout, run, selecting, showing
 from dashapp.selection import parse_view_options
-from dashapp.services import Services
 from dashapp.views import VIEWS
 from interp.task_specs import task_spec
-from tests.dashapp.fakes import FakeExecutor
 from tests.dashapp.synthetic import synthetic_analysis
 
 SELECTION = {"layer": 2, "head": 1, "token": 3, "method": "grad_norm"}
-
-
-@pytest.fixture
-def ex() -> FakeExecutor:
-    return FakeExecutor()
-
-
-@pytest.fixture
-def services(ex, tiny_registry) -> Services:
-    """Forms name tiny models: the registry must know them whichever test runs first."""
-    return Services(ex)
 
 
 # --- 2. sharing ------------------------------------------------------------------------------------

@@ -11,25 +11,43 @@ from interp.attention_rebuild import neuron_row
 from interp.schema import Analysis, AnalysisRequest
 
 CASES = [
-    ("tiny-gpt2", "causal-lm", "the quick brown fox jumps", None),
-    ("tiny-roberta-mlm", "mlm", "the cat sat on the <mask> .", None),
-    ("tiny-distilbert-sst", "sst", "what a boring story", None),
-    ("tiny-llama", "causal-lm", "the quick brown fox jumps over the lazy dog", None),  # GQA, rotary
-    ("tiny-gemma2", "causal-lm", "the quick brown fox jumps over the lazy dog", None),  # window, soft-cap
-    ("tiny-bert-sim", "similarity", "a man is playing", "a woman reads a book"),  # two sequences
+    ("tiny-gpt2", "causal-lm", "the quick brown fox jumps", None, None),
+    ("tiny-roberta-mlm", "mlm", "the cat sat on the <mask> .", None, None),
+    ("tiny-distilbert-sst", "sst", "what a boring story", None, None),
+    ("tiny-llama", "causal-lm", "the quick brown fox jumps over the lazy dog", None, None),  # GQA, rotary
+    (
+        "tiny-gemma2",
+        "causal-lm",
+        "the quick brown fox jumps over the lazy dog",
+        None,
+        None,
+    ),  # window, soft-cap
+    ("tiny-bert-sim", "similarity", "a man is playing", "a woman reads a book", None),  # two sequences
+    # Generation: q/k caught pass by pass (the KV cache's one new token each), against the decoded attention
+    ("tiny-gpt2", "causal-lm", "the quick brown fox", None, 6),
+    ("tiny-llama", "causal-lm", "the quick brown fox jumps", None, 6),
+    ("tiny-qwen3", "causal-lm", "the quick brown fox jumps", None, 6),  # q/k norms
 ]
 
 
-@pytest.mark.parametrize("model_id,task,text,pair", CASES, ids=[c[0] for c in CASES])
-def test_scores_softmax_to_the_stored_attention_row(registry, model_id, task, text, pair):
+@pytest.mark.parametrize(
+    "model_id,task,text,pair,generate",
+    CASES,
+    ids=[c[0] + (f"-generate{c[4]}" if c[4] else "") for c in CASES],
+)
+def test_scores_softmax_to_the_stored_attention_row(registry, model_id, task, text, pair, generate):
     from interp.engine import analyze
     from interp.neurons import neuron_view
 
-    request = AnalysisRequest(model_id, task, text, pair, methods=())
+    request = AnalysisRequest(
+        model_id, task, text, pair, methods=(), **({"generate": generate} if generate else {})
+    )
     analysis = analyze(request, registry=registry)
     record = decode(encode(*analysis.to_record()))
     stored = Analysis.from_record(record.meta, record.arrays)
+    assert stored.attention_is_rebuilt and "attention" not in record.arrays
     L, H, N, _ = stored.attention.shape
+    assert len(analysis.tokens) == N and (not generate or len(analysis.steps) == generate)
     for layer, head, token in ((0, 0, N - 1), (L - 1, H - 1, N // 2), (L - 1, 1, 2)):
         row = neuron_row(stored.queries, stored.keys, stored.qk_layout, layer, head, token)
         n = len(row["scores"])
@@ -43,6 +61,8 @@ def test_scores_softmax_to_the_stored_attention_row(registry, model_id, task, te
         if not stored.qk_layout["softcap"]:
             dots = row["products"].sum(-1) * stored.qk_layout["scales"][layer]
             np.testing.assert_allclose(dots, row["scores"], rtol=1e-5, atol=1e-6)
+        if generate:  # the engine's neuron view runs the prompt alone
+            continue
         # The engine's own neuron view (hooks on the model): the same vectors, to float16's precision.
         engine = neuron_view(request, layer, head, token, registry=registry)
         if stored.qk_layout["windows"][layer] is None:

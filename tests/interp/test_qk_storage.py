@@ -8,13 +8,10 @@ import pytest
 from cache.codec import decode, encode
 from interp.attention_rebuild import AttentionStack, rebuild_layer
 from interp.schema import Analysis, AnalysisRequest
+from tests.interp.test_engine_reference import CASES as TASK_CASES
 
 CASES = [
-    ("tiny-bert-mnli", "mnli", "a man is playing a guitar", "a person plays music"),
-    ("tiny-distilbert-sst", "sst", "what a boring story", None),
-    ("tiny-roberta-mlm", "mlm", "the cat sat on the <mask> .", None),
-    ("tiny-gpt2", "causal-lm", "the quick brown fox", None),
-    ("tiny-bert-sim", "similarity", "a man is playing", "a woman reads a book"),
+    *TASK_CASES,  # one of each task
     *[
         (f"tiny-{family}", "causal-lm", "the quick brown fox jumps over the lazy dog", None)
         for family in ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "mistral")

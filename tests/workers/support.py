@@ -37,6 +37,8 @@ SLOW = AnalysisRequest(
     methods=("integrated_gradients", "attention_sensitivity"),
     ig_steps=250,
 )
+# Integrated gradients alone, many steps: seconds of work as a part of its own, time to cancel it.
+SLOW_IG = SLOW.with_(methods=("grad_norm", "integrated_gradients"), ig_steps=1000)
 TIMEOUT = 180
 
 

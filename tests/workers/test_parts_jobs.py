@@ -12,7 +12,7 @@ import pytest
 
 from cache import DiskStore
 from interp.schema import AnalysisRequest
-from tests.workers.support import TIMEOUT, wait_for
+from tests.workers.support import SLOW_IG, TIMEOUT, wait_for
 from workers.compute import JobContext, run_jobs
 from workers.executor import EmbeddedExecutor, request_key
 from workers.job_status import Focus, JobStatus
@@ -25,14 +25,6 @@ ALL = AnalysisRequest(
     text="the movie was great and the actors were good",
     methods=("grad_norm", "integrated_gradients", "attention_sensitivity"),
     ig_steps=8,
-)
-# Many IG steps: seconds of work, time to cancel the part.
-SLOW_IG = AnalysisRequest(
-    model="tiny-gpt2",
-    task="causal-lm",
-    text=" ".join(["the cat sat on the mat while the dog slept"] * 5),
-    methods=("grad_norm", "integrated_gradients"),
-    ig_steps=400,
 )
 
 

@@ -29,7 +29,14 @@ POLL_OUTPUTS = (
     "progress_text",
 )
 PART_VIEWS = ("sensitivity", "saliency")  # views with a part bar (dashapp.views.part_bar)
+# What a part bar's clicks and its poll change (allow_duplicate: the page's other callbacks write them too).
 PART_OUTPUTS = ("asked", "poll_disabled", "shown", "alert")
+PART_TARGETS = (
+    (ids.PART_JOBS, "data"),
+    (ids.PART_POLL, "disabled"),
+    (ids.SHOWN, "data"),
+    (ids.ALERT, "children"),
+)
 EXPORT_BUTTONS = (ids.EXPORT_JSON, ids.EXPORT_CSV, ids.EXPORT_NPZ, ids.EXPORT_HTML)
 # The form's components, by field name.
 FORM_IDS = {
@@ -79,7 +86,8 @@ def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
 
 
 def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
-    """The part bars above the views drawn from parts: state and estimate, the button, following the jobs."""
+    """The part bars above the views drawn from parts: state and estimate, the buttons (compute, cancel),
+    following the jobs."""
     if not names:
         return
     app.callback(
@@ -90,6 +98,7 @@ def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
                 (ids.part_note(name), "children"),
                 (ids.part_button(name), "children"),
                 (ids.part_button(name), "style"),
+                (ids.part_cancel(name), "style"),
             )
         ),
         Input(ids.SHOWN, "data"),
@@ -97,30 +106,35 @@ def wire_parts(app: dash.Dash, services: Services, names: list[str]) -> None:
         Input(ids.PART_JOBS, "data"),
     )(lambda shown, sel, asked: parts.notes(services, shown, sel, asked, names))
 
+    actions = {ids.PART_BUTTON: parts.ask, ids.PART_CANCEL: parts.cancel}
+
+    outputs = [Output(component, prop, allow_duplicate=True) for component, prop in PART_TARGETS]
+
     @app.callback(
-        Output(ids.PART_JOBS, "data", allow_duplicate=True),
-        Output(ids.PART_POLL, "disabled", allow_duplicate=True),
-        Output(ids.SHOWN, "data", allow_duplicate=True),
-        Output(ids.ALERT, "children", allow_duplicate=True),
-        *(Input(ids.part_button(name), "n_clicks") for name in names),
+        *outputs,
+        *(Input(button(name), "n_clicks") for button in (ids.part_button, ids.part_cancel) for name in names),
         State(ids.SHOWN, "data"),
         State(ids.SELECTION, "data"),
         State(ids.PART_JOBS, "data"),
         prevent_initial_call=True,
     )
-    def _ask(*args):
+    def _clicked(*args):
         *clicks, shown, sel, asked = args
         trigger = ctx.triggered_id
         if not isinstance(trigger, str) or not any(clicks):
             raise dash.exceptions.PreventUpdate
-        view = trigger.removeprefix(ids.PART_BUTTON)
-        return _pick(parts.ask(services, view, shown, sel, asked), PART_OUTPUTS)
+        [(prefix, act)] = [(p, act) for p, act in actions.items() if trigger.startswith(p)]
+        return _pick(act(services, trigger.removeprefix(prefix), shown, sel, asked), PART_OUTPUTS)
 
     app.callback(
-        Output(ids.PART_JOBS, "data", allow_duplicate=True),
-        Output(ids.PART_POLL, "disabled", allow_duplicate=True),
-        Output(ids.SHOWN, "data", allow_duplicate=True),
-        Output(ids.ALERT, "children", allow_duplicate=True),
+        *outputs[:2],
+        Input(ids.SHOWN, "data"),
+        Input(ids.SELECTION, "data"),
+        State(ids.PART_JOBS, "data"),
+        prevent_initial_call=True,
+    )(lambda shown, sel, asked: _pick(parts.adopt(services, shown, sel, asked, names), PART_OUTPUTS[:2]))
+    app.callback(
+        *outputs,
         Input(ids.PART_POLL, "n_intervals"),
         State(ids.PART_JOBS, "data"),
         State(ids.SHOWN, "data"),
@@ -241,6 +255,14 @@ def wire_job(app: dash.Dash, services: Services) -> None:
         State(ids.SELECTION, "data"),
         prevent_initial_call=True,
     )(lambda shown, sel: selecting.dimension_options(services, shown, sel))
+    app.callback(
+        Output(ids.METHOD, "options"),
+        Output(ids.METHOD, "value", allow_duplicate=True),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
+        Input(ids.SHOWN, "data"),
+        State(ids.SELECTION, "data"),
+        prevent_initial_call=True,
+    )(lambda shown, sel: selecting.method_options(services, shown, sel))
     app.callback(Output(ids.TARGET_CHOICES, "children"), Input(ids.SHOWN, "data"))(
         lambda shown: drawing.target_choices(services, shown)
     )

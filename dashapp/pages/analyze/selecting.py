@@ -11,6 +11,8 @@ from dash import no_update
 from dashapp import ids
 from dashapp.figures.architecture import head_label, layer_label
 from dashapp.figures.kinds import ENCODER, KIND_LABELS
+from dashapp.figures.saliency import METHOD_NAMES
+from dashapp.figures.sensitivity import seconds_text
 from dashapp.selection import (
     HEAD_AVERAGE,
     clamp,
@@ -19,6 +21,7 @@ from dashapp.selection import (
     head_value,
     int_list,
     query_string,
+    saliency_methods,
 )
 from dashapp.services import Services
 from dashapp.views import VIEWS, View
@@ -91,6 +94,26 @@ def dimension_options(services: Services, shown: dict | None, selection: dict | 
         [{"label": f"L{n}", "value": n} for n in range(analysis.num_layers)],
         [{"label": f"h{n}", "value": n} for n in range(analysis.num_heads)],
     )
+
+
+def method_options(services: Services, shown: dict | None, selection: dict | None) -> tuple:
+    """The saliency methods the analysis on show holds or offers as a part (with its estimate), the selected
+    one among them, and the selection where its method was not among them (no_update where it was)."""
+    analysis = services.analysis((shown or {}).get("key"))
+    if analysis is None:
+        return no_update, no_update, no_update
+    options = []
+    for method in saliency_methods(analysis):
+        part = analysis.parts.get(f"saliency.{method}") or {}
+        label, state = METHOD_NAMES.get(method, method), part.get("state")
+        if state == "offered":  # a part of its own: computed when asked for (the part bar's button)
+            label += " · on request " + seconds_text(part.get("estimate_s"))
+        elif state not in (None, "done"):
+            label += f" · {state}"
+        options.append({"label": label, "value": method})
+    method = clamp(selection, analysis)["method"]
+    changed = {**default_selection(), **(selection or {}), "method": method}
+    return options, method, no_update if (selection or {}).get("method") == method else changed
 
 
 def url_query(
