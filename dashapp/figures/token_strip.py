@@ -6,7 +6,7 @@ Plain Dash components, so user text is escaped by React and never parsed as HTML
 from __future__ import annotations
 
 import numpy as np
-from dash import Patch, html
+from dash import html
 
 from dashapp import ids
 from dashapp.figures.tokens import readable_tokens
@@ -58,14 +58,3 @@ def token_class(analysis: Analysis, index: int, selected: bool) -> str:
         + (" token-special" if special else "")
         + (" token-continues" if continues else "")
     )
-
-
-def token_strip_patch(analysis: Analysis, previous: int | None, token: int | None) -> Patch:
-    """Move the selection mark from `previous` to `token`: two class names, not 512 buttons."""
-    patch = Patch()
-    for index in {previous, token} - {None}:
-        if 0 <= index < analysis.n_tokens:
-            patch["props"]["children"][index]["props"]["className"] = token_class(
-                analysis, index, index == token
-            )
-    return patch

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from dash import Patch, no_update
 
-from dashapp import ids, jobs
-from dashapp.figures.common import HIGHLIGHT
+from dashapp import ids, jobs, redraw
 from dashapp.pages import compare, history
 from dashapp.pages.analyze import drawing, run, selecting
 from dashapp.selection import default_selection, parse_selection
@@ -245,10 +244,10 @@ def test_views_follow_the_selection(services, ex):
     )
 
 
-def patched(out) -> dict:
-    """{location: value} of a Patch's assignments."""
-    assert isinstance(out, Patch), type(out)
-    return {tuple(op["location"]): op["params"]["value"] for op in out.to_plotly_json()["operations"]}
+def marked(out) -> list[dict]:
+    """The shapes of a token mark the browser moves."""
+    assert isinstance(out, redraw.Mark), type(out)
+    return out.shapes
 
 
 def test_views_send_only_what_changed(services, ex):
@@ -265,27 +264,23 @@ def test_views_send_only_what_changed(services, ex):
     def again(vid, selection, theme="light"):
         return drawing.redraw_view(services, by_id(vid), view, selection, theme, drawn[vid])
 
-    # a token click: the big matrices get their outline patched, views that show no token get nothing
+    # a token click: the big matrices get their outline moved (a Mark the browser draws), views that show no
+    # token get nothing; the token strip marks its button in the browser (assets/token_strip.js)
     token = {**sel, "token": 3}
     outline, _ = again(ids.HEATMAP, token)
-    assert [s_["y0"] for s_ in patched(outline)[("layout", "shapes")]] == [2.5, -0.5]  # row 3, column 3
-    assert list(patched(again(ids.SENSITIVITY, token)[0])) == [("layout", "shapes")]
-    bars = patched(again(ids.SALIENCY, token)[0])
-    assert len(bars) == 4 and all(
-        colors[3] == HIGHLIGHT and colors.count(HIGHLIGHT) == 1 for colors in bars.values()
-    )
+    assert [s_["y0"] for s_ in marked(outline)] == [2.5, -0.5]  # row 3, column 3
+    assert [s_["y0"] for s_ in marked(again(ids.SENSITIVITY, token)[0])] == [2.5]
+    band = marked(again(ids.SALIENCY, token)[0])  # behind every method's bars: the row of token 3
+    assert {(s_["xref"], s_["x0"], s_["x1"], s_["y0"], s_["y1"]) for s_ in band} == {
+        ("paper", 0, 1, 2.5, 3.5)
+    }
     assert again(ids.MODEL_GRID, token) == (no_update, no_update)
     assert again(ids.PREDICTIONS, token) == (no_update, no_update)
-    marks = patched(again(ids.TOKEN_STRIP, token)[0])
-    # token 3 is "##ick": it continues the word before it
-    assert marks == {("props", "children", 3, "props", "className"): "token token-selected token-continues"}
-    moved = drawing.redraw_view(
-        services, by_id(ids.TOKEN_STRIP), view, {**sel, "token": 5}, "light", again(ids.TOKEN_STRIP, token)[1]
+    assert again(ids.TOKEN_STRIP, token) == (no_update, no_update)
+    unselected = drawing.redraw_view(
+        services, by_id(ids.SALIENCY), view, sel, "light", again(ids.SALIENCY, token)[1]
     )[0]
-    assert patched(moved) == {
-        ("props", "children", 3, "props", "className"): "token token-continues",
-        ("props", "children", 5, "props", "className"): "token token-selected",
-    }
+    assert marked(unselected) == []  # no token any more: the mark goes
     assert any(t.name == "selected attends to" for t in again(ids.ATTENTION_GRAPH, token)[0].data)
     # a saliency method colours the token strip and is marked among the saliency bars; a layer redraws what
     # shows the layer
@@ -314,7 +309,7 @@ def test_a_placeholder_gets_no_token_outline(services, ex):
         drawing.redraw_view(services, by_id(ids.SENSITIVITY), view, {**sel, "token": 2}, None, drawn)[0]
         is no_update
     )
-    assert patched(
+    assert marked(
         drawing.redraw_view(
             services,
             by_id(ids.HEATMAP),

@@ -1,0 +1,45 @@
+// The token strip in the browser: a click selects its token, and the selection mark moves, without a server
+// round trip. At 512 tokens a server Patch of the strip's children made Dash re-walk all 512 buttons (their
+// pattern-matching ids) and fire every callback that takes them as inputs: over a second on the main thread.
+window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    interpboard: Object.assign({}, (window.dash_clientside || {}).interpboard, {
+        // token_button(ALL).n_clicks -> the selection with that token (dashapp.pages.analyze.selecting), and in
+        // mask mode the click for the server, which masks the token's word and runs again
+        selectToken: function (_clicks, selection, maskMode) {
+            const no = window.dash_clientside.no_update;
+            const fired = window.dash_clientside.callback_context.triggered;
+            if (!fired || fired.length !== 1 || !fired[0].value) {
+                return [no, no];  // a strip drawn anew: its buttons arrive with n_clicks 0
+            }
+            const id = JSON.parse(fired[0].prop_id.slice(0, fired[0].prop_id.lastIndexOf(".")));
+            const masked = maskMode ? {index: id.index, n: fired[0].value} : no;
+            if (selection && selection.token === id.index) {
+                return [no, masked];
+            }
+            return [Object.assign({}, selection || {}, {token: id.index}), masked];
+        },
+        // the selection -> the class names of the buttons that gain or lose the mark (set_props: the two
+        // buttons' props, not the strip's children)
+        markToken: function (selection, stripId) {
+            const strip = document.getElementById(stripId);
+            if (!strip) {
+                return window.dash_clientside.no_update;
+            }
+            const token = selection && Number.isInteger(selection.token) ? selection.token : null;
+            const buttons = strip.querySelectorAll(".token-strip > button");
+            const mark = (button, selected) => {
+                const others = button.className.split(" ").filter((c) => c && c !== "token-selected");
+                // the class order of dashapp.figures.token_strip.token_class: "token", the mark, the rest
+                const name = [others[0], ...(selected ? ["token-selected"] : []), ...others.slice(1)].join(" ");
+                if (name !== button.className) {
+                    window.dash_clientside.set_props(JSON.parse(button.id), {className: name});
+                }
+            };
+            strip.querySelectorAll(".token-strip > button.token-selected").forEach((b) => mark(b, false));
+            if (token !== null && token < buttons.length) {
+                mark(buttons[token], true);
+            }
+            return "";
+        },
+    }),
+});
