@@ -22,7 +22,8 @@ SHOWN_FIELDS = ("key", "final", "stage")  # of the page's `shown` store: which a
 
 @dataclass(frozen=True)
 class Mark:
-    """The shapes that mark the selected token on a drawn figure: the browser moves them (assets/marks.js)."""
+    """The shapes that mark the selection (a token, a cell) on a drawn figure: the browser moves them
+    (assets/marks.js)."""
 
     shapes: list[dict]
 
@@ -33,11 +34,12 @@ def signature(
     selection: dict[str, Any],
     depends: Iterable[str],
     options: dict[str, Any] | None = None,
-    overlay: bool = False,
+    marks: Iterable[str] = (),
     parts: Any = None,
 ) -> dict[str, Any]:
     """What a view draws: the analysis and stage, what it shows of the parts, theme, options, the selection
-    fields it shows, and (for a view with a token overlay) the selected token, kept apart so it can be moved."""
+    fields it shows, and (for a view with an overlay) the fields its mark shows, kept apart so it can be
+    moved."""
     shown = {name: (view or {}).get(name) for name in SHOWN_FIELDS} if view else None
     base = {
         "view": shown,
@@ -46,11 +48,11 @@ def signature(
         "options": options or {},
         **{f: selection.get(f) for f in depends},
     }
-    return {"base": base, "token": selection.get("token") if overlay else None}
+    return {"base": base, "mark": {f: selection.get(f) for f in marks}}
 
 
 def change(drawn: dict | None, now: dict[str, Any]) -> str:
-    """NOTHING to send, only the TOKEN overlay, or ALL of the figure."""
+    """NOTHING to send, only the overlay's mark (TOKEN: usually the token's), or ALL of the figure."""
     if drawn == now:
         return NOTHING
     if drawn and drawn.get("base") == now["base"]:

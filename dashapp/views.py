@@ -22,7 +22,7 @@ from dashapp.figures.head_view import head_view_figure
 from dashapp.figures.heatmap import heatmap_figure, token_outline
 from dashapp.figures.kinds import key_labels, on_kind, query_key, select
 from dashapp.figures.logit_lens import logit_lens_figure
-from dashapp.figures.model_grid import model_grid_figure
+from dashapp.figures.model_grid import grid_outline, model_grid_figure
 from dashapp.figures.neuron_view import neuron_view_figure
 from dashapp.figures.predictions import predictions_figure
 from dashapp.figures.saliency import saliency_band, saliency_figure
@@ -65,7 +65,8 @@ class View:
     build: Builder
     depends_on: tuple[str, ...] = ()  # the selection fields it shows: redrawn only when they change
     width: int = 12  # its card's share (of 12) of a row on large screens
-    overlay: Overlay | None = None  # the selected token as a mark moved over a big drawing in the browser
+    overlay: Overlay | None = None  # the selection as a mark moved over a big drawing in the browser
+    marks: tuple[str, ...] = ("token",)  # the selection fields the overlay shows (not in depends_on)
     on_click: Click | None = None
     in_report: bool = False
     image_name: str | None = None  # file name of its image export; default: its name
@@ -262,6 +263,13 @@ def _neuron_view(a: Analysis, s: Selection, theme: str | None) -> Any:
     return neuron_view_figure(a, s["layer"], s["head"], query, theme, kind=s.get("kind"))
 
 
+def _grid_outline(a: Analysis, s: Selection) -> list[dict] | None:
+    a, s = on_kind(a, s)
+    if a.attention is None:
+        return None
+    return grid_outline(a, s["layer"], s["head"], layers=s.get("layers"), heads=s.get("heads"))
+
+
 def _model_grid(a: Analysis, s: Selection, theme: str | None) -> Any:
     a, s = on_kind(a, s)
     return model_grid_figure(a, s["layer"], s["head"], theme, layers=s.get("layers"), heads=s.get("heads"))
@@ -344,7 +352,9 @@ MODEL_GRID = View(
     "model-grid",
     "Model overview",
     _model_grid,
-    depends_on=("layer", "head", "kind", "layers", "heads"),
+    depends_on=("kind", "layers", "heads"),
+    overlay=_grid_outline,  # a layer or head moves the outline, not 300 kB of thumbnails at 512 tokens
+    marks=("layer", "head"),
     width=12,  # the grid grows with the panel; a hovered cell shows large beside it
     on_click=layer_and_head_of_cell,
     image_name="model-overview",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import threading
@@ -293,7 +294,42 @@ def test_views_send_only_what_changed(services, ex):
         np.asarray(again(ids.HEATMAP, layer)[0].data[0].z), analysis.attention[2, 2], atol=1e-4
     )
     assert again(ids.TOKEN_FOCUS, layer) == (no_update, no_update)
+    cells = marked(again(ids.MODEL_GRID, layer)[0])  # the overview moves its outline to layer 2's 4 heads
+    assert len({c["y0"] for c in cells}) == 1 and len(cells) == 1  # head 2 of layer 2
     assert again(ids.PREDICTIONS, sel, theme="dark")[0].layout.template.layout.paper_bgcolor is not None
+
+
+@pytest.mark.parametrize("layer", [1, 0])
+def test_a_landed_part_redraws_only_the_views_drawn_from_it(services, ex, layer):
+    """Layer 1's sensitivity lands beside an analysis on show: the sensitivity view redraws if it shows
+    layer 1, and nothing else asks for a figure (a part used to redraw every view)."""
+    key, analysis = cached(ex)
+    offered = analysis.attention_sensitivity.copy()
+    offered[1] = np.nan
+    parts = {f"sensitivity.{n}": {"state": "done"} for n in range(analysis.num_layers)}
+    ex.store.analyses[key] = dataclasses.replace(
+        analysis,
+        attention_sensitivity=offered,
+        parts={**parts, "sensitivity.1": {"state": "offered", "estimate_s": 40}},
+    )
+    shown, sel = (
+        {"key": key, "final": True, "stage": None},
+        {**default_selection(), "layer": layer, "token": 2},
+    )
+    drawn = {vid: drawing.redraw_view(services, by_id(vid), shown, sel, "light", None)[1] for vid in VIEW_IDS}
+    ex.store.analyses[key] = dataclasses.replace(analysis, parts=parts)  # landed: stored beside it
+    services.forget(key)  # what the LRU does once it sees a part stored since (workers.part_store.landed)
+    landed = {**shown, "parts": 1}  # dashapp.pages.analyze.parts.poll
+    redrawn = {
+        vid: out
+        for vid in VIEW_IDS
+        if (out := drawing.redraw_view(services, by_id(vid), landed, sel, "light", drawn[vid])[0])
+        is not no_update
+    }
+    assert list(redrawn) == ([ids.SENSITIVITY] if layer == 1 else [])
+    if layer == 1:
+        z = np.asarray(redrawn[ids.SENSITIVITY].data[0].z)
+        assert np.allclose(z, analysis.attention_sensitivity[1], atol=1e-4)
 
 
 def test_a_placeholder_gets_no_token_outline(services, ex):

@@ -394,7 +394,7 @@ def wire_view(app: dash.Dash, services: Services, view: View) -> None:
         )
     # the view's own selection: passed on in the browser only when a field the view shows changes (the view
     # draws from the whole selection, its State)
-    shows = [*view.depends_on, *(["token"] if view.overlay else [])]
+    shows = [*view.depends_on, *(view.marks if view.overlay else ())]
     app.clientside_callback(
         "function (selection, before) { return window.dash_clientside.interpboard.passOn(selection, before, "
         + json.dumps(shows)

@@ -90,9 +90,8 @@ def redraw_view(
         message = f"cannot read the analysis: {type(exc).__name__}: {exc}"
         return (empty_figure(message, theme) if view.graph else ui.alert(message)), None
     parts = view.parts_shown(analysis, sel) if view.parts_shown and analysis is not None else None
-    now = redraw.signature(
-        shown, theme, sel, view.depends_on, options, overlay=view.overlay is not None, parts=parts
-    )
+    marks = view.marks if view.overlay else ()
+    now = redraw.signature(shown, theme, sel, view.depends_on, options, marks=marks, parts=parts)
     change = redraw.change(drawn, now)
     if change == redraw.NOTHING:
         return no_update, no_update
