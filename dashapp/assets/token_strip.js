@@ -18,8 +18,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             }
             return [Object.assign({}, selection || {}, {token: id.index}), masked];
         },
-        // the selection -> the class names of the buttons that gain or lose the mark (set_props: the two
-        // buttons' props, not the strip's children)
+        // the selection -> the mark on its button, set on the DOM: React leaves a class name alone until the
+        // server draws the strip anew (a method, an analysis), and then draws it with the same selection.
+        // Not set_props: it re-indexes the pattern-matching buttons, and a later click's trigger was
+        // reported as another button's.
         markToken: function (selection, stripId) {
             const strip = document.getElementById(stripId);
             if (!strip) {
@@ -27,17 +29,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             }
             const token = selection && Number.isInteger(selection.token) ? selection.token : null;
             const buttons = strip.querySelectorAll(".token-strip > button");
-            const mark = (button, selected) => {
-                const others = button.className.split(" ").filter((c) => c && c !== "token-selected");
-                // the class order of dashapp.figures.token_strip.token_class: "token", the mark, the rest
-                const name = [others[0], ...(selected ? ["token-selected"] : []), ...others.slice(1)].join(" ");
-                if (name !== button.className) {
-                    window.dash_clientside.set_props(JSON.parse(button.id), {className: name});
+            strip.querySelectorAll(".token-strip > button.token-selected").forEach((button) => {
+                if (button !== buttons[token]) {
+                    button.classList.remove("token-selected");
                 }
-            };
-            strip.querySelectorAll(".token-strip > button.token-selected").forEach((b) => mark(b, false));
+            });
             if (token !== null && token < buttons.length) {
-                mark(buttons[token], true);
+                buttons[token].classList.add("token-selected");
             }
             return "";
         },
