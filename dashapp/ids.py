@@ -36,6 +36,9 @@ JOB = "analyze-job"  # dcc.Store: the job's record (dashapp.jobs) and its reques
 SHOWN = "analyze-shown"  # dcc.Store: the analysis on show {"key", "final", "stage", "permalink"}
 SELECTION = "analyze-selection"  # dcc.Store: dashapp.selection's fields
 MASK_MEMO = "analyze-mask-memo"  # dcc.Store: the word a click replaced with [MASK]
+TOKEN_CLICK = (
+    "analyze-token-click"  # dcc.Store: {"index", "n"} of the token button clicked last (in the browser)
+)
 MASK_CLICK = "analyze-mask-click"  # dcc.Store: {"index", "n"} of a token button clicked in mask mode
 POLL = "analyze-poll"  # dcc.Interval
 PART_JOBS = (

@@ -291,7 +291,8 @@ TOKEN_STRIP = View(
     parts_shown=lambda a, s: s["method"] in a.saliency,
     browser_mark="markToken",  # assets/token_mark.js: two class names, set in the browser
     graph=False,
-    # a click on a token button is pattern-matched (ids.token_button) by the page: it may also mask the word
+    # a click on a token button reaches the page through ids.TOKEN_CLICK (assets/token_strip.js): it may also
+    # mask the word
 )
 STEPS = View(
     "steps",

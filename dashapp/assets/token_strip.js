@@ -1,22 +1,28 @@
 // The token strip in the browser: a click selects its token, and the selection mark moves, without a server
-// round trip. At 512 tokens a server Patch of the strip's children made Dash re-walk all 512 buttons (their
-// pattern-matching ids) and fire every callback that takes them as inputs: over a second on the main thread.
+// round trip. The buttons have no Dash ids: one listener hears them all and writes the click to a store. At
+// 512 tokens, 512 pattern-matching ids made every click a 170 ms pass of Dash's renderer, and a server Patch
+// of the strip's children a pass of over a second.
+document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("#analyze-token-strip .token-strip > button");
+    if (button && window.dash_clientside && window.dash_clientside.set_props) {
+        const click = {index: Number(button.dataset.token), n: (window.__interpboardClicks = (window.__interpboardClicks || 0) + 1)};
+        window.dash_clientside.set_props("analyze-token-click", {data: click});
+    }
+});
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     interpboard: Object.assign({}, (window.dash_clientside || {}).interpboard, {
-        // token_button(ALL).n_clicks -> the selection with that token (dashapp.pages.analyze.selecting), and in
+        // a token button's click -> the selection with that token (dashapp.pages.analyze.selecting), and in
         // mask mode the click for the server, which masks the token's word and runs again
-        selectToken: function (_clicks, selection, maskMode) {
+        selectToken: function (click, selection, maskMode) {
             const no = window.dash_clientside.no_update;
-            const fired = window.dash_clientside.callback_context.triggered;
-            if (!fired || fired.length !== 1 || !fired[0].value) {
-                return [no, no];  // a strip drawn anew: its buttons arrive with n_clicks 0
+            if (!click || !Number.isInteger(click.index)) {
+                return [no, no];
             }
-            const id = JSON.parse(fired[0].prop_id.slice(0, fired[0].prop_id.lastIndexOf(".")));
-            const masked = maskMode ? {index: id.index, n: fired[0].value} : no;
-            if (selection && selection.token === id.index) {
+            const masked = maskMode ? click : no;
+            if (selection && selection.token === click.index) {
                 return [no, masked];
             }
-            return [Object.assign({}, selection || {}, {token: id.index}), masked];
+            return [Object.assign({}, selection || {}, {token: click.index}), masked];
         },
         // the selection -> the mark on its button, set on the DOM: React leaves a class name alone until the
         // server draws the strip anew (a method, an analysis), and then draws it with the same selection.

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 from dash import html
 
-from dashapp import ids
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -33,13 +32,12 @@ def token_strip(analysis: Analysis, method: str | None, token: int | None = None
     for i, text in enumerate(readable_tokens(analysis)):
         value = float(values[i]) if values is not None else 0.0
         buttons.append(
-            html.Button(
+            html.Button(  # no id: assets/token_strip.js hears a click on any of them (data-token: which)
                 text,
-                id=ids.token_button(i),
-                n_clicks=0,
                 title=f"#{i} {method or ''} {value:+.3f}".strip(),
                 className=token_class(analysis, i, i == token),
                 style={"backgroundColor": _shade(value)},
+                **{"data-token": i},
             )
         )
     return html.Div(buttons, className="token-strip")

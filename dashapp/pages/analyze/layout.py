@@ -65,6 +65,7 @@ def page(
             dcc.Store(id=ids.SHOWN),
             dcc.Store(id=ids.SELECTION, data=selection),
             dcc.Store(id=ids.MASK_MEMO),
+            dcc.Store(id=ids.TOKEN_CLICK),
             dcc.Store(id=ids.MASK_CLICK),
             *(dcc.Store(id=ids.view_selection(view.id), data=selection) for view in views),
             dcc.Store(id=ids.URL_QUERY),
