@@ -36,6 +36,10 @@ JOB = "analyze-job"  # dcc.Store: the job's record (dashapp.jobs) and its reques
 SHOWN = "analyze-shown"  # dcc.Store: the analysis on show {"key", "final", "stage", "permalink"}
 SELECTION = "analyze-selection"  # dcc.Store: dashapp.selection's fields
 MASK_MEMO = "analyze-mask-memo"  # dcc.Store: the word a click replaced with [MASK]
+TOKEN_CLICK = (
+    "analyze-token-click"  # dcc.Store: {"index", "n"} of the token button clicked last (in the browser)
+)
+MASK_CLICK = "analyze-mask-click"  # dcc.Store: {"index", "n"} of a token button clicked in mask mode
 POLL = "analyze-poll"  # dcc.Interval
 PART_JOBS = (
     "analyze-part-jobs"  # dcc.Store: [{"job_id", "part", "key", "state", "elapsed"}] asked from the page
@@ -158,6 +162,23 @@ def hovered(view_id: str) -> str:
 def card(view_id: str) -> str:
     """The element holding a view's card (hidden where the view does not apply: View.applies)."""
     return f"{view_id}-card"
+
+
+def view_selection(view_id: str) -> str:
+    """A dcc.Store of the selection as of its last change that the view shows (the browser passes on only
+    those: a token click asks nothing of the views that show no token)."""
+    return f"{view_id}-selection"
+
+
+def mark(view_id: str) -> str:
+    """A dcc.Store of the shapes that mark the selected token on the view (View.overlay), which the browser
+    moves (assets/marks.js)."""
+    return f"{view_id}-mark"
+
+
+def marked(view_id: str) -> str:
+    """A dcc.Store the browser writes once it has moved a view's token mark (a clientside callback's output)."""
+    return f"{view_id}-marked"
 
 
 def drawn(view_id: str) -> str:

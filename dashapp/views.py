@@ -13,30 +13,35 @@ from dataclasses import dataclass
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import Patch, dcc, html
+from dash import dcc, html
 
 from dashapp import ids
 from dashapp.figures.attention_graph import attention_graph_figure
-from dashapp.figures.common import label_index, row_outline, shapes_patch
+from dashapp.figures.common import label_index, row_outline
 from dashapp.figures.head_view import head_view_figure
 from dashapp.figures.heatmap import heatmap_figure, token_outline
 from dashapp.figures.kinds import key_labels, on_kind, query_key, select
 from dashapp.figures.logit_lens import logit_lens_figure
-from dashapp.figures.model_grid import model_grid_figure
+from dashapp.figures.model_grid import grid_outline, model_grid_figure
 from dashapp.figures.neuron_view import neuron_view_figure
 from dashapp.figures.predictions import predictions_figure
-from dashapp.figures.saliency import saliency_figure, saliency_token_patch
+from dashapp.figures.saliency import saliency_band, saliency_figure
 from dashapp.figures.sensitivity import sensitivity_figure
 from dashapp.figures.steps import at_step, step_strip_figure
 from dashapp.figures.token_focus import token_focus_figure
-from dashapp.figures.token_strip import token_strip, token_strip_patch
+from dashapp.figures.token_strip import token_strip
 from interp.schema import Analysis
 
 Selection = dict[str, Any]  # {"layer", "head", "token", "method", "step", "kind", ...} (dashapp.selection)
 # (analysis, clamped selection, theme, **options) -> a figure (or Dash components)
 Builder = Callable[..., Any]
-# (analysis, previously selected token, clamped selection) -> a Patch of the token mark, or None (no mark)
-Overlay = Callable[[Analysis, "int | None", Selection], "Patch | None"]
+# (analysis, clamped selection) -> the shapes that mark the selected token, or None (nothing to mark on). The
+# browser moves them (assets/marks.js, Plotly.update): a Patch of the figure would make Plotly.react redraw
+# the whole figure (150-250 ms for a 512-token heatmap), moving two shapes takes 20.
+Overlay = Callable[[Analysis, Selection], "list[dict] | None"]
+# (analysis, clamped selection) -> what the view shows of the analysis's parts (dashapp.redraw.signature):
+# a part landing redraws only the views whose value changes
+PartsShown = Callable[[Analysis, Selection], Any]
 # (selection, the clicked point of a Plotly clickData) -> the selection after the click
 Click = Callable[[Selection, dict[str, Any]], Selection]
 
@@ -60,7 +65,8 @@ class View:
     build: Builder
     depends_on: tuple[str, ...] = ()  # the selection fields it shows: redrawn only when they change
     width: int = 12  # its card's share (of 12) of a row on large screens
-    overlay: Overlay | None = None  # the selected token as a mark patched over a big drawing
+    overlay: Overlay | None = None  # the selection as a mark moved over a big drawing in the browser
+    marks: tuple[str, ...] = ("token",)  # the selection fields the overlay shows (not in depends_on)
     on_click: Click | None = None
     in_report: bool = False
     image_name: str | None = None  # file name of its image export; default: its name
@@ -77,6 +83,12 @@ class View:
     # Hovering a token highlights its lines in the browser (assets/hover_lines.js): a graph of
     # query → key line segments, its token markers' customdata their index
     hover_lines: bool = False
+    # The selected token is marked in the browser by this clientside function (dash_clientside.interpboard,
+    # in assets/), called with the selection and the view's id: no server round trip, no overlay
+    browser_mark: str | None = None
+    # What it shows of the parts computed on request or in the background (sensitivity per layer, saliency
+    # methods); None: only the core, which a landed part does not change
+    parts_shown: PartsShown | None = None
 
     @property
     def id(self) -> str:
@@ -234,12 +246,12 @@ def _heatmap(a: Analysis, s: Selection, theme: str | None, pair_filter="all", zo
     return heatmap_figure(a, s["layer"], s["head"], query, theme, zoom, pair_filter, key)
 
 
-def _heatmap_outline(a: Analysis, _old: int | None, s: Selection) -> Patch | None:
+def _heatmap_outline(a: Analysis, s: Selection) -> list[dict] | None:
     a, s = on_kind(a, s)
     if a.attention is None:
         return None
     query, key = query_key(a, s)
-    return shapes_patch(token_outline(a.n_tokens, query, len(key_labels(a)), key))
+    return token_outline(a.n_tokens, query, len(key_labels(a)), key)
 
 
 def _token_focus(a: Analysis, s: Selection, theme: str | None) -> Any:
@@ -260,9 +272,23 @@ def _neuron_view(a: Analysis, s: Selection, theme: str | None) -> Any:
     return neuron_view_figure(a, s["layer"], s["head"], query, theme, kind=s.get("kind"))
 
 
+def _grid_outline(a: Analysis, s: Selection) -> list[dict] | None:
+    a, s = on_kind(a, s)
+    if a.attention is None:
+        return None
+    return grid_outline(a, s["layer"], s["head"], layers=s.get("layers"), heads=s.get("heads"))
+
+
 def _model_grid(a: Analysis, s: Selection, theme: str | None) -> Any:
     a, s = on_kind(a, s)
     return model_grid_figure(a, s["layer"], s["head"], theme, layers=s.get("layers"), heads=s.get("heads"))
+
+
+def _sensitivity_shown(a: Analysis, s: Selection) -> bool:
+    """Whether the selected layer's sensitivity is drawn (a part: computed later, or on request)."""
+    if a.attention_sensitivity is None:
+        return False
+    return a.sensitivity_of(min(s["layer"], a.attention_sensitivity.shape[0] - 1)) is not None
 
 
 PAIR_FILTER = Option("pair_filter", ids.PAIR_FILTER)  # one control above the views, for every view it filters
@@ -271,9 +297,11 @@ TOKEN_STRIP = View(
     "Tokens (coloured by the saliency method; click to select)",
     lambda a, s, _theme: token_strip(a, s["method"], s["token"]),
     depends_on=("method",),
-    overlay=lambda a, old, s: token_strip_patch(a, old, s["token"]),
+    parts_shown=lambda a, s: s["method"] in a.saliency,
+    browser_mark="markToken",  # assets/token_mark.js: two class names, set in the browser
     graph=False,
-    # a click on a token button is pattern-matched (ids.token_button) by the page: it may also mask the word
+    # a click on a token button reaches the page through ids.TOKEN_CLICK (assets/token_strip.js): it may also
+    # mask the word
 )
 STEPS = View(
     "steps",
@@ -339,7 +367,9 @@ MODEL_GRID = View(
     "model-grid",
     "Model overview",
     _model_grid,
-    depends_on=("layer", "head", "kind", "layers", "heads"),
+    depends_on=("kind", "layers", "heads"),
+    overlay=_grid_outline,  # a layer or head moves the outline, not 300 kB of thumbnails at 512 tokens
+    marks=("layer", "head"),
     width=12,  # the grid grows with the panel; a hovered cell shows large beside it
     on_click=layer_and_head_of_cell,
     image_name="model-overview",
@@ -374,9 +404,8 @@ SENSITIVITY = View(
     controls=part_bar("sensitivity"),
     # seq2seq and generation compute none
     applies=lambda a: a.attention_sensitivity is not None or not a.steps,
-    overlay=lambda a, _old, s: shapes_patch(
-        row_outline(a.n_tokens, s["token"]) if a.attention_sensitivity is not None else None
-    ),
+    overlay=lambda a, s: row_outline(a.n_tokens, s["token"]) if _sensitivity_shown(a, s) else None,
+    parts_shown=_sensitivity_shown,
 )
 # Every method has its own bars; the chosen one (which colours the token strip) is marked.
 SALIENCY = View(
@@ -387,7 +416,8 @@ SALIENCY = View(
     on_click=token_of_point,
     in_report=True,
     controls=part_bar("saliency"),
-    overlay=lambda a, old, s: saliency_token_patch(a, old, s["token"]),
+    overlay=lambda a, s: saliency_band(a, s["token"]),
+    parts_shown=lambda a, _s: sorted(a.saliency),
 )
 
 # In page order: cards fill rows of 12 left to right; the report takes its views in this order too.

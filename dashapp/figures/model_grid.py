@@ -39,6 +39,40 @@ def mosaic(
     return image
 
 
+def _layout(analysis: Analysis, layers: list[int] | None, heads: list[int] | None) -> tuple[list, list, int]:
+    """The rows (layers) and columns (heads) shown, and a thumbnail's side in cells."""
+    rows = [l for l in range(analysis.num_layers) if layers is None or l in layers]
+    columns = [h for h in range(analysis.num_heads) if heads is None or h in heads]
+    n = max(analysis.attention.shape[-2:])
+    return rows, columns, thumb_size(n, max(1, len(rows)), max(1, len(columns)))
+
+
+def grid_outline(
+    analysis: Analysis,
+    layer: int | None,
+    head: int | None,
+    layers: list[int] | None = None,
+    heads: list[int] | None = None,
+) -> list[dict]:
+    """The selected layer's cells outlined: the selected head's, or every head's (the head average)."""
+    rows, columns, size = _layout(analysis, layers, heads)
+    if layer not in rows:
+        return []
+    r, step, half = rows.index(layer), size + 1, size / 2
+    return [
+        dict(
+            type="rect",
+            x0=c * step - 0.5,
+            x1=c * step - 0.5 + 2 * half,
+            y0=r * step - 0.5,
+            y1=r * step - 0.5 + 2 * half,
+            line=dict(color=HIGHLIGHT, width=2),
+        )
+        for c, h in enumerate(columns)
+        if head is None or h == head
+    ]
+
+
 def model_grid_figure(
     analysis: Analysis,
     layer: int | None = None,
@@ -50,13 +84,10 @@ def model_grid_figure(
     """`layers` / `heads`: only these (BertViz's include_layers / include_heads); None: all of them."""
     if analysis.attention is None:
         return empty_figure("attention not computed yet", theme)
-    rows = [l for l in range(analysis.num_layers) if layers is None or l in layers]
-    columns = [h for h in range(analysis.num_heads) if heads is None or h in heads]
+    rows, columns, size = _layout(analysis, layers, heads)
     if not rows or not columns:
         return empty_figure("no layer or head chosen for the overview", theme)
     L, H = len(rows), len(columns)
-    n = max(analysis.attention.shape[-2:])
-    size = thumb_size(n, L, H)
     step = size + 1
     fig = go.Figure(
         go.Heatmap(
@@ -93,17 +124,7 @@ def model_grid_figure(
             showlegend=False,
         )
     )
-    if layer in rows:
-        for h in columns if head is None else [head] if head in columns else []:
-            y, x = at[(layer, h)]
-            fig.add_shape(
-                type="rect",
-                x0=x - (size - 1) / 2 - 0.5,
-                x1=x + (size - 1) / 2 + 0.5,
-                y0=y - (size - 1) / 2 - 0.5,
-                y1=y + (size - 1) / 2 + 0.5,
-                line=dict(color=HIGHLIGHT, width=2),
-            )
+    fig.update_layout(shapes=grid_outline(analysis, layer, head, layers, heads))
     fig.update_xaxes(
         tickvals=[c * step + (size - 1) / 2 for c in range(H)],
         ticktext=[head_label(arch, h, short=True) for h in columns],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
-from dash import Patch
 from plotly.subplots import make_subplots
 
 from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, rounded, token_labels
@@ -50,14 +49,13 @@ def saliency_figure(
     fig = make_subplots(
         rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles
     )
-    colors = token_colors(analysis.n_tokens, token)
     for col, name in enumerate(methods, start=1):
         fig.add_trace(
             go.Bar(
                 x=rounded(analysis.saliency[name], 5),
                 y=labels,
                 orientation="h",
-                marker_color=colors,
+                marker_color=ACCENT,
                 customdata=list(range(analysis.n_tokens)),
                 name=METHOD_NAMES.get(name, name),
                 opacity=1.0 if method not in methods or name == method else UNCHOSEN_OPACITY,
@@ -67,6 +65,7 @@ def saliency_figure(
             col=col,
         )
     fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(shapes=saliency_band(analysis, token))
     fig.update_annotations(font_size=11)
     target = (analysis.target or {}).get("label")
     title = "Saliency" + (f" for {escape(target)}" if target is not None else "")
@@ -81,16 +80,16 @@ def saliency_figure(
     )
 
 
-def token_colors(n_tokens: int, token: int | None) -> list[str]:
-    return [HIGHLIGHT if i == token else ACCENT for i in range(n_tokens)]
+def saliency_band(analysis: Analysis, token: int | None) -> list[dict] | None:
+    """The selected token's row across every method, a band behind the bars; None before saliency exists.
 
-
-def saliency_token_patch(analysis: Analysis, _previous: int | None, token: int | None) -> Patch | None:
-    """Recolour the selected token's bars in every method (no new bars); None before saliency exists."""
-    methods = [m for m in SALIENCY_METHODS if m in analysis.saliency]
-    if not methods:
+    A band, not recoloured bars: the browser moves two shapes in ~20 ms, restyling 4 × 512 bars takes 400."""
+    if not any(m in analysis.saliency for m in SALIENCY_METHODS):
         return None
-    patch = Patch()
-    for trace in range(len(methods)):
-        patch["data"][trace]["marker"]["color"] = token_colors(analysis.n_tokens, token)
-    return patch
+    if token is None or not 0 <= token < analysis.n_tokens:
+        return []
+    band = dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=token - 0.5, y1=token + 0.5)
+    return [
+        dict(band, layer="below", fillcolor=HIGHLIGHT, opacity=0.3, line_width=0),
+        dict(band, line=dict(color=HIGHLIGHT, width=1.5)),
+    ]

@@ -6,9 +6,8 @@ Plain Dash components, so user text is escaped by React and never parsed as HTML
 from __future__ import annotations
 
 import numpy as np
-from dash import Patch, html
+from dash import html
 
-from dashapp import ids
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -33,13 +32,12 @@ def token_strip(analysis: Analysis, method: str | None, token: int | None = None
     for i, text in enumerate(readable_tokens(analysis)):
         value = float(values[i]) if values is not None else 0.0
         buttons.append(
-            html.Button(
+            html.Button(  # no id: assets/token_strip.js hears a click on any of them (data-token: which)
                 text,
-                id=ids.token_button(i),
-                n_clicks=0,
                 title=f"#{i} {method or ''} {value:+.3f}".strip(),
                 className=token_class(analysis, i, i == token),
                 style={"backgroundColor": _shade(value)},
+                **{"data-token": i},
             )
         )
     return html.Div(buttons, className="token-strip")
@@ -58,14 +56,3 @@ def token_class(analysis: Analysis, index: int, selected: bool) -> str:
         + (" token-special" if special else "")
         + (" token-continues" if continues else "")
     )
-
-
-def token_strip_patch(analysis: Analysis, previous: int | None, token: int | None) -> Patch:
-    """Move the selection mark from `previous` to `token`: two class names, not 512 buttons."""
-    patch = Patch()
-    for index in {previous, token} - {None}:
-        if 0 <= index < analysis.n_tokens:
-            patch["props"]["children"][index]["props"]["className"] = token_class(
-                analysis, index, index == token
-            )
-    return patch

@@ -103,7 +103,13 @@ def test_512_tokens_stay_readable_and_a_click_updates_every_view(live_app, brows
     assert abs(token - 300) <= 100, token  # a bar is 1.4 px tall: a token near the one aimed at
     start = token - 20
     assert f"tokens {start}–{start + 39} of 512" in title_of(browser, "analyze-attention-graph")
-    assert texts(browser, "#analyze-attention-graph .scatterlayer .textpoint")[20] == analysis.tokens[token]
+    labels = texts(browser, "#analyze-attention-graph .scatterlayer .textpoint")
+    assert labels[20] == analysis.tokens[token], (
+        token,
+        labels[15:25],
+        analysis.tokens[token - 5 : token + 5],
+        title_of(browser, "analyze-attention-graph"),
+    )
     # the selected token's mark on the minimap: a few pixels tall where its bar is 1.4, centred on the bar
     for view in ("analyze-attention-graph", "analyze-head-view"):
         bar = browser.find_elements(By.CSS_SELECTOR, f"#{view} .barlayer .point")[token].rect

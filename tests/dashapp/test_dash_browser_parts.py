@@ -57,6 +57,18 @@ def parts_app(tiny_registry, tmp_path_factory):
         settings.cache_clear()
 
 
+# Which graphs Plotly draws anew from now on (dcc.Graph draws a new figure with Plotly.react).
+REDRAWS = """
+window.__redrawn = [];
+const react = window.Plotly.react;
+window.Plotly.react = function (gd) {
+  const id = gd.closest('.dash-graph').id;
+  if (!window.__redrawn.includes(id)) { window.__redrawn.push(id); }
+  return react.apply(this, arguments);
+};
+"""
+
+
 def note(driver, view: str = "sensitivity") -> str:
     found = driver.find_elements(By.ID, f"analyze-part-note-{view}")
     return found[0].text if found else ""
@@ -110,10 +122,13 @@ def test_an_offered_layer_is_computed_on_request_and_shows_without_reload(parts_
     assert button.is_displayed() and button.text == "Compute layer 1 sensitivity"
     browser.save_screenshot(str(screenshots / "parts-offered.png"))
     marker = browser.execute_script("window.__same_page = true; return true")  # a reload would drop it
+    browser.execute_script(REDRAWS)
     browser.execute_script("arguments[0].click()", button)
 
     wait_title(browser, "analyze-sensitivity", "layer 1")  # landed, drawn
     assert browser.execute_script("return window.__same_page === true") is marker
+    time.sleep(2)  # every callback the landing set off has answered
+    assert browser.execute_script("return window.__redrawn") == ["analyze-sensitivity"]  # the others stay
     wait_for(browser, lambda d: note(d) == "")  # nothing missing any more
     assert parts_app.executor.part_states(sub.key)["sensitivity.1"]["state"] == "done"
     assert parts_app.executor.part_states(sub.key)["sensitivity.2"]["state"] == "offered"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import threading
@@ -13,8 +14,7 @@ import numpy as np
 import pytest
 from dash import Patch, no_update
 
-from dashapp import ids, jobs
-from dashapp.figures.common import HIGHLIGHT
+from dashapp import ids, jobs, redraw
 from dashapp.pages import compare, history
 from dashapp.pages.analyze import drawing, run, selecting
 from dashapp.selection import default_selection, parse_selection
@@ -234,10 +234,10 @@ def test_views_follow_the_selection(services, ex):
     )
 
 
-def patched(out) -> dict:
-    """{location: value} of a Patch's assignments."""
-    assert isinstance(out, Patch), type(out)
-    return {tuple(op["location"]): op["params"]["value"] for op in out.to_plotly_json()["operations"]}
+def marked(out) -> list[dict]:
+    """The shapes of a token mark the browser moves."""
+    assert isinstance(out, redraw.Mark), type(out)
+    return out.shapes
 
 
 def test_views_send_only_what_changed(services, ex):
@@ -254,27 +254,23 @@ def test_views_send_only_what_changed(services, ex):
     def again(vid, selection, theme="light"):
         return drawing.redraw_view(services, by_id(vid), view, selection, theme, drawn[vid])
 
-    # a token click: the big matrices get their outline patched, views that show no token get nothing
+    # a token click: the big matrices get their outline moved (a Mark the browser draws), views that show no
+    # token get nothing; the token strip marks its button in the browser (assets/token_strip.js)
     token = {**sel, "token": 3}
     outline, _ = again(ids.HEATMAP, token)
-    assert [s_["y0"] for s_ in patched(outline)[("layout", "shapes")]] == [2.5, -0.5]  # row 3, column 3
-    assert list(patched(again(ids.SENSITIVITY, token)[0])) == [("layout", "shapes")]
-    bars = patched(again(ids.SALIENCY, token)[0])
-    assert len(bars) == 4 and all(
-        colors[3] == HIGHLIGHT and colors.count(HIGHLIGHT) == 1 for colors in bars.values()
-    )
+    assert [s_["y0"] for s_ in marked(outline)] == [2.5, -0.5]  # row 3, column 3
+    assert [s_["y0"] for s_ in marked(again(ids.SENSITIVITY, token)[0])] == [2.5]
+    band = marked(again(ids.SALIENCY, token)[0])  # behind every method's bars: the row of token 3
+    assert {(s_["xref"], s_["x0"], s_["x1"], s_["y0"], s_["y1"]) for s_ in band} == {
+        ("paper", 0, 1, 2.5, 3.5)
+    }
     assert again(ids.MODEL_GRID, token) == (no_update, no_update)
     assert again(ids.PREDICTIONS, token) == (no_update, no_update)
-    marks = patched(again(ids.TOKEN_STRIP, token)[0])
-    # token 3 is "##ick": it continues the word before it
-    assert marks == {("props", "children", 3, "props", "className"): "token token-selected token-continues"}
-    moved = drawing.redraw_view(
-        services, by_id(ids.TOKEN_STRIP), view, {**sel, "token": 5}, "light", again(ids.TOKEN_STRIP, token)[1]
+    assert again(ids.TOKEN_STRIP, token) == (no_update, no_update)
+    unselected = drawing.redraw_view(
+        services, by_id(ids.SALIENCY), view, sel, "light", again(ids.SALIENCY, token)[1]
     )[0]
-    assert patched(moved) == {
-        ("props", "children", 3, "props", "className"): "token token-continues",
-        ("props", "children", 5, "props", "className"): "token token-selected",
-    }
+    assert marked(unselected) == []  # no token any more: the mark goes
     assert any(t.name == "selected attends to" for t in again(ids.ATTENTION_GRAPH, token)[0].data)
     # a saliency method colours the token strip and is marked among the saliency bars; a layer redraws what
     # shows the layer
@@ -287,7 +283,42 @@ def test_views_send_only_what_changed(services, ex):
         np.asarray(again(ids.HEATMAP, layer)[0].data[0].z), analysis.attention[2, 2], atol=1e-4
     )
     assert again(ids.TOKEN_FOCUS, layer) == (no_update, no_update)
+    cells = marked(again(ids.MODEL_GRID, layer)[0])  # the overview moves its outline to layer 2's 4 heads
+    assert len({c["y0"] for c in cells}) == 1 and len(cells) == 1  # head 2 of layer 2
     assert again(ids.PREDICTIONS, sel, theme="dark")[0].layout.template.layout.paper_bgcolor is not None
+
+
+@pytest.mark.parametrize("layer", [1, 0])
+def test_a_landed_part_redraws_only_the_views_drawn_from_it(services, ex, layer):
+    """Layer 1's sensitivity lands beside an analysis on show: the sensitivity view redraws if it shows
+    layer 1, and nothing else asks for a figure (a part used to redraw every view)."""
+    key, analysis = cached(ex)
+    offered = analysis.attention_sensitivity.copy()
+    offered[1] = np.nan
+    parts = {f"sensitivity.{n}": {"state": "done"} for n in range(analysis.num_layers)}
+    ex.store.analyses[key] = dataclasses.replace(
+        analysis,
+        attention_sensitivity=offered,
+        parts={**parts, "sensitivity.1": {"state": "offered", "estimate_s": 40}},
+    )
+    shown, sel = (
+        {"key": key, "final": True, "stage": None},
+        {**default_selection(), "layer": layer, "token": 2},
+    )
+    drawn = {vid: drawing.redraw_view(services, by_id(vid), shown, sel, "light", None)[1] for vid in VIEW_IDS}
+    ex.store.analyses[key] = dataclasses.replace(analysis, parts=parts)  # landed: stored beside it
+    services.forget(key)  # what the LRU does once it sees a part stored since (workers.part_store.landed)
+    landed = {**shown, "parts": 1}  # dashapp.pages.analyze.parts.poll
+    redrawn = {
+        vid: out
+        for vid in VIEW_IDS
+        if (out := drawing.redraw_view(services, by_id(vid), landed, sel, "light", drawn[vid])[0])
+        is not no_update
+    }
+    assert list(redrawn) == ([ids.SENSITIVITY] if layer == 1 else [])
+    if layer == 1:
+        z = np.asarray(redrawn[ids.SENSITIVITY].data[0].z)
+        assert np.allclose(z, analysis.attention_sensitivity[1], atol=1e-4)
 
 
 def test_a_placeholder_gets_no_token_outline(services, ex):
@@ -303,7 +334,7 @@ def test_a_placeholder_gets_no_token_outline(services, ex):
         drawing.redraw_view(services, by_id(ids.SENSITIVITY), view, {**sel, "token": 2}, None, drawn)[0]
         is no_update
     )
-    assert patched(
+    assert marked(
         drawing.redraw_view(
             services,
             by_id(ids.HEATMAP),

@@ -89,7 +89,9 @@ def test_saliency_has_every_method_and_ig_delta():
     fig = saliency_figure(analysis, token=2)
     assert len(fig.data) == 4
     assert any("Δ 0.0123" in a.text for a in fig.layout.annotations)  # IG's completeness delta
-    assert fig.data[0].marker.color[2] == HIGHLIGHT
+    band = [s_ for s_ in fig.layout.shapes if s_.xref == "paper"]  # the selected token's row, every method
+    assert band and all((s_.y0, s_.y1) == (1.5, 2.5) for s_ in band)
+    assert any(s_.fillcolor == HIGHLIGHT for s_ in band)
 
 
 def test_partial_analysis_shows_placeholders():

@@ -7,9 +7,8 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
-from dash import Patch
 
-from dashapp import ids
+from dashapp import ids, redraw
 from dashapp.figures.attention_graph import attention_graph_figure
 from dashapp.figures.head_view import head_view_figure
 from dashapp.figures.heatmap import heatmap_figure
@@ -157,9 +156,9 @@ def test_the_views_follow_the_kind_and_a_step_redraws_the_decoder_row():
     assert "cross-attention" in heat.layout.title.text
     stepped, drawn = drawing.redraw_view(services, HEATMAP, shown, {**sel, "step": 2}, "light", drawn)
     assert stepped.layout.shapes[0].y0 == 1.5  # the decoder row that predicts step 2
-    # a source token click outlines its column: a patch of the shapes, not a new heatmap
-    patch, _ = drawing.redraw_view(services, HEATMAP, shown, {**sel, "step": 2, "token": 4}, "light", drawn)
-    assert isinstance(patch, Patch)
+    # a source token click outlines its column: a mark the browser moves, not a new heatmap
+    mark, _ = drawing.redraw_view(services, HEATMAP, shown, {**sel, "step": 2, "token": 4}, "light", drawn)
+    assert isinstance(mark, redraw.Mark) and (mark.shapes[1]["x0"], mark.shapes[1]["x1"]) == (3.5, 4.5)
     grid, _ = drawing.redraw_view(services, MODEL_GRID, shown, {**sel, "kind": DECODER}, "light", None)
     assert "· decoder ·" in grid.layout.title.text
     # seq2seq computes no sensitivity and no logit lens

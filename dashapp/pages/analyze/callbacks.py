@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import dash
-from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 
-from dashapp import ids, jobs
+from dashapp import ids, jobs, redraw
 from dashapp.figures.common import graph_config
 from dashapp.figures.heatmap import zoom_range
 from dashapp.pages import components as ui
@@ -79,6 +80,7 @@ def wire(app: dash.Dash, services: Services, views: Sequence[View]) -> None:
     wire_applies(app, services, views)
     wire_showing(app)
     wire_selection(app, views)
+    wire_passing_on(app, views)
     for view in views:
         wire_view(app, services, view)
     wire_exports(app, services, views)
@@ -177,7 +179,7 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         *(Output(FORM_IDS[f], "value") for f in FORM_FIELDS),
         Input(ids.RUN, "n_clicks"),
         Input(ids.AUTORUN, "data"),
-        Input(ids.token_button(ALL), "n_clicks"),
+        Input(ids.MASK_CLICK, "data"),
         *(State(FORM_IDS[f], "value") for f in FORM_FIELDS),
         State(ids.MASK_MODE, "value"),
         State(ids.SHOWN, "data"),
@@ -186,14 +188,19 @@ def wire_form(app: dash.Dash, services: Services) -> None:
         State(ids.SELECTION, "data"),
         prevent_initial_call="initial_duplicate",  # a link's autorun starts on load
     )
-    def _start(_run, autorun, clicks, *rest):
+    def _start(_run, autorun, mask_click, *rest):
         form = dict(zip(FORM_FIELDS, rest[: len(FORM_FIELDS)], strict=True))
         mask_mode, shown, memo, job, sel = rest[len(FORM_FIELDS) :]
-        trigger = ctx.triggered_id
+        trigger, clicks = ctx.triggered_id, None
         if trigger is None:
             if not autorun:
                 raise dash.exceptions.PreventUpdate
             trigger = ids.AUTORUN
+        if trigger == ids.MASK_CLICK:  # as run.start takes it: the button, the clicks up to it
+            if not mask_click:
+                raise dash.exceptions.PreventUpdate
+            trigger = ids.token_button(mask_click["index"])
+            clicks = [0] * mask_click["index"] + [mask_click["n"]]
         previous = (job or {}).get("request")
         result = run.start(
             services, trigger, autorun, form, clicks, bool(mask_mode), shown, memo, previous, sel
@@ -329,50 +336,78 @@ def view_options(views: Sequence[View]) -> dict[str, str]:
 
 
 def wire_selection(app: dash.Dash, views: Sequence[View]) -> None:
-    """The controls, the token buttons and a click on any clickable view change the one selection."""
+    """The controls, the token buttons and a click on any clickable view change the one selection. A token
+    button selects its token in the browser (assets/token_strip.js): no round trip before the views redraw."""
     clickable = [view.id for view in views if view.on_click]
 
     controls = (ids.LAYER, ids.HEAD, ids.METHOD, ids.KIND, ids.INCLUDE_LAYERS, ids.INCLUDE_HEADS)
+
+    app.clientside_callback(
+        ClientsideFunction("interpboard", "selectToken"),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
+        Output(ids.MASK_CLICK, "data"),
+        Input(ids.TOKEN_CLICK, "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.MASK_MODE, "value"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output(ids.SELECTION, "data"),
         *(Output(control, "value") for control in controls),
         *(Input(control, "value") for control in controls),
-        Input(ids.token_button(ALL), "n_clicks"),
         *(Input(view_id, "clickData") for view_id in clickable),
         State(ids.SELECTION, "data"),
         prevent_initial_call=True,
     )
     def _select(*args):
-        values, (clicks, *rest) = args[: len(controls)], args[len(controls) :]
-        *click_data, selection = rest
+        values, (*click_data, selection) = args[: len(controls)], args[len(controls) :]
         trigger = ctx.triggered_id
-        if isinstance(trigger, dict):
-            value = clicks[trigger["index"]] if trigger["index"] < len(clicks) else None
-        else:
-            value = {
-                **dict(zip(controls, values, strict=True)),
-                **dict(zip(clickable, click_data, strict=True)),
-            }.get(trigger)
+        value = {
+            **dict(zip(controls, values, strict=True)),
+            **dict(zip(clickable, click_data, strict=True)),
+        }.get(trigger)
         sel = selecting.update_selection(selection, trigger, value, views)
         if sel == selection:
             raise dash.exceptions.PreventUpdate
         return sel, *selecting.control_values(sel)
 
 
+def wire_passing_on(app: dash.Dash, views: Sequence[View]) -> None:
+    """Each view's own selection, passed on in the browser only when a field the view shows changes (the view
+    draws from the whole selection, its State). One callback for all: each callback's answer is a pass of
+    Dash's renderer over every component (~100 ms at 512 tokens)."""
+    shows = [[*view.depends_on, *(view.marks if view.overlay else ())] for view in views]
+    app.clientside_callback(
+        "function (selection, ...before) { return window.dash_clientside.interpboard.passOn(selection, before, "
+        + json.dumps(shows)
+        + "); }",
+        *(Output(ids.view_selection(view.id), "data") for view in views),
+        Input(ids.SELECTION, "data"),
+        *(State(ids.view_selection(view.id), "data") for view in views),
+        prevent_initial_call=True,  # the layout's stores start with the layout's selection
+    )
+
+
 def wire_view(app: dash.Dash, services: Services, view: View) -> None:
-    """The view follows the whole selection (and its own controls); redraw_view sends only what changed."""
+    """The view follows the whole selection (and its own controls); redraw_view sends only what changed. A
+    view with an overlay sends its token mark to a store beside it, which the browser draws (assets/marks.js)."""
     prop = "figure" if view.graph else "children"
     names = [option.name for option in view.options]
 
     zoom = [Input(view.id, "relayoutData")] if view.zoomable else []
 
-    def _redraw(shown, selection, theme, *rest):
-        *values, drawn = rest
+    def _redraw(shown, _passed_on, theme, *rest):
+        *values, drawn, selection = rest
         options = dict(zip(names, values[: len(names)], strict=True))
         if view.zoomable:  # the zoomed ranges only: a pan or an autosize of the same range draws nothing new
             options["zoom"] = zoom_range(values[-1])
-        return drawing.redraw_view(services, view, shown, selection, theme, drawn, **options)
+        out, signature = drawing.redraw_view(services, view, shown, selection, theme, drawn, **options)
+        if view.overlay is None:
+            return out, signature
+        if isinstance(out, redraw.Mark):
+            return no_update, signature, out.shapes
+        return out, signature, no_update
 
     if view.hover_preview:
         app.callback(
@@ -389,15 +424,34 @@ def wire_view(app: dash.Dash, services: Services, view: View) -> None:
             Input(view.id, "hoverData"),
             State(view.id, "id"),
         )
+    if view.browser_mark:
+        app.clientside_callback(
+            ClientsideFunction("interpboard", view.browser_mark),
+            Output(ids.marked(view.id), "data"),
+            Input(ids.SELECTION, "data"),
+            State(view.id, "id"),
+        )
+    mark = []
+    if view.overlay:
+        mark = [Output(ids.mark(view.id), "data")]
+        app.clientside_callback(
+            ClientsideFunction("interpboard", "moveMark"),
+            Output(ids.marked(view.id), "data"),
+            Input(ids.mark(view.id), "data"),
+            State(view.id, "id"),
+            prevent_initial_call=True,
+        )
     app.callback(
         Output(view.id, prop),
         Output(ids.drawn(view.id), "data"),
+        *mark,
         Input(ids.SHOWN, "data"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.view_selection(view.id), "data"),
         Input(ids.THEME, "data"),
         *(Input(option.component_id, "value") for option in view.options),
         *zoom,
         State(ids.drawn(view.id), "data"),
+        State(ids.SELECTION, "data"),  # the whole of it: a new analysis draws with the token selected now
     )(_redraw)
 
 

@@ -80,7 +80,8 @@ def redraw_view(
     **options: Any,
 ) -> tuple[Any, Any]:
     """(what to send the view, the signature of what it then shows): a whole figure (or components),
-    a Patch of its token overlay, or no_update when nothing it shows has changed."""
+    a redraw.Mark of its token overlay (the browser moves it), or no_update when nothing it shows has
+    changed."""
     theme = theme if view.graph else None  # plain components follow the page's CSS theme by themselves
     try:
         analysis, sel = current(services, shown, selection)
@@ -88,17 +89,15 @@ def redraw_view(
         log.exception("reading analysis %s failed", (shown or {}).get("key"))
         message = f"cannot read the analysis: {type(exc).__name__}: {exc}"
         return (empty_figure(message, theme) if view.graph else ui.alert(message)), None
-    now = redraw.signature(shown, theme, sel, view.depends_on, options, overlay=view.overlay is not None)
+    parts = view.parts_shown(analysis, sel) if view.parts_shown and analysis is not None else None
+    marks = view.marks if view.overlay else ()
+    now = redraw.signature(shown, theme, sel, view.depends_on, options, marks=marks, parts=parts)
     change = redraw.change(drawn, now)
     if change == redraw.NOTHING:
         return no_update, no_update
     if change == redraw.TOKEN:
-        patch = (
-            view.overlay(analysis, (drawn or {}).get("token"), sel)
-            if view.overlay and analysis is not None
-            else None
-        )
-        return (no_update if patch is None else patch), now
+        shapes = view.overlay(analysis, sel) if view.overlay and analysis is not None else None
+        return (no_update if shapes is None else redraw.Mark(shapes)), now
     return _draw(view, analysis, sel, shown, theme, options), now
 
 
