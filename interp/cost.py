@@ -21,6 +21,9 @@ from interp.part_names import Part, PartKind, parts_of
 # The head on top of the base model, by task: its FLOPs per token are head_flops().
 # Model types whose q, k and v come out of one projection.
 FUSED_QKV = ("gpt2", "phi3")
+# Model types whose sensitivity backward runs through the softmax: no q/k capture site (Phi-3's fused
+# rotary projection) or attention that is not softmax(q·kᵀ) (interp.qk_capture.DENSE_ONLY).
+THROUGH_SOFTMAX = ("phi3", "t5", "mt5", "bloom", "mpt", "falcon")
 HEADS = {"mlm": "mlm", "causal-lm": "lm", "sst": "class", "mnli": "class", "similarity": "none"}
 
 
@@ -34,6 +37,7 @@ class ModelShape:
     intermediate: int
     gated: bool  # a gated MLP (Llama-class: gate, up and down projections)
     fused_qkv: bool  # one projection gives q, k and v (GPT-2): a gradient through q or k pays for all three
+    closed_form: bool  # the sensitivity's backward starts at q and k (interp.sensitivity.ScoreRule)
     vocab: int
     head: str  # "mlm" (transform + decoder), "lm" (decoder), "class", "none"
 
@@ -57,6 +61,7 @@ class ModelShape:
             intermediate=int(first("intermediate_size", "n_inner", "hidden_dim", default=4 * hidden)),
             gated=kv_heads is not None,
             fused_qkv=str(getattr(text, "model_type", "")) in FUSED_QKV,
+            closed_form=str(getattr(text, "model_type", "")) not in THROUGH_SOFTMAX,
             vocab=int(first("vocab_size", default=0)),
             head=HEADS.get(task, "none"),
         )
@@ -88,12 +93,15 @@ def backward_flops(shape: ModelShape, n: int) -> int:
 
 
 def sensitivity_flops(shape: ModelShape, n: int, layer: int) -> int:
-    """n backward passes from layer `layer`'s attention scores (through its q and k maps and the layers below)."""
+    """n backward passes from layer `layer`'s q and k (through its q and k maps and the layers below), and
+    the closed-form gradient at q and k (interp.sensitivity._ClosedForm): B·k and Bᵀ·q once, Bᵀ·x a column."""
     below = layer * (n * shape.linear_flops + 8 * n * n * shape.heads * shape.head_dim)
     d, hd = shape.hidden, shape.head_dim
     projected = shape.heads + (2 * shape.kv_heads if shape.fused_qkv else shape.kv_heads)  # q, k (and v)
-    scores = 2 * n * d * projected * hd + 4 * n * n * shape.heads * hd
-    return n * (below + scores)
+    if not shape.closed_form:  # through the softmax: two attention products a pass
+        return n * (below + 2 * n * d * projected * hd + 4 * n * n * shape.heads * hd)
+    scores = 2 * n * d * projected * hd + 2 * n * n * shape.heads * hd
+    return n * (below + scores) + 4 * n * n * shape.heads * hd
 
 
 def part_flops(

@@ -124,7 +124,7 @@ def _inputs(lm: LoadedModel, request: AnalysisRequest, kind: str, query: int) ->
     if request.generate is not None:
         from interp.generation import decode
 
-        chosen, _, _ = decode(lm, ids[0], request.generate, request.sample_seed, 1)
+        chosen = decode(lm, ids[0], request.generate, request.sample_seed, 1)[0]
         ids = [ids[0] + chosen]
     offset, s = 0, 0
     while s < len(ids) - 1 and query >= offset + len(ids[s]):
