@@ -24,10 +24,6 @@ def test_neuron_view_clicking_a_key_selects_it(live_app, browser, screenshots):
     bars = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, BARS))
     labels = browser.execute_script(LABELS)
     assert len(bars) == len(labels) == 6  # causal: token 5 sees tokens 0 to 5
-    card = browser.find_element(By.ID, "analyze-neuron-view")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", card)
-    card.screenshot(str(screenshots / "neuron-view.png"))
-
     # the widest bar of a key other than the query (a bar too thin to hit would not take the click)
     widths = [b.rect["width"] for b in bars]
     key = max(range(5), key=lambda j: widths[j])
@@ -41,3 +37,8 @@ def test_neuron_view_clicking_a_key_selects_it(live_app, browser, screenshots):
     wait_for(browser, click_key, timeout=60)
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, BARS)) == int(expected) + 1)
     assert "head 3" in title_of(browser, "analyze-neuron-view")
+    # The screenshot once the page has settled: taken while later stages still redraw, the renderer
+    # can miss Chromium's 10 s screenshot deadline on a loaded machine.
+    card = browser.find_element(By.ID, "analyze-neuron-view")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", card)
+    card.screenshot(str(screenshots / "neuron-view.png"))
