@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,7 +30,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertModel
 
 from interp import qk_capture
-from interp.sensitivity import ScoreRule, attention_sensitivity, naive_attention_sensitivity
+from interp.sensitivity import attention_sensitivity, naive_attention_sensitivity
+from interp.vjp_kernels import batched_backward
 
 
 def timed(fn, *args, **kwargs):
@@ -72,18 +74,24 @@ def main() -> None:
 
     layout = qk_capture.layout(model, [args.tokens])
 
-    def engine_run(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """The engine as the worker runs it: the backward starts at each layer's captured q and k."""
-        with qk_capture.capturing(model) as caught:
-            rule = ScoreRule(layout["scales"], layout["softcap"], layout["kv_head_of_query"], caught)
-            return attention_sensitivity(attentions_of, x, m, scores=rule)
+    def engine_run(x: torch.Tensor, m: torch.Tensor, kernels: bool = True) -> torch.Tensor:
+        """The engine as the worker runs it: the backward starts at each layer's captured q and k, through
+        interp.vjp_kernels' attention and activations (kernels=False: autograd's own formulas)."""
+        with qk_capture.capturing(model) as caught, batched_backward(model) if kernels else nullcontext():
+            return attention_sensitivity(attentions_of, x, m, scores=qk_capture.score_rule(model, layout, caught))
 
     engine_run(embeds[:, :4], mask[:, :4])  # warm-up: first-call allocations
+    engine_run(embeds[:, :4], mask[:, :4], kernels=False)
     engine, engine_s = timed(engine_run, embeds, mask)
+    plain, plain_s = timed(engine_run, embeds, mask, kernels=False)
     softmax_path, softmax_s = timed(attention_sensitivity, attentions_of, embeds, mask)
-    print(f"engine_seconds={engine_s:.2f} through_softmax={softmax_s:.2f} (the naive loop next)", flush=True)
+    print(
+        f"engine_seconds={engine_s:.2f} without_kernels={plain_s:.2f} through_softmax={softmax_s:.2f} "
+        "(the naive loop next)",
+        flush=True,
+    )
     naive, naive_s = timed(naive_attention_sensitivity, attentions_of, embeds, mask)
-    for got in (engine, softmax_path):
+    for got in (engine, plain, softmax_path):
         assert torch.allclose(got, naive, rtol=1e-4, atol=1e-6), (got - naive).abs().max()
     with FlopCounterMode(display=False) as counter:  # untimed runs, to count the work
         engine_run(embeds, mask)

@@ -27,10 +27,11 @@ from interp.registry import Registry, load_registry
 from interp.saliency import METHODS as SALIENCY
 from interp.saliency import Explainer
 from interp.schema import Analysis, AnalysisRequest, InputError
-from interp.sensitivity import ScoreRule, attention_sensitivity
+from interp.sensitivity import attention_sensitivity
 from interp.stages import Progress, Stage
 from interp.tasks import TaskEngine, engine_for
 from interp.tokens import Batch, Tokenized, block_diagonal, pad_batch, repeat_batch, tokenize
+from interp.vjp_kernels import batched_backward
 
 OnProgress = Callable[[Progress, float, Analysis | None], None]
 # analyze_many batches at most this many requests (x their longest length in tokens) per pass.
@@ -327,14 +328,14 @@ def sensitivity_stage(
             on_layer(number * layers + layer, len(groups) * layers)
 
         rule = qk_capture.layout(lm.model, items[group[0]].lengths)
-        with qk_capture.capturing(lm.model) if rule else nullcontext([]) as caught:
+        with qk_capture.capturing(lm.model) if rule else nullcontext([]) as caught, batched_backward(lm.model):
             maps = attention_sensitivity(
                 attentions_of,
                 x.reshape(B * S, n, -1),
                 part.attention_mask.reshape(B * S, n),
                 layer_done,
                 chosen,
-                rule and ScoreRule(rule["scales"], rule["softcap"], rule["kv_head_of_query"], caught),
+                rule and qk_capture.score_rule(lm.model, rule, caught),
             )
         for b, per_sequence in zip(group, maps.reshape(B, S, *maps.shape[1:])):
             out[b] = block_diagonal(per_sequence, items[b].lengths)

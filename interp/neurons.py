@@ -217,6 +217,8 @@ def capture(site: Site) -> Iterator[dict[str, torch.Tensor]]:
 
     def caught(name: str):
         def hook(module, inputs, output):
+            if inputs:  # what the projection read (attention sensitivity starts its backward there)
+                got[f"{name}_input"] = inputs[0]
             if site.fused:  # [q | k | v] along features
                 q, k, _ = output.split(output.shape[-1] // 3, dim=-1)
                 got["q"], got["k"] = _heads(q, site.heads), _heads(k, site.heads)

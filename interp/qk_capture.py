@@ -28,6 +28,7 @@ from interp.architecture import describe
 from interp.attention_rebuild import layer_scores, softmax
 from interp.neurons import Site, capture, site_of
 from interp.schema import Analysis, InputError
+from interp.sensitivity import ScoreRule
 from interp.tasks import engine_for
 from interp.thumbnails import thumbnails
 
@@ -60,6 +61,32 @@ def layout(model: torch.nn.Module, lengths: list[int]) -> dict[str, Any] | None:
         "softcap": arch["attention_softcap"],
         "kv_head_of_query": arch["kv_head_of_query"],
     }
+
+
+def score_rule(model: torch.nn.Module, shape: dict[str, Any], caught: list[dict[str, torch.Tensor]]) -> ScoreRule:
+    """Attention sensitivity's closed-form rule for a model with a `layout` (shape), on the q and k `capturing`
+    fills; with each layer's projection weights where q and k are plain projections of one input."""
+    found = sites(model)
+    return ScoreRule(
+        shape["scales"], shape["softcap"], shape["kv_head_of_query"], caught, [_projections(s) for s in found]
+    )
+
+
+def _projections(site: Site) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(W_q [H·d, d_in], W_k [H_kv·d, d_in]): q = x·W_qᵀ + b, k = x·W_kᵀ + b, or None where q and k are
+    rotated or normed after their projections (or the weights are not in memory: offloaded)."""
+    if site.rotary:
+        return None
+    if site.fused:  # GPT-2's Conv1D: [q | k | v] = x·W + b, W [d_in, 3d]
+        weight = getattr(site.module, site.q).weight
+        width = weight.shape[1] // 3
+        found = weight[:, :width].T, weight[:, width : 2 * width].T
+    else:
+        q, k = getattr(site.module, site.q), getattr(site.module, site.k)
+        if not (isinstance(q, torch.nn.Linear) and isinstance(k, torch.nn.Linear)):
+            return None
+        found = q.weight, k.weight
+    return None if any(w.device.type == "meta" for w in found) else found
 
 
 def sites(model: torch.nn.Module) -> list[Site]:

@@ -110,6 +110,9 @@ class ScoreRule:
     softcap: float | None
     kv_head_of_query: Sequence[int]
     caught: Sequence[dict[str, torch.Tensor]]
+    # Per layer, (W_q, W_k) where q = x·W_qᵀ + b and k = x·W_kᵀ + b from one input x (`caught` holds it as
+    # "q_input", and "k_input" unless fused), else None: see _ClosedForm.
+    projections: Sequence[tuple[torch.Tensor, torch.Tensor] | None] = ()
 
 
 class _ClosedForm:
@@ -119,10 +122,16 @@ class _ClosedForm:
       dq_i = (c/H)·m_i·(B[i,k]·k_k - A[i,k]·(B·k)_i)
       dk_j = (c/H)·(δ_jk·(Bᵀ·(m∘q))_k - (Bᵀ·(m∘A[:,k]∘q))_j)
     summed over the query heads that share a key head.
+
+    Where q = x·W_qᵀ + b and k = x·W_kᵀ + b read one input x, the backward starts at x instead:
+      dx_i = W_qᵀ·dq_i + W_kᵀ·dk_i, and W_qᵀ·dq_i = (c/H)·m_i·Σ_h (B_h[i,k]·U_h,k - A_h[i,k]·V_h,i)
+    with U_h,k = W_q,hᵀ·k_h,k and V_h,i = W_q,hᵀ·(B_h·k_h)_i computed once a layer: the query projection's
+    backward (a quarter to a half of the work at the layer a backward starts from) becomes a sum over heads.
     """
 
     def __init__(self, rule: ScoreRule, layer: int, attention: torch.Tensor, mask: torch.Tensor):
-        q, k = rule.caught[layer]["q"], rule.caught[layer]["k"]
+        got = rule.caught[layer]
+        q, k = got["q"], got["k"]
         self.outputs = (q, k)
         self.kv = torch.as_tensor(list(rule.kv_head_of_query), device=q.device)
         H = q.shape[1]
@@ -138,24 +147,47 @@ class _ClosedForm:
         self.rows = mask[:, None, :, None] * self.coef  # (c/H)·m_i
         self.bt_q = b.transpose(-1, -2) @ (self.q * self.rows)  # (c/H)·(Bᵀ·(m∘q))
         self.kv_heads = k.shape[1]
+        weights = rule.projections[layer] if layer < len(rule.projections) else None
+        x = got.get("q_input")
+        self.u = None
+        if weights is not None and x is not None and got.get("k_input", x) is x:
+            w_q, self.w_k = (w.detach().float() for w in weights)
+            w_q = w_q.view(H, -1, w_q.shape[-1])  # [H, dh, d_in]
+            self.outputs, self.x_dtype = (x,), x.dtype
+            self.u = torch.einsum("mhkd,hde->mkhe", self.k, w_q)  # U [M, n, H, d_in]
+            self.v = torch.einsum("mhid,hde->mihe", self.b_k, w_q)  # V [M, n, H, d_in]
 
-    def cotangents(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """dq [K, M, H, n, dh] and dk [K, M, H_kv, n, dh] for columns start..stop-1."""
+    def cotangents(self, start: int, stop: int) -> tuple[torch.Tensor, ...]:
+        """For columns start..stop-1: dq [K, M, H, n, dh] and dk [K, M, H_kv, n, dh], or dx [K, M, n, d_in]."""
         cols = slice(start, stop)
         K = stop - start
         M, H, n, dh = self.q.shape
-        a = self.a[..., cols].permute(3, 0, 1, 2)[..., None]  # [K, M, H, n, 1]: m_i·A[i, k]
-        b = (self.b[..., cols] * self.rows).permute(3, 0, 1, 2)[..., None]  # (c/H)·m_i·B[i, k]
-        keys = self.k[:, :, cols].permute(2, 0, 1, 3)[:, :, :, None]  # [K, M, H, 1, dh]: k_k
-        dq = b * keys - a * self.coef * self.b_k
         # Bᵀ·(m∘A[:,k]∘q) for every k in the chunk at once: [M, H, n, n] @ [M, H, n, K·dh].
         x = (self.a[..., cols, None] * self.q[:, :, :, None, :]).reshape(M, H, n, K * dh)
-        dk = -(self.b.transpose(-1, -2) @ x).reshape(M, H, n, K, dh).permute(3, 0, 1, 2, 4) * self.coef
+        dk = (self.b.transpose(-1, -2) @ x).reshape(M, H, n, K, dh).permute(3, 0, 1, 2, 4).mul_(-self.coef)
         rows = torch.arange(K, device=dk.device)
         dk[rows, :, :, rows + start] += self.bt_q[:, :, cols].permute(2, 0, 1, 3)
         if self.kv_heads != H:  # grouped queries: a key head's gradient sums its query heads'
             dk = dk.new_zeros(K, M, self.kv_heads, n, dh).index_add_(2, self.kv, dk)
+        if self.u is not None:
+            return (self._dx(cols, dk),)
+        a = self.a[..., cols].permute(3, 0, 1, 2)[..., None]  # [K, M, H, n, 1]: m_i·A[i, k]
+        b = (self.b[..., cols] * self.rows).permute(3, 0, 1, 2)[..., None]  # (c/H)·m_i·B[i, k]
+        keys = self.k[:, :, cols].permute(2, 0, 1, 3)[:, :, :, None]  # [K, M, H, 1, dh]: k_k
+        dq = torch.addcmul(b * keys, a, self.b_k, value=-self.coef)
         return dq, dk
+
+    def _dx(self, cols: slice, dk: torch.Tensor) -> torch.Tensor:
+        """W_qᵀ·dq + W_kᵀ·dk at the projections' input, dq's part as sums over heads (see the class)."""
+        K, M, kv, n, dh = dk.shape
+        H, d_in = self.u.shape[2], self.u.shape[3]
+        b = (self.b[..., cols] * self.rows).permute(3, 0, 2, 1).reshape(K * M, n, H)  # (c/H)·m_i·B[i, k]
+        u = self.u[:, cols].transpose(0, 1).reshape(K * M, H, d_in)
+        dx = torch.bmm(b, u).view(K, M, n, d_in)
+        a = (self.a[..., cols] * self.coef).permute(0, 2, 3, 1).reshape(M * n, K, H)  # (c/H)·m_i·A[i, k]
+        dx -= torch.bmm(a, self.v.view(M * n, H, d_in)).view(M, n, K, d_in).permute(2, 0, 1, 3)
+        dx += dk.permute(0, 1, 3, 2, 4).reshape(K, M, n, kv * dh) @ self.w_k
+        return dx.to(self.x_dtype)
 
 
 def naive_attention_sensitivity(

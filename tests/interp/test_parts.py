@@ -84,15 +84,21 @@ def test_sensitivity_of_chosen_layers_equals_the_naive_loop(loaded, model_id):
 
 
 @pytest.mark.parametrize(
-    "model_id", ["tiny-bert-sst", "tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-qwen3"]
+    "model_id", ["tiny-bert-sst", "tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-qwen3", "tiny-distilbert-sst"]
 )
-def test_the_closed_form_at_q_and_k_equals_the_naive_loop(loaded, model_id):
-    """The backward started at q and k (ScoreRule): fused q/k (GPT-2), grouped queries and rotary (Llama,
-    Qwen3's q/k norms), soft-capped and sliding layers (Gemma 2), on a padded batch."""
+@pytest.mark.parametrize("start", ["q and k", "the projections' input"])
+@pytest.mark.parametrize("kernels", [False, True], ids=["autograd", "vjp kernels"])
+def test_the_closed_form_at_q_and_k_equals_the_naive_loop(loaded, model_id, start, kernels):
+    """The backward started at q and k (ScoreRule), or at the input both are projections of (BERT, GPT-2's
+    fused q/k, DistilBERT): grouped queries and rotary (Llama, Qwen3's q/k norms), soft-capped and sliding
+    layers (Gemma 2), on a padded batch; with autograd's own backward formulas and interp.vjp_kernels'."""
+    from contextlib import nullcontext
+
     from interp import qk_capture
     from interp.sensitivity import ScoreRule
+    from interp.vjp_kernels import batched_backward
 
-    lm = loaded(model_id, "causal-lm" if model_id != "tiny-bert-sst" else "sst")
+    lm = loaded(model_id, "sst" if model_id.endswith("-sst") else "causal-lm")
     torch.manual_seed(0)
     ids = torch.randint(5, 100, (2, 9))
     mask = torch.ones_like(ids)
@@ -105,8 +111,14 @@ def test_the_closed_form_at_q_and_k_equals_the_naive_loop(loaded, model_id):
     naive = naive_attention_sensitivity(attentions_of, embeds, mask)
     layout = qk_capture.layout(lm.model, [9])
     assert layout is not None
-    with qk_capture.capturing(lm.model) as caught:
-        rule = ScoreRule(layout["scales"], layout["softcap"], layout["kv_head_of_query"], caught)
+    with qk_capture.capturing(lm.model) as caught, batched_backward(lm.model) if kernels else nullcontext():
+        rule = qk_capture.score_rule(lm.model, layout, caught)
+        if start == "q and k":
+            rule = ScoreRule(rule.scales, rule.softcap, rule.kv_head_of_query, caught)
+        elif model_id in ("tiny-llama", "tiny-gemma2", "tiny-qwen3"):
+            assert not any(rule.projections), "rotary q and k are not projections of the layer's input"
+        else:
+            assert all(rule.projections)
         closed = attention_sensitivity(attentions_of, embeds, mask, scores=rule)
     torch.testing.assert_close(closed, naive, rtol=1e-4, atol=1e-6)
 
