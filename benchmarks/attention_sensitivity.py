@@ -78,7 +78,9 @@ def main() -> None:
         """The engine as the worker runs it: the backward starts at each layer's captured q and k, through
         interp.vjp_kernels' attention and activations (kernels=False: autograd's own formulas)."""
         with qk_capture.capturing(model) as caught, batched_backward(model) if kernels else nullcontext():
-            return attention_sensitivity(attentions_of, x, m, scores=qk_capture.score_rule(model, layout, caught))
+            return attention_sensitivity(
+                attentions_of, x, m, scores=qk_capture.score_rule(model, layout, caught)
+            )
 
     engine_run(embeds[:, :4], mask[:, :4])  # warm-up: first-call allocations
     engine_run(embeds[:, :4], mask[:, :4], kernels=False)

@@ -23,6 +23,7 @@ from interp.chat import tokenize_chat
 from interp.checkpoints import checkpoint
 from interp.loading import MODELS, LoadedModel
 from interp.logit_lens import add_logit_lens
+from interp.neurons import first_layers
 from interp.registry import Registry, load_registry
 from interp.saliency import METHODS as SALIENCY
 from interp.saliency import Explainer
@@ -327,16 +328,23 @@ def sensitivity_stage(
         def layer_done(layer: int, layers: int, number: int = number) -> None:
             on_layer(number * layers + layer, len(groups) * layers)
 
-        rule = qk_capture.layout(lm.model, items[group[0]].lengths)
-        with qk_capture.capturing(lm.model) if rule else nullcontext([]) as caught, batched_backward(lm.model):
-            maps = attention_sensitivity(
-                attentions_of,
-                x.reshape(B * S, n, -1),
-                part.attention_mask.reshape(B * S, n),
-                layer_done,
-                chosen,
-                rule and qk_capture.score_rule(lm.model, rule, caught),
-            )
+        shape = qk_capture.layout(lm.model, items[group[0]].lengths)
+        # A layer's attention depends only on the layers below it: the forward stops at the highest chosen.
+        top = max(chosen) + 1 if chosen else lm.model.config.get_text_config().num_hidden_layers
+        with (
+            qk_capture.capturing(lm.model) if shape else nullcontext([]) as caught,
+            batched_backward(lm.model),
+        ):
+            rule = shape and qk_capture.score_rule(lm.model, shape, caught)
+            with first_layers(lm.model, top):
+                maps = attention_sensitivity(
+                    attentions_of,
+                    x.reshape(B * S, n, -1),
+                    part.attention_mask.reshape(B * S, n),
+                    layer_done,
+                    chosen,
+                    rule,
+                )
         for b, per_sequence in zip(group, maps.reshape(B, S, *maps.shape[1:])):
             out[b] = block_diagonal(per_sequence, items[b].lengths)
     return out

@@ -135,27 +135,46 @@ def _inputs(lm: LoadedModel, request: AnalysisRequest, kind: str, query: int) ->
     return inputs, offset
 
 
-def _layers(module: torch.nn.Module, *names: str) -> torch.nn.ModuleList:
+def _layers(module: torch.nn.Module, *names: str) -> tuple[torch.nn.Module, str]:
+    """(the module holding the layers' ModuleList, its attribute name)."""
     for name in names:
-        found = getattr(module, name, None)
-        if isinstance(found, torch.nn.ModuleList):
-            return found
+        if isinstance(getattr(module, name, None), torch.nn.ModuleList):
+            return module, name
     raise InputError(f"the neuron view does not know the layers of {type(module).__name__}")
+
+
+def _stack(model: torch.nn.Module, kind: str) -> tuple[torch.nn.Module, str]:
+    if model.config.is_encoder_decoder:
+        return _layers(model.get_encoder() if kind == "encoder" else model.get_decoder(), "layers", "block")
+    base = model.base_model
+    stack = getattr(base, "encoder", None) or getattr(base, "transformer", None) or base
+    return _layers(stack, "layer", "h", "layers")
+
+
+@contextmanager
+def first_layers(model: torch.nn.Module, count: int) -> Iterator[None]:
+    """Forwards inside run only the first `count` layers of a decoder-only or encoder-only model (what a
+    lower layer's attention depends on); outputs per layer (attentions, hidden states) stop there."""
+    try:
+        owner, name = _stack(model, "self")
+    except InputError:
+        yield
+        return
+    blocks = getattr(owner, name)
+    if model.config.is_encoder_decoder or count >= len(blocks):
+        yield
+        return
+    setattr(owner, name, torch.nn.ModuleList(list(blocks)[:count]))
+    try:
+        yield
+    finally:
+        setattr(owner, name, blocks)
 
 
 def site_of(model: torch.nn.Module, kind: str, layer: int) -> Site:
     config = model.config
-    if model.config.is_encoder_decoder:
-        stack = model.get_encoder() if kind == "encoder" else model.get_decoder()
-        blocks = _layers(stack, "layers", "block")
-    else:
-        base = model.base_model
-        blocks = _layers(
-            getattr(base, "encoder", None) or getattr(base, "transformer", None) or base,
-            "layer",
-            "h",
-            "layers",
-        )
+    owner, name = _stack(model, kind)
+    blocks = getattr(owner, name)
     if not 0 <= layer < len(blocks):
         raise InputError(f"layer {layer} is out of range: the model has {len(blocks)} layers")
     block = blocks[layer]

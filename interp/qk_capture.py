@@ -63,7 +63,9 @@ def layout(model: torch.nn.Module, lengths: list[int]) -> dict[str, Any] | None:
     }
 
 
-def score_rule(model: torch.nn.Module, shape: dict[str, Any], caught: list[dict[str, torch.Tensor]]) -> ScoreRule:
+def score_rule(
+    model: torch.nn.Module, shape: dict[str, Any], caught: list[dict[str, torch.Tensor]]
+) -> ScoreRule:
     """Attention sensitivity's closed-form rule for a model with a `layout` (shape), on the q and k `capturing`
     fills; with each layer's projection weights where q and k are plain projections of one input."""
     found = sites(model)

@@ -42,7 +42,9 @@ class _Pointwise(torch.autograd.Function):
     """y = f(x), f'(x) computed once in the forward: the backward is grad·f'(x)."""
 
     @staticmethod
-    def forward(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():
             leaf = x.detach().requires_grad_()
             y = fn(leaf)
@@ -73,7 +75,7 @@ class _Attention(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
-        q, k, v, mask, scale, cap = inputs
+        q, k, v, _mask, scale, cap = inputs
         ctx.save_for_backward(q, k, v, output[1])
         ctx.scale, ctx.cap = scale, cap
         ctx.set_materialize_grads(False)
@@ -151,7 +153,15 @@ def attention(module, query, key, value, attention_mask, scaling=None, dropout=0
     """An AttentionInterface function: the model's eager attention with `_Attention` as its core."""
     if kwargs.get("s_aux") is not None or kwargs.get("sinks") is not None or (dropout and module.training):
         return _own_eager(module)(
-            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, softcap=softcap, **kwargs
+            module,
+            query,
+            key,
+            value,
+            attention_mask,
+            scaling=scaling,
+            dropout=dropout,
+            softcap=softcap,
+            **kwargs,
         )
     if key.shape[1] != query.shape[1]:  # grouped queries: each key head serves a group of query heads
         repeat = query.shape[1] // key.shape[1]

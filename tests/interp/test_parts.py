@@ -84,7 +84,8 @@ def test_sensitivity_of_chosen_layers_equals_the_naive_loop(loaded, model_id):
 
 
 @pytest.mark.parametrize(
-    "model_id", ["tiny-bert-sst", "tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-qwen3", "tiny-distilbert-sst"]
+    "model_id",
+    ["tiny-bert-sst", "tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-qwen3", "tiny-distilbert-sst"],
 )
 @pytest.mark.parametrize("start", ["q and k", "the projections' input"])
 @pytest.mark.parametrize("kernels", [False, True], ids=["autograd", "vjp kernels"])
@@ -170,3 +171,20 @@ def test_sequence_pipelines_have_no_parts(registry):
 
     with pytest.raises(ValueError, match="whole"):
         prepare(AnalysisRequest("tiny-gpt2", "causal-lm", "the quick", generate=2), registry=registry)
+
+
+@pytest.mark.parametrize("model_id", ["tiny-bert-sst", "tiny-gpt2", "tiny-llama"])
+def test_first_layers_runs_the_layers_below_and_puts_the_stack_back(loaded, model_id):
+    from interp.neurons import first_layers
+
+    lm = loaded(model_id, "sst" if model_id.endswith("-sst") else "causal-lm")
+    ids = torch.randint(5, 100, (1, 7))
+    with torch.no_grad():
+        full = lm.model.base_model(input_ids=ids, output_attentions=True).attentions
+        with first_layers(lm.model, 1):
+            first = lm.model.base_model(input_ids=ids, output_attentions=True).attentions
+        with pytest.raises(RuntimeError), first_layers(lm.model, 1):
+            raise RuntimeError("the stack comes back whatever happens inside")
+        again = lm.model.base_model(input_ids=ids, output_attentions=True).attentions
+    assert len(first) == 1 and len(full) == len(again) == lm.model.config.num_hidden_layers > 1
+    torch.testing.assert_close(first[0], full[0])
