@@ -88,7 +88,7 @@ class _Attention(torch.autograd.Function):
         if g_out is None:
             g_out = torch.zeros_like(q)  # only P is read: rare (attention outputs differentiated directly)
         if g_p is None:
-            g_p = torch.zeros(())  # broadcast: no gradient reaches P directly
+            g_p = torch.zeros((), device=q.device)  # broadcast: no gradient reaches P directly
         dq, dk, dv = _AttentionVJP.apply(g_out, g_p, q, k, v, p, ctx.scale, ctx.cap)
         return dq, dk, dv, None, None, None
 

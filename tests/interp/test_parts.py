@@ -188,3 +188,26 @@ def test_first_layers_runs_the_layers_below_and_puts_the_stack_back(loaded, mode
         again = lm.model.base_model(input_ids=ids, output_attentions=True).attentions
     assert len(first) == 1 and len(full) == len(again) == lm.model.config.num_hidden_layers > 1
     torch.testing.assert_close(first[0], full[0])
+
+
+@pytest.mark.parametrize("model_id", ["tiny-bert-sst", "tiny-gemma2", "tiny-llama", "tiny-phi3"])
+def test_the_vjp_kernels_through_the_softmax_equal_the_naive_loop(loaded, model_id):
+    """Without the closed form (Phi-3's path): cotangents reach each layer's attention probabilities, and
+    the kernels' attention backward takes them with the ones from the layers above (soft-cap: Gemma 2)."""
+    from interp.vjp_kernels import batched_backward
+
+    lm = loaded(model_id, "sst" if model_id.endswith("-sst") else "causal-lm")
+    torch.manual_seed(0)
+    ids = torch.randint(5, 100, (2, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+
+    def attentions_of(x):
+        return lm.model.base_model(inputs_embeds=x, attention_mask=mask, output_attentions=True).attentions
+
+    embeds = lm.model.get_input_embeddings()(ids).detach()
+    naive = naive_attention_sensitivity(attentions_of, embeds, mask)
+    with batched_backward(lm.model):
+        batched = attention_sensitivity(attentions_of, embeds, mask)
+    assert lm.model.config._attn_implementation == "eager"  # put back
+    torch.testing.assert_close(batched, naive, rtol=1e-4, atol=1e-6)
