@@ -24,6 +24,8 @@ FUSED_QKV = ("gpt2", "phi3")
 # Model types whose sensitivity backward runs through the softmax: no q/k capture site (Phi-3's fused
 # rotary projection) or attention that is not softmax(q·kᵀ) (interp.qk_capture.DENSE_ONLY).
 THROUGH_SOFTMAX = ("phi3", "t5", "mt5", "bloom", "mpt", "falcon")
+# Config attributes of models that rotate q and k (rotary position embeddings).
+ROTARY = ("rope_parameters", "rope_theta", "rope_scaling", "rotary_dim", "partial_rotary_factor")
 HEADS = {"mlm": "mlm", "causal-lm": "lm", "sst": "class", "mnli": "class", "similarity": "none"}
 
 
@@ -38,6 +40,8 @@ class ModelShape:
     gated: bool  # a gated MLP (Llama-class: gate, up and down projections)
     fused_qkv: bool  # one projection gives q, k and v (GPT-2): a gradient through q or k pays for all three
     closed_form: bool  # the sensitivity's backward starts at q and k (interp.sensitivity.ScoreRule)
+    # ... or at the input q and k are projected from, where no rotary embedding sits between (_ClosedForm)
+    projected_start: bool
     vocab: int
     head: str  # "mlm" (transform + decoder), "lm" (decoder), "class", "none"
 
@@ -62,6 +66,8 @@ class ModelShape:
             gated=kv_heads is not None,
             fused_qkv=str(getattr(text, "model_type", "")) in FUSED_QKV,
             closed_form=str(getattr(text, "model_type", "")) not in THROUGH_SOFTMAX,
+            projected_start=str(getattr(text, "model_type", "")) not in THROUGH_SOFTMAX
+            and first(*ROTARY) is None,
             vocab=int(first("vocab_size", default=0)),
             head=HEADS.get(task, "none"),
         )
@@ -80,10 +86,11 @@ class ModelShape:
         return {"mlm": 2 * d * d + 2 * d * self.vocab, "lm": 2 * d * self.vocab}.get(self.head, 0)
 
 
-def forward_flops(shape: ModelShape, n: int, *, head: bool = True) -> int:
-    """One forward pass over one sequence of n tokens."""
+def forward_flops(shape: ModelShape, n: int, *, head: bool = True, layers: int | None = None) -> int:
+    """One forward pass over one sequence of n tokens (through the first `layers` layers: all by default)."""
     attention = 4 * n * n * shape.heads * shape.head_dim
-    return shape.layers * (n * shape.linear_flops + attention) + (n * shape.head_flops if head else 0)
+    depth = shape.layers if layers is None else layers
+    return depth * (n * shape.linear_flops + attention) + (n * shape.head_flops if head else 0)
 
 
 def backward_flops(shape: ModelShape, n: int) -> int:
@@ -94,14 +101,19 @@ def backward_flops(shape: ModelShape, n: int) -> int:
 
 def sensitivity_flops(shape: ModelShape, n: int, layer: int) -> int:
     """n backward passes from layer `layer`'s q and k (through its q and k maps and the layers below), and
-    the closed-form gradient at q and k (interp.sensitivity._ClosedForm): B·k and Bᵀ·q once, Bᵀ·x a column."""
+    the closed-form gradient at q and k (interp.sensitivity._ClosedForm): B·k and Bᵀ·q once, Bᵀ·x a column;
+    without rotary embeddings they start at the projections' input."""
     below = layer * (n * shape.linear_flops + 8 * n * n * shape.heads * shape.head_dim)
     d, hd = shape.hidden, shape.head_dim
     projected = shape.heads + (2 * shape.kv_heads if shape.fused_qkv else shape.kv_heads)  # q, k (and v)
     if not shape.closed_form:  # through the softmax: two attention products a pass
         return n * (below + 2 * n * d * projected * hd + 4 * n * n * shape.heads * hd)
+    once = 4 * n * n * shape.heads * hd  # B·k and Bᵀ·q
+    if shape.projected_start:  # W_k·dk, the query side's two sums over heads, and Bᵀ·x a column; U and V once
+        start = 2 * n * d * shape.kv_heads * hd + 4 * n * shape.heads * d + 2 * n * n * shape.heads * hd
+        return n * (below + start) + once + 4 * n * shape.heads * hd * d
     scores = 2 * n * d * projected * hd + 2 * n * n * shape.heads * hd
-    return n * (below + scores) + 4 * n * n * shape.heads * hd
+    return n * (below + scores) + once
 
 
 def part_flops(
@@ -126,8 +138,9 @@ def torch_flops(
         return S * (forward + (forward + backward if gradient else 0))
     if part.kind is PartKind.SALIENCY:  # integrated gradients: its steps, and 4 plain forwards for the delta
         return S * (ig_steps * (forward + backward) + 4 * forward)
-    # One forward of the base model (no head) builds the graph the layer's backward passes walk.
-    return S * (forward_flops(shape, n, head=False) + sensitivity_flops(shape, n, part.layer or 0))
+    # One forward of the layers up to this one (no head) builds the graph the layer's backward passes walk.
+    layer = part.layer or 0
+    return S * (forward_flops(shape, n, head=False, layers=layer + 1) + sensitivity_flops(shape, n, layer))
 
 
 def estimates(

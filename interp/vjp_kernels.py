@@ -85,12 +85,8 @@ class _Attention(torch.autograd.Function):
         q, k, v, p = ctx.saved_tensors
         if g_out is None and g_p is None:
             return (None,) * 6
-        if g_out is None:
-            g_out = torch.zeros_like(q)  # only P is read: rare (attention outputs differentiated directly)
-        if g_p is None:
-            g_p = torch.zeros((), device=q.device)  # broadcast: no gradient reaches P directly
         dq, dk, dv = _AttentionVJP.apply(g_out, g_p, q, k, v, p, ctx.scale, ctx.cap)
-        return dq, dk, dv, None, None, None
+        return dq, dk, None if g_out is None else dv, None, None, None
 
 
 def _scores(q, k, scale, cap, mask=None):
@@ -101,15 +97,20 @@ def _scores(q, k, scale, cap, mask=None):
 
 
 def _vjp(g_out, g_p, q, k, v, p, scale, cap):
-    """dq, dk, dv [K, B, H, n, dh] for K cotangents g_out [K, B, H, n, dh] and g_p [K, B, H, n, n] (or a
-    0-d zero): every product runs once per head over K·n rows, cotangent index next to the token index."""
-    K = g_out.shape[0]
+    """dq, dk, dv [K, B, H, n, dh] for K cotangents g_out [K, B, H, n, dh] and g_p [K, B, H, n, n] (either
+    None where no gradient reaches it): every product runs once per head over K·n rows, the cotangent
+    index next to the token index."""
+    K = (g_p if g_out is None else g_out).shape[0]
     B, H, n, dh = q.shape
     m = k.shape[-2]
-    rows = g_out.permute(1, 2, 3, 0, 4).reshape(B, H, n * K, dh)  # [B, H, (i, K), dh]
-    dp = (rows @ v.transpose(-1, -2)).view(B, H, n, K, m)  # g·vᵀ
-    if g_p.dim():
-        dp += g_p.permute(1, 2, 3, 0, 4)
+    if g_out is None:  # only P is read (the top layer of a backward through the softmax): dv = 0
+        dp, dv = g_p.permute(1, 2, 3, 0, 4).contiguous(), v.new_zeros(()).expand(K, B, H, m, dh)
+    else:
+        rows = g_out.permute(1, 2, 3, 0, 4).reshape(B, H, n * K, dh)  # [B, H, (i, K), dh]
+        dp = (rows @ v.transpose(-1, -2)).view(B, H, n, K, m)  # g·vᵀ
+        dv = (p.transpose(-1, -2) @ rows.view(B, H, n, K * dh)).view(B, H, m, K, dh).permute(3, 0, 1, 2, 4)
+        if g_p is not None:
+            dp += g_p.permute(1, 2, 3, 0, 4)
     pk = p[:, :, :, None, :]
     ds = pk * (dp - (dp * pk).sum(-1, keepdim=True))  # softmax backward
     if cap:
@@ -117,7 +118,6 @@ def _vjp(g_out, g_p, q, k, v, p, scale, cap):
     ds = ds.view(B, H, n * K, m)
     dq = (ds @ k).view(B, H, n, K, dh).permute(3, 0, 1, 2, 4) * scale
     dk = (q.transpose(-1, -2) @ ds.view(B, H, n, K * m)).view(B, H, dh, K, m).permute(3, 0, 1, 4, 2) * scale
-    dv = (p.transpose(-1, -2) @ rows.view(B, H, n, K * dh)).view(B, H, m, K, dh).permute(3, 0, 1, 2, 4)
     return dq, dk, dv
 
 
@@ -127,7 +127,8 @@ class _AttentionVJP(torch.autograd.Function):
 
     @staticmethod
     def forward(g_out, g_p, q, k, v, p, scale, cap):
-        dq, dk, dv = _vjp(g_out[None], g_p[None] if g_p.dim() else g_p, q, k, v, p, scale, cap)
+        one = [None if g is None else g[None] for g in (g_out, g_p)]
+        dq, dk, dv = _vjp(*one, q, k, v, p, scale, cap)
         return dq[0], dk[0], dv[0]
 
     @staticmethod
@@ -139,9 +140,10 @@ class _AttentionVJP(torch.autograd.Function):
         if any(dim is not None for dim in in_dims[2:6]):
             raise NotImplementedError("batched_backward: vmap over the forward's inputs")
         K = info.batch_size
-        g_out = g_out.movedim(in_dims[0], 0) if in_dims[0] is not None else g_out.expand(K, *g_out.shape)
-        if g_p.dim():
-            g_p = g_p.movedim(in_dims[1], 0) if in_dims[1] is not None else g_p.expand(K, *g_p.shape)
+        g_out, g_p = (
+            None if g is None else g.movedim(dim, 0) if dim is not None else g.expand(K, *g.shape)
+            for g, dim in zip((g_out, g_p), in_dims)
+        )
         return _vjp(g_out, g_p, q, k, v, p, scale, cap), (0, 0, 0)
 
 
