@@ -116,8 +116,9 @@ def _vjp(g_out, g_p, q, k, v, p, scale, cap):
     if cap:
         ds *= 1 - (_scores(q, k, scale, cap) / cap)[:, :, :, None, :] ** 2
     ds = ds.view(B, H, n * K, m)
-    dq = (ds @ k).view(B, H, n, K, dh).permute(3, 0, 1, 2, 4) * scale
-    dk = (q.transpose(-1, -2) @ ds.view(B, H, n, K * m)).view(B, H, dh, K, m).permute(3, 0, 1, 4, 2) * scale
+    # The scale on q and k (n·dh numbers), not on the K-times larger products.
+    dq = (ds @ (k * scale)).view(B, H, n, K, dh).permute(3, 0, 1, 2, 4)
+    dk = ((q * scale).transpose(-1, -2) @ ds.view(B, H, n, K * m)).view(B, H, dh, K, m).permute(3, 0, 1, 4, 2)
     return dq, dk, dv
 
 
