@@ -110,8 +110,8 @@ def part_flops(
     """A part's matrix-product FLOPs for a request of these sequence lengths (run padded to the longest),
     as it is computed alone: torch's (`torch_flops`) plus the core's numpy rollout over all N tokens."""
     flops = torch_flops(shape, part, lengths, methods, ig_steps)
-    if part.kind is PartKind.CORE and "attention_rollout" in methods:  # one N x N product per layer
-        flops += 2 * shape.layers * sum(lengths) ** 3
+    if part.kind is PartKind.CORE and "attention_rollout" in methods:  # a row vector times N x N per layer
+        flops += 2 * shape.layers * sum(lengths) ** 2
     return flops
 
 
