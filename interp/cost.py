@@ -122,8 +122,9 @@ def torch_flops(
     S, n = len(lengths), max(lengths)
     forward, backward = forward_flops(shape, n), backward_flops(shape, n)
     if part.kind is PartKind.CORE:
-        gradient = any(m in ("grad_norm", "grad_x_input") for m in methods)  # one gradient serves both
-        return S * (forward + (forward + backward if gradient else 0))
+        # One gradient serves both, its backward from the core's own forward (interp.engine.forward).
+        gradient = any(m in ("grad_norm", "grad_x_input") for m in methods)
+        return S * (forward + (backward if gradient else 0))
     if part.kind is PartKind.SALIENCY:  # integrated gradients: its steps, and 4 plain forwards for the delta
         return S * (ig_steps * (forward + backward) + 4 * forward)
     # One forward of the base model (no head) builds the graph the layer's backward passes walk.

@@ -233,7 +233,8 @@ def _round(x: np.ndarray, drop: int) -> np.ndarray:
 
 
 def _concat(x: torch.Tensor, lengths: list[int]) -> np.ndarray:
-    """[S, heads, n, d] padded per sequence -> [heads, N, d] of the real tokens."""
+    """[S, heads, n, d] padded per sequence -> [heads, N, d] of the real tokens (cut from a graph where the
+    forward ran with gradients on: interp.engine.forward)."""
     return np.concatenate(
-        [x[s, :, :length].float().cpu().numpy() for s, length in enumerate(lengths)], axis=1
+        [x[s, :, :length].detach().float().cpu().numpy() for s, length in enumerate(lengths)], axis=1
     )
