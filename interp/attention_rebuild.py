@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 LAYERS_KEPT = 4  # rebuilt layers an AttentionStack keeps (a 12-head layer at 512 tokens is 12 MB)
 
@@ -43,7 +43,7 @@ def layer_scores(
         # One BLAS thread: these are small per-head products, and OpenBLAS's threads spin-wait on each other;
         # on a shared CPU (a worker beside the web, or other workers) two threads took ~6x longer than one.
         # The limit is the process's: web threads rebuilding at once may leave it at one, which is harmless.
-        with threadpool_limits(1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             s = np.matmul(queries[:, rows], keys[:, block].transpose(0, 2, 1))
         s *= np.float32(layout["scales"][layer])
         if layout["softcap"]:
@@ -56,6 +56,13 @@ def layer_scores(
         out[:, rows // every, block] = s
         start += length
     return out
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's thread pools, found once: threadpool_limits looks for them on every call (5 ms each,
+    a 12-layer model's storing spent 0.1 s on it)."""
+    return ThreadpoolController()
 
 
 def scores(q: np.ndarray, k: np.ndarray, layout: dict[str, Any], layer: int, head: int) -> np.ndarray:

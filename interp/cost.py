@@ -122,8 +122,8 @@ def part_flops(
     """A part's matrix-product FLOPs for a request of these sequence lengths (run padded to the longest),
     as it is computed alone: torch's (`torch_flops`) plus the core's numpy rollout over all N tokens."""
     flops = torch_flops(shape, part, lengths, methods, ig_steps)
-    if part.kind is PartKind.CORE and "attention_rollout" in methods:  # one N x N product per layer
-        flops += 2 * shape.layers * sum(lengths) ** 3
+    if part.kind is PartKind.CORE and "attention_rollout" in methods:  # a row vector times N x N per layer
+        flops += 2 * shape.layers * sum(lengths) ** 2
     return flops
 
 
@@ -134,8 +134,9 @@ def torch_flops(
     S, n = len(lengths), max(lengths)
     forward, backward = forward_flops(shape, n), backward_flops(shape, n)
     if part.kind is PartKind.CORE:
-        gradient = any(m in ("grad_norm", "grad_x_input") for m in methods)  # one gradient serves both
-        return S * (forward + (forward + backward if gradient else 0))
+        # One gradient serves both, its backward from the core's own forward (interp.engine.forward).
+        gradient = any(m in ("grad_norm", "grad_x_input") for m in methods)
+        return S * (forward + (backward if gradient else 0))
     if part.kind is PartKind.SALIENCY:  # integrated gradients: its steps, and 4 plain forwards for the delta
         return S * (ig_steps * (forward + backward) + 4 * forward)
     # One forward of the layers up to this one (no head) builds the graph the layer's backward passes walk.

@@ -25,6 +25,7 @@ from interp.engine import forward, model_for, prepare_input, saliency_stage, sen
 from interp.loading import LoadedModel
 from interp.part_names import CHEAP_SALIENCY, Part, PartKind
 from interp.registry import Registry, load_registry
+from interp.saliency import GRADIENT_METHODS
 from interp.schema import Analysis, AnalysisRequest
 from interp.tasks import engine_for
 from interp.tokens import Batch, Tokenized, pad_batch
@@ -79,13 +80,16 @@ def compute_core(subject: Subject) -> Analysis:
         now = time.perf_counter()
         timings[name], clock = now - clock, now
 
+    cheap = [m for m in s.request.methods if m in CHEAP_SALIENCY]
+    gradient = any(m in GRADIENT_METHODS for m in cheap)
     with s.lm.lock:
-        [core] = forward(s.lm, [s.request], [s.item], [s.target], s.batch, s.embeds)
+        [core], backward = forward(
+            s.lm, [s.request], [s.item], [s.target], s.batch, s.embeds, gradient=gradient
+        )
         lap("forward")
         core.stages_done = ["forward"]
-        cheap = [m for m in s.request.methods if m in CHEAP_SALIENCY]
         if cheap:
-            saliency_stage(s.lm, [core], [s.item], s.batch, s.embeds, cheap, lap)
+            saliency_stage(s.lm, [core], [s.item], s.batch, s.embeds, cheap, lap, backward)
             core.stages_done = [*core.stages_done, "saliency"]
     core.timings = {**timings, "total": sum(timings.values())}
     return core

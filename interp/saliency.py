@@ -40,6 +40,9 @@ class Explainer:
     attention: list[np.ndarray]  # per request [L, H, N, N]
     rows: list[list[list[int]]]  # per request, groups of rows the prediction reads (rollout)
     ig_steps: int
+    # The gradient's backward pass from a forward already run with gradients on (the engine's own, which
+    # gave the predictions and attention: interp.engine.forward); None: Captum's Saliency runs a forward.
+    backward: Callable[[], torch.Tensor] | None = None
 
     @cached_property
     def gradient(self) -> torch.Tensor:
@@ -47,6 +50,8 @@ class Explainer:
 
         grad-norm and grad x input both read it, so one forward + backward serves the two.
         """
+        if self.backward is not None:
+            return self.backward()
         return Saliency(self.score).attribute(_leaf(self.embeds), abs=False)
 
     def per_request(self, values: torch.Tensor) -> list[np.ndarray]:
@@ -55,6 +60,7 @@ class Explainer:
 
 
 Result = list[tuple[np.ndarray, dict[str, float]]]
+GRADIENT_METHODS = ("grad_norm", "grad_x_input")  # the methods that read Explainer.gradient
 METHODS: dict[str, Callable[[Explainer], Result]] = {}
 
 

@@ -211,3 +211,42 @@ def test_the_vjp_kernels_through_the_softmax_equal_the_naive_loop(loaded, model_
         batched = attention_sensitivity(attentions_of, embeds, mask)
     assert lm.model.config._attn_implementation == "eager"  # put back
     torch.testing.assert_close(batched, naive, rtol=1e-4, atol=1e-6)
+
+
+# Encoders, decoders, a decoder classifier and a pair of sentences.
+GRADIENT_MODELS = ("tiny-bert-mlm", "tiny-gpt2", "tiny-llama", "tiny-bert-sim", "tiny-qwen2-sst")
+GRADIENT_CASES = [c for c in CASES if c[0] in GRADIENT_MODELS]
+
+
+@pytest.mark.parametrize("model_id,task,text,pair", GRADIENT_CASES, ids=[c[0] for c in GRADIENT_CASES])
+def test_the_core_takes_its_gradient_from_its_own_forward(registry, model_id, task, text, pair):
+    """One model pass gives predictions, attention and the gradient; its gradient equals Captum's own pass."""
+    from dataclasses import replace
+
+    from interp.engine import saliency_stage
+    from interp.parts import compute_core, prepare
+
+    cheap = ("grad_norm", "grad_x_input", "attention_rollout")
+    subject = prepare(AnalysisRequest(model_id, task, text, pair, methods=cheap), registry=registry)
+    passes = []
+    hook = subject.lm.model.base_model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        core = compute_core(subject)
+    finally:
+        hook.remove()
+    assert len(passes) == 1
+
+    s = subject
+    alone = replace(core, saliency={})  # Captum's Saliency: a forward and a backward of its own
+    saliency_stage(s.lm, [alone], [s.item], s.batch, s.embeds, list(cheap[:2]), lambda _: None)
+    for name in cheap[:2]:
+        np.testing.assert_allclose(core.saliency[name], alone.saliency[name], rtol=1e-5, atol=1e-7)
+
+    plain = compute_core(
+        prepare(AnalysisRequest(model_id, task, text, pair, methods=cheap[2:]), registry=registry)
+    )
+    assert core.predictions == plain.predictions  # the forward with gradients on predicts as inference does
+    np.testing.assert_allclose(np.asarray(core.attention), np.asarray(plain.attention), atol=1e-7)
+    np.testing.assert_allclose(
+        core.saliency["attention_rollout"], plain.saliency["attention_rollout"], rtol=1e-6
+    )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cache.codec import decode, encode
+from interp import qk_capture
 from interp.attention_rebuild import AttentionStack, rebuild_layer
 from interp.schema import Analysis, AnalysisRequest
 from tests.interp.test_engine_reference import CASES as TASK_CASES
@@ -157,3 +158,18 @@ def test_attention_stack_rebuilds_layers_lazily():
     np.testing.assert_allclose(np.asarray(stack)[-1], stack[-1])
     with pytest.raises(IndexError):
         stack[L]
+
+
+@pytest.mark.parametrize("drop", qk_capture.DROP_BITS)
+def test_rounding_keeps_numpys_float16_bits(drop):
+    """The stored bits: numpy's float16 cast (to nearest even), then `drop` mantissa bits rounded half up,
+    down to the edge cases (float16's largest, subnormals, signed zeros)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=20_000) * 10.0 ** rng.integers(-9, 5, 20_000)
+    x = np.concatenate([x, [65504, -65504, 65519, 6e-5, 1e-7, -1e-7, 0.0, -0.0]]).astype(np.float32)
+    bits = x.astype(np.float16).view(np.uint16).astype(np.uint32)
+    if drop:
+        bits = ((bits + (1 << (drop - 1))) >> drop) << drop
+    rounded = qk_capture._round(qk_capture._half(x), drop)
+    assert rounded.dtype == np.float16
+    np.testing.assert_array_equal(rounded.view(np.uint16), bits.astype(np.uint16))
