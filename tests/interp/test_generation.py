@@ -124,7 +124,9 @@ def test_sliding_window_generation_past_the_window_equals_a_plain_forward(run, l
     with torch.no_grad():  # no KV cache: every token's row from one forward, the sliding mask applied
         out = lm.model(torch.tensor([ids]), output_attentions=True)
         reference = torch.stack(out.attentions)[:, 0].numpy()
-        prefix = [lm.model(torch.tensor([ids[:p]])).logits[0, -1].argmax() for p in range(len(ids) - 8, len(ids))]
+        prefix = [
+            lm.model(torch.tensor([ids[:p]])).logits[0, -1].argmax() for p in range(len(ids) - 8, len(ids))
+        ]
     assert [step["token_id"] for step in analysis.steps] == [int(t) for t in prefix]
     n = len(ids)
     blind = ~reference[:, :, n - 1, : n - LLM_WINDOW].any(axis=(1, 2))  # per layer: the first keys unseen
