@@ -35,6 +35,40 @@ def test_flops_of_every_part_match_torchs_count(registry, model_id, task, text, 
         assert torch_flops(shape, part, lengths, request.methods, 4) == pytest.approx(counted, rel=0.1), part
 
 
+@pytest.mark.parametrize(
+    "model_id,task,text,pair,steps",
+    [
+        ("tiny-bert-sst", "sst", TEXT, None, (50, 200)),
+        ("minilm", "similarity", "a man is playing a guitar on the street", "a woman reads", (120,)),
+    ],
+    ids=["tiny-bert", "minilm"],
+)
+def test_integrated_gradients_flops_scale_with_steps_as_torch_counts_them(
+    registry, model_id, task, text, pair, steps
+):
+    """At many steps (in chunks of MAX_ROWS_TOKENS rows: two or more at the most steps), forward and backward:
+    the closed form is what torch counts of the real computation, and it grows with the steps."""
+    from interp.calibration import counted_flops, subject_flops
+    from interp.part_names import saliency_part
+    from interp.parts import compute_core, compute_part, prepare
+    from interp.saliency import MAX_ROWS_TOKENS
+
+    part, estimated = saliency_part("integrated_gradients"), {}
+    for n_steps in steps:
+        request = AnalysisRequest(
+            model_id, task, text, pair, methods=("integrated_gradients",), ig_steps=n_steps
+        )
+        subject = prepare(request, registry=registry)
+        S, n = len(subject.item.lengths), max(subject.item.lengths)
+        assert n_steps < max(steps) or n_steps * S * n > MAX_ROWS_TOKENS
+        core = compute_core(subject)
+        _, counted = counted_flops(lambda s=subject, c=core: compute_part(s, part, c))
+        estimated[n_steps] = subject_flops(subject, part)
+        assert estimated[n_steps] == pytest.approx(counted, rel=0.05)
+    if len(steps) > 1:  # 4 forwards for the completeness check besides the steps' forward + backward
+        assert estimated[200] / estimated[50] == pytest.approx(200 / 50, rel=0.05)
+
+
 def test_shape_from_configs_of_each_family():
     from transformers import BertConfig, GPT2Config, LlamaConfig
 
