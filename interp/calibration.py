@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from interp import qk_capture
 from interp.cost import ModelShape, estimates, part_flops
 from interp.part_names import Part, PartKind
 from interp.parts import Subject
@@ -44,7 +45,11 @@ def _sync(device: str) -> None:
 
 
 def shape_of(subject: Subject) -> ModelShape:
-    return ModelShape.from_config(subject.lm.model.config, subject.lm.task)
+    """The cost model's numbers for this subject's model: its sensitivity's backward starts at q and k
+    exactly where interp.engine's does (interp.qk_capture.layout)."""
+    model = subject.lm.model
+    rule = qk_capture.layout(model, subject.item.lengths)
+    return ModelShape.from_config(model.config, subject.lm.task, closed_form=rule is not None)
 
 
 # GFLOP/s a part of each kind last ran at, per (model id, task, device, kind: core, saliency.<method>,

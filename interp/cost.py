@@ -16,14 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from interp.architecture import softmax_of_qk
 from interp.part_names import Part, PartKind, parts_of
 
 # The head on top of the base model, by task: its FLOPs per token are head_flops().
 # Model types whose q, k and v come out of one projection.
 FUSED_QKV = ("gpt2", "phi3")
-# Model types whose sensitivity backward runs through the softmax: no q/k capture site (Phi-3's fused
-# rotary projection) or attention that is not softmax(q·kᵀ) (interp.qk_capture.DENSE_ONLY).
-THROUGH_SOFTMAX = ("phi3", "t5", "mt5", "bloom", "mpt", "falcon")
 HEADS = {"mlm": "mlm", "causal-lm": "lm", "sst": "class", "mnli": "class", "similarity": "none"}
 
 
@@ -37,13 +35,20 @@ class ModelShape:
     intermediate: int
     gated: bool  # a gated MLP (Llama-class: gate, up and down projections)
     fused_qkv: bool  # one projection gives q, k and v (GPT-2): a gradient through q or k pays for all three
-    closed_form: bool  # the sensitivity's backward starts at q and k (interp.sensitivity.ScoreRule)
+    closed_form: (
+        bool  # the sensitivity's backward starts at q and k: where interp.qk_capture.layout gives one
+    )
     vocab: int
     head: str  # "mlm" (transform + decoder), "lm" (decoder), "class", "none"
 
     @classmethod
-    def from_config(cls, config: Any, task: str) -> ModelShape:
-        """From a transformers config (or anything with its attributes), for a model loaded for `task`."""
+    def from_config(cls, config: Any, task: str, closed_form: bool | None = None) -> ModelShape:
+        """From a transformers config (or anything with its attributes), for a model loaded for `task`.
+
+        closed_form: whether interp.qk_capture.layout gives the loaded model a layout (interp.calibration
+        passes it); without the model, what the config says (interp.architecture.softmax_of_qk, which that
+        layout reads first: it also needs hooks that catch q and k, which Phi-3's fused rotary projection
+        does not give)."""
         text = config.get_text_config() if hasattr(config, "get_text_config") else config
         first = lambda *names, default=None: next(  # noqa: E731
             (getattr(text, n) for n in names if getattr(text, n, None) is not None), default
@@ -61,7 +66,7 @@ class ModelShape:
             intermediate=int(first("intermediate_size", "n_inner", "hidden_dim", default=4 * hidden)),
             gated=kv_heads is not None,
             fused_qkv=str(getattr(text, "model_type", "")) in FUSED_QKV,
-            closed_form=str(getattr(text, "model_type", "")) not in THROUGH_SOFTMAX,
+            closed_form=softmax_of_qk(config) if closed_form is None else closed_form,
             vocab=int(first("vocab_size", default=0)),
             head=HEADS.get(task, "none"),
         )
