@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+# Model types whose attention is not softmax(q·kᵀ·scale) with masks, windows and soft-caps (T5's relative
+# position bias, ALiBi): interp.qk_capture keeps it dense, and the sensitivity's backward runs through the softmax.
+DENSE_ONLY = ("t5", "mt5", "bloom", "mpt", "falcon")
 # transformers' names for the kind of attention a layer does (config.layer_types), and ours.
 _LAYER_KINDS = {"full_attention": "global", "sliding_attention": "sliding"}
 
@@ -54,6 +57,13 @@ def describe(config: Any) -> Architecture:
         attention_softcap=_cap(getattr(text, "attn_logit_softcapping", None)),
         final_logit_softcap=_cap(getattr(text, "final_logit_softcapping", None)),
     )
+
+
+def softmax_of_qk(config: Any) -> bool:
+    """Whether the config says its attention is softmax(q·kᵀ·scale) under the masks `describe` gives (one stack,
+    not an encoder-decoder). interp.qk_capture.layout also needs hooks that catch the model's q and k."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return not getattr(config, "is_encoder_decoder", False) and str(text.model_type) not in DENSE_ONLY
 
 
 def _cap(value: Any) -> float | None:

@@ -1,7 +1,11 @@
 """This device's speed for the cost model (interp.cost), measured once per process, and FLOP counting.
 
-The rate is a float32 matrix product of bert-base's FFN shape, timed best of a few: what the
-engine's parts, mostly matrix products, can approach. The worker will store it (in Redis) for the web.
+The first rate is a float32 matrix product of bert-base's FFN shape, timed best of a few: what the
+engine's parts, mostly matrix products, can approach. The closed-form FLOPs are exact (torch's own
+count, at any number of IG steps), but a part runs below that rate: MiniLM's integrated gradients
+at 1.1-1.6x the estimate on one CPU thread, the tiny test models at 10-50x (their time goes to softmax,
+norms and dispatch on 32-wide tensors, which no FLOP count sees). So once the worker has run a part
+(`observe`), the same model's later estimates of that kind use the rate that part ran at.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from interp import qk_capture
 from interp.cost import ModelShape, estimates, part_flops
-from interp.part_names import Part
+from interp.part_names import Part, PartKind
 from interp.parts import Subject
 
 
@@ -40,14 +45,41 @@ def _sync(device: str) -> None:
 
 
 def shape_of(subject: Subject) -> ModelShape:
-    return ModelShape.from_config(subject.lm.model.config, subject.lm.task)
+    """The cost model's numbers for this subject's model: its sensitivity's backward starts at q and k
+    exactly where interp.engine's does (interp.qk_capture.layout)."""
+    model = subject.lm.model
+    rule = qk_capture.layout(model, subject.item.lengths)
+    return ModelShape.from_config(model.config, subject.lm.task, closed_form=rule is not None)
+
+
+# GFLOP/s a part of each kind last ran at, per (model id, task, device, kind: core, saliency.<method>,
+# sensitivity): this process's own measurements.
+_measured: dict[tuple[str, str, str, str], float] = {}
+
+
+def _rate_key(subject: Subject, part: Part) -> tuple[str, str, str, str]:
+    kind = str(part) if part.kind is PartKind.SALIENCY else str(part.kind)  # every layer alike
+    return subject.lm.spec.id, subject.lm.task, str(subject.lm.device), kind
+
+
+def observe(subject: Subject, part: Part, seconds: float) -> None:
+    """Note the rate a part of this subject just ran at (seconds: its wall time)."""
+    flops = subject_flops(subject, part)
+    if seconds > 0 and flops > 0:
+        _measured[_rate_key(subject, part)] = flops / seconds / 1e9
 
 
 def subject_estimates(subject: Subject) -> dict[str, float]:
-    """Seconds per part of this subject's full analysis on its device."""
+    """Seconds per part of this subject's full analysis on its device: at the rate a part of its kind ran at
+    on this model, where one has run in this process, else at the device's matrix-product rate."""
     request = subject.request
     gflops = device_gflops(str(subject.lm.device))
-    return estimates(shape_of(subject), subject.item.lengths, request.methods, request.ig_steps, gflops)
+    seconds = estimates(shape_of(subject), subject.item.lengths, request.methods, request.ig_steps, gflops)
+    for name in seconds:
+        measured = _measured.get(_rate_key(subject, Part.parse(name)))
+        if measured is not None:
+            seconds[name] *= gflops / measured
+    return seconds
 
 
 def subject_flops(subject: Subject, part: Part) -> int:

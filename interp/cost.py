@@ -16,14 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from interp.architecture import softmax_of_qk
 from interp.part_names import Part, PartKind, parts_of
 
 # The head on top of the base model, by task: its FLOPs per token are head_flops().
 # Model types whose q, k and v come out of one projection.
 FUSED_QKV = ("gpt2", "phi3")
-# Model types whose sensitivity backward runs through the softmax: no q/k capture site (Phi-3's fused
-# rotary projection) or attention that is not softmax(q·kᵀ) (interp.qk_capture.DENSE_ONLY).
-THROUGH_SOFTMAX = ("phi3", "t5", "mt5", "bloom", "mpt", "falcon")
 # Config attributes of models that rotate q and k (rotary position embeddings).
 ROTARY = ("rope_parameters", "rope_theta", "rope_scaling", "rotary_dim", "partial_rotary_factor")
 HEADS = {"mlm": "mlm", "causal-lm": "lm", "sst": "class", "mnli": "class", "similarity": "none"}
@@ -39,15 +37,22 @@ class ModelShape:
     intermediate: int
     gated: bool  # a gated MLP (Llama-class: gate, up and down projections)
     fused_qkv: bool  # one projection gives q, k and v (GPT-2): a gradient through q or k pays for all three
-    closed_form: bool  # the sensitivity's backward starts at q and k (interp.sensitivity.ScoreRule)
+    closed_form: (
+        bool  # the sensitivity's backward starts at q and k: where interp.qk_capture.layout gives one
+    )
     # ... or at the input q and k are projected from, where no rotary embedding sits between (_ClosedForm)
     projected_start: bool
     vocab: int
     head: str  # "mlm" (transform + decoder), "lm" (decoder), "class", "none"
 
     @classmethod
-    def from_config(cls, config: Any, task: str) -> ModelShape:
-        """From a transformers config (or anything with its attributes), for a model loaded for `task`."""
+    def from_config(cls, config: Any, task: str, closed_form: bool | None = None) -> ModelShape:
+        """From a transformers config (or anything with its attributes), for a model loaded for `task`.
+
+        closed_form: whether interp.qk_capture.layout gives the loaded model a layout (interp.calibration
+        passes it); without the model, what the config says (interp.architecture.softmax_of_qk, which that
+        layout reads first: it also needs hooks that catch q and k, which Phi-3's fused rotary projection
+        does not give)."""
         text = config.get_text_config() if hasattr(config, "get_text_config") else config
         first = lambda *names, default=None: next(  # noqa: E731
             (getattr(text, n) for n in names if getattr(text, n, None) is not None), default
@@ -56,6 +61,7 @@ class ModelShape:
         heads = int(first("num_attention_heads", "n_head", "n_heads"))
         # Llama-class configs name their key/value heads; their MLPs are gated.
         kv_heads = first("num_key_value_heads")
+        closed = softmax_of_qk(config) if closed_form is None else closed_form
         return cls(
             layers=int(first("num_hidden_layers", "n_layer", "n_layers")),
             hidden=hidden,
@@ -65,9 +71,8 @@ class ModelShape:
             intermediate=int(first("intermediate_size", "n_inner", "hidden_dim", default=4 * hidden)),
             gated=kv_heads is not None,
             fused_qkv=str(getattr(text, "model_type", "")) in FUSED_QKV,
-            closed_form=str(getattr(text, "model_type", "")) not in THROUGH_SOFTMAX,
-            projected_start=str(getattr(text, "model_type", "")) not in THROUGH_SOFTMAX
-            and first(*ROTARY) is None,
+            closed_form=closed,
+            projected_start=closed and first(*ROTARY) is None,
             vocab=int(first("vocab_size", default=0)),
             head=HEADS.get(task, "none"),
         )

@@ -110,7 +110,8 @@ def decode(
     cache_name = "cache" if "cache" in inspect.signature(lm.model.forward).parameters else "past_key_values"
     chosen: list[int] = []
     predictions: list[list[dict]] = []
-    rows: list[torch.Tensor] = []  # per pass [L, H, q, k]
+    # Per pass, per layer [H, q, k]: k differs by layer where sliding layers keep only their window's keys.
+    rows: list[list[torch.Tensor]] = []
     # Per pass, per layer: the hooks' q [H, q, d] and k [H_kv, q, d] of the tokens that pass ran (with the
     # KV cache, its one new token): in order, they are the whole sequence's, as the attention used them.
     keep_qk = qk_capture.layout(lm.model, [len(prompt)]) is not None
@@ -121,7 +122,7 @@ def decode(
             input_ids=torch.tensor([prompt], device=lm.device), use_cache=True, output_attentions=True
         )
         while True:
-            rows.append(torch.stack(out.attentions)[:, 0].float())
+            rows.append([layer[0].float() for layer in out.attentions])
             passes.append([(got["q"][0], got["k"][0]) for got in caught])
             if len(chosen) == steps or (chosen and chosen[-1] in stop):
                 break
@@ -139,12 +140,16 @@ def decode(
                 output_attentions=True,
             )
     n = len(prompt) + len(chosen)
-    attention = np.zeros((*rows[0].shape[:2], n, n), dtype=np.float32)
+    attention = np.zeros((len(rows[0]), rows[0][0].shape[0], n, n), dtype=np.float32)
     start = 0
     for block in rows:
-        q, k = block.shape[-2:]
-        attention[..., start : start + q, :k] = block.cpu().numpy()
-        start += q
+        end = start + block[0].shape[-2]  # the tokens seen so far, this pass's included
+        for layer, row in enumerate(block):
+            # A layer's k keys are the last k positions (a sliding layer's cache drops the oldest).
+            k = row.shape[-1]
+            assert k <= end, f"layer {layer} attended {k} keys of {end} tokens"
+            attention[layer, :, start:end, end - k : end] = row.cpu().numpy()
+        start = end
     qk = None
     if keep_qk:
         qk = tuple(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from interp.architecture import describe
+from interp.architecture import describe, softmax_of_qk
 from interp.attention_rebuild import layer_scores, softmax
 from interp.neurons import Site, capture, site_of
 from interp.schema import Analysis, InputError
@@ -35,8 +35,6 @@ from interp.thumbnails import thumbnails
 if TYPE_CHECKING:
     from interp.parts import Subject
 
-# Model types whose attention is not softmax(q·kᵀ·scale) with masks: they keep dense attention.
-DENSE_ONLY = ("t5", "mt5", "bloom", "mpt", "falcon")
 TOLERANCE = 1e-3  # max abs error of rebuilt attention (probabilities) against the model's float32
 DROP_BITS = (6, 4, 2, 0)  # float16 mantissa bits rounded away, most first; 0 is plain float16
 FLOAT16_MAX = 6e4
@@ -46,7 +44,7 @@ SAMPLE = 8  # query rows screened per candidate precision: every 8th
 def layout(model: torch.nn.Module, lengths: list[int]) -> dict[str, Any] | None:
     """What the rebuild needs besides q and k (JSON), or None where this model's attention must stay dense."""
     config = model.config
-    if config.is_encoder_decoder or config.model_type in DENSE_ONLY:
+    if not softmax_of_qk(config):
         return None
     try:
         found = sites(model)

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from interp.calibration import subject_estimates
-from interp.part_names import Part, PartKind
+from interp.calibration import observe, subject_estimates
+from interp.part_names import CORE, Part, PartKind
 from interp.parts import Subject, compute_core, compute_part, prepare
 from interp.schema import Analysis, AnalysisRequest
 from interp.settings import settings
@@ -58,6 +58,7 @@ def analysis_in_parts(
     chosen = plan(request.methods, subject.layers, estimates, budget_s, status.focus)
     total = sum(estimates.get(n, 0.0) for n in ["core", *chosen.compute]) or 1.0
     analysis = compute_core(subject)
+    observe(subject, CORE, analysis.timings["total"])
     analysis.parts = _states(estimates, done=["core"], queued=chosen.compute, offered=chosen.offered)
     store_partial(analysis, set())
     done = estimates.get("core", 0.0)
@@ -66,6 +67,7 @@ def analysis_in_parts(
     for name in chosen.compute:
         analysis.parts[name]["state"] = part_store.RUNNING
         result = compute_part(subject, Part.parse(name), analysis)
+        observe(subject, result.part, result.seconds)
         analysis = part_store.with_part(analysis, name, result.values, result.info)
         analysis.timings = {**analysis.timings, name: round(result.seconds, 4)}
         store_partial(analysis, {name})
@@ -93,8 +95,10 @@ def add_part(status: JobStatus, store: Any, report: Report, worker: str, budget_
     if core is None:
         report(Progress(Stage.FORWARD), 0.05)
         core = compute_core(subject)
+        observe(subject, CORE, core.timings["total"])
     report(Progress(_stage(name), *((1, 1) if _stage(name) is Stage.SENSITIVITY else ())), 0.1)
     result = compute_part(subject, Part.parse(name), core)
+    observe(subject, result.part, result.seconds)
     report(Progress(Stage.STORING), 0.99)  # raises once cancelled: nothing stored
     if existing is not None:
         meta, arrays = part_store.part_record(

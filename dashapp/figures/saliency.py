@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -18,6 +21,9 @@ METHOD_NAMES = {
 
 
 UNCHOSEN_OPACITY = 0.4  # the methods other than the chosen one stay readable, but step back
+# A few bars (the read position's own gradient: [MASK], [CLS]) can be 100x the rest, which then draw as
+# hairlines. Bars over SPIKE times the longest of the others are cut to CUT_AT times it: hatched, value on them.
+SPIKE, CUT_AT, SPIKE_SHARE = 4.0, 1.3, 0.02  # at most 2% of the tokens (at least one) count as spikes
 INFO_NAMES = {"delta": "Δ", "score_difference": "f(x)−f(x′)", "steps": "steps"}  # IG's completeness check
 
 
@@ -50,20 +56,29 @@ def saliency_figure(
         rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.03, subplot_titles=titles
     )
     for col, name in enumerate(methods, start=1):
-        fig.add_trace(
-            go.Bar(
-                x=rounded(analysis.saliency[name], 5),
-                y=labels,
-                orientation="h",
-                marker_color=ACCENT,
-                customdata=list(range(analysis.n_tokens)),
-                name=METHOD_NAMES.get(name, name),
-                opacity=1.0 if method not in methods or name == method else UNCHOSEN_OPACITY,
-                hovertemplate="%{y}: %{x:.4g}<extra>" + name + "</extra>",
-            ),
-            row=1,
-            col=col,
+        values = np.asarray(analysis.saliency[name], dtype=np.float32)
+        drawn, cut = cut_spikes(values)
+        bar = go.Bar(
+            x=rounded(drawn, 5),
+            y=labels,
+            orientation="h",
+            marker_color=ACCENT,
+            customdata=list(range(analysis.n_tokens)),
+            name=METHOD_NAMES.get(name, name),
+            opacity=1.0 if method not in methods or name == method else UNCHOSEN_OPACITY,
+            hovertemplate="%{y}: %{x:.4g}<extra>" + name + "</extra>",
         )
+        if cut.any():  # the true values in the hover, and written on the bars that were cut
+            shown = [f"{v:.4g}" for v in values.tolist()]
+            bar.update(
+                hovertext=shown,
+                hovertemplate="%{y}: %{hovertext}<extra>" + name + "</extra>",
+                text=[t if c else "" for t, c in zip(shown, cut)],
+                textposition="inside",
+                insidetextanchor="end",
+                marker_pattern_shape=["/" if c else "" for c in cut],
+            )
+        fig.add_trace(bar, row=1, col=col)
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(shapes=saliency_band(analysis, token))
     fig.update_annotations(font_size=11)
@@ -78,6 +93,22 @@ def saliency_figure(
         height=min(1600, 190 + 20 * analysis.n_tokens),
         showlegend=False,
     )
+
+
+def cut_spikes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values as drawn, and which were cut: where the largest magnitudes (at most SPIKE_SHARE of the
+    tokens) exceed SPIKE times the largest of the rest, every bar over CUT_AT times that is drawn at it."""
+    magnitude = np.abs(values)
+    spikes = max(1, math.ceil(SPIKE_SHARE * len(values)))
+    cut = np.zeros(len(values), dtype=bool)
+    if len(values) <= spikes:
+        return values, cut
+    rest = float(np.partition(magnitude, -spikes - 1)[-spikes - 1])  # the largest but the spikes
+    if rest <= 0 or magnitude.max() <= SPIKE * rest:
+        return values, cut
+    limit = CUT_AT * rest
+    cut = magnitude > limit
+    return np.where(cut, np.sign(values) * limit, values), cut
 
 
 def saliency_band(analysis: Analysis, token: int | None) -> list[dict] | None:

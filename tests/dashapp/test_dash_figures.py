@@ -13,7 +13,7 @@ from dashapp.figures.difference import difference_figure
 from dashapp.figures.heatmap import heatmap_figure
 from dashapp.figures.model_grid import downsample, model_grid_figure, mosaic
 from dashapp.figures.predictions import predictions_figure
-from dashapp.figures.saliency import saliency_figure
+from dashapp.figures.saliency import METHOD_NAMES, saliency_figure
 from dashapp.figures.sensitivity import sensitivity_figure
 from dashapp.figures.token_focus import token_focus_figure
 from dashapp.figures.token_strip import token_strip
@@ -92,6 +92,39 @@ def test_saliency_has_every_method_and_ig_delta():
     band = [s_ for s_ in fig.layout.shapes if s_.xref == "paper"]  # the selected token's row, every method
     assert band and all((s_.y0, s_.y1) == (1.5, 2.5) for s_ in band)
     assert any(s_.fillcolor == HIGHLIGHT for s_ in band)
+
+
+@pytest.mark.parametrize("methods", [("grad_norm",), ("grad_norm", "grad_x_input")], ids=["one", "two"])
+def test_saliency_bars_are_not_flattened_by_the_read_positions_spike(methods):
+    """The read position's own gradient ([MASK], [CLS]) can be 100x every other token's: each other bar
+    would be a hairline. Such a spike runs off its method's axis, hatched, its value written on it."""
+    analysis = synthetic_analysis(n_words=8)
+    rng = np.random.default_rng(1)
+    n = analysis.n_tokens
+    values = {m: rng.uniform(0.5, 1.5, n).astype(np.float32) for m in methods}
+    if "grad_x_input" in values:
+        values["grad_x_input"] *= np.where(np.arange(n) % 2, 1, -1)  # signed
+    for v in values.values():
+        v[3] = 150.0 * np.sign(v[3])  # the spike
+    analysis.saliency = values
+    fig = saliency_figure(analysis, token=2, method="grad_norm")
+    for trace, method in zip(fig.data, methods):
+        x = np.asarray(trace.x, dtype=float)
+        others = np.delete(np.abs(x), 3)
+        assert others.min() > 0.2 * np.abs(x).max(), method  # every other bar a visible share of the axis
+        assert np.abs(x[3]) == np.abs(x).max()  # the spike still the longest bar
+        assert "150" in trace.text[3] and trace.marker.pattern.shape[3]  # its value on it, hatched
+        assert not any(trace.text[i] or trace.marker.pattern.shape[i] for i in range(n) if i != 3)
+        assert list(trace.hovertext) == [f"{v:.4g}" for v in values[method].tolist()]  # every true value
+
+
+def test_saliency_bars_without_a_spike_are_drawn_as_they_are():
+    analysis = synthetic_analysis(n_words=8)
+    fig = saliency_figure(analysis, token=2)
+    method_of = {title: method for method, title in METHOD_NAMES.items()}
+    for trace in fig.data:
+        np.testing.assert_allclose(trace.x, np.round(analysis.saliency[method_of[trace.name]], 5), atol=1e-6)
+        assert trace.marker.pattern.shape is None and trace.text is None
 
 
 def test_partial_analysis_shows_placeholders():

@@ -21,18 +21,57 @@ CASES = [  # BERT-, GPT-2- (fused q/k/v) and Llama-shaped (GQA, gated MLP), a pa
 
 @pytest.mark.parametrize("model_id,task,text,pair", CASES, ids=[c[0] for c in CASES])
 def test_flops_of_every_part_match_torchs_count(registry, model_id, task, text, pair):
-    from interp.calibration import counted_flops
+    from interp import qk_capture
+    from interp.calibration import counted_flops, shape_of
     from interp.parts import compute_core, compute_part, prepare
 
     request = AnalysisRequest(model_id, task, text, pair, methods=METHODS, ig_steps=4)
     subject = prepare(request, registry=registry)
-    shape = ModelShape.from_config(subject.lm.model.config, task)
+    shape = shape_of(
+        subject
+    )  # as the worker estimates: the closed form where the engine's sensitivity has it
+    assert shape.closed_form == (qk_capture.layout(subject.lm.model, subject.item.lengths) is not None)
+    assert shape.closed_form == (model_id != "tiny-phi3")  # no hooks catch Phi-3's fused rotary q and k
     lengths = subject.item.lengths
     core, counted = counted_flops(lambda: compute_core(subject))
     assert torch_flops(shape, CORE, lengths, request.methods, 4) == pytest.approx(counted, rel=0.1)
     for part in parts_of(METHODS, subject.layers)[1:]:
         _, counted = counted_flops(lambda part=part: compute_part(subject, part, core))
         assert torch_flops(shape, part, lengths, request.methods, 4) == pytest.approx(counted, rel=0.1), part
+
+
+@pytest.mark.parametrize(
+    "model_id,task,text,pair,steps",
+    [
+        ("tiny-bert-sst", "sst", TEXT, None, (50, 200)),
+        ("minilm", "similarity", "a man is playing a guitar on the street", "a woman reads", (120,)),
+    ],
+    ids=["tiny-bert", "minilm"],
+)
+def test_integrated_gradients_flops_scale_with_steps_as_torch_counts_them(
+    registry, model_id, task, text, pair, steps
+):
+    """At many steps (in chunks of MAX_ROWS_TOKENS rows: two or more at the most steps), forward and backward:
+    the closed form is what torch counts of the real computation, and it grows with the steps."""
+    from interp.calibration import counted_flops, subject_flops
+    from interp.part_names import saliency_part
+    from interp.parts import compute_core, compute_part, prepare
+    from interp.saliency import MAX_ROWS_TOKENS
+
+    part, estimated = saliency_part("integrated_gradients"), {}
+    for n_steps in steps:
+        request = AnalysisRequest(
+            model_id, task, text, pair, methods=("integrated_gradients",), ig_steps=n_steps
+        )
+        subject = prepare(request, registry=registry)
+        S, n = len(subject.item.lengths), max(subject.item.lengths)
+        assert n_steps < max(steps) or n_steps * S * n > MAX_ROWS_TOKENS
+        core = compute_core(subject)
+        _, counted = counted_flops(lambda s=subject, c=core: compute_part(s, part, c))
+        estimated[n_steps] = subject_flops(subject, part)
+        assert estimated[n_steps] == pytest.approx(counted, rel=0.05)
+    if len(steps) > 1:  # 4 forwards for the completeness check besides the steps' forward + backward
+        assert estimated[200] / estimated[50] == pytest.approx(200 / 50, rel=0.05)
 
 
 def test_shape_from_configs_of_each_family():
@@ -52,6 +91,16 @@ def test_shape_from_configs_of_each_family():
     assert gpt2.intermediate == 4 * 768 and gpt2.fused_qkv and gpt2.head == "lm"
     llama = ModelShape.from_config(LlamaConfig(num_key_value_heads=8), "similarity")
     assert llama.gated and llama.kv_heads == 8 and llama.head == "none"
+    assert bert.closed_form and gpt2.closed_form and llama.closed_form
+
+
+def test_without_the_model_the_closed_form_is_what_the_config_says():
+    """Where no q/k layout can exist (seq2seq stacks, T5's position bias, ALiBi): interp.architecture's rule,
+    the one interp.qk_capture.layout reads first."""
+    from transformers import BartConfig, BloomConfig, FalconConfig, T5Config
+
+    for config in (T5Config(), BartConfig(), BloomConfig(), FalconConfig(alibi=True)):
+        assert not ModelShape.from_config(config, "causal-lm").closed_form, config.model_type
 
 
 def test_estimates_grow_with_the_layer_and_the_budget_sorts_them():

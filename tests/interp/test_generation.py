@@ -109,3 +109,29 @@ def test_generation_request_rules(fields):
 def test_too_long_for_the_model_is_an_input_error(run):
     with pytest.raises(InputError, match="maximum length"):
         run("tiny-gpt2", "causal-lm", " ".join(["the cat"] * 20), generate=64, methods="grad_norm")
+
+
+@pytest.mark.parametrize("model_id", ["tiny-gemma2", "tiny-gemma3", "tiny-qwen2", "tiny-mistral"])
+def test_sliding_window_generation_past_the_window_equals_a_plain_forward(run, loaded, model_id):
+    """Sliding layers see only the last W keys through the KV cache (their rows are narrower than the full
+    layers'): each layer's attention is still over every position, zeros where the window cannot look."""
+    from tests.tiny_models import LLM_WINDOW
+
+    lm = loaded(model_id, "causal-lm")
+    analysis = run(model_id, "causal-lm", PROMPT, generate=8, methods="grad_norm,attention_rollout")
+    ids = lm.tokenizer.convert_tokens_to_ids(analysis.tokens)
+    assert len(ids) > 2 * LLM_WINDOW  # generated well past the window
+    with torch.no_grad():  # no KV cache: every token's row from one forward, the sliding mask applied
+        out = lm.model(torch.tensor([ids]), output_attentions=True)
+        reference = torch.stack(out.attentions)[:, 0].numpy()
+        prefix = [
+            lm.model(torch.tensor([ids[:p]])).logits[0, -1].argmax() for p in range(len(ids) - 8, len(ids))
+        ]
+    assert [step["token_id"] for step in analysis.steps] == [int(t) for t in prefix]
+    n = len(ids)
+    blind = ~reference[:, :, n - 1, : n - LLM_WINDOW].any(axis=(1, 2))  # per layer: the first keys unseen
+    assert blind.any()  # a sliding layer...
+    np.testing.assert_allclose(analysis.attention, reference, atol=1e-5)
+    stored = Analysis.from_record(*analysis.to_record())  # ...and the rebuilt attention agrees
+    np.testing.assert_allclose(np.asarray(stored.attention), reference, atol=2e-3)
+    assert max(analysis.qk_layout["max_error"]) <= 2e-3

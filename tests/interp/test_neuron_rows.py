@@ -27,6 +27,7 @@ CASES = [
     ("tiny-gpt2", "causal-lm", "the quick brown fox", None, 6),
     ("tiny-llama", "causal-lm", "the quick brown fox jumps", None, 6),
     ("tiny-qwen3", "causal-lm", "the quick brown fox jumps", None, 6),  # q/k norms
+    ("tiny-gemma2", "causal-lm", "the quick brown fox jumps", None, 8),  # past the sliding window
 ]
 
 

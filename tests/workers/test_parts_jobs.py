@@ -205,3 +205,21 @@ def test_a_lost_part_job_is_requeued_keeps_its_claim_and_completes(tmp_path, tin
     done = records.get("p")
     assert done.state == "done" and done.deliveries == 2 and records.holder(entry) is None
     assert store.stored_parts(key, ["sensitivity.1"]) == ["sensitivity.1"]
+
+
+def test_estimates_after_a_part_ran_follow_the_rate_it_ran_at(tmp_path, tiny_registry):
+    """The device's matmul rate overstates a small model's speed (10-50x on the tiny models: their time is
+    softmax, norms and dispatch, not products): once the worker has run a part of a model, that model's
+    next estimates of the kind use the rate it measured, and land within a small factor."""
+    from interp.calibration import subject_estimates
+    from interp.part_names import saliency_part
+    from interp.parts import compute_core, compute_part, prepare
+
+    text = "the movie was great and the actors were good"
+    ig = AnalysisRequest("tiny-bert-sst", "sst", text, methods=("integrated_gradients",), ig_steps=200)
+    run_one(tmp_path, ig)
+    later = prepare(ig.with_(ig_steps=400))
+    estimate = subject_estimates(later)["saliency.integrated_gradients"]
+    core = compute_core(later)
+    measured = min(compute_part(later, saliency_part("integrated_gradients"), core).seconds for _ in range(2))
+    assert 1 / 4 < estimate / measured < 4
