@@ -5,7 +5,9 @@ engine's parts, mostly matrix products, can approach. The closed-form FLOPs are 
 count, at any number of IG steps), but a part runs below that rate: MiniLM's integrated gradients
 at 1.1-1.6x the estimate on one CPU thread, the tiny test models at 10-50x (their time goes to softmax,
 norms and dispatch on 32-wide tensors, which no FLOP count sees). So once the worker has run a part
-(`observe`), the same model's later estimates of that kind use the rate that part ran at.
+(`observe`), the same model's later estimates of that part use the rate it ran at. Per part, not per
+kind: a sensitivity layer's share of work that is not matrix products shrinks with its depth (MiniLM at
+278 tokens: layer 0's rate made the other layers' estimates 2x too long).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from interp import qk_capture
 from interp.cost import ModelShape, estimates, part_flops
-from interp.part_names import Part, PartKind
+from interp.part_names import Part
 from interp.parts import Subject
 
 
@@ -52,14 +54,12 @@ def shape_of(subject: Subject) -> ModelShape:
     return ModelShape.from_config(model.config, subject.lm.task, closed_form=rule is not None)
 
 
-# GFLOP/s a part of each kind last ran at, per (model id, task, device, kind: core, saliency.<method>,
-# sensitivity): this process's own measurements.
+# GFLOP/s a part last ran at, per (model id, task, device, part name): this process's own measurements.
 _measured: dict[tuple[str, str, str, str], float] = {}
 
 
 def _rate_key(subject: Subject, part: Part) -> tuple[str, str, str, str]:
-    kind = str(part) if part.kind is PartKind.SALIENCY else str(part.kind)  # every layer alike
-    return subject.lm.spec.id, subject.lm.task, str(subject.lm.device), kind
+    return subject.lm.spec.id, subject.lm.task, str(subject.lm.device), str(part)
 
 
 def observe(subject: Subject, part: Part, seconds: float) -> None:
@@ -70,8 +70,8 @@ def observe(subject: Subject, part: Part, seconds: float) -> None:
 
 
 def subject_estimates(subject: Subject) -> dict[str, float]:
-    """Seconds per part of this subject's full analysis on its device: at the rate a part of its kind ran at
-    on this model, where one has run in this process, else at the device's matrix-product rate."""
+    """Seconds per part of this subject's full analysis on its device: at the rate the part ran at on this
+    model, where it has run in this process, else at the device's matrix-product rate."""
     request = subject.request
     gflops = device_gflops(str(subject.lm.device))
     seconds = estimates(shape_of(subject), subject.item.lengths, request.methods, request.ig_steps, gflops)

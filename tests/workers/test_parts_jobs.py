@@ -210,16 +210,35 @@ def test_a_lost_part_job_is_requeued_keeps_its_claim_and_completes(tmp_path, tin
 def test_estimates_after_a_part_ran_follow_the_rate_it_ran_at(tmp_path, tiny_registry):
     """The device's matmul rate overstates a small model's speed (10-50x on the tiny models: their time is
     softmax, norms and dispatch, not products): once the worker has run a part of a model, that model's
-    next estimates of the kind use the rate it measured, and land within a small factor."""
-    from interp.calibration import subject_estimates
-    from interp.part_names import saliency_part
-    from interp.parts import compute_core, compute_part, prepare
+    next estimates of that part use the rate it ran at; other parts keep the device's rate."""
+    from interp import calibration
+    from interp.cost import estimates
+    from interp.part_names import SENSITIVITY_METHOD, saliency_part, sensitivity_part
+    from interp.parts import prepare
 
     text = "the movie was great and the actors were good"
     ig = AnalysisRequest("tiny-bert-sst", "sst", text, methods=("integrated_gradients",), ig_steps=200)
-    run_one(tmp_path, ig)
-    later = prepare(ig.with_(ig_steps=400))
-    estimate = subject_estimates(later)["saliency.integrated_gradients"]
-    core = compute_core(later)
-    measured = min(compute_part(later, saliency_part("integrated_gradients"), core).seconds for _ in range(2))
-    assert 1 / 4 < estimate / measured < 4
+    later = prepare(ig.with_(ig_steps=400, methods=("integrated_gradients", SENSITIVITY_METHOD)))
+    at_device_rate = estimates(
+        calibration.shape_of(later),
+        later.item.lengths,
+        later.request.methods,
+        400,
+        calibration.device_gflops(str(later.lm.device)),
+    )
+    run_one(tmp_path, ig)  # the worker observes each part it runs
+    assert calibration.subject_estimates(later)["saliency.integrated_gradients"] != pytest.approx(
+        at_device_rate["saliency.integrated_gradients"]
+    )
+    ran = prepare(ig)
+    calibration.observe(ran, saliency_part("integrated_gradients"), 3.0)  # as if 200 steps took 3 s
+    calibration.observe(ran, sensitivity_part(0), 2.0)
+    twice = calibration.subject_flops(
+        later, saliency_part("integrated_gradients")
+    ) / calibration.subject_flops(ran, saliency_part("integrated_gradients"))
+    estimated = calibration.subject_estimates(later)
+    assert estimated["saliency.integrated_gradients"] == pytest.approx(3.0 * twice) and 1.9 < twice < 2.1
+    assert estimated["sensitivity.0"] == pytest.approx(2.0)  # the same work: the seconds it took
+    assert estimated["sensitivity.1"] == pytest.approx(
+        at_device_rate["sensitivity.1"]
+    )  # not run: device rate
