@@ -100,15 +100,7 @@ def test_the_closed_form_at_q_and_k_equals_the_naive_loop(loaded, model_id, star
     from interp.vjp_kernels import batched_backward
 
     lm = loaded(model_id, "sst" if model_id.endswith("-sst") else "causal-lm")
-    torch.manual_seed(0)
-    ids = torch.randint(5, 100, (2, 9))
-    mask = torch.ones_like(ids)
-    mask[1, 6:] = 0
-
-    def attentions_of(x):
-        return lm.model.base_model(inputs_embeds=x, attention_mask=mask, output_attentions=True).attentions
-
-    embeds = lm.model.get_input_embeddings()(ids).detach()
+    attentions_of, embeds, mask = _padded_pair(lm)
     naive = naive_attention_sensitivity(attentions_of, embeds, mask)
     layout = qk_capture.layout(lm.model, [9])
     assert layout is not None
@@ -197,15 +189,7 @@ def test_the_vjp_kernels_through_the_softmax_equal_the_naive_loop(loaded, model_
     from interp.vjp_kernels import batched_backward
 
     lm = loaded(model_id, "sst" if model_id.endswith("-sst") else "causal-lm")
-    torch.manual_seed(0)
-    ids = torch.randint(5, 100, (2, 9))
-    mask = torch.ones_like(ids)
-    mask[1, 6:] = 0
-
-    def attentions_of(x):
-        return lm.model.base_model(inputs_embeds=x, attention_mask=mask, output_attentions=True).attentions
-
-    embeds = lm.model.get_input_embeddings()(ids).detach()
+    attentions_of, embeds, mask = _padded_pair(lm)
     naive = naive_attention_sensitivity(attentions_of, embeds, mask)
     with batched_backward(lm.model):
         batched = attention_sensitivity(attentions_of, embeds, mask)
@@ -250,3 +234,16 @@ def test_the_core_takes_its_gradient_from_its_own_forward(registry, model_id, ta
     np.testing.assert_allclose(
         core.saliency["attention_rollout"], plain.saliency["attention_rollout"], rtol=1e-6
     )
+
+
+def _padded_pair(lm):
+    """(attentions_of, embeddings, mask) of two random sequences of 9 tokens, the second padded after 6."""
+    torch.manual_seed(0)
+    ids = torch.randint(5, 100, (2, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+
+    def attentions_of(x):
+        return lm.model.base_model(inputs_embeds=x, attention_mask=mask, output_attentions=True).attentions
+
+    return attentions_of, lm.model.get_input_embeddings()(ids).detach(), mask
