@@ -11,6 +11,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
+from dashapp.figures.tokens import readable_tokens
 from interp.schema import AnalysisRequest
 from tests.dashapp.test_dash_browser import WAIT, texts, title_of, wait_for, wait_title
 from tests.tiny_models import CORPUS
@@ -104,7 +105,7 @@ def test_512_tokens_stay_readable_and_a_click_updates_every_view(live_app, brows
     start = token - 20
     assert f"tokens {start}–{start + 39} of 512" in title_of(browser, "analyze-attention-graph")
     labels = texts(browser, "#analyze-attention-graph .scatterlayer .textpoint")
-    assert labels[20] == analysis.tokens[token], (
+    assert labels[20] == readable_tokens(analysis)[token], (  # as shown: "##en" reads "·en"
         token,
         labels[15:25],
         analysis.tokens[token - 5 : token + 5],
