@@ -15,17 +15,25 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LINK = "model=tiny-llama&task=causal-lm&text=the+quick+brown+fox+jumps+over&layer=1&head=3&token=5"
 # The softmax bars (the figure's last trace) and their key labels, as plotly.js holds them.
 BARS = "#analyze-neuron-view .x8y8 .barlayer .point"
-LABELS = "return document.querySelector('#analyze-neuron-view .js-plotly-plot').data[4].y;"
+WIDTHS_AND_LABELS = f"""
+const plot = document.querySelector('#analyze-neuron-view .js-plotly-plot');
+return [Array.from(document.querySelectorAll('{BARS}'), b => b.getBoundingClientRect().width),
+        plot && plot.data && plot.data[4] ? plot.data[4].y : null];
+"""
+
+
+def _drawn(widths_and_labels):
+    widths, labels = widths_and_labels
+    return widths_and_labels if widths and labels and len(widths) == len(labels) else None
 
 
 def test_neuron_view_clicking_a_key_selects_it(live_app, browser, screenshots):
     browser.get(f"{live_app.url}/?{LINK}")
     wait_title(browser, "analyze-neuron-view", "Neuron view", "layer 1", "head 3")
-    bars = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, BARS))
-    labels = browser.execute_script(LABELS)
-    assert len(bars) == len(labels) == 6  # causal: token 5 sees tokens 0 to 5
+    # Widths and labels read in one script: a redraw between two reads would leave stale elements.
+    widths, labels = wait_for(browser, lambda d: _drawn(d.execute_script(WIDTHS_AND_LABELS)))
+    assert len(widths) == len(labels) == 6  # causal: token 5 sees tokens 0 to 5
     # the widest bar of a key other than the query (a bar too thin to hit would not take the click)
-    widths = [b.rect["width"] for b in bars]
     key = max(range(5), key=lambda j: widths[j])
     expected = labels[key].split(" ", 1)[0]
 
