@@ -45,19 +45,30 @@ document.addEventListener('mousedown', () => {
 
 
 def _selected(browser) -> int | None:
-    classes = [
-        b.get_attribute("class") for b in browser.find_elements(By.CSS_SELECTOR, ".token-strip button")
-    ]
-    return next((i for i, c in enumerate(classes) if "token-selected" in c), None)
+    index = browser.execute_script(
+        "return [...document.querySelectorAll('.token-strip button')]"
+        ".findIndex(b => b.className.includes('token-selected'));"
+    )
+    return None if index < 0 else index
+
+
+def _rects(browser, css: str) -> list[dict]:
+    """Every match's box, read in one script: a redraw between reads would leave stale elements."""
+    return browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => {"
+        " const r = e.getBoundingClientRect(); return {y: r.y, height: r.height}; });",
+        css,
+    )
 
 
 def _measured_click(browser, element, what: str) -> int:
-    """Click `element`; print how long until every view showed the new selection; return the token.
+    """Click element() (looked up at the click: a redraw may have replaced it); print how long until every
+    view showed the new selection; return the token.
 
     The views' own checks follow in the test: each waits for itself, so a failure names the view."""
     before = _selected(browser)
     browser.execute_script(MEASURE, before)
-    ActionChains(browser).move_to_element(element).click().perform()
+    ActionChains(browser).move_to_element(element()).click().perform()
     token = wait_for(browser, lambda d: (t := _selected(d)) is not None and t != before and t)
     start = min(max(0, token - 20), 512 - 40)
     for graph in ("analyze-attention-graph", "analyze-head-view"):
@@ -86,21 +97,23 @@ def test_512_tokens_stay_readable_and_a_click_updates_every_view(live_app, brows
 
     # the graph: 40 labelled tokens (no overlapping labels), a minimap of all 512, a bounded height
     wait_title(browser, "analyze-attention-graph", "tokens 0–39 of 512")
-    labels = browser.find_elements(By.CSS_SELECTOR, "#analyze-attention-graph .scatterlayer .textpoint")
+    labels = _rects(browser, "#analyze-attention-graph .scatterlayer .textpoint")
     assert len(labels) == 80  # both columns
-    tops = sorted(label.rect["y"] for label in labels[:40])
+    tops = sorted(label["y"] for label in labels[:40])
     assert min(b - a for a, b in itertools.pairwise(tops)) >= 12  # a 12 px font: one label per line
     graph = browser.find_element(By.ID, "analyze-attention-graph")
     assert graph.size["height"] <= 900
-    bars = browser.find_elements(By.CSS_SELECTOR, "#analyze-attention-graph .barlayer .point")
-    assert len(bars) == 512
+    minimap = "#analyze-attention-graph .barlayer .point"
+    assert len(browser.find_elements(By.CSS_SELECTOR, minimap)) == 512
 
     # the heatmap: blocks of 3 × 3 tokens, their max
     assert "3×3 block max" in wait_title(browser, "analyze-heatmap", "layer 0")
 
     # clicking the minimap selects its token and moves the window there; every view follows
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)
-    token = _measured_click(browser, bars[300], "a minimap click")
+    token = _measured_click(
+        browser, lambda: browser.find_elements(By.CSS_SELECTOR, minimap)[300], "a minimap click"
+    )
     assert abs(token - 300) <= 100, token  # a bar is 1.4 px tall: a token near the one aimed at
     start = token - 20
     assert f"tokens {start}–{start + 39} of 512" in title_of(browser, "analyze-attention-graph")
@@ -113,18 +126,14 @@ def test_512_tokens_stay_readable_and_a_click_updates_every_view(live_app, brows
     )
     # the selected token's mark on the minimap: a few pixels tall where its bar is 1.4, centred on the bar
     for view in ("analyze-attention-graph", "analyze-head-view"):
-        bar = browser.find_elements(By.CSS_SELECTOR, f"#{view} .barlayer .point")[token].rect
-        marks = [
-            shape.rect
-            for shape in browser.find_elements(By.CSS_SELECTOR, f"#{view} .shapelayer path")
-            if 5 <= shape.rect["height"] <= 8
-        ]
+        bar = _rects(browser, f"#{view} .barlayer .point")[token]
+        marks = [shape for shape in _rects(browser, f"#{view} .shapelayer path") if 5 <= shape["height"] <= 8]
         assert len(marks) == 1, view
         assert abs(marks[0]["y"] + marks[0]["height"] / 2 - (bar["y"] + bar["height"] / 2)) <= 1.5, view
 
     # a token button far away: the window follows it
-    button = browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[100]
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button = lambda: browser.find_elements(By.CSS_SELECTOR, ".token-strip button")[100]  # noqa: E731
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button())
     assert _measured_click(browser, button, "a token button click") == 100
     assert "tokens 80–119 of 512" in title_of(browser, "analyze-head-view")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", graph)
