@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,8 +144,14 @@ def head_name(head: int | None) -> str:
 
 
 def rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:
-    """Fewer bytes to the browser: float32, rounded (plotly sends numpy arrays as binary)."""
-    return np.round(np.asarray(values, dtype=np.float32), digits)
+    """Fewer bytes to the browser: float32, rounded (plotly sends numpy arrays as binary) to `digits`
+    decimals, more where the largest magnitude is small: a saliency of ~1e-7 keeps `digits` significant
+    figures instead of rounding to zero."""
+    array = np.asarray(values, dtype=np.float32)
+    top = float(np.nanmax(np.abs(array), initial=0.0)) if array.size else 0.0
+    if 0 < top < np.inf:
+        digits = max(digits, digits - 1 - math.floor(math.log10(top)))
+    return np.round(array, digits)
 
 
 def row_outline(n_tokens: int, token: int | None) -> list[dict]:

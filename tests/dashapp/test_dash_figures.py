@@ -127,6 +127,18 @@ def test_saliency_bars_without_a_spike_are_drawn_as_they_are():
         assert trace.marker.pattern.shape is None and trace.text is None
 
 
+@pytest.mark.parametrize("scale", [1e-7, 1e-3, 1.0, 1e4])
+def test_saliency_bars_keep_their_shape_at_any_scale(scale):
+    """A small model's gradient × input can be ~1e-7 a token: rounded to fixed decimals for the browser, every
+    bar drew as zero (and gradient norms of ~1e-5 as two lengths). The bars keep 4 significant figures."""
+    analysis = synthetic_analysis(n_words=8)
+    values = np.linspace(0.2, 1.0, analysis.n_tokens, dtype=np.float32) * scale
+    values[::2] *= -1
+    analysis.saliency = {"grad_x_input": values}
+    (trace,) = saliency_figure(analysis).data
+    np.testing.assert_allclose(trace.x, values, rtol=1e-3)
+
+
 def test_partial_analysis_shows_placeholders():
     analysis = synthetic_analysis(stages="forward")
     assert "not computed" in saliency_figure(analysis).layout.annotations[0].text
