@@ -66,12 +66,11 @@ def test_scores_softmax_to_the_stored_attention_row(registry, model_id, task, te
             continue
         # The engine's own neuron view (hooks on the model): the same vectors, to float16's precision.
         engine = neuron_view(request, layer, head, token, registry=registry)
-        if stored.qk_layout["windows"][layer] is None:
-            assert engine["key_offset"] == row["key_offset"] and len(engine["keys"]) == n
-            # stored q/k keep 10 - drop_bits mantissa bits (interp.qk_capture): relative error 2**-(10 - drop)
-            step = 2.0 ** -(10 - stored.qk_layout["drop_bits"][layer])
-            for name in ("query", "keys"):
-                np.testing.assert_allclose(row[name], engine[name], rtol=step, atol=1e-4)
+        assert engine["key_offset"] == row["key_offset"] and len(engine["keys"]) == n  # a window's keys too
+        # stored q/k keep 10 - drop_bits mantissa bits (interp.qk_capture): relative error 2**-(10 - drop)
+        step = 2.0 ** -(10 - stored.qk_layout["drop_bits"][layer])
+        for name in ("query", "keys"):
+            np.testing.assert_allclose(row[name], engine[name], rtol=step, atol=1e-4)
 
 
 def test_out_of_range(registry):
