@@ -211,6 +211,22 @@ def site_of(model: torch.nn.Module, kind: str, layer: int) -> Site:
         if attention.scale_attn_by_inverse_layer_idx:
             scale /= layer + 1
         return Site(attention, "c_attn", "c_attn", attention.num_heads, scale, True, fused=True)
+    if hasattr(block, "self_attention") and hasattr(block.self_attention, "query_key_value"):  # Falcon
+        attention = block.self_attention
+        if getattr(config, "alibi", False):  # Falcon-RW adds ALiBi to the scores: not rotary, not plain q·k
+            raise InputError(
+                "the neuron view does not know ALiBi attention (this Falcon's config says alibi)"
+            )
+        return Site(
+            attention,
+            "query_key_value",
+            "query_key_value",
+            attention.num_heads,
+            attention.head_dim**-0.5,
+            True,
+            fused=True,
+            rotary=True,
+        )
     if hasattr(block, "self_attn") and hasattr(block.self_attn, "q_proj"):  # Llama-class, rotary
         attention = block.self_attn
         if "position_embeddings" not in inspect.signature(attention.forward).parameters:
@@ -264,7 +280,8 @@ def capture(site: Site) -> Iterator[dict[str, torch.Tensor]]:
 
 def _rotary_hooks(site: Site, got: dict[str, torch.Tensor]) -> list[Any]:
     """Catch what the q and k projections give, then, once the attention module has run, norm and rotate
-    them as it did (with the rotary angles of its call): the projections are not computed twice."""
+    them as it did (with the rotary angles of its call): the projections are not computed twice. Falcon's
+    one projection [q | k | v] is split by the module's own _split_heads (its three layouts)."""
     module = site.module
     rotate = sys.modules[type(module).__module__].apply_rotary_pos_emb
     projected: dict[str, torch.Tensor] = {}
@@ -277,18 +294,25 @@ def _rotary_hooks(site: Site, got: dict[str, torch.Tensor]) -> list[Any]:
 
     def rotated(mod, args, kwargs, output):
         cos, sin = kwargs["position_embeddings"]
-        d = module.head_dim
-        if "q" not in projected or "k" not in projected:  # a layer reusing another's keys: nothing caught
-            return
-        q, k = projected.pop("q"), projected.pop("k")
-        q, k = q.view(*q.shape[:-1], -1, d), k.view(*k.shape[:-1], -1, d)
-        if hasattr(module, "q_norm"):
-            q, k = module.q_norm(q), module.k_norm(k)
+        if site.fused:
+            if "qkv" not in projected:
+                return
+            q, k, _ = module._split_heads(projected.pop("qkv"))  # [B, n, heads, d] each
+            if module.new_decoder_architecture:  # k broadcast to every query head: one per group
+                k = k[:, :, :: module.num_heads // module.num_kv_heads]
+        else:
+            if "q" not in projected or "k" not in projected:  # a layer reusing another's keys: nothing caught
+                return
+            d = module.head_dim
+            q, k = projected.pop("q"), projected.pop("k")
+            q, k = q.view(*q.shape[:-1], -1, d), k.view(*k.shape[:-1], -1, d)
+            if hasattr(module, "q_norm"):
+                q, k = module.q_norm(q), module.k_norm(k)
         got["q"], got["k"] = rotate(q.transpose(1, 2), k.transpose(1, 2), cos, sin)
 
+    projections = {"qkv": site.q} if site.fused else {"q": site.q, "k": site.k}
     return [
-        module.q_proj.register_forward_hook(caught("q")),
-        module.k_proj.register_forward_hook(caught("k")),
+        *(getattr(module, attr).register_forward_hook(caught(name)) for name, attr in projections.items()),
         module.register_forward_hook(rotated, with_kwargs=True),
     ]
 

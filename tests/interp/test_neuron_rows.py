@@ -22,12 +22,14 @@ CASES = [
         None,
         None,
     ),  # window, soft-cap
+    ("tiny-falcon", "causal-lm", "the quick brown fox jumps over the lazy dog", None, None),  # fused, grouped
     ("tiny-bert-sim", "similarity", "a man is playing", "a woman reads a book", None),  # two sequences
     # Generation: q/k caught pass by pass (the KV cache's one new token each), against the decoded attention
     ("tiny-gpt2", "causal-lm", "the quick brown fox", None, 6),
     ("tiny-llama", "causal-lm", "the quick brown fox jumps", None, 6),
     ("tiny-qwen3", "causal-lm", "the quick brown fox jumps", None, 6),  # q/k norms
     ("tiny-gemma2", "causal-lm", "the quick brown fox jumps", None, 8),  # past the sliding window
+    ("tiny-falcon", "causal-lm", "the quick brown fox jumps", None, 6),
 ]
 
 

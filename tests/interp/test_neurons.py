@@ -79,6 +79,47 @@ def test_a_rotary_grouped_query_model():
         np.testing.assert_allclose(view["attention"], attention[3, query, : query + 1], atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "layout,kv_heads",
+    [
+        (dict(new_decoder_architecture=True, num_kv_heads=2), 2),
+        (dict(multi_query=True), 1),
+        (dict(multi_query=False), 4),
+    ],
+    ids=["grouped", "multi-query", "per-head"],
+)
+def test_falcon_s_fused_rotary_layouts(layout, kv_heads):
+    """Falcon's one q/k/v projection in each of its three layouts, rotated: its own output_attentions."""
+    from transformers import FalconConfig, FalconForCausalLM
+
+    from interp.architecture import describe, softmax_of_qk
+
+    torch.manual_seed(0)
+    config = FalconConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        alibi=False,
+        max_position_embeddings=64,
+        attn_implementation="eager",
+        **layout,
+    )
+    assert softmax_of_qk(config) and not softmax_of_qk(FalconConfig(alibi=True))
+    model = FalconForCausalLM(config).eval()
+    ids = torch.randint(0, 100, (1, 9))
+    with torch.no_grad():
+        attentions = model(ids, output_attentions=True).attentions
+    assert describe(config)["kv_heads"] == kv_heads
+    for layer in range(2):
+        for head in range(4):
+            for query in range(9):
+                view = neuron_data(model, {"input_ids": ids}, "self", layer, head, query)
+                np.testing.assert_allclose(
+                    view["attention"], attentions[layer][0, head, query, : query + 1], atol=1e-6
+                )
+
+
 def test_bad_coordinates_and_a_changed_model_are_input_errors(registry):
     request = AnalysisRequest("tiny-bert-sst", "sst", "the movie was great")
     for layer, head, query, kind in (
