@@ -12,7 +12,8 @@ from typing import Any, TypedDict
 
 # Model types whose attention is not softmax(q·kᵀ·scale) with masks, windows and soft-caps (T5's relative
 # position bias, ALiBi): interp.qk_capture keeps it dense, and the sensitivity's backward runs through the softmax.
-DENSE_ONLY = ("t5", "mt5", "bloom", "mpt", "falcon")
+# Falcon is one where its config says `alibi` (Falcon-RW); the others rotate q and k (softmax_of_qk).
+DENSE_ONLY = ("t5", "mt5", "bloom", "mpt")
 # transformers' names for the kind of attention a layer does (config.layer_types), and ours.
 _LAYER_KINDS = {"full_attention": "global", "sliding_attention": "sliding"}
 
@@ -38,7 +39,7 @@ def describe(config: Any) -> Architecture:
     """The attention layout of a model with this config (a multimodal config: of its text model)."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     heads = int(text.num_attention_heads)
-    kv_heads = int(getattr(text, "num_key_value_heads", None) or heads)
+    kv_heads = _kv_heads(text, heads)
     per_kv = heads // kv_heads  # transformers' repeat_kv: query head q reads key/value head q // per_kv
     window = getattr(text, "sliding_window", None)
     kinds = getattr(text, "layer_types", None)
@@ -63,7 +64,19 @@ def softmax_of_qk(config: Any) -> bool:
     """Whether the config says its attention is softmax(q·kᵀ·scale) under the masks `describe` gives (one stack,
     not an encoder-decoder). interp.qk_capture.layout also needs hooks that catch the model's q and k."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    if str(text.model_type) == "falcon" and getattr(text, "alibi", False):
+        return False
     return not getattr(config, "is_encoder_decoder", False) and str(text.model_type) not in DENSE_ONLY
+
+
+def _kv_heads(text: Any, heads: int) -> int:
+    if (
+        str(text.model_type) == "falcon"
+    ):  # its own names: grouped (the 40B layout), one shared, or one per head
+        if getattr(text, "new_decoder_architecture", False):
+            return int(text.num_kv_heads)
+        return 1 if getattr(text, "multi_query", True) else heads
+    return int(getattr(text, "num_key_value_heads", None) or heads)
 
 
 def _cap(value: Any) -> float | None:

@@ -3,9 +3,9 @@ the scores the model softmaxes, and the attention, for one query token.
 
 No modified model copies: forward hooks catch what the query and key projections give, in one forward
 pass of the unmodified model over the request's input; the rest is the architecture's own score rule
-(scaling, T5's relative position bias, the causal mask). Rotary models (Llama-class): their projections'
-outputs are caught the same way, then normed and rotated as the model does, with the rotary angles the
-attention module was called with.
+(scaling, T5's relative position bias, the causal mask, a sliding layer's window, Gemma 2's soft-cap).
+Rotary models (Llama-class): their projections' outputs are caught the same way, then normed and rotated
+as the model does, with the rotary angles the attention module was called with.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from interp.architecture import describe
 from interp.loading import MODELS, LoadedModel
 from interp.registry import Registry, load_registry
 from interp.schema import AnalysisRequest, InputError
@@ -64,17 +65,15 @@ def neuron_view(
     if fingerprint is not None and fingerprint != lm.fingerprint:
         raise InputError(f"model {lm.spec.id} has changed since that analysis; analyse the input again")
     inputs, offset = _inputs(lm, request, kind, query)
-    return {
-        "kind": kind,
-        "key_offset": offset if kind != "cross" else 0,
-        **neuron_data(lm.model, inputs, kind, layer, head, query - offset),
-    }
+    data = neuron_data(lm.model, inputs, kind, layer, head, query - offset)
+    return {**data, "kind": kind, "key_offset": data["key_offset"] + (offset if kind != "cross" else 0)}
 
 
 def neuron_data(
     model: torch.nn.Module, inputs: dict[str, Any], kind: str, layer: int, head: int, i: int
 ) -> dict[str, Any]:
-    """The neuron view of query row i of one head, from one forward of model(**inputs)."""
+    """The neuron view of query row i of one head, from one forward of model(**inputs): the keys the layer
+    attends to (earlier ones where causal, the last `window` on a sliding layer), from key_offset on."""
     site = site_of(model, kind, layer)
     if not 0 <= head < site.heads:
         raise InputError(
@@ -90,14 +89,22 @@ def neuron_data(
     k = k.repeat_interleave(site.heads // k.shape[0], dim=0)  # grouped-query attention shares key heads
     if not 0 <= i < q.shape[1]:
         raise InputError(f"query {i} is out of range for the {kind} attention ({q.shape[1]} tokens)")
-    keys = k[head, : i + 1] if site.causal else k[head]
+    window, softcap = _window_and_softcap(model, kind, layer)
+    start = max(0, i - window + 1) if window and site.causal else 0
+    stop = i + 1 if site.causal else k.shape[1]
+    keys = k[head, start:stop]
     products = q[head, i] * keys
-    scores = products.sum(-1) * site.scale + _bias(model, kind, head, q.shape[1], k.shape[1], i, keys)
+    scores = products.sum(-1) * site.scale + _bias(
+        model, kind, head, q.shape[1], k.shape[1], i, start, stop, k.device
+    )
+    if softcap:  # the model's order: cap the scaled scores, then add the mask
+        scores = softcap * torch.tanh(scores / softcap)
     as_list = lambda t: t.float().cpu().numpy().round(7).tolist()  # noqa: E731
     return {
         "layer": layer,
         "head": head,
         "query_index": i,
+        "key_offset": start,
         "query": as_list(q[head, i]),
         "keys": as_list(keys),
         "products": as_list(products),
@@ -204,6 +211,22 @@ def site_of(model: torch.nn.Module, kind: str, layer: int) -> Site:
         if attention.scale_attn_by_inverse_layer_idx:
             scale /= layer + 1
         return Site(attention, "c_attn", "c_attn", attention.num_heads, scale, True, fused=True)
+    if hasattr(block, "self_attention") and hasattr(block.self_attention, "query_key_value"):  # Falcon
+        attention = block.self_attention
+        if getattr(config, "alibi", False):  # Falcon-RW adds ALiBi to the scores: not rotary, not plain q·k
+            raise InputError(
+                "the neuron view does not know ALiBi attention (this Falcon's config says alibi)"
+            )
+        return Site(
+            attention,
+            "query_key_value",
+            "query_key_value",
+            attention.num_heads,
+            attention.head_dim**-0.5,
+            True,
+            fused=True,
+            rotary=True,
+        )
     if hasattr(block, "self_attn") and hasattr(block.self_attn, "q_proj"):  # Llama-class, rotary
         attention = block.self_attn
         if "position_embeddings" not in inspect.signature(attention.forward).parameters:
@@ -257,7 +280,8 @@ def capture(site: Site) -> Iterator[dict[str, torch.Tensor]]:
 
 def _rotary_hooks(site: Site, got: dict[str, torch.Tensor]) -> list[Any]:
     """Catch what the q and k projections give, then, once the attention module has run, norm and rotate
-    them as it did (with the rotary angles of its call): the projections are not computed twice."""
+    them as it did (with the rotary angles of its call): the projections are not computed twice. Falcon's
+    one projection [q | k | v] is split by the module's own _split_heads (its three layouts)."""
     module = site.module
     rotate = sys.modules[type(module).__module__].apply_rotary_pos_emb
     projected: dict[str, torch.Tensor] = {}
@@ -270,29 +294,53 @@ def _rotary_hooks(site: Site, got: dict[str, torch.Tensor]) -> list[Any]:
 
     def rotated(mod, args, kwargs, output):
         cos, sin = kwargs["position_embeddings"]
-        d = module.head_dim
-        if "q" not in projected or "k" not in projected:  # a layer reusing another's keys: nothing caught
-            return
-        q, k = projected.pop("q"), projected.pop("k")
-        q, k = q.view(*q.shape[:-1], -1, d), k.view(*k.shape[:-1], -1, d)
-        if hasattr(module, "q_norm"):
-            q, k = module.q_norm(q), module.k_norm(k)
+        if site.fused:
+            if "qkv" not in projected:
+                return
+            q, k, _ = module._split_heads(projected.pop("qkv"))  # [B, n, heads, d] each
+            if module.new_decoder_architecture:  # k broadcast to every query head: one per group
+                k = k[:, :, :: module.num_heads // module.num_kv_heads]
+        else:
+            if "q" not in projected or "k" not in projected:  # a layer reusing another's keys: nothing caught
+                return
+            d = module.head_dim
+            q, k = projected.pop("q"), projected.pop("k")
+            q, k = q.view(*q.shape[:-1], -1, d), k.view(*k.shape[:-1], -1, d)
+            if hasattr(module, "q_norm"):
+                q, k = module.q_norm(q), module.k_norm(k)
         got["q"], got["k"] = rotate(q.transpose(1, 2), k.transpose(1, 2), cos, sin)
 
+    projections = {"qkv": site.q} if site.fused else {"q": site.q, "k": site.k}
     return [
-        module.q_proj.register_forward_hook(caught("q")),
-        module.k_proj.register_forward_hook(caught("k")),
+        *(getattr(module, attr).register_forward_hook(caught(name)) for name, attr in projections.items()),
         module.register_forward_hook(rotated, with_kwargs=True),
     ]
 
 
+def _window_and_softcap(model: torch.nn.Module, kind: str, layer: int) -> tuple[int | None, float | None]:
+    """The layer's sliding window (None: it sees every key) and the scores' soft-cap (interp.architecture)."""
+    if kind != "self":  # seq2seq stacks: neither
+        return None, None
+    arch = describe(model.config)
+    return arch["layers"][layer]["window"], arch["attention_softcap"]
+
+
 def _bias(
-    model: torch.nn.Module, kind: str, head: int, nq: int, nk: int, i: int, keys: torch.Tensor
+    model: torch.nn.Module,
+    kind: str,
+    head: int,
+    nq: int,
+    nk: int,
+    i: int,
+    start: int,
+    stop: int,
+    device: torch.device,
 ) -> torch.Tensor | float:
-    """T5's relative position bias of the query row (computed by each stack's first layer, shared by all)."""
+    """T5's relative position bias of the query row's keys start:stop (computed by each stack's first layer,
+    shared by all)."""
     if model.config.model_type != "t5" or kind == "cross":
         return 0.0
     stack = model.get_encoder() if kind == "encoder" else model.get_decoder()
     first = stack.block[0].layer[0].SelfAttention
-    bias = first.compute_bias(nq, nk, device=keys.device)  # [1, heads, nq, nk]
-    return bias[0, head, i, : keys.shape[0]]
+    bias = first.compute_bias(nq, nk, device=device)  # [1, heads, nq, nk]
+    return bias[0, head, i, start:stop]

@@ -91,7 +91,7 @@ def _bpe_folder(folder: Path, specials: list[str]) -> Path:
 def _llm_tokenizer(bos: bool):
     """A fast byte-level BPE tokenizer with bos/eos/pad, as today's LLMs ship (tokenizer.json only).
 
-    bos=True prepends <s> to every text (Llama, Gemma, Mistral, Phi); Qwen adds nothing.
+    bos=True prepends <s> to every text (Llama, Gemma, Mistral, Phi); Qwen and Falcon add nothing.
     """
     from tokenizers import ByteLevelBPETokenizer, Tokenizer, processors
     from transformers import PreTrainedTokenizerFast
@@ -119,6 +119,7 @@ def _llm_tokenizer(bos: bool):
 def _llm_configs(tokenizer) -> dict[str, object]:
     """Tiny configs of each decoder LLM family, by model id suffix."""
     from transformers import (
+        FalconConfig,
         Gemma2Config,
         Gemma3TextConfig,
         LlamaConfig,
@@ -157,6 +158,18 @@ def _llm_configs(tokenizer) -> dict[str, object]:
         ),
         "mistral": MistralConfig(**ids, sliding_window=LLM_WINDOW),
         "phi3": Phi3Config(**ids),
+        # Falcon-40B's layout (grouped key/value heads in one fused projection), rotary (no ALiBi)
+        "falcon": FalconConfig(
+            **{
+                k: v
+                for k, v in ids.items()
+                if k not in ("num_key_value_heads", "head_dim", "intermediate_size")
+            },
+            num_kv_heads=LLM_SIZES["num_key_value_heads"],
+            new_decoder_architecture=True,
+            alibi=False,
+            ffn_hidden_size=LLM_SIZES["intermediate_size"],
+        ),
     }
 
 
@@ -339,7 +352,7 @@ def build_tiny_models(root: Path, include_minilm: bool = True) -> Path:
 
     llm_tok = {bos: _llm_tokenizer(bos) for bos in (True, False)}
     for family, config in _llm_configs(llm_tok[True]).items():
-        tokenizer = llm_tok[not family.startswith("qwen")]
+        tokenizer = llm_tok[not family.startswith(("qwen", "falcon"))]
         make(AutoModelForCausalLM.from_config, config, tokenizer, f"tiny-{family}", "causal-lm")
         if family in ("llama", "qwen2"):
             config = type(config).from_dict(

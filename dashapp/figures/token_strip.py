@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from dash import html
 
+from dashapp.figures.saliency import cut_spikes
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import Analysis
 
@@ -23,20 +24,35 @@ def _shade(value: float) -> str:
     return f"rgba({rgb},{min(1.0, abs(value)) * MAX_ALPHA:.2f})"
 
 
+def strip_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The values in [-1, 1], which were cut, and the scale's top. The saliency bars' spikes (a [CLS], the read
+    position: 100x the rest) would leave every other token white: the scale is the largest of the tokens not
+    cut (dashapp.figures.saliency.cut_spikes), and a cut token shows at full colour."""
+    values = np.asarray(values, dtype=np.float64)
+    _, cut = cut_spikes(values)
+    kept = np.abs(values[~cut])
+    scale = float(kept.max()) if kept.size else 0.0
+    scale = scale or float(np.max(np.abs(values), initial=0.0)) or 1.0
+    return np.clip(values / scale, -1.0, 1.0), cut, scale
+
+
 def token_strip(analysis: Analysis, method: str | None, token: int | None = None) -> html.Div:
-    values = analysis.saliency.get(method) if method else None
-    if values is not None:
-        scale = float(np.max(np.abs(values))) or 1.0
-        values = np.asarray(values, dtype=np.float64) / scale
+    raw = analysis.saliency.get(method) if method else None
+    shades, cut, scale = strip_scale(raw) if raw is not None else (None, None, 1.0)
     buttons = []
     for i, text in enumerate(readable_tokens(analysis)):
-        value = float(values[i]) if values is not None else 0.0
+        title = f"#{i}"
+        if shades is not None:
+            title += f" {method} {float(raw[i]):+.4g}"  # the true value, cut or not
+            if cut[i]:
+                title += f" (beyond the colour scale: {abs(float(raw[i])) / scale:.1f}× its top)"
         buttons.append(
             html.Button(  # no id: assets/token_strip.js hears a click on any of them (data-token: which)
                 text,
-                title=f"#{i} {method or ''} {value:+.3f}".strip(),
-                className=token_class(analysis, i, i == token),
-                style={"backgroundColor": _shade(value)},
+                title=title,
+                className=token_class(analysis, i, i == token)
+                + (" token-cut" if cut is not None and cut[i] else ""),
+                style={"backgroundColor": _shade(float(shades[i]) if shades is not None else 0.0)},
                 **{"data-token": i},
             )
         )

@@ -16,7 +16,7 @@ from dashapp.figures.predictions import predictions_figure
 from dashapp.figures.saliency import METHOD_NAMES, saliency_figure
 from dashapp.figures.sensitivity import sensitivity_figure
 from dashapp.figures.token_focus import token_focus_figure
-from dashapp.figures.token_strip import token_strip
+from dashapp.figures.token_strip import MAX_ALPHA, token_strip
 from dashapp.figures.window import WINDOW_ROWS
 from dashapp.figures.words import word_attention_figure, word_saliency_figure
 from tests.dashapp.synthetic import synthetic_analysis
@@ -164,6 +164,33 @@ def test_user_text_is_escaped_in_figures():
     assert "&lt;b&gt;x&lt;/b&gt;" in predictions_figure(analysis).data[0].y  # a prediction label "<b>x</b>"
     strip = token_strip(analysis, "grad_norm", 1)
     assert strip.children[1].children == "<b>x</b>"  # a plain string: React escapes it
+
+
+def _alpha(button) -> float:
+    return float(button.style["backgroundColor"].rsplit(",", 1)[1].rstrip(")"))
+
+
+@pytest.mark.parametrize("n_words", [9, 510])
+def test_a_saliency_spike_does_not_wash_out_the_token_strip(n_words):
+    """[CLS] at 200× the rest: the other tokens keep their shades (scaled by the largest of them); the spike is
+    drawn at full colour, marked as beyond the scale, its true value in its tooltip."""
+    analysis = synthetic_analysis(n_words=n_words)
+    values = 0.5 + np.random.default_rng(0).random(analysis.n_tokens).astype(np.float32)  # in [0.5, 1.5)
+    values[0] = 200.0
+    analysis.saliency["grad_norm"] = values
+    buttons = token_strip(analysis, "grad_norm").children
+    rest = buttons[1:]
+    assert "token-cut" in buttons[0].className and not any("token-cut" in b.className for b in rest)
+    assert _alpha(buttons[0]) == MAX_ALPHA and "+200" in buttons[0].title and "beyond" in buttons[0].title
+    alphas = np.array([_alpha(b) for b in rest])
+    assert alphas.max() == MAX_ALPHA and np.median(alphas) >= 0.3 * MAX_ALPHA  # scaled by 200: all ≤ 0.01
+    assert np.allclose(alphas, np.round(values[1:] / values[1:].max() * MAX_ALPHA, 2))
+    assert rest[4].title == f"#5 grad_norm {float(values[5]):+.4g}"  # the true value, not the shade's
+
+    values[0] = 1.0  # no spike: nothing cut, the scale is the largest value
+    buttons = token_strip(analysis, "grad_norm").children
+    assert not any("token-cut" in b.className for b in buttons)
+    assert max(_alpha(b) for b in buttons) == MAX_ALPHA
 
 
 def test_long_input_sends_one_layer_head_only():

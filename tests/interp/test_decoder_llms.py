@@ -126,15 +126,18 @@ def test_classifier_rollout_is_read_at_the_last_token(run, model_id):
     assert np.count_nonzero(a.saliency["attention_rollout"]) == a.n_tokens  # the last token sees them all
 
 
-@pytest.mark.parametrize("model_id", ["tiny-gemma2", "tiny-qwen3"])
+@pytest.mark.parametrize("model_id", ["tiny-gemma2", "tiny-qwen3", "tiny-falcon"])
 def test_attention_sensitivity_equals_the_naive_reference(run, plain, model_id):
+    """The engine's closed form at q and k (Falcon: caught from its fused projection, then rotated) against
+    one backward per (layer, key) through the model's own attention."""
     from interp.sensitivity import naive_attention_sensitivity
 
     a = run(model_id, "causal-lm", TEXT, methods=("attention_sensitivity",))
+    assert a.queries is not None  # stored as q and k: the closed form's model (interp.qk_capture.layout)
     model, tokenizer = plain(model_id, AutoModelForCausalLM)
     enc = tokenizer(TEXT, return_tensors="pt")
     want = naive_attention_sensitivity(
-        lambda x: model.model(inputs_embeds=x, output_attentions=True).attentions,
+        lambda x: model.base_model(inputs_embeds=x, output_attentions=True).attentions,
         lookup(model, enc["input_ids"]),
         enc["attention_mask"],
     )

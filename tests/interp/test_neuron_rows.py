@@ -22,12 +22,14 @@ CASES = [
         None,
         None,
     ),  # window, soft-cap
+    ("tiny-falcon", "causal-lm", "the quick brown fox jumps over the lazy dog", None, None),  # fused, grouped
     ("tiny-bert-sim", "similarity", "a man is playing", "a woman reads a book", None),  # two sequences
     # Generation: q/k caught pass by pass (the KV cache's one new token each), against the decoded attention
     ("tiny-gpt2", "causal-lm", "the quick brown fox", None, 6),
     ("tiny-llama", "causal-lm", "the quick brown fox jumps", None, 6),
     ("tiny-qwen3", "causal-lm", "the quick brown fox jumps", None, 6),  # q/k norms
     ("tiny-gemma2", "causal-lm", "the quick brown fox jumps", None, 8),  # past the sliding window
+    ("tiny-falcon", "causal-lm", "the quick brown fox jumps", None, 6),
 ]
 
 
@@ -66,12 +68,11 @@ def test_scores_softmax_to_the_stored_attention_row(registry, model_id, task, te
             continue
         # The engine's own neuron view (hooks on the model): the same vectors, to float16's precision.
         engine = neuron_view(request, layer, head, token, registry=registry)
-        if stored.qk_layout["windows"][layer] is None:
-            assert engine["key_offset"] == row["key_offset"] and len(engine["keys"]) == n
-            # stored q/k keep 10 - drop_bits mantissa bits (interp.qk_capture): relative error 2**-(10 - drop)
-            step = 2.0 ** -(10 - stored.qk_layout["drop_bits"][layer])
-            for name in ("query", "keys"):
-                np.testing.assert_allclose(row[name], engine[name], rtol=step, atol=1e-4)
+        assert engine["key_offset"] == row["key_offset"] and len(engine["keys"]) == n  # a window's keys too
+        # stored q/k keep 10 - drop_bits mantissa bits (interp.qk_capture): relative error 2**-(10 - drop)
+        step = 2.0 ** -(10 - stored.qk_layout["drop_bits"][layer])
+        for name in ("query", "keys"):
+            np.testing.assert_allclose(row[name], engine[name], rtol=step, atol=1e-4)
 
 
 def test_out_of_range(registry):
