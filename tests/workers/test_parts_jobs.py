@@ -253,3 +253,21 @@ def test_estimates_follow_the_widths_parts_ran_at(tmp_path, tiny_registry, monke
     widths = calibration.widths_for(other)  # not run there: the width the first model's layer 1 ran at
     ran_at = shape.hidden * (3.0 * gflops * 1e9 / below - 1)
     assert widths["sensitivity.below"] == pytest.approx(ran_at) and widths["core"] != probe["core"]
+
+
+def test_an_analysis_jobs_offered_parts_are_estimated_at_the_speed_its_parts_ran_at(
+    tmp_path, tiny_registry, monkeypatch
+):
+    """The job computes layer 1 only; the layers it offers carry estimates from the width layer 1 ran at,
+    not the ones planned before it ran."""
+    from interp import calibration
+    from interp.parts import prepare
+
+    monkeypatch.setattr(calibration, "_observed", {})  # nothing of tiny-bert-sst observed yet
+    before = calibration.subject_estimates(prepare(ALL))
+    store, key = run_one(tmp_path, ALL, Focus(layers=[1]))
+    parts = store.get(key).meta["parts"]
+    after = calibration.subject_estimates(prepare(ALL))
+    assert parts["sensitivity.1"]["state"] == "done" and parts["sensitivity.2"]["state"] == "offered"
+    assert parts["sensitivity.2"]["estimate_s"] == pytest.approx(after["sensitivity.2"], rel=1e-2)
+    assert after["sensitivity.2"] != pytest.approx(before["sensitivity.2"], rel=0.1)
