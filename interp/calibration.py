@@ -10,12 +10,12 @@ and its n backward passes, once per layer under it), so the depth is in the FLOP
 
 - The rate: a float32 matrix product of bert-base's FFN shape, best of a few (`device_gflops`).
 - Each kind's width, measured at the first estimate: the parts of a small BERT-shaped model built in
-  memory (interp.probe), run by the engine's own functions, best of a few (`device_widths`, ~0.5 s on one
+  memory (interp.probe), run by the engine's own functions, best of a few (`device_widths`, ~1 s on one
   CPU thread).
-- Once the worker has run a part (`observe`), its kind's width on that model is the one it ran at: the
-  same part's next estimate is its measured time, other layers scale by their FLOPs (a deep layer's run
-  gives "below", layer 0's gives "start"), and models that have not run a kind take the median width
-  of those that have (on this device), before the probe's.
+- Once the worker has run a part (`observe`), its kind's width on that model is the one it ran at
+  (FLOPs-weighted over its runs): the same part's next estimate is its measured time, other layers scale
+  by their FLOPs (a deep layer's run gives "below", layer 0's gives "start"), and a model that has not
+  run a kind takes the median of the probe's width and those of the models that have (on this device).
 
 Why: the matrix-product rate alone made every never-run estimate about 2x short (MiniLM, bert-base at
 128-512 tokens: the parts ran at 0.33-0.84 of it), and a per-part rate left other layers and other models
@@ -71,15 +71,17 @@ PROBED = (CORE, sensitivity_part(0), sensitivity_part(1), saliency_part("integra
 
 
 @cache
-def device_widths(device: str = "cpu", repeats: int = 2) -> dict[str, float]:
-    """Each kind of work's overhead width on `device`, from the probe's parts (interp.probe): best of
-    `repeats`, layer 0 before layer 1 (whose "below" is what layer 0's "start" leaves)."""
+def device_widths(device: str = "cpu", repeats: int = 4, least_s: float = 0.2) -> dict[str, float]:
+    """Each kind of work's overhead width on `device`, from the probe's parts (interp.probe): each part's
+    best run, run twice and more (up to `repeats`) while its runs took less than `least_s`; layer 0 before
+    layer 1 (whose "below" is what layer 0's "start" leaves)."""
     subject = probe_subject(torch.device(device))
     core = compute_core(subject)  # a warm-up
     gflops, widths = device_gflops(device), {}
     for part in PROBED:
-        best = float("inf")
-        for _ in range(repeats):
+        best, runs, began = float("inf"), 0, clock()
+        while runs < 2 or (runs < repeats and clock() - began < least_s):
+            runs += 1
             start = clock()
             compute_core(subject) if part == CORE else compute_part(subject, part, core)
             best = min(best, clock() - start)
@@ -97,23 +99,31 @@ def shape_of(subject: Subject) -> ModelShape:
     return ModelShape.from_config(model.config, subject.lm.task, closed_form=rule is not None)
 
 
-# Overhead width per kind of work, per (model id, task, device): what the worker's parts ran at here.
-_observed: dict[tuple[str, str, str], dict[str, float]] = {}
+# Per (model id, task, device) and kind of work, the widths its parts ran at here, FLOPs-weighted:
+# (sum of FLOPs x width, sum of FLOPs). A short input's parts run at a larger width (per-call costs weigh
+# more there); weighted by their work they do not pull the long inputs' estimates, where the budget bites.
+_observed: dict[tuple[str, str, str], dict[str, tuple[float, float]]] = {}
 
 
 def _model_key(subject: Subject) -> tuple[str, str, str]:
     return subject.lm.spec.id, subject.lm.task, str(subject.lm.device)
 
 
+def _mean(weighted: tuple[float, float]) -> float:
+    return weighted[0] / weighted[1]
+
+
 def widths_for(subject: Subject) -> dict[str, float]:
-    """Each kind's width for this subject's model: its own where it ran that kind, else the median of the
-    models that did on this device, else the probe's."""
-    device = str(subject.lm.device)
-    widths = dict(device_widths(device))
-    elsewhere = [w for key, w in _observed.items() if key[2] == device]
-    for kind in {k for w in elsewhere for k in w}:
-        widths[kind] = statistics.median(w[kind] for w in elsewhere if kind in w)
-    return {**widths, **_observed.get(_model_key(subject), {})}
+    """Each kind's width for this subject's model: what its parts of that kind ran at, else the median of
+    the probe's and those of the other models that ran the kind on this device."""
+    device, own = str(subject.lm.device), _observed.get(_model_key(subject), {})
+    probe = device_widths(device)
+    others = [kinds for key, kinds in _observed.items() if key[2] == device]
+    widths = {
+        kind: statistics.median([probe[kind], *(_mean(k[kind]) for k in others if kind in k)])
+        for kind in probe
+    }
+    return {**widths, **{kind: _mean(weighted) for kind, weighted in own.items()}}
 
 
 def observe(subject: Subject, part: Part, seconds: float) -> None:
@@ -122,7 +132,9 @@ def observe(subject: Subject, part: Part, seconds: float) -> None:
     if seconds > 0 and sum(flops.values()) > 0:
         gflops = device_gflops(str(subject.lm.device))
         kind, width = width_of(flops, seconds, shape_of(subject), gflops, widths_for(subject))
-        _observed.setdefault(_model_key(subject), {})[kind] = width
+        kinds = _observed.setdefault(_model_key(subject), {})
+        total, weight = kinds.get(kind, (0.0, 0.0))
+        kinds[kind] = (total + flops[kind] * width, weight + flops[kind])
 
 
 def subject_estimates(subject: Subject) -> dict[str, float]:

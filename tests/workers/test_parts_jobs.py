@@ -209,9 +209,10 @@ def test_a_lost_part_job_is_requeued_keeps_its_claim_and_completes(tmp_path, tin
 
 def test_estimates_follow_the_widths_parts_ran_at(tmp_path, tiny_registry, monkeypatch):
     """Before anything ran, each kind of work at the calibration probe's overhead width; once the worker has
-    run a part of a model, its kind at the width it ran at there: the same part's estimate is the time it
-    took, deeper layers add their "below" FLOPs at the width a deep layer ran at, and a model that has not
-    run the kind takes that width too (widths injected: no timing is asserted)."""
+    run a part of a model, its kind at the width it ran at there (FLOPs-weighted over its runs): the same
+    part's estimate is the time it took, deeper layers add their "below" FLOPs at the width a deep layer ran
+    at, and a model that has not run the kind takes the median of the probe's width and the models' that did
+    (widths and times injected: no timing is asserted)."""
     from interp import calibration
     from interp.cost import estimates
     from interp.part_names import SENSITIVITY_METHOD, saliency_part, sensitivity_part
@@ -225,12 +226,15 @@ def test_estimates_follow_the_widths_parts_ran_at(tmp_path, tiny_registry, monke
     ig = AnalysisRequest("tiny-bert-sst", "sst", text, methods=("integrated_gradients",), ig_steps=200)
     later = prepare(ig.with_(ig_steps=400, methods=("integrated_gradients", SENSITIVITY_METHOD)))
     shape, gflops = calibration.shape_of(later), calibration.device_gflops(str(later.lm.device))
+    rate = gflops * 1e9
     at_probe = estimates(shape, later.item.lengths, later.request.methods, 400, gflops, probe)
     assert calibration.subject_estimates(later) == pytest.approx(at_probe)
     run_one(tmp_path, ig)  # the worker observes each part it runs
     assert calibration.subject_estimates(later)["saliency.integrated_gradients"] != pytest.approx(
         at_probe["saliency.integrated_gradients"]
     )
+
+    monkeypatch.setattr(calibration, "_observed", {})  # from here, injected times only
     ran = prepare(ig)
     calibration.observe(ran, saliency_part("integrated_gradients"), 3.0)  # as if 200 steps took 3 s
     calibration.observe(ran, sensitivity_part(0), 2.0)
@@ -241,18 +245,27 @@ def test_estimates_follow_the_widths_parts_ran_at(tmp_path, tiny_registry, monke
     assert estimated["saliency.integrated_gradients"] == pytest.approx(3.0 * twice) and 1.9 < twice < 2.1
     assert estimated["sensitivity.0"] == pytest.approx(2.0)  # the same work: the seconds it took
     below = calibration.subject_components(later, sensitivity_part(1))["sensitivity.below"]
-    at_probes_below = below / (gflops * 1e9) * (1 + 200 / shape.hidden)
-    assert estimated["sensitivity.1"] == pytest.approx(2.0 + at_probes_below)  # below not run: the probe's
+    assert estimated["sensitivity.1"] == pytest.approx(2.0 + below / rate * (1 + 200 / shape.hidden))
     calibration.observe(ran, sensitivity_part(1), 5.0)
     estimated = calibration.subject_estimates(later)
     assert estimated["sensitivity.1"] == pytest.approx(5.0)
     assert estimated["sensitivity.2"] == pytest.approx(2.0 + 2 * 3.0)  # twice layer 1's work below
+
+    width = lambda flops, seconds: shape.hidden * (seconds * rate / flops - 1)  # noqa: E731
     other = prepare(
         AnalysisRequest("tiny-bert-mlm", "mlm", "the movie was [MASK]", methods=(SENSITIVITY_METHOD,))
     )
-    widths = calibration.widths_for(other)  # not run there: the width the first model's layer 1 ran at
-    ran_at = shape.hidden * (3.0 * gflops * 1e9 / below - 1)
-    assert widths["sensitivity.below"] == pytest.approx(ran_at) and widths["core"] != probe["core"]
+    widths = calibration.widths_for(other)  # run on tiny-bert-sst only: the median of it and the probe
+    assert widths["sensitivity.below"] == pytest.approx((200 + width(below, 3.0)) / 2)
+    assert widths["core"] == probe["core"]  # no model ran a core
+    short = prepare(ig.with_(text="the movie"))  # a shorter run, weighted by its FLOPs
+    start_s = calibration.subject_components(short, sensitivity_part(0))["sensitivity.start"]
+    start_s *= (1 + width(calibration.subject_flops(ran, sensitivity_part(0)), 2.0) / shape.hidden) / rate
+    calibration.observe(short, sensitivity_part(1), start_s + 1.0)  # 1 s below
+    below_short = calibration.subject_components(short, sensitivity_part(1))["sensitivity.below"]
+    assert below_short < below / 2 and calibration.widths_for(ran)["sensitivity.below"] == pytest.approx(
+        (below * width(below, 3.0) + below_short * width(below_short, 1.0)) / (below + below_short)
+    )
 
 
 def test_an_analysis_jobs_offered_parts_are_estimated_at_the_speed_its_parts_ran_at(
