@@ -20,9 +20,12 @@ and its n backward passes, once per layer under it), so the depth is in the FLOP
 Why: the matrix-product rate alone made every never-run estimate about 2x short (MiniLM, bert-base at
 128-512 tokens: the parts ran at 0.33-0.84 of it), and a per-part rate left other layers and other models
 at that 2x. One rate per kind did not carry across depth (layer 0 runs at half a deep layer's rate) nor
-across widths (MiniLM's layers run at 0.6 of the rate, bert-base's at 0.8); a width per kind of work
-does, within 10-20% on both (benchmarks/estimates.py). On a GPU small models are launch-bound rather
-than width-bound: there the probe's widths are a first guess and the observed ones take over.
+across widths (MiniLM's layers run at 0.6 of the rate, bert-base's at 0.8): the work besides matrix
+products is what differs, and it follows the activations. A width per kind of work carries across both:
+estimates of parts not run yet within 1.25x of their times on MiniLM and bert-base shapes at 94-512
+tokens, and a model's other layers within 1.25x once one ran (benchmarks/estimates.py; one CPU thread
+and two). Not measured on a GPU, where small models are launch-bound rather than width-bound: there the
+probe's widths are a first guess until the worker's own runs take over.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What each part of an analysis costs: its matrix-product FLOPs in closed form, and seconds at a calibrated rate.
 
 Torch-free and built from plain numbers (`ModelShape`, token counts), so the web can say "layer 6
-sensitivity ≈ 40 s" before anything runs; the worker measures the rate (GFLOP/s, interp.calibration)
-once per process. FLOPs are counted as torch's FlopCounterMode counts them (2 per multiply-add, matrix
+sensitivity ≈ 40 s" before anything runs; the worker measures the speeds (interp.calibration): a
+matrix-product rate, and per kind of work an overhead width w, seconds = FLOPs/rate · (1 + w/hidden)
+(`seconds_of`; why, in interp.calibration). FLOPs are counted as torch's FlopCounterMode counts them (2 per multiply-add, matrix
 products only), and the tests hold the formulas to it on BERT-, GPT-2- and Llama-shaped models.
 
 Per layer and token, the linear maps cost lin = 2d(H + 2Hkv)hd + 2·H·hd·d + 2d·I·(3 if gated else 2);
