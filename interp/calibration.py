@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -77,7 +78,20 @@ PROBED = (CORE, sensitivity_part(0), sensitivity_part(1), saliency_part("integra
 def device_widths(device: str = "cpu", repeats: int = 4, least_s: float = 0.2) -> dict[str, float]:
     """Each kind of work's overhead width on `device`, from the probe's parts (interp.probe): each part's
     best run, run twice and more (up to `repeats`) while its runs took less than `least_s`; layer 0 before
-    layer 1 (whose "below" is what layer 0's "start" leaves)."""
+    layer 1 (whose "below" is what layer 0's "start" leaves). Where the probe cannot run, none: the
+    estimates fall back to the matrix-product rate alone, and no job fails for want of an estimate."""
+    try:
+        return _probe_widths(device, repeats, least_s)
+    except Exception as exc:  # noqa: BLE001 (any failure of the probe: estimates only lose precision)
+        warnings.warn(
+            f"the cost model's probe failed on {device} ({type(exc).__name__}: {exc})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return {}
+
+
+def _probe_widths(device: str, repeats: int, least_s: float) -> dict[str, float]:
     subject = probe_subject(torch.device(device))
     core = compute_core(subject)  # a warm-up
     gflops, widths = device_gflops(device), {}
@@ -119,14 +133,13 @@ def _mean(weighted: tuple[float, float]) -> float:
 def widths_for(subject: Subject) -> dict[str, float]:
     """Each kind's width for this subject's model: what its parts of that kind ran at, else the median of
     the probe's and those of the other models that ran the kind on this device."""
-    device, own = str(subject.lm.device), _observed.get(_model_key(subject), {})
-    probe = device_widths(device)
-    others = [kinds for key, kinds in _observed.items() if key[2] == device]
-    widths = {
-        kind: statistics.median([probe[kind], *(_mean(k[kind]) for k in others if kind in k)])
-        for kind in probe
-    }
-    return {**widths, **{kind: _mean(weighted) for kind, weighted in own.items()}}
+    device = str(subject.lm.device)
+    votes = {kind: [width] for kind, width in device_widths(device).items()}
+    for key, kinds in _observed.items():
+        for kind, weighted in kinds.items() if key[2] == device else ():
+            votes.setdefault(kind, []).append(_mean(weighted))
+    own = _observed.get(_model_key(subject), {})
+    return {**{k: statistics.median(v) for k, v in votes.items()}, **{k: _mean(w) for k, w in own.items()}}
 
 
 def observe(subject: Subject, part: Part, seconds: float) -> None:

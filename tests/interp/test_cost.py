@@ -176,3 +176,15 @@ def test_each_kinds_width_is_measured_once_on_the_probe():
     widths = device_widths("cpu")
     assert set(widths) == {"core", "saliency.integrated_gradients", "sensitivity.start", "sensitivity.below"}
     assert all(w >= -0.9 * HIDDEN for w in widths.values()) and device_widths("cpu") is widths
+
+
+def test_a_probe_that_cannot_run_leaves_the_matrix_product_rate(monkeypatch):
+    """No job fails for want of an estimate: without the probe's widths, the rate alone (with a warning)."""
+    from interp import calibration
+
+    def broken(device):
+        raise RuntimeError("no room for the probe")
+
+    monkeypatch.setattr(calibration, "probe_subject", broken)
+    with pytest.warns(RuntimeWarning, match="no room for the probe"):
+        assert calibration.device_widths.__wrapped__("cpu") == {}
