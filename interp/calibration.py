@@ -1,18 +1,38 @@
 """This device's speed for the cost model (interp.cost), measured once per process, and FLOP counting.
 
-The first rate is a float32 matrix product of bert-base's FFN shape, timed best of a few: what the
-engine's parts, mostly matrix products, can approach. The closed-form FLOPs are exact (torch's own
-count, at any number of IG steps), but a part runs below that rate: MiniLM's integrated gradients
-at 1.1-1.6x the estimate on one CPU thread, the tiny test models at 10-50x (their time goes to softmax,
-norms and dispatch on 32-wide tensors, which no FLOP count sees). So once the worker has run a part
-(`observe`), the same model's later estimates of that part use the rate it ran at. Per part, not per
-kind: a sensitivity layer's share of work that is not matrix products shrinks with its depth (MiniLM at
-278 tokens: layer 0's rate made the other layers' estimates 2x too long).
+An estimate is a part's FLOPs (exact: torch's own count, tested) at a matrix-product rate, slowed by what
+the FLOPs do not see: norms, softmax, elementwise work, copies and dispatch. That work grows with the
+activations, about FLOPs/hidden, so each kind of work k runs at seconds = FLOPs/rate · (1 + w_k/hidden),
+its overhead width w_k in units of hidden size (interp.cost.seconds_of). The kinds: the core, each
+expensive saliency method, and a layer's sensitivity split in two, its start (layer 0's work: one layer's
+forward, the closed-form start at q and k, the norms of n gradients) and its work below (a layer's forward
+and its n backward passes, once per layer under it), so the depth is in the FLOPs and not in the rate.
+
+- The rate: a float32 matrix product of bert-base's FFN shape, best of a few (`device_gflops`).
+- Each kind's width, measured at the first estimate: the parts of a small BERT-shaped model built in
+  memory (interp.probe), run by the engine's own functions, best of a few (`device_widths`, ~1 s on one
+  CPU thread).
+- Once the worker has run a part (`observe`), its kind's width on that model is the one it ran at
+  (FLOPs-weighted over its runs): the same part's next estimate is its measured time, other layers scale
+  by their FLOPs (a deep layer's run gives "below", layer 0's gives "start"), and a model that has not
+  run a kind takes the median of the probe's width and those of the models that have (on this device).
+
+Why: the matrix-product rate alone made every never-run estimate about 2x short (MiniLM, bert-base at
+128-512 tokens: the parts ran at 0.33-0.84 of it), and a per-part rate left other layers and other models
+at that 2x. One rate per kind did not carry across depth (layer 0 runs at half a deep layer's rate) nor
+across widths (MiniLM's layers run at 0.6 of the rate, bert-base's at 0.8): the work besides matrix
+products is what differs, and it follows the activations. A width per kind of work carries across both:
+estimates of parts not run yet within 1.25x of their times on MiniLM and bert-base shapes at 94-512
+tokens, and a model's other layers within 1.25x once one ran (benchmarks/estimates.py; one CPU thread
+and two). Not measured on a GPU, where small models are launch-bound rather than width-bound: there the
+probe's widths are a first guess until the worker's own runs take over.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+import warnings
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -21,9 +41,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from interp import qk_capture
-from interp.cost import ModelShape, estimates, part_flops
-from interp.part_names import Part
-from interp.parts import Subject
+from interp.cost import ModelShape, components, estimates, part_flops, width_of
+from interp.part_names import CORE, Part, saliency_part, sensitivity_part
+from interp.parts import Subject, compute_core, compute_part
+from interp.probe import probe_subject
+
+# The calibration's clock: wall time in a worker. A benchmark on one thread of a shared machine sets
+# time.process_time here and times its parts with it too.
+clock = time.perf_counter
 
 
 @cache
@@ -34,16 +59,53 @@ def device_gflops(device: str = "cpu", repeats: int = 5) -> float:
     best = float("inf")
     for _ in range(repeats + 1):  # the first is a warm-up
         _sync(device)
-        start = time.perf_counter()
+        start = clock()
         a @ b
         _sync(device)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return 2 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
 
 
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)
+
+
+PROBED = (CORE, sensitivity_part(0), sensitivity_part(1), saliency_part("integrated_gradients"))
+
+
+@cache
+def device_widths(device: str = "cpu", repeats: int = 4, least_s: float = 0.2) -> dict[str, float]:
+    """Each kind of work's overhead width on `device`, from the probe's parts (interp.probe): each part's
+    best run, run twice and more (up to `repeats`) while its runs took less than `least_s`; layer 0 before
+    layer 1 (whose "below" is what layer 0's "start" leaves). Where the probe cannot run, none: the
+    estimates fall back to the matrix-product rate alone, and no job fails for want of an estimate."""
+    try:
+        return _probe_widths(device, repeats, least_s)
+    except Exception as exc:  # noqa: BLE001 (any failure of the probe: estimates only lose precision)
+        warnings.warn(
+            f"the cost model's probe failed on {device} ({type(exc).__name__}: {exc})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return {}
+
+
+def _probe_widths(device: str, repeats: int, least_s: float) -> dict[str, float]:
+    subject = probe_subject(torch.device(device))
+    core = compute_core(subject)  # a warm-up
+    gflops, widths = device_gflops(device), {}
+    for part in PROBED:
+        best, runs, began = float("inf"), 0, clock()
+        while runs < 2 or (runs < repeats and clock() - began < least_s):
+            runs += 1
+            start = clock()
+            compute_core(subject) if part == CORE else compute_part(subject, part, core)
+            best = min(best, clock() - start)
+        kind, widths[kind] = width_of(
+            subject_components(subject, part), best, shape_of(subject), gflops, widths
+        )
+    return widths
 
 
 def shape_of(subject: Subject) -> ModelShape:
@@ -54,37 +116,61 @@ def shape_of(subject: Subject) -> ModelShape:
     return ModelShape.from_config(model.config, subject.lm.task, closed_form=rule is not None)
 
 
-# GFLOP/s a part last ran at, per (model id, task, device, part name): this process's own measurements.
-_measured: dict[tuple[str, str, str, str], float] = {}
+# Per (model id, task, device) and kind of work, the widths its parts ran at here, FLOPs-weighted:
+# (sum of FLOPs x width, sum of FLOPs). A short input's parts run at a larger width (per-call costs weigh
+# more there); weighted by their work they do not pull the long inputs' estimates, where the budget bites.
+_observed: dict[tuple[str, str, str], dict[str, tuple[float, float]]] = {}
 
 
-def _rate_key(subject: Subject, part: Part) -> tuple[str, str, str, str]:
-    return subject.lm.spec.id, subject.lm.task, str(subject.lm.device), str(part)
+def _model_key(subject: Subject) -> tuple[str, str, str]:
+    return subject.lm.spec.id, subject.lm.task, str(subject.lm.device)
+
+
+def _mean(weighted: tuple[float, float]) -> float:
+    return weighted[0] / weighted[1]
+
+
+def widths_for(subject: Subject) -> dict[str, float]:
+    """Each kind's width for this subject's model: what its parts of that kind ran at, else the median of
+    the probe's and those of the other models that ran the kind on this device."""
+    device = str(subject.lm.device)
+    votes = {kind: [width] for kind, width in device_widths(device).items()}
+    for key, kinds in _observed.items():
+        for kind, weighted in kinds.items() if key[2] == device else ():
+            votes.setdefault(kind, []).append(_mean(weighted))
+    own = _observed.get(_model_key(subject), {})
+    return {**{k: statistics.median(v) for k, v in votes.items()}, **{k: _mean(w) for k, w in own.items()}}
 
 
 def observe(subject: Subject, part: Part, seconds: float) -> None:
-    """Note the rate a part of this subject just ran at (seconds: its wall time)."""
-    flops = subject_flops(subject, part)
-    if seconds > 0 and flops > 0:
-        _measured[_rate_key(subject, part)] = flops / seconds / 1e9
+    """Note the width the part's kind of work just ran at on this model (seconds: its wall time)."""
+    flops = subject_components(subject, part)
+    if seconds > 0 and sum(flops.values()) > 0:
+        gflops = device_gflops(str(subject.lm.device))
+        kind, width = width_of(flops, seconds, shape_of(subject), gflops, widths_for(subject))
+        kinds = _observed.setdefault(_model_key(subject), {})
+        total, weight = kinds.get(kind, (0.0, 0.0))
+        kinds[kind] = (total + flops[kind] * width, weight + flops[kind])
 
 
 def subject_estimates(subject: Subject) -> dict[str, float]:
-    """Seconds per part of this subject's full analysis on its device: at the rate the part ran at on this
-    model, where it has run in this process, else at the device's matrix-product rate."""
+    """Seconds per part of this subject's full analysis on its device (see the module's docstring)."""
     request = subject.request
     gflops = device_gflops(str(subject.lm.device))
-    seconds = estimates(shape_of(subject), subject.item.lengths, request.methods, request.ig_steps, gflops)
-    for name in seconds:
-        measured = _measured.get(_rate_key(subject, Part.parse(name)))
-        if measured is not None:
-            seconds[name] *= gflops / measured
-    return seconds
+    shape = shape_of(subject)
+    return estimates(
+        shape, subject.item.lengths, request.methods, request.ig_steps, gflops, widths_for(subject)
+    )
 
 
 def subject_flops(subject: Subject, part: Part) -> int:
     request = subject.request
     return part_flops(shape_of(subject), part, subject.item.lengths, request.methods, request.ig_steps)
+
+
+def subject_components(subject: Subject, part: Part) -> dict[str, int]:
+    request = subject.request
+    return components(shape_of(subject), part, subject.item.lengths, request.methods, request.ig_steps)
 
 
 class _NoModules:

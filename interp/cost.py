@@ -1,8 +1,9 @@
 """What each part of an analysis costs: its matrix-product FLOPs in closed form, and seconds at a calibrated rate.
 
 Torch-free and built from plain numbers (`ModelShape`, token counts), so the web can say "layer 6
-sensitivity ≈ 40 s" before anything runs; the worker measures the rate (GFLOP/s, interp.calibration)
-once per process. FLOPs are counted as torch's FlopCounterMode counts them (2 per multiply-add, matrix
+sensitivity ≈ 40 s" before anything runs; the worker measures the speeds (interp.calibration): a
+matrix-product rate, and per kind of work an overhead width w, seconds = FLOPs/rate · (1 + w/hidden)
+(`seconds_of`; why, in interp.calibration). FLOPs are counted as torch's FlopCounterMode counts them (2 per multiply-add, matrix
 products only), and the tests hold the formulas to it on BERT-, GPT-2- and Llama-shaped models.
 
 Per layer and token, the linear maps cost lin = 2d(H + 2Hkv)hd + 2·H·hd·d + 2d·I·(3 if gated else 2);
@@ -12,7 +13,7 @@ map once more and each attention product twice (both its operands depend on the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,13 +150,59 @@ def torch_flops(
     return S * (forward_flops(shape, n, head=False, layers=layer + 1) + sensitivity_flops(shape, n, layer))
 
 
+def components(
+    shape: ModelShape, part: Part, lengths: Sequence[int], methods: Sequence[str], ig_steps: int
+) -> dict[str, int]:
+    """A part's FLOPs split into the kinds of work that run at their own speed (interp.calibration measures
+    each): "core", "saliency.<method>", and for a layer's sensitivity "sensitivity.start" (layer 0's work:
+    the forward of a layer and the backward's start at q and k, with its norms and closed-form terms) plus
+    "sensitivity.below" (a layer's forward and n backward passes through it, once per layer below)."""
+    flops = part_flops(shape, part, lengths, methods, ig_steps)
+    if part.kind is not PartKind.SENSITIVITY:
+        return {str(part) if part.kind is PartKind.SALIENCY else "core": flops}
+    start = part_flops(shape, Part(PartKind.SENSITIVITY, layer=0), lengths, methods, ig_steps)
+    return {"sensitivity.start": start, **({"sensitivity.below": flops - start} if part.layer else {})}
+
+
+def seconds_of(flops: dict[str, int], shape: ModelShape, gflops: float, widths: Mapping[str, float]) -> float:
+    """Seconds of work split as `components` splits it: each kind's FLOPs at the matrix-product rate, slowed
+    by 1 + w/hidden. The work besides matrix products (norms, softmax, elementwise, copies, dispatch) grows
+    with the activations, about FLOPs/hidden, so a kind's overhead width w (calibrated) carries over to
+    models of other widths; without one, the matrix-product rate alone."""
+    return sum(f / (gflops * 1e9) * (1 + widths.get(kind, 0.0) / shape.hidden) for kind, f in flops.items())
+
+
+def width_of(
+    flops: dict[str, int],
+    seconds: float,
+    shape: ModelShape,
+    gflops: float,
+    widths: Mapping[str, float],
+    floor: float = 0.1,
+) -> tuple[str, float]:
+    """The overhead width of a part's own kind of work (the last of `components`: a deep layer's is
+    "sensitivity.below"), from the seconds it took, the others at `widths`: the inverse of `seconds_of`.
+    The slowdown is floored (a timing faster than `floor` x the matrix-product rate is noise)."""
+    *others, own = flops
+    rest = seconds - seconds_of({k: flops[k] for k in others}, shape, gflops, widths)
+    slowdown = max(floor, rest * gflops * 1e9 / flops[own]) if flops[own] > 0 else 1.0
+    return own, shape.hidden * (slowdown - 1)
+
+
 def estimates(
-    shape: ModelShape, lengths: Sequence[int], methods: Sequence[str], ig_steps: int, gflops: float
+    shape: ModelShape,
+    lengths: Sequence[int],
+    methods: Sequence[str],
+    ig_steps: int,
+    gflops: float,
+    widths: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """Seconds per part name ("core", "sensitivity.3", ...) of a request's full analysis at `gflops` GFLOP/s,
-    each part computed on its own."""
+    """Seconds per part name ("core", "sensitivity.3", ...) of a request's full analysis at `gflops` GFLOP/s
+    and the kinds' overhead widths (`seconds_of`), each part computed on its own."""
     return {
-        str(part): part_flops(shape, part, lengths, methods, ig_steps) / (gflops * 1e9)
+        str(part): seconds_of(
+            components(shape, part, lengths, methods, ig_steps), shape, gflops, widths or {}
+        )
         for part in parts_of(methods, shape.layers)
     }
 

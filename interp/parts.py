@@ -60,7 +60,11 @@ class PartResult:
 
 def prepare(request: AnalysisRequest, *, registry: Registry | None = None) -> Subject:
     """Load the model, tokenize and embed: InputError for a bad request, ValueError for one without parts."""
-    lm = model_for(registry or load_registry(), request)
+    return prepare_on(request, model_for(registry or load_registry(), request))
+
+
+def prepare_on(request: AnalysisRequest, lm: LoadedModel) -> Subject:
+    """As `prepare`, on a model already loaded (interp.probe's, built in memory)."""
     if engine_for(lm.task).own_pipeline(request) is not None:
         raise ValueError(f"a {request.task} request with its own pipeline is computed whole, not in parts")
     item, target = prepare_input(request, lm)

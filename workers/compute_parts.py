@@ -47,6 +47,13 @@ def _states(estimates: dict[str, float], **groups: list[str]) -> dict[str, dict[
     }
 
 
+def _refresh(parts: dict[str, dict[str, Any]], estimates: dict[str, float]) -> None:
+    """The estimates of the parts not started yet (queued, offered), as they stand now."""
+    for name, part in parts.items():
+        if part["state"] in (part_store.QUEUED, part_store.OFFERED):
+            part.update(_states(estimates, **{part["state"]: [name]})[name])
+
+
 def analysis_in_parts(
     status: JobStatus, report: Report, store_partial: Callable[[Analysis, set[str]], None], budget_s: float
 ) -> Analysis:
@@ -68,6 +75,7 @@ def analysis_in_parts(
         analysis.parts[name]["state"] = part_store.RUNNING
         result = compute_part(subject, Part.parse(name), analysis)
         observe(subject, result.part, result.seconds)
+        _refresh(analysis.parts, subject_estimates(subject))  # the rest at the speed this part ran at
         analysis = part_store.with_part(analysis, name, result.values, result.info)
         analysis.timings = {**analysis.timings, name: round(result.seconds, 4)}
         store_partial(analysis, {name})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from interp.cost import ModelShape, estimates, on_request, torch_flops
-from interp.part_names import CORE, parts_of
+from interp.cost import ModelShape, components, estimates, on_request, torch_flops, width_of
+from interp.part_names import CORE, parts_of, saliency_part, sensitivity_part
 from interp.schema import METHODS, AnalysisRequest
 from interp.settings import settings
 
@@ -115,6 +115,39 @@ def test_estimates_grow_with_the_layer_and_the_budget_sorts_them():
     assert "core" not in late and "sensitivity.11" in late and "sensitivity.0" not in late
 
 
+def test_a_layers_seconds_are_its_start_and_its_work_below_each_at_its_width():
+    """seconds = FLOPs/rate x (1 + width/hidden) per kind of work; a deep layer's FLOPs are layer 0's (its
+    start) plus l times one layer's work below; width_of inverts seconds_of for the part's own kind."""
+    from transformers import BertConfig
+
+    shape = ModelShape.from_config(BertConfig(), "sst")
+    widths = {"core": 700.0, "sensitivity.start": 600.0, "sensitivity.below": 200.0}
+    widths["saliency.integrated_gradients"] = 300.0
+    lengths, gflops = [128], 100.0
+    seconds = estimates(shape, lengths, METHODS, 50, gflops, widths)
+    flops = {l: components(shape, sensitivity_part(l), lengths, METHODS, 50) for l in (0, 1, 5)}
+    assert (
+        list(flops[0]) == ["sensitivity.start"]
+        and flops[5]["sensitivity.start"] == flops[0]["sensitivity.start"]
+    )
+    assert flops[5]["sensitivity.below"] == 5 * flops[1]["sensitivity.below"]  # linear in the depth
+    start = flops[0]["sensitivity.start"] / 1e11 * (1 + 600 / 768)
+    assert seconds["sensitivity.0"] == pytest.approx(start)
+    assert seconds["sensitivity.5"] == pytest.approx(
+        start + 5 * flops[1]["sensitivity.below"] / 1e11 * (1 + 200 / 768)
+    )
+    core = components(shape, CORE, lengths, METHODS, 50)
+    assert seconds["core"] == pytest.approx(core["core"] / 1e11 * (1 + 700 / 768))
+    at_rate = estimates(shape, lengths, METHODS, 50, gflops)  # no widths: the matrix-product rate alone
+    assert at_rate["core"] == pytest.approx(core["core"] / 1e11)
+    for part in (CORE, saliency_part("integrated_gradients"), sensitivity_part(0), sensitivity_part(5)):
+        flops = components(shape, part, lengths, METHODS, 50)
+        own, width = width_of(flops, seconds[str(part)], shape, gflops, widths)
+        assert own == list(flops)[-1] and width == pytest.approx(widths[own]), part
+    # Faster than a tenth of the rate is noise: floored (and the start's share leaves nothing below it).
+    assert width_of(flops, 1e-9, shape, gflops, widths) == ("sensitivity.below", pytest.approx(-0.9 * 768))
+
+
 def test_part_budget_setting(monkeypatch):
     monkeypatch.delenv("INTERPBOARD_PART_BUDGET_S", raising=False)
     settings.cache_clear()
@@ -133,3 +166,25 @@ def test_device_rate_is_measured_once_per_process():
 
     first = device_gflops("cpu")
     assert first > 0.1 and device_gflops("cpu") == first  # cached: the same measurement
+
+
+def test_each_kinds_width_is_measured_once_on_the_probe():
+    """The probe's parts run through the engine (a failure there fails this), each kind gets a width."""
+    from interp.calibration import device_widths
+    from interp.probe import HIDDEN
+
+    widths = device_widths("cpu")
+    assert set(widths) == {"core", "saliency.integrated_gradients", "sensitivity.start", "sensitivity.below"}
+    assert all(w >= -0.9 * HIDDEN for w in widths.values()) and device_widths("cpu") is widths
+
+
+def test_a_probe_that_cannot_run_leaves_the_matrix_product_rate(monkeypatch):
+    """No job fails for want of an estimate: without the probe's widths, the rate alone (with a warning)."""
+    from interp import calibration
+
+    def broken(device):
+        raise RuntimeError("no room for the probe")
+
+    monkeypatch.setattr(calibration, "probe_subject", broken)
+    with pytest.warns(RuntimeWarning, match="no room for the probe"):
+        assert calibration.device_widths.__wrapped__("cpu") == {}

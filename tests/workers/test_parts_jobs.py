@@ -207,30 +207,34 @@ def test_a_lost_part_job_is_requeued_keeps_its_claim_and_completes(tmp_path, tin
     assert store.stored_parts(key, ["sensitivity.1"]) == ["sensitivity.1"]
 
 
-def test_estimates_after_a_part_ran_follow_the_rate_it_ran_at(tmp_path, tiny_registry, monkeypatch):
-    """The device's matmul rate overstates a small model's speed (10-50x on the tiny models: their time is
-    softmax, norms and dispatch, not products): once the worker has run a part of a model, that model's
-    next estimates of that part use the rate it ran at; other parts keep the device's rate."""
+def test_estimates_follow_the_widths_parts_ran_at(tmp_path, tiny_registry, monkeypatch):
+    """Before anything ran, each kind of work at the calibration probe's overhead width; once the worker has
+    run a part of a model, its kind at the width it ran at there (FLOPs-weighted over its runs): the same
+    part's estimate is the time it took, deeper layers add their "below" FLOPs at the width a deep layer ran
+    at, and a model that has not run the kind takes the median of the probe's width and the models' that did
+    (widths and times injected: no timing is asserted)."""
     from interp import calibration
     from interp.cost import estimates
     from interp.part_names import SENSITIVITY_METHOD, saliency_part, sensitivity_part
     from interp.parts import prepare
 
-    monkeypatch.setattr(calibration, "_measured", {})  # this process's earlier tests ran parts too
+    monkeypatch.setattr(calibration, "_observed", {})  # this process's earlier tests ran parts too
+    probe = {"core": 500.0, "sensitivity.start": 600.0, "sensitivity.below": 200.0}
+    probe["saliency.integrated_gradients"] = 300.0
+    monkeypatch.setattr(calibration, "device_widths", lambda device: probe)
     text = "the movie was great and the actors were good"
     ig = AnalysisRequest("tiny-bert-sst", "sst", text, methods=("integrated_gradients",), ig_steps=200)
     later = prepare(ig.with_(ig_steps=400, methods=("integrated_gradients", SENSITIVITY_METHOD)))
-    at_device_rate = estimates(
-        calibration.shape_of(later),
-        later.item.lengths,
-        later.request.methods,
-        400,
-        calibration.device_gflops(str(later.lm.device)),
-    )
+    shape, gflops = calibration.shape_of(later), calibration.device_gflops(str(later.lm.device))
+    rate = gflops * 1e9
+    at_probe = estimates(shape, later.item.lengths, later.request.methods, 400, gflops, probe)
+    assert calibration.subject_estimates(later) == pytest.approx(at_probe)
     run_one(tmp_path, ig)  # the worker observes each part it runs
     assert calibration.subject_estimates(later)["saliency.integrated_gradients"] != pytest.approx(
-        at_device_rate["saliency.integrated_gradients"]
+        at_probe["saliency.integrated_gradients"]
     )
+
+    monkeypatch.setattr(calibration, "_observed", {})  # from here, injected times only
     ran = prepare(ig)
     calibration.observe(ran, saliency_part("integrated_gradients"), 3.0)  # as if 200 steps took 3 s
     calibration.observe(ran, sensitivity_part(0), 2.0)
@@ -240,6 +244,43 @@ def test_estimates_after_a_part_ran_follow_the_rate_it_ran_at(tmp_path, tiny_reg
     estimated = calibration.subject_estimates(later)
     assert estimated["saliency.integrated_gradients"] == pytest.approx(3.0 * twice) and 1.9 < twice < 2.1
     assert estimated["sensitivity.0"] == pytest.approx(2.0)  # the same work: the seconds it took
-    assert estimated["sensitivity.1"] == pytest.approx(
-        at_device_rate["sensitivity.1"]
-    )  # not run: device rate
+    below = calibration.subject_components(later, sensitivity_part(1))["sensitivity.below"]
+    assert estimated["sensitivity.1"] == pytest.approx(2.0 + below / rate * (1 + 200 / shape.hidden))
+    calibration.observe(ran, sensitivity_part(1), 5.0)
+    estimated = calibration.subject_estimates(later)
+    assert estimated["sensitivity.1"] == pytest.approx(5.0)
+    assert estimated["sensitivity.2"] == pytest.approx(2.0 + 2 * 3.0)  # twice layer 1's work below
+
+    width = lambda flops, seconds: shape.hidden * (seconds * rate / flops - 1)  # noqa: E731
+    other = prepare(
+        AnalysisRequest("tiny-bert-mlm", "mlm", "the movie was [MASK]", methods=(SENSITIVITY_METHOD,))
+    )
+    widths = calibration.widths_for(other)  # run on tiny-bert-sst only: the median of it and the probe
+    assert widths["sensitivity.below"] == pytest.approx((200 + width(below, 3.0)) / 2)
+    assert widths["core"] == probe["core"]  # no model ran a core
+    short = prepare(ig.with_(text="the movie"))  # a shorter run, weighted by its FLOPs
+    start_s = calibration.subject_components(short, sensitivity_part(0))["sensitivity.start"]
+    start_s *= (1 + width(calibration.subject_flops(ran, sensitivity_part(0)), 2.0) / shape.hidden) / rate
+    calibration.observe(short, sensitivity_part(1), start_s + 1.0)  # 1 s below
+    below_short = calibration.subject_components(short, sensitivity_part(1))["sensitivity.below"]
+    assert below_short < below / 2 and calibration.widths_for(ran)["sensitivity.below"] == pytest.approx(
+        (below * width(below, 3.0) + below_short * width(below_short, 1.0)) / (below + below_short)
+    )
+
+
+def test_an_analysis_jobs_offered_parts_are_estimated_at_the_speed_its_parts_ran_at(
+    tmp_path, tiny_registry, monkeypatch
+):
+    """The job computes layer 1 only; the layers it offers carry estimates from the width layer 1 ran at,
+    not the ones planned before it ran."""
+    from interp import calibration
+    from interp.parts import prepare
+
+    monkeypatch.setattr(calibration, "_observed", {})  # nothing of tiny-bert-sst observed yet
+    before = calibration.subject_estimates(prepare(ALL))
+    store, key = run_one(tmp_path, ALL, Focus(layers=[1]))
+    parts = store.get(key).meta["parts"]
+    after = calibration.subject_estimates(prepare(ALL))
+    assert parts["sensitivity.1"]["state"] == "done" and parts["sensitivity.2"]["state"] == "offered"
+    assert parts["sensitivity.2"]["estimate_s"] == pytest.approx(after["sensitivity.2"], rel=1e-2)
+    assert after["sensitivity.2"] != pytest.approx(before["sensitivity.2"], rel=0.1)
