@@ -39,7 +39,7 @@ def describe(config: Any) -> Architecture:
     """The attention layout of a model with this config (a multimodal config: of its text model)."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     heads = int(text.num_attention_heads)
-    kv_heads = _kv_heads(text, heads)
+    kv_heads = kv_heads_of(text, heads)
     per_kv = heads // kv_heads  # transformers' repeat_kv: query head q reads key/value head q // per_kv
     window = getattr(text, "sliding_window", None)
     kinds = getattr(text, "layer_types", None)
@@ -69,7 +69,8 @@ def softmax_of_qk(config: Any) -> bool:
     return not getattr(config, "is_encoder_decoder", False) and str(text.model_type) not in DENSE_ONLY
 
 
-def _kv_heads(text: Any, heads: int) -> int:
+def kv_heads_of(text: Any, heads: int) -> int:
+    """A (text) config's key/value heads, `heads` where every query head has its own."""
     if (
         str(text.model_type) == "falcon"
     ):  # its own names: grouped (the 40B layout), one shared, or one per head

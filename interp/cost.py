@@ -17,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from interp.architecture import softmax_of_qk
+from interp.architecture import kv_heads_of, softmax_of_qk
 from interp.part_names import Part, PartKind, parts_of
 
 # The head on top of the base model, by task: its FLOPs per token are head_flops().
 # Model types whose q, k and v come out of one projection.
-FUSED_QKV = ("gpt2", "phi3")
+FUSED_QKV = ("gpt2", "phi3", "falcon")
 # Config attributes of models that rotate q and k (rotary position embeddings).
 ROTARY = ("rope_parameters", "rope_theta", "rope_scaling", "rotary_dim", "partial_rotary_factor")
 HEADS = {"mlm": "mlm", "causal-lm": "lm", "sst": "class", "mnli": "class", "similarity": "none"}
@@ -61,16 +61,18 @@ class ModelShape:
         hidden = int(first("hidden_size", "n_embd", "dim"))
         heads = int(first("num_attention_heads", "n_head", "n_heads"))
         # Llama-class configs name their key/value heads; their MLPs are gated.
-        kv_heads = first("num_key_value_heads")
+        gated = first("num_key_value_heads") is not None
         closed = softmax_of_qk(config) if closed_form is None else closed_form
         return cls(
             layers=int(first("num_hidden_layers", "n_layer", "n_layers")),
             hidden=hidden,
             heads=heads,
-            kv_heads=int(kv_heads or heads),
+            kv_heads=kv_heads_of(text, heads),
             head_dim=int(first("head_dim", default=hidden // heads)),
-            intermediate=int(first("intermediate_size", "n_inner", "hidden_dim", default=4 * hidden)),
-            gated=kv_heads is not None,
+            intermediate=int(
+                first("intermediate_size", "n_inner", "hidden_dim", "ffn_hidden_size", default=4 * hidden)
+            ),
+            gated=gated,
             fused_qkv=str(getattr(text, "model_type", "")) in FUSED_QKV,
             closed_form=closed,
             projected_start=closed and first(*ROTARY) is None,

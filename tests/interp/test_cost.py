@@ -10,12 +10,13 @@ from interp.schema import METHODS, AnalysisRequest
 from interp.settings import settings
 
 TEXT = " ".join(["the quick brown fox jumps over the lazy dog"] * 4)
-CASES = [  # BERT-, GPT-2- (fused q/k/v) and Llama-shaped (GQA, gated MLP), a pair, a fused-qkv LLM
+CASES = [  # BERT-, GPT-2- (fused q/k/v) and Llama-shaped (GQA, gated MLP), a pair, fused-qkv LLMs (Falcon: GQA)
     ("tiny-bert-mlm", "mlm", TEXT.replace("fox", "[MASK]", 1), None),
     ("tiny-gpt2", "causal-lm", TEXT, None),
     ("tiny-llama", "causal-lm", TEXT, None),
     ("tiny-bert-sim", "similarity", TEXT, "a man is playing"),
     ("tiny-phi3", "causal-lm", TEXT, None),
+    ("tiny-falcon", "causal-lm", TEXT, None),
 ]
 
 
