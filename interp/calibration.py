@@ -51,9 +51,14 @@ from interp.probe import probe_subject
 clock = time.perf_counter
 
 
+def device_gflops(device: str | torch.device = "cpu", repeats: int = 5) -> float:
+    """float32 GFLOP/s of a [1024 x 768] @ [768 x 3072] product on `device`, best of `repeats`: measured
+    once per device however it is named (`device_gflops()` and `device_gflops("cpu")` are one entry)."""
+    return _measured_gflops(str(torch.device(device)), repeats)
+
+
 @cache
-def device_gflops(device: str = "cpu", repeats: int = 5) -> float:
-    """float32 GFLOP/s of a [1024 x 768] @ [768 x 3072] product on `device`, best of `repeats`."""
+def _measured_gflops(device: str, repeats: int) -> float:
     a = torch.randn(1024, 768, device=device)
     b = torch.randn(768, 3072, device=device)
     best = float("inf")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from interp.cost import ModelShape, components, estimates, on_request, torch_flops, width_of
 from interp.part_names import CORE, parts_of, saliency_part, sensitivity_part
@@ -167,6 +168,7 @@ def test_device_rate_is_measured_once_per_process():
 
     first = device_gflops("cpu")
     assert first > 0.1 and device_gflops("cpu") == first  # cached: the same measurement
+    assert device_gflops() == device_gflops(torch.device("cpu")) == first  # however the device is named
 
 
 def test_each_kinds_width_is_measured_once_on_the_probe():
