@@ -8,7 +8,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashapp.figures.common import ACCENT, HIGHLIGHT, apply_theme, empty_figure, escape, rounded, token_labels
+from dashapp.figures.common import (
+    ACCENT,
+    HIGHLIGHT,
+    apply_theme,
+    empty_figure,
+    escape,
+    rounded,
+    template,
+    token_labels,
+)
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import SALIENCY_METHODS, Analysis
 
@@ -58,6 +67,7 @@ def saliency_figure(
     for col, name in enumerate(methods, start=1):
         values = np.asarray(analysis.saliency[name], dtype=np.float32)
         drawn, cut = cut_spikes(values)
+        chosen = method not in methods or name == method
         bar = go.Bar(
             x=rounded(drawn, 5),
             y=labels,
@@ -65,7 +75,8 @@ def saliency_figure(
             marker_color=ACCENT,
             customdata=list(range(analysis.n_tokens)),
             name=METHOD_NAMES.get(name, name),
-            opacity=1.0 if method not in methods or name == method else UNCHOSEN_OPACITY,
+            # the bars' opacity, not the trace's: a cut bar's value written on it stays readable
+            marker_opacity=1.0 if chosen else UNCHOSEN_OPACITY,
             hovertemplate="%{y}: %{x:.4g}<extra>" + name + "</extra>",
         )
         if cut.any():  # the true values in the hover, and written on the bars that were cut
@@ -77,6 +88,8 @@ def saliency_figure(
                 textposition="inside",
                 insidetextanchor="end",
                 marker_pattern_shape=["/" if c else "" for c in cut],
+                # on a faint bar plotly's contrast pick (white on blue) would vanish: the page's own text colour
+                insidetextfont_color=None if chosen else template(theme).layout.font.color,
             )
         fig.add_trace(bar, row=1, col=col)
     fig.update_yaxes(autorange="reversed", type="category")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dashapp.figures.attention_graph import attention_graph_figure, prune_edges
-from dashapp.figures.common import HIGHLIGHT, graph_config, label_index, token_labels
+from dashapp.figures.common import HIGHLIGHT, graph_config, label_index, template, token_labels
 from dashapp.figures.difference import difference_figure
 from dashapp.figures.heatmap import heatmap_figure
 from dashapp.figures.model_grid import downsample, model_grid_figure, mosaic
@@ -116,6 +116,10 @@ def test_saliency_bars_are_not_flattened_by_the_read_positions_spike(methods):
         assert "150" in trace.text[3] and trace.marker.pattern.shape[3]  # its value on it, hatched
         assert not any(trace.text[i] or trace.marker.pattern.shape[i] for i in range(n) if i != 3)
         assert list(trace.hovertext) == [f"{v:.4g}" for v in values[method].tolist()]  # every true value
+        # the value on a faint (unchosen) bar in the page's text colour, not plotly's white-on-blue
+        assert trace.insidetextfont.color == (
+            None if method == "grad_norm" else template(None).layout.font.color
+        )
 
 
 def test_saliency_bars_without_a_spike_are_drawn_as_they_are():

@@ -241,8 +241,9 @@ def test_the_saliency_bars_mark_the_chosen_method():
     fig = saliency_figure(synthetic_analysis(), 2, "light", "grad_x_input")
     titles = [a.text for a in fig.layout.annotations]
     assert [t for t in titles if "▶" in t] == ["<b>▶ gradient × input</b>"]
-    assert [trace.opacity for trace in fig.data] == [0.4, 1.0, 0.4, 0.4]
-    assert all(trace.opacity == 1.0 for trace in saliency_figure(synthetic_analysis(), 2, "light").data)
+    assert [trace.marker.opacity for trace in fig.data] == [0.4, 1.0, 0.4, 0.4]
+    assert all(t.marker.opacity == 1.0 for t in saliency_figure(synthetic_analysis(), 2, "light").data)
+    assert all(trace.opacity is None for trace in fig.data)  # text written on cut bars stays opaque
 
 
 def hue(rgb: str) -> float:
