@@ -9,9 +9,9 @@ forward, the closed-form start at q and k, the norms of n gradients) and its wor
 and its n backward passes, once per layer under it), so the depth is in the FLOPs and not in the rate.
 
 - The rate: a float32 matrix product of bert-base's FFN shape, best of a few (`device_gflops`).
-- Each kind's width, measured at the first estimate: the parts of a small BERT-shaped model built in
-  memory (interp.probe), run by the engine's own functions, best of a few (`device_widths`, ~1 s on one
-  CPU thread).
+- Each kind's width, measured as a worker process starts (in the background, `calibrate_in_background`;
+  else at the first estimate): the parts of a small BERT-shaped model built in memory (interp.probe), run
+  by the engine's own functions, best of a few (`device_widths`, ~1 s on one CPU thread).
 - Once the worker has run a part (`observe`), its kind's width on that model is the one it ran at
   (FLOPs-weighted over its runs): the same part's next estimate is its measured time, other layers scale
   by their FLOPs (a deep layer's run gives "below", layer 0's gives "start"), and a model that has not
@@ -30,7 +30,9 @@ probe's widths are a first guess until the worker's own runs take over.
 
 from __future__ import annotations
 
+import logging
 import statistics
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -45,6 +47,8 @@ from interp.cost import ModelShape, components, estimates, part_flops, width_of
 from interp.part_names import CORE, Part, saliency_part, sensitivity_part
 from interp.parts import Subject, compute_core, compute_part
 from interp.probe import probe_subject
+
+log = logging.getLogger(__name__)
 
 # The calibration's clock: wall time in a worker. A benchmark on one thread of a shared machine sets
 # time.process_time here and times its parts with it too.
@@ -79,12 +83,39 @@ def _sync(device: str) -> None:
 PROBED = (CORE, sensitivity_part(0), sensitivity_part(1), saliency_part("integrated_gradients"))
 
 
-@cache
+_probing = threading.Lock()  # one probe at a time: the worker's start-up calibration and a first estimate
+
+
 def device_widths(device: str = "cpu", repeats: int = 4, least_s: float = 0.2) -> dict[str, float]:
     """Each kind of work's overhead width on `device`, from the probe's parts (interp.probe): each part's
     best run, run twice and more (up to `repeats`) while its runs took less than `least_s`; layer 0 before
     layer 1 (whose "below" is what layer 0's "start" leaves). Where the probe cannot run, none: the
     estimates fall back to the matrix-product rate alone, and no job fails for want of an estimate."""
+    with _probing:
+        return _device_widths(device, repeats, least_s)
+
+
+def calibrate_in_background(device: str | torch.device | None = None) -> threading.Thread:
+    """Measure `device`'s (default: the one models load on) rate and widths in a daemon thread (a worker
+    process at its start), so that its first job's estimates do not wait ~1 s for them; a job that asks
+    meanwhile waits for the same probe."""
+    if device is None:
+        from interp.loading import pick_device
+
+        device = pick_device()
+    name = str(torch.empty(0, device=device).device)  # as a loaded model's device reads: cuda -> cuda:0
+
+    def calibrate() -> None:
+        rate, widths = device_gflops(name), device_widths(name)
+        log.info("cost model calibrated on %s: %.0f GFLOP/s, overhead widths %s", name, rate, widths)
+
+    thread = threading.Thread(target=calibrate, name="interpboard-calibration", daemon=True)
+    thread.start()
+    return thread
+
+
+@cache
+def _device_widths(device: str, repeats: int, least_s: float) -> dict[str, float]:
     try:
         return _probe_widths(device, repeats, least_s)
     except Exception as exc:  # noqa: BLE001 (any failure of the probe: estimates only lose precision)

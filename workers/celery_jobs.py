@@ -13,7 +13,7 @@ from typing import Any
 
 from billiard.exceptions import TimeLimitExceeded
 from celery import Task, shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 
 from workers.compute import JobContext, run_jobs, worker_name
 from workers.executor import open_result_store, redis_records
@@ -66,6 +66,14 @@ def _job_ids(value: Any) -> list[str]:
 @shared_task(name=RUN_JOBS_MESSAGE, base=JobMessage)
 def run_jobs_message(job_ids: list[str]) -> None:
     run_jobs(_job_ids(job_ids), _context())
+
+
+@worker_process_init.connect
+def calibrate(**_: Any) -> None:
+    """In each pool process, after the fork: the cost model's calibration (~1 s), in the background."""
+    from workers.compute_parts import calibrate_in_background
+
+    calibrate_in_background()
 
 
 @worker_ready.connect

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from interp.calibration import calibrate_in_background as calibrate_in_background  # for workers/*: their door
 from interp.calibration import observe, subject_estimates
 from interp.part_names import CORE, Part, PartKind
 from interp.parts import Subject, compute_core, compute_part, prepare

@@ -358,6 +358,9 @@ class EmbeddedExecutor(Executor):
         self._waiting: list[tuple[int, int, list[str]]] = []  # (priority, order, job ids): a heap
         self._order = itertools.count()
         self._lock = threading.Lock()
+        from workers.compute_parts import calibrate_in_background  # torch: only where jobs run here
+
+        calibrate_in_background()  # the cost model's, before the first job asks for estimates
 
     def _dispatch(self, statuses: list[JobStatus]) -> None:
         # Each dispatch adds one turn in the pool; a turn runs whichever waiting jobs come first then.

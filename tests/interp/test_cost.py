@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import time
+
 import pytest
 import torch
 
@@ -181,6 +184,27 @@ def test_each_kinds_width_is_measured_once_on_the_probe():
     assert all(w >= -0.9 * HIDDEN for w in widths.values()) and device_widths("cpu") is widths
 
 
+def test_a_worker_calibrates_at_its_start_and_a_first_estimate_waits_for_that_probe(monkeypatch):
+    from interp import calibration
+
+    probes = []
+
+    def probe(device, repeats, least_s):
+        probes.append(device)
+        time.sleep(0.3)  # a first job's estimate arrives while the start-up probe runs
+        return {"core": 1.0}
+
+    monkeypatch.setattr(calibration, "_probe_widths", probe)
+    monkeypatch.setattr(
+        calibration, "_device_widths", functools.cache(calibration._device_widths.__wrapped__)
+    )
+    thread = calibration.calibrate_in_background(torch.device("cpu"))
+    time.sleep(0.05)
+    assert calibration.device_widths("cpu") == {"core": 1.0}
+    thread.join(timeout=10)
+    assert probes == ["cpu"]  # one probe, shared
+
+
 def test_a_probe_that_cannot_run_leaves_the_matrix_product_rate(monkeypatch):
     """No job fails for want of an estimate: without the probe's widths, the rate alone (with a warning)."""
     from interp import calibration
@@ -190,4 +214,4 @@ def test_a_probe_that_cannot_run_leaves_the_matrix_product_rate(monkeypatch):
 
     monkeypatch.setattr(calibration, "probe_subject", broken)
     with pytest.warns(RuntimeWarning, match="no room for the probe"):
-        assert calibration.device_widths.__wrapped__("cpu") == {}
+        assert calibration._device_widths.__wrapped__("cpu", 4, 0.2) == {}
