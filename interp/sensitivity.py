@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from interp.checkpoints import checkpoint
+
 AttentionsOf = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]  # [M, n, d] embeddings -> L x [M, H, n, n]
 # Cotangents per batched backward are capped so that its largest activation stays near this many floats.
 MAX_BACKWARD_FLOATS = 2**26
@@ -72,6 +74,7 @@ def attention_sensitivity(
                 outputs = closed.outputs
             columns = []
             for start in range(0, n, chunk):
+                checkpoint()  # a deep layer at 512 tokens takes minutes: a cancelled job stops between chunks
                 stop = min(n, start + chunk)
                 if scores is None:  # one-hot column k, every sequence
                     cotangents: tuple[torch.Tensor, ...] = (eye[start:stop, None, :].expand(-1, M, -1),)

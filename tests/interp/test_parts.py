@@ -83,6 +83,38 @@ def test_sensitivity_of_chosen_layers_equals_the_naive_loop(loaded, model_id):
     torch.testing.assert_close(reordered, naive[:, [layers - 1, 0]], rtol=1e-4, atol=1e-6)
 
 
+def test_a_cancelled_sensitivity_stops_between_chunks_of_one_layer(loaded, monkeypatch):
+    """A deep layer at 512 tokens takes minutes: the check runs before each chunk of cotangents, not only
+    between layers, so a cancelled job stops within a chunk."""
+    from interp import sensitivity
+    from interp.checkpoints import checking
+
+    model = loaded("tiny-bert-sst", "sst").model.base_model
+    ids = torch.randint(5, 100, (1, 9))
+    mask = torch.ones_like(ids)
+    embeds = model.get_input_embeddings()(ids).detach()
+    monkeypatch.setattr(sensitivity, "CPU_BACKWARD_ROWS", 2 * 9)  # two cotangents a chunk: five chunks
+
+    class Cancelled(Exception):
+        pass
+
+    checks, layers_done = [], []
+
+    def check() -> None:
+        checks.append(True)
+        if len(checks) == 3:
+            raise Cancelled
+
+    def attentions_of(x):
+        return model(inputs_embeds=x, attention_mask=mask, output_attentions=True).attentions
+
+    with checking(check), pytest.raises(Cancelled):
+        attention_sensitivity(
+            attentions_of, embeds, mask, layers=[1], on_layer=lambda *a: layers_done.append(a)
+        )
+    assert len(checks) == 3 and not layers_done  # stopped at its third chunk, inside the layer
+
+
 @pytest.mark.parametrize(
     "model_id",
     ["tiny-bert-sst", "tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-qwen3", "tiny-distilbert-sst"],
