@@ -9,9 +9,10 @@ forward, the closed-form start at q and k, the norms of n gradients) and its wor
 and its n backward passes, once per layer under it), so the depth is in the FLOPs and not in the rate.
 
 - The rate: a float32 matrix product of bert-base's FFN shape, best of a few (`device_gflops`).
-- Each kind's width, measured as a worker process starts (in the background, `calibrate_in_background`;
-  else at the first estimate): the parts of a small BERT-shaped model built in memory (interp.probe), run
-  by the engine's own functions, best of a few (`device_widths`, ~1 s on one CPU thread).
+- Each kind's width, measured in the background as a Celery worker process starts, or beside the embedded
+  executor's first job (`calibrate_in_background`; else at the first estimate): the parts of a small
+  BERT-shaped model built in memory (interp.probe), run by the engine's own functions, best of a few
+  (`device_widths`, ~1 s on one CPU thread).
 - Once the worker has run a part (`observe`), its kind's width on that model is the one it ran at
   (FLOPs-weighted over its runs): the same part's next estimate is its measured time, other layers scale
   by their FLOPs (a deep layer's run gives "below", layer 0's gives "start"), and a model that has not
@@ -30,6 +31,7 @@ probe's widths are a first guess until the worker's own runs take over.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import statistics
 import threading
@@ -111,6 +113,8 @@ def calibrate_in_background(device: str | torch.device | None = None) -> threadi
 
     thread = threading.Thread(target=calibrate, name="interpboard-calibration", daemon=True)
     thread.start()
+    # A process ending mid-probe would abort in torch's teardown ("terminate called..."): it waits instead.
+    atexit.register(thread.join)
     return thread
 
 

@@ -358,13 +358,16 @@ class EmbeddedExecutor(Executor):
         self._waiting: list[tuple[int, int, list[str]]] = []  # (priority, order, job ids): a heap
         self._order = itertools.count()
         self._lock = threading.Lock()
-        from workers.compute_parts import calibrate_in_background  # torch: only where jobs run here
-
-        calibrate_in_background()  # the cost model's, before the first job asks for estimates
+        self._calibrating = False
 
     def _dispatch(self, statuses: list[JobStatus]) -> None:
         # Each dispatch adds one turn in the pool; a turn runs whichever waiting jobs come first then.
         with self._lock:
+            if not self._calibrating:  # the cost model's probe, beside the first job's model loading
+                from workers.compute_parts import calibrate_in_background  # torch: only where jobs run
+
+                calibrate_in_background()
+                self._calibrating = True
             heapq.heappush(
                 self._waiting, (statuses[0].priority, next(self._order), [s.job_id for s in statuses])
             )

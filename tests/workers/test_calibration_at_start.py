@@ -1,4 +1,4 @@
-"""The cost model's calibration (~1 s) runs when a worker starts, not in its first job's way."""
+"""The cost model's calibration (~1 s) runs as a worker starts (Celery) or beside its first job (embedded)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.workers.support import celery_worker, worker_env
+from tests.workers.support import QUICK, TIMEOUT, celery_worker, worker_env
 from workers import compute_parts
 from workers.executor import EmbeddedExecutor
 from workers.settings import Settings
@@ -14,11 +14,19 @@ from workers.settings import Settings
 pytestmark = pytest.mark.slow
 
 
-def test_the_embedded_executor_calibrates_as_it_starts(embedded_env, monkeypatch):
+def test_the_embedded_executor_calibrates_at_its_first_job_only(embedded_env, monkeypatch):
+    """Beside the first job's model loading; a process that computes nothing (the CLI reading a stored
+    analysis, or refusing a bad input) never probes."""
     started = []
     monkeypatch.setattr(compute_parts, "calibrate_in_background", lambda: started.append(True))
     executor = EmbeddedExecutor(Settings())
-    executor.close()
+    try:
+        assert started == []
+        for request in (QUICK, QUICK.with_(text="another quick one")):
+            sub = executor.submit(request)
+            assert executor.wait(sub.job_id, timeout=TIMEOUT).state == "done"
+    finally:
+        executor.close()
     assert started == [True]
 
 
