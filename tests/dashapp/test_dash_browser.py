@@ -12,6 +12,7 @@ from selenium.common.exceptions import (
     NoAlertPresentException,
     NoSuchElementException,
     StaleElementReferenceException,
+    TimeoutException,
 )
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -30,6 +31,19 @@ def wait_for(driver, condition, timeout: float = WAIT):
     """Until `condition(driver)` is truthy; elements a re-render replaces meanwhile are looked up again."""
     ignored = (NoSuchElementException, StaleElementReferenceException, NoAlertPresentException)
     return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(condition)
+
+
+def shot(target, path) -> None:
+    """A screenshot of the page (a driver) or of one element. Chromium gives its renderer 10 s to paint one
+    and a busy machine can miss that: it is an artifact to look at, not a check, so it is tried again."""
+    take = target.save_screenshot if hasattr(target, "save_screenshot") else target.screenshot
+    for attempt in range(3):
+        try:
+            take(str(path))
+            return
+        except TimeoutException:
+            if attempt == 2:
+                raise
 
 
 def texts(driver, css: str) -> list[str]:
@@ -123,7 +137,7 @@ def test_analyze_runs_and_views_follow_a_clicked_token(live_app, browser, screen
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("token") == [str(clicked)])
     query = parse_qs(urlparse(browser.current_url).query)
     assert query["text"] == [SENTENCE] and query["model"] == ["tiny-bert-mlm"]
-    browser.save_screenshot(str(screenshots / "analyze.png"))
+    shot(browser, screenshots / "analyze.png")
 
     # the address bar reproduces the view: same request (now cached), same selection, new layer/head
     browser.get(
@@ -139,7 +153,7 @@ def test_history_opens_an_analysis_and_its_permalink(live_app, browser, screensh
     key = cached_key(live_app, text)
     browser.get(f"{live_app.url}/history")
     wait_for(browser, lambda d: text in d.find_element(By.ID, "history-table").text)
-    browser.save_screenshot(str(screenshots / "history.png"))
+    shot(browser, screenshots / "history.png")
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#history-table tr") if text in r.text)
     row.find_element(By.LINK_TEXT, "open").click()
     wait_for(browser, lambda d: urlparse(d.current_url).path == f"/analysis/{key}")
@@ -150,7 +164,7 @@ def test_history_opens_an_analysis_and_its_permalink(live_app, browser, screensh
     browser.get(f"{live_app.url}/analysis/{key}?layer=1&head=2&token=2")
     wait_title(browser, "analyze-heatmap", "layer 1", "head 2")
     wait_title(browser, "analyze-token-focus", "#2")
-    browser.save_screenshot(str(screenshots / "permalink.png"))
+    shot(browser, screenshots / "permalink.png")
 
     browser.get(f"{live_app.url}/analysis/{'0' * 64}")
     wait_for(browser, lambda d: "no cached analysis" in d.find_element(By.ID, "analyze-alert").text)
@@ -177,7 +191,7 @@ def test_dark_mode_history_table_is_readable(live_app, browser, screenshots):
             "const s = getComputedStyle(arguments[0]); return [s.backgroundColor, s.color];", cell
         )
         assert luminance(style[0]) < 0.3 and luminance(style[1]) > 0.7, style  # light text on a dark table
-        browser.save_screenshot(str(screenshots / "history-dark.png"))
+        shot(browser, screenshots / "history-dark.png")
     finally:
         browser.find_element(By.CSS_SELECTOR, "#theme-switch").click()
         wait_for(
@@ -243,7 +257,7 @@ def test_compare_bert_and_roberta_on_a_mask(live_app, browser, screenshots):
         if one_token:
             assert x == pytest.approx(bert[word]["score"] - roberta[word]["score"], abs=1e-4)
     assert any(x is not None for x in bars[0])  # words both vocabularies have: a real comparison
-    browser.save_screenshot(str(screenshots / "compare.png"))
+    shot(browser, screenshots / "compare.png")
 
 
 def test_user_text_is_shown_as_text_never_run(live_app, browser, screenshots):
@@ -257,7 +271,7 @@ def test_user_text_is_shown_as_text_never_run(live_app, browser, screenshots):
     assert no_alert(browser)
     assert not browser.find_elements(By.XPATH, "//b[normalize-space()='x']")
     assert not browser.find_elements(By.XPATH, "//script[contains(., 'alert(1)')]")
-    browser.save_screenshot(str(screenshots / "escaping.png"))
+    shot(browser, screenshots / "escaping.png")
 
 
 def test_a_shared_link_runs_a_pair_task(live_app, browser):

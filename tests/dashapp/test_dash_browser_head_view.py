@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.dashapp.test_dash_browser import texts, wait_for, wait_title
+from tests.dashapp.test_dash_browser import shot, texts, wait_for, wait_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,7 +23,7 @@ def test_head_view_toggles_heads_in_the_browser_and_filters_sentence_pairs(live_
     wait_for(browser, lambda d: d.find_element(By.ID, "analyze-share").is_displayed())  # the final analysis
     card = browser.find_element(By.ID, "analyze-head-view")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", card)
-    card.screenshot(str(screenshots / "head-view.png"))
+    shot(card, screenshots / "head-view.png")
 
     # a legend click hides the head in plotly.js itself: the title (drawn by the server) stays
     toggle = browser.find_elements(By.CSS_SELECTOR, "#analyze-head-view .legend .legendtoggle")[0]

@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.dashapp.test_dash_browser import click_point, texts, title_of, wait_for, wait_title
+from tests.dashapp.test_dash_browser import click_point, shot, texts, title_of, wait_for, wait_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -73,7 +73,7 @@ def test_switching_the_attention_kind_of_a_seq2seq_analysis(live_app, browser, s
     wait_title(browser, "analyze-heatmap", "decoder")
     decoder = browser.execute_script(GRAPH_DATA.format("analyze-heatmap"))[0]
     assert len(decoder["x"]) == len(decoder["y"]) == targets
-    browser.save_screenshot(str(screenshots / "kinds.png"))
+    shot(browser, screenshots / "kinds.png")
 
 
 def test_clicking_a_generated_token_selects_its_step_everywhere(live_app, browser):

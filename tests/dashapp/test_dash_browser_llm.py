@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.dashapp.test_dash_browser import click_point, title_of, wait_for, wait_title
+from tests.dashapp.test_dash_browser import click_point, shot, title_of, wait_for, wait_title
 from tests.dashapp.test_dash_browser_ux import set_theme
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -62,7 +62,7 @@ def test_a_click_on_a_logit_lens_row_selects_its_layer(live_app, browser, screen
         wait_for(
             browser, lambda d, s=scroll, e=lens: abs(d.execute_script(s, e)) < 50
         )  # again while cards above grow
-        browser.save_screenshot(str(screenshots / f"logit-lens-{theme}.png"))
+        shot(browser, screenshots / f"logit-lens-{theme}.png")
     browser.get(f"{live_app.url}/analysis/{key}")
     set_theme(browser, "light")
 

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 
 from dashapp.figures.tokens import readable_tokens
 from interp.schema import AnalysisRequest
-from tests.dashapp.test_dash_browser import WAIT, texts, title_of, wait_for, wait_title
+from tests.dashapp.test_dash_browser import WAIT, shot, texts, title_of, wait_for, wait_title
 from tests.tiny_models import CORPUS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -137,7 +137,7 @@ def test_512_tokens_stay_readable_and_a_click_updates_every_view(live_app, brows
     assert _measured_click(browser, button, "a token button click") == 100
     assert "tokens 80–119 of 512" in title_of(browser, "analyze-head-view")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", graph)
-    browser.save_screenshot(str(screenshots / "long-analyze.png"))
+    shot(browser, screenshots / "long-analyze.png")
 
     # zooming the heatmap redraws the zoomed range at full resolution (plotly's own relayout event)
     browser.execute_script(
@@ -165,4 +165,4 @@ def test_compare_says_each_model_kept_how_many_tokens(live_app, browser, screens
         browser, lambda d: len(found := texts(d, ".compare-column .truncation-notice")) == 2 and found
     )
     assert all(re.fullmatch(r"truncated: kept 64 of \d+ tokens \(\d+ dropped\)", n) for n in notices), notices
-    browser.save_screenshot(str(screenshots / "long-compare.png"))
+    shot(browser, screenshots / "long-compare.png")

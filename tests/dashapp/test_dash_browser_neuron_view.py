@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.dashapp.test_dash_browser import title_of, wait_for, wait_title
+from tests.dashapp.test_dash_browser import shot, title_of, wait_for, wait_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,4 +49,4 @@ def test_neuron_view_clicking_a_key_selects_it(live_app, browser, screenshots):
     # can miss Chromium's 10 s screenshot deadline on a loaded machine.
     card = browser.find_element(By.ID, "analyze-neuron-view")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", card)
-    card.screenshot(str(screenshots / "neuron-view.png"))
+    shot(card, screenshots / "neuron-view.png")

@@ -15,7 +15,7 @@ from selenium.webdriver.common.keys import Keys
 
 from dashapp.figures.sensitivity import seconds_text
 from interp.schema import AnalysisRequest
-from tests.dashapp.test_dash_browser import wait_for, wait_title
+from tests.dashapp.test_dash_browser import shot, wait_for, wait_title
 from tests.workers.support import SLOW_IG
 from tests.workers.support import wait_for as wait_for_job
 from workers.job_status import Focus
@@ -120,7 +120,7 @@ def test_an_offered_layer_is_computed_on_request_and_shows_without_reload(parts_
     assert "< 1 s" in offered and "not computed" in offered  # the estimate, before any work
     button = browser.find_element(By.ID, "analyze-part-button-sensitivity")
     assert button.is_displayed() and button.text == "Compute layer 1 sensitivity"
-    browser.save_screenshot(str(screenshots / "parts-offered.png"))
+    shot(browser, screenshots / "parts-offered.png")
     marker = browser.execute_script("window.__same_page = true; return true")  # a reload would drop it
     browser.execute_script(REDRAWS)
     browser.execute_script("arguments[0].click()", button)
@@ -136,7 +136,7 @@ def test_an_offered_layer_is_computed_on_request_and_shows_without_reload(parts_
     wait_for(browser, lambda d: "layer 0" in note(d))
     assert browser.find_element(By.ID, "analyze-part-button-sensitivity").is_displayed()
     time.sleep(0.2)
-    browser.save_screenshot(str(screenshots / "parts-landed.png"))
+    shot(browser, screenshots / "parts-landed.png")
 
 
 def test_a_running_part_is_cancelled_from_its_bar(parts_app, browser, screenshots):
@@ -164,7 +164,7 @@ def test_a_running_part_is_cancelled_from_its_bar(parts_app, browser, screenshot
         ),
     )
     assert not shown(browser, "analyze-part-button-saliency")
-    browser.save_screenshot(str(screenshots / "parts-running.png"))
+    shot(browser, screenshots / "parts-running.png")
     browser.execute_script(WATCH_NOTE)
     browser.execute_script("arguments[0].click()", cancel)
 
@@ -192,7 +192,7 @@ def test_the_method_menu_offers_only_the_methods_the_analysis_holds(parts_app, b
     assert "integrated gradients" not in saliency(browser)
     assert note(browser, "saliency") == "" and not shown(browser, "analyze-part-button-saliency")
     wait_for(browser, lambda d: "method=grad_norm" in d.current_url, timeout=10)  # the link follows the menu
-    browser.save_screenshot(str(screenshots / "parts-methods-held.png"))
+    shot(browser, screenshots / "parts-methods-held.png")
 
 
 def test_a_part_job_the_page_did_not_ask_for_is_followed_to_its_end(parts_app, browser):

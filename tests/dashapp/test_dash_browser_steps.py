@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from dashapp.figures.predictions import at_step
 from dashapp.figures.tokens import readable_predictions
 from interp.schema import AnalysisRequest
-from tests.dashapp.test_dash_browser import click_point, texts, title_of, wait_for, wait_title
+from tests.dashapp.test_dash_browser import click_point, shot, texts, title_of, wait_for, wait_title
 from workers.executor import request_key
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -37,4 +37,4 @@ def test_clicking_a_target_token_explains_that_step(live_app, browser, screensho
     wait_for(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("step") == ["1"])
     strip = browser.find_element(By.ID, "analyze-steps")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", strip)
-    browser.save_screenshot(str(screenshots / "steps.png"))
+    shot(browser, screenshots / "steps.png")

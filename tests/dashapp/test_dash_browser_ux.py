@@ -9,7 +9,15 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.dashapp.test_dash_browser import cached_key, no_alert, run_analysis, texts, wait_for, wait_title
+from tests.dashapp.test_dash_browser import (
+    cached_key,
+    no_alert,
+    run_analysis,
+    shot,
+    texts,
+    wait_for,
+    wait_title,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -108,7 +116,7 @@ def test_first_run_offline_opens_on_a_model_that_is_here_with_an_input_that_fits
     wait_title(browser, "analyze-predictions", "minilm")
     wait_title(browser, "analyze-heatmap", "layer 0")
     assert not texts(browser, "#analyze-alert .alert")
-    browser.save_screenshot(str(screenshots / "first-run-offline.png"))
+    shot(browser, screenshots / "first-run-offline.png")
 
     browser.get(f"{live_app.url}/compare")
     hint = wait_for(browser, lambda d: d.find_element(By.ID, "compare-hint").text)
@@ -174,7 +182,7 @@ def test_views_say_what_they_show_turn_stale_and_never_stand_beside_an_error(
     wait_for(browser, lambda d: "views-stale" in views_class(d))
     assert "Run to update" in browser.find_element(By.ID, "analyze-showing").text
     assert "not the edited form" in browser.find_element(By.ID, "export-label").text
-    browser.save_screenshot(str(screenshots / "stale-views.png"))
+    shot(browser, screenshots / "stale-views.png")
     browser.find_element(By.ID, "export-json").click()  # the download names what it holds: the old text
     wait_for(
         browser, lambda d: list(Path(downloads).glob("interpboard-tiny-bert-sst-sst-a-wonderful-film-*.json"))
@@ -206,7 +214,7 @@ def test_byte_level_tokens_read_as_text_in_every_view(live_app, browser, screens
     for graph in ("analyze-heatmap", "analyze-saliency", "analyze-attention-graph", "analyze-predictions"):
         shown = browser.find_element(By.ID, graph).text
         assert "Ġ" not in shown and "\x00" not in shown, graph
-    browser.save_screenshot(str(screenshots / "byte-level-tokens.png"))
+    shot(browser, screenshots / "byte-level-tokens.png")
 
 
 def test_delete_with_no_row_selected_says_so_at_once(live_app, browser):
@@ -246,7 +254,7 @@ def test_every_text_reaches_wcag_aa_contrast(live_app, browser, screenshots, the
         set_theme(browser, theme)
         problems = contrast_problems(browser)
         assert not problems, "\n".join(problems)
-        browser.save_screenshot(str(screenshots / f"analyze-{theme}.png"))
+        shot(browser, screenshots / f"analyze-{theme}.png")
         browser.get(f"{live_app.url}/history")
         wait_for(browser, lambda d: "contrast of the" in d.find_element(By.ID, "history-table").text)
         problems = contrast_problems(browser)
