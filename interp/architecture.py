@@ -71,9 +71,8 @@ def softmax_of_qk(config: Any) -> bool:
 
 def kv_heads_of(text: Any, heads: int) -> int:
     """A (text) config's key/value heads, `heads` where every query head has its own."""
-    if (
-        str(text.model_type) == "falcon"
-    ):  # its own names: grouped (the 40B layout), one shared, or one per head
+    # Falcon has its own names: grouped (the 40B layout), one shared, or one per head.
+    if str(text.model_type) == "falcon":
         if getattr(text, "new_decoder_architecture", False):
             return int(text.num_kv_heads)
         return 1 if getattr(text, "multi_query", True) else heads

@@ -38,10 +38,9 @@ class ModelShape:
     intermediate: int
     gated: bool  # a gated MLP (Llama-class: gate, up and down projections)
     fused_qkv: bool  # one projection gives q, k and v (GPT-2): a gradient through q or k pays for all three
-    closed_form: (
-        bool  # the sensitivity's backward starts at q and k: where interp.qk_capture.layout gives one
-    )
-    # ... or at the input q and k are projected from, where no rotary embedding sits between (_ClosedForm)
+    # The sensitivity's backward starts at q and k (where interp.qk_capture.layout gives a layout), or at the
+    # input q and k are projected from where no rotary embedding sits between (projected_start; _ClosedForm).
+    closed_form: bool
     projected_start: bool
     vocab: int
     head: str  # "mlm" (transform + decoder), "lm" (decoder), "class", "none"

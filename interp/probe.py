@@ -48,9 +48,8 @@ def probe_subject(device: torch.device) -> Subject:
         num_labels=2,
         attn_implementation="eager",
     )
-    with torch.random.fork_rng(
-        devices=[]
-    ):  # the same weights every time, the caller's random state untouched
+    # The same weights every time, the caller's random state untouched.
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = BertForSequenceClassification(config).eval().requires_grad_(False).to(device)
     lm = LoadedModel(
